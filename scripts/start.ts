@@ -1,0 +1,79 @@
+/**
+ * `npm start`: the whole system on this machine, on the embedded defaults. Starts the Temporal dev server (unless
+ * one already answers at TEMPORAL_ADDRESS) and the card-order worker, supervises them, and stops them cleanly on
+ * Ctrl-C.
+ *
+ * @module
+ */
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { loadConfig, projectRoot, type Config } from '../common/config.js';
+import { parseHostPort, waitForTemporal } from '../common/temporal.js';
+import { assertPortFree } from './lib/ports.js';
+import { Supervisor } from './lib/supervisor.js';
+import { startDevServer, webUiUrl } from './temporal-server.js';
+
+const say = (message: string) => process.stderr.write(`${message}\n`);
+
+async function temporalAlreadyRunning(config: Config): Promise<boolean> {
+  try {
+    const connection = await waitForTemporal(config.temporal.address, 1_000);
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once a worker polls the task queue, so "ready" means ready. */
+async function waitForPoller(config: Config, timeoutMs: number): Promise<void> {
+  const connection = await Connection.connect({ address: config.temporal.address });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: config.temporal.namespace,
+        taskQueue: { name: config.temporal.taskQueue },
+        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      if (pollers.length > 0) return;
+      await delay(250);
+    }
+    throw new Error(`no worker polled task queue ${config.temporal.taskQueue} within ${timeoutMs} ms`);
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(config: Config, supervisor: Supervisor): Promise<void> {
+  if (await temporalAlreadyRunning(config)) {
+    say(`Using the Temporal server already running at ${config.temporal.address}`);
+  } else {
+    const { host, port } = parseHostPort(config.temporal.address);
+    await assertPortFree(host, port, 'TEMPORAL_ADDRESS');
+    await assertPortFree(host, config.temporal.uiPort, 'TEMPORAL_UI_PORT');
+    say(`Starting the Temporal dev server (data in ${path.relative(projectRoot, config.temporal.dbFile)})`);
+    await startDevServer(config, supervisor);
+  }
+  supervisor.spawn('worker', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')]);
+  await waitForPoller(config, 120_000);
+  say(
+    [
+      '',
+      `Temporal Web UI:  ${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows`,
+      `Worker polling:   task queue ${config.temporal.taskQueue} on ${config.temporal.address}`,
+      'Press Ctrl-C to stop.',
+    ].join('\n'),
+  );
+}
+
+const config = loadConfig();
+const supervisor = new Supervisor();
+supervisor.stopOnSignals(() => say('Stopping...'));
+main(config, supervisor).catch(async (err: Error) => {
+  say(err.message);
+  await supervisor.stop();
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, projectRoot } from '../../common/config.js';
+import { ConfigError, isCardOrderError } from '../../common/errors.js';
+
+describe('loadConfig', () => {
+  it('runs the local demo on defaults alone', () => {
+    const config = loadConfig({ HOME: '/home/demo' });
+    assert.equal(config.temporal.address, '127.0.0.1:7233');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.temporal.taskQueue, 'card-orders');
+    assert.equal(config.temporal.uiPort, 8233);
+    assert.equal(config.temporal.dbFile, path.join(projectRoot, '.data/temporal.sqlite'));
+    assert.equal(config.cacheDir, '/home/demo/.cache/d1-card-orders');
+    assert.equal(config.worker.shutdownGraceMs, 30_000);
+  });
+
+  it('takes the Temporal address and namespace from the usual TEMPORAL_ variables', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_NAMESPACE: 'cards-prod' });
+    assert.equal(config.temporal.address, 'temporal.internal:7233');
+    assert.equal(config.temporal.namespace, 'cards-prod');
+  });
+
+  it('treats an empty variable as unset', () => {
+    assert.equal(loadConfig({ TEMPORAL_UI_PORT: '' }).temporal.uiPort, 8233);
+  });
+
+  it('parses durations with units into milliseconds', () => {
+    assert.equal(loadConfig({ WORKER_SHUTDOWN_GRACE: '1.5m' }).worker.shutdownGraceMs, 90_000);
+    assert.equal(loadConfig({ WORKER_SHUTDOWN_GRACE: '250ms' }).worker.shutdownGraceMs, 250);
+  });
+
+  it('names every invalid key and why, with a stable code', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          TEMPORAL_ADDRESS: 'no-port',
+          TEMPORAL_UI_PORT: '70000',
+          WORKER_SHUTDOWN_GRACE: 'soon',
+          LOG_LEVEL: 'loud',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError && isCardOrderError(err));
+        assert.equal(err.code, 'ERR_CONFIG_INVALID');
+        assert.deepEqual(err.issues.map((issue) => issue.key).sort(), [
+          'LOG_LEVEL',
+          'TEMPORAL_ADDRESS',
+          'TEMPORAL_UI_PORT',
+          'WORKER_SHUTDOWN_GRACE',
+        ]);
+        assert.match(err.message, /TEMPORAL_ADDRESS: must be host:port/);
+        assert.match(err.message, /WORKER_SHUTDOWN_GRACE: must be a duration/);
+        return true;
+      },
+    );
+  });
+
+  it('returns a frozen object, so no component can change what another reads', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.temporal));
+  });
+});

@@ -1,0 +1,26 @@
+/**
+ * `npm run worker`: runs the card-order worker until SIGINT or SIGTERM, then drains in-flight work.
+ *
+ * @module
+ */
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../common/config.js';
+import { createLogger, toTemporalLogger } from '../common/logger.js';
+import { createCardOrderWorker } from './card-order-worker.js';
+
+const config = loadConfig();
+const logger = createLogger(config, 'worker');
+Runtime.install({ logger: toTemporalLogger(logger) });
+
+const connection = await NativeConnection.connect({ address: config.temporal.address });
+try {
+  const worker = await createCardOrderWorker(config, connection, logger);
+  logger.info(
+    { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+    'worker polling',
+  );
+  await worker.run();
+  logger.info('worker stopped');
+} finally {
+  await connection.close();
+}

@@ -1,0 +1,6 @@
+/**
+ * Every workflow the card-order worker runs. The worker bundles this file and what it imports.
+ *
+ * @module
+ */
+export * from './search-attributes.js';

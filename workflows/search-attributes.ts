@@ -1,0 +1,22 @@
+/**
+ * Custom search attributes of card orders, as operators filter them in Web UI. They are not encrypted by the
+ * payload codec, so they carry identifiers and states only, never PII or card data.
+ *
+ * @module
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const cardOrderStatusKey = defineSearchAttributeKey('CardOrderStatus', SearchAttributeType.KEYWORD);
+export const productionStageKey = defineSearchAttributeKey('ProductionStage', SearchAttributeType.KEYWORD);
+export const issuerIdKey = defineSearchAttributeKey('IssuerId', SearchAttributeType.KEYWORD);
+export const cardIdKey = defineSearchAttributeKey('CardId', SearchAttributeType.KEYWORD);
+export const issuerRequestIdKey = defineSearchAttributeKey('IssuerRequestId', SearchAttributeType.KEYWORD);
+
+/** Every custom search attribute the Temporal namespace must have registered. */
+export const cardOrderSearchAttributes = [
+  cardOrderStatusKey,
+  productionStageKey,
+  issuerIdKey,
+  cardIdKey,
+  issuerRequestIdKey,
+] as const;
