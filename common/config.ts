@@ -56,6 +56,49 @@ export const envSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
   /** @default info */
   LOG_LEVEL: logLevel.default('info'),
+
+  /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
+  KEYS_DIR: z.string().min(1).default('.data/keys'),
+
+  /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
+  D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
+  /** Path of the OAuth 2.0 token endpoint under D1_BASE_URL. */
+  D1_TOKEN_PATH: z.string().startsWith('/').default('/authz/v1/oauth2/token'),
+  /** Path of the banking API under D1_BASE_URL. */
+  D1_API_PATH: z.string().startsWith('/').default('/banking/v1'),
+  /** Pull & change path under D1_API_PATH (not in D1's public docs); {issuerId} and {cardId} are filled in. */
+  D1_UPDATE_ORDER_PATH: z
+    .string()
+    .startsWith('/')
+    .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
+  /** The issuer id D1 assigned at onboarding (exactly 10 characters). */
+  D1_ISSUER_ID: z.string().length(10, 'must be exactly 10 characters').default('ISSUER0001'),
+  /** The issuer's ES256 private key for token assertions: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
+  D1_SIGNING_KEY: z.string().min(1).optional(),
+  D1_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** The `kid` D1 knows the signing key by; taken from the JWK when unset. */
+  D1_SIGNING_KEY_ID: z.string().min(1).optional(),
+  /** D1's P-256 public key for `encryptedData`: a JWK or SPKI PEM, inline (wins) or in a file. */
+  D1_ENCRYPTION_KEY: z.string().min(1).optional(),
+  D1_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+  /** The `kid` D1 gave its encryption key; taken from the JWK when unset. */
+  D1_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
+  /** `aud` of the token assertion (optional for D1). @default the token URL's origin */
+  D1_ASSERTION_AUDIENCE: z.string().min(1).optional(),
+  /** Lifetime of a token assertion; D1 refuses more than 15 minutes. @default 5m */
+  D1_ASSERTION_TTL: durationMs.pipe(z.number().max(15 * 60_000, 'must be at most 15m')).default(5 * 60_000),
+  /** Refresh a cached access token this long before it expires. @default 60s */
+  D1_TOKEN_REFRESH_MARGIN: durationMs.default(60_000),
+  /** Time limit of one D1 request, headers and body. @default 10s */
+  D1_REQUEST_TIMEOUT: durationMs.default(10_000),
+  /** Time limit of a TCP/TLS connect to D1. @default 5s */
+  D1_CONNECT_TIMEOUT: durationMs.default(5_000),
+  /** Keep-alive connections per D1 origin. @default 10 */
+  D1_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(10),
+  /** Mutual TLS with D1: our client certificate and key (PEM files), and the CA D1's server certificate chains to. */
+  D1_TLS_CERT_FILE: z.string().min(1).optional(),
+  D1_TLS_KEY_FILE: z.string().min(1).optional(),
+  D1_TLS_CA_FILE: z.string().min(1).optional(),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -78,6 +121,35 @@ function toConfig(env: z.output<typeof envSchema>) {
       workflowBundlePath: fromRoot(env.WORKFLOW_BUNDLE_PATH),
     },
     logLevel: env.LOG_LEVEL,
+    keysDir: fromRoot(env.KEYS_DIR),
+    d1: {
+      baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),
+      tokenPath: env.D1_TOKEN_PATH,
+      apiPath: env.D1_API_PATH.replace(/\/+$/, ''),
+      updateOrderPath: env.D1_UPDATE_ORDER_PATH,
+      issuerId: env.D1_ISSUER_ID,
+      signingKey: {
+        inline: env.D1_SIGNING_KEY,
+        file: fromRoot(env.D1_SIGNING_KEY_FILE ?? path.join(env.KEYS_DIR, 'issuer-signing.private.jwk.json')),
+        kid: env.D1_SIGNING_KEY_ID,
+      },
+      encryptionKey: {
+        inline: env.D1_ENCRYPTION_KEY,
+        file: fromRoot(env.D1_ENCRYPTION_KEY_FILE ?? path.join(env.KEYS_DIR, 'd1-encryption.public.jwk.json')),
+        kid: env.D1_ENCRYPTION_KEY_ID,
+      },
+      assertionAudience: env.D1_ASSERTION_AUDIENCE,
+      assertionTtlMs: env.D1_ASSERTION_TTL,
+      tokenRefreshMarginMs: env.D1_TOKEN_REFRESH_MARGIN,
+      requestTimeoutMs: env.D1_REQUEST_TIMEOUT,
+      connectTimeoutMs: env.D1_CONNECT_TIMEOUT,
+      maxConnections: env.D1_MAX_CONNECTIONS,
+      tls: {
+        certFile: env.D1_TLS_CERT_FILE && fromRoot(env.D1_TLS_CERT_FILE),
+        keyFile: env.D1_TLS_KEY_FILE && fromRoot(env.D1_TLS_KEY_FILE),
+        caFile: env.D1_TLS_CA_FILE && fromRoot(env.D1_TLS_CA_FILE),
+      },
+    },
   };
 }
 

@@ -8,7 +8,23 @@
 
 /** Every stable error code this project raises. */
 export type CardOrderErrorCode =
-  'ERR_CONFIG_INVALID' | 'ERR_TEMPORAL_CLI_NOT_FOUND' | 'ERR_TEMPORAL_UNAVAILABLE' | 'ERR_PORT_IN_USE';
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_TEMPORAL_CLI_NOT_FOUND'
+  | 'ERR_TEMPORAL_UNAVAILABLE'
+  | 'ERR_PORT_IN_USE'
+  | 'ERR_KEY_INVALID'
+  | 'ERR_SENSITIVE_DATA_INVALID'
+  | 'ERR_D1_BAD_REQUEST'
+  | 'ERR_D1_UNAUTHORIZED'
+  | 'ERR_D1_FORBIDDEN'
+  | 'ERR_D1_NOT_FOUND'
+  | 'ERR_D1_CONFLICT'
+  | 'ERR_D1_RATE_LIMITED'
+  | 'ERR_D1_UNAVAILABLE'
+  | 'ERR_D1_TIMEOUT'
+  | 'ERR_D1_NETWORK'
+  | 'ERR_D1_TOKEN_REJECTED'
+  | 'ERR_D1_INVALID_RESPONSE';
 
 /** Base class of every error this project throws on purpose. */
 export abstract class CardOrderError extends Error {
@@ -73,6 +89,126 @@ export class PortInUseError extends CardOrderError {
     super(`Port ${port} is already in use; set ${envVar} to another port, or stop what is using it`);
   }
 }
+
+/** Thrown when key material (a signing key, an encryption key, a certificate) cannot be read or used. */
+export class KeyMaterialError extends CardOrderError {
+  readonly code = 'ERR_KEY_INVALID' as const;
+}
+
+/**
+ * Thrown when card data to encrypt is invalid. It names the fields and the rules they broke, never their values.
+ */
+export class SensitiveDataError extends CardOrderError {
+  readonly code = 'ERR_SENSITIVE_DATA_INVALID' as const;
+
+  constructor(readonly issues: readonly { field: string; reason: string }[]) {
+    super(`Invalid card data: ${issues.map((issue) => `${issue.field} ${issue.reason}`).join('; ')}`);
+  }
+}
+
+/** What every D1 failure carries besides its code: enough to trace it, never card data. */
+export interface D1ErrorContext {
+  /** The HTTP status D1 answered, when it answered. */
+  httpStatus?: number;
+  /** D1's own `errorCode` from the error body, when it sent one. */
+  d1ErrorCode?: string;
+  /** The `x-correlation-id` the request carried, for D1 support. */
+  correlationId?: string;
+  cause?: unknown;
+}
+
+/** Base of every failure talking to D1; `retryable` is the verdict of ../shared/d1-api.md Part A. */
+export abstract class D1Error extends CardOrderError {
+  readonly httpStatus: number | undefined;
+  readonly d1ErrorCode: string | undefined;
+  readonly correlationId: string | undefined;
+
+  constructor(message: string, context: D1ErrorContext = {}) {
+    super(message, { cause: context.cause });
+    this.httpStatus = context.httpStatus;
+    this.d1ErrorCode = context.d1ErrorCode;
+    this.correlationId = context.correlationId;
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), httpStatus: this.httpStatus, d1ErrorCode: this.d1ErrorCode };
+  }
+}
+
+/** D1 answered 400: the request (body, path or header) is invalid. Permanent. */
+export class D1BadRequestError extends D1Error {
+  readonly code = 'ERR_D1_BAD_REQUEST' as const;
+}
+/** D1 answered 401 again after one token refresh. Permanent. */
+export class D1UnauthorizedError extends D1Error {
+  readonly code = 'ERR_D1_UNAUTHORIZED' as const;
+}
+/** D1 answered 403: the operation is not allowed (e.g. the consumer is not active). Permanent. */
+export class D1ForbiddenError extends D1Error {
+  readonly code = 'ERR_D1_FORBIDDEN' as const;
+}
+/** D1 answered 404: the card or the order is unknown. Permanent. */
+export class D1NotFoundError extends D1Error {
+  readonly code = 'ERR_D1_NOT_FOUND' as const;
+}
+/** D1 answered 409: the card has an order in progress under another issuerRequestId. Permanent. */
+export class D1ConflictError extends D1Error {
+  readonly code = 'ERR_D1_CONFLICT' as const;
+}
+/** D1 answered 429. Transient: try again after `retryAfterMs`. */
+export class D1RateLimitedError extends D1Error {
+  readonly code = 'ERR_D1_RATE_LIMITED' as const;
+  override readonly retryable = true;
+
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    context?: D1ErrorContext,
+  ) {
+    super(message, context);
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
+  }
+}
+/** D1 answered 5xx. Transient. */
+export class D1UnavailableError extends D1Error {
+  readonly code = 'ERR_D1_UNAVAILABLE' as const;
+  override readonly retryable = true;
+}
+/** D1 did not answer in time. Transient; an order may still have been accepted, so retry with the same id. */
+export class D1TimeoutError extends D1Error {
+  readonly code = 'ERR_D1_TIMEOUT' as const;
+  override readonly retryable = true;
+}
+/** The connection to D1 failed or was reset. Transient. */
+export class D1NetworkError extends D1Error {
+  readonly code = 'ERR_D1_NETWORK' as const;
+  override readonly retryable = true;
+}
+/** D1's token endpoint refused our assertion (wrong key, `kid`, issuer or clock). Permanent until fixed. */
+export class D1TokenRejectedError extends D1Error {
+  readonly code = 'ERR_D1_TOKEN_REJECTED' as const;
+}
+/** D1 answered with a body that does not match its contract. Permanent: a contract change needs a look. */
+export class D1InvalidResponseError extends D1Error {
+  readonly code = 'ERR_D1_INVALID_RESPONSE' as const;
+}
+
+/** Every D1 error class, for `switch (err.code)` narrowing. */
+export type AnyD1Error =
+  | D1BadRequestError
+  | D1UnauthorizedError
+  | D1ForbiddenError
+  | D1NotFoundError
+  | D1ConflictError
+  | D1RateLimitedError
+  | D1UnavailableError
+  | D1TimeoutError
+  | D1NetworkError
+  | D1TokenRejectedError
+  | D1InvalidResponseError;
 
 /** Narrows an unknown value to one of our errors, by code (works across realms and library copies). */
 export function isCardOrderError(value: unknown): value is CardOrderError {

@@ -1,0 +1,314 @@
+/**
+ * zod schemas of every D1 Physical Issuance payload we send or receive (../shared/d1-api.md, Part A). They are the
+ * single source of the D1 types. Requests we build are strict (an unknown field is our bug, and the simulator
+ * refuses it as D1 would); what D1 sends us is read leniently, as D1 asks: unknown `details.status` values and
+ * extra fields are kept, not refused.
+ *
+ * @module
+ */
+import { z } from 'zod';
+
+const idChars = /^[A-Za-z0-9_-]+$/;
+const id = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(idChars, `must match ^[A-Za-z0-9_-]{1,${max}}$`);
+
+/** The issuer identifier D1 assigns at onboarding: exactly 10 characters. */
+export const issuerIdSchema = z
+  .string()
+  .length(10, 'must be exactly 10 characters')
+  .regex(idChars, 'must use only A-Z, a-z, 0-9, _ and -');
+export const cardIdSchema = id(48);
+export const consumerIdSchema = id(64);
+export const issuerRequestIdSchema = id(64);
+export const operationIdSchema = id(64);
+export const cardProductIdSchema = id(48);
+export const correlationIdSchema = id(64);
+
+/** A postal address as D1 reads it for delivery, the card carrier and Pull & change. */
+export const addressSchema = z.strictObject({
+  title: z.string().min(1).max(32).optional(),
+  firstName: z.string().min(1).max(64).optional(),
+  lastName: z.string().min(1).max(64).optional(),
+  companyName: z.string().min(1).max(100).optional(),
+  line1: z.string().min(1).max(100),
+  line2: z.string().min(1).max(100).optional(),
+  line3: z.string().min(1).max(100).optional(),
+  city: z.string().min(1).max(64),
+  state: z.string().min(1).max(64).optional(),
+  zipCode: z.string().min(1).max(16),
+  countryCode: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US'),
+  mobilePhoneNumber: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an international number such as +15551234567')
+    .optional(),
+});
+export type Address = z.infer<typeof addressSchema>;
+
+export const issuanceTypes = ['CREATION', 'RENEWAL', 'REPLACEMENT'] as const;
+
+/** What to produce and how to ship it; identifiers such as `delivery` are set up at onboarding. */
+export const servicesSchema = z.strictObject({
+  issuance: z.enum(issuanceTypes),
+  priority: z.string().min(1).max(64).optional(),
+  delivery: z.string().min(1).max(64).optional(),
+  cardCarrier: z.string().min(1).max(64).optional(),
+  packaging: z.string().min(1).max(64).optional(),
+  pinMailer: z.boolean().optional(),
+  alphaCard: z.boolean().optional(),
+});
+export type Services = z.infer<typeof servicesSchema>;
+
+/** INDIVIDUAL ships to the cardholder (its address printed on the carrier); BULK groups cards for a branch. */
+export const shipmentSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('INDIVIDUAL'),
+    deliveryAddress: addressSchema,
+    individualAddress: addressSchema,
+  }),
+  z.strictObject({
+    type: z.literal('BULK'),
+    deliveryAddress: addressSchema,
+    groupId: id(64).optional(),
+    orderId: id(64).optional(),
+  }),
+]);
+export type Shipment = z.infer<typeof shipmentSchema>;
+
+const shortText = z.string().min(1).max(256);
+
+export const cardDesignSchema = z.strictObject({
+  cardImage: shortText.optional(),
+  images: z.array(shortText).max(10).optional(),
+  customLines: z.array(z.string().max(64)).max(6).optional(),
+  memberId: z.string().min(1).max(64).optional(),
+});
+export const cardCarrierConfigSchema = z.strictObject({
+  language: z
+    .string()
+    .regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as en')
+    .optional(),
+  images: z.array(shortText).max(10).optional(),
+  customLines: z.array(z.string().max(64)).max(10).optional(),
+});
+export const packagingConfigSchema = z.strictObject({
+  inserts: z.array(id(64)).max(10).optional(),
+});
+/** EMV data model 1: D1 computes the chip data from these key indexes. */
+export const paymentApplicationSchema = z.strictObject({
+  config: z.string().min(1).max(64),
+  odaKeyIndex: z.string().min(1).max(8),
+  derivationKeyIndex: z.string().min(1).max(8),
+  cvKeyIndex: z.string().min(1).max(8).optional(),
+  pvKeyIndex: z.string().min(1).max(8).optional(),
+});
+/** Magnetic-stripe overrides, used by D1 as they are. Card data: never logged, encrypted in Temporal history. */
+export const trackDataSchema = z.strictObject({
+  track1: z.string().min(1).max(79).optional(),
+  track2: z.string().min(1).max(40).optional(),
+  track3: z.string().min(1).max(107).optional(),
+});
+
+/** A compact JWE: five base64url parts, the second (the encrypted key) empty for ECDH-ES direct agreement. */
+export const compactJweSchema = z
+  .string()
+  .max(8192)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'must be a compact JWE');
+
+const orderBodyFields = {
+  cardProductId: cardProductIdSchema,
+  consumerId: consumerIdSchema,
+  issuerRequestId: issuerRequestIdSchema,
+  services: servicesSchema,
+  encryptedData: compactJweSchema,
+  cardDesign: cardDesignSchema.optional(),
+  cardCarrierConfig: cardCarrierConfigSchema.optional(),
+  packagingConfig: packagingConfigSchema.optional(),
+  paymentApplication: paymentApplicationSchema.optional(),
+  trackData: trackDataSchema.optional(),
+};
+
+/**
+ * The body of `POST .../physicalCards/{cardId}/operations:production`, discriminated by `distributionChannel`.
+ * THALES (central issuance, our case) requires a shipment; INSTANT and CENTRAL personalise elsewhere.
+ */
+export const orderRequestSchema = z.discriminatedUnion('distributionChannel', [
+  z.strictObject({ distributionChannel: z.literal('THALES'), ...orderBodyFields, shipment: shipmentSchema }),
+  z.strictObject({ distributionChannel: z.literal('INSTANT'), ...orderBodyFields, shipment: shipmentSchema.optional() }),
+  z.strictObject({ distributionChannel: z.literal('CENTRAL'), ...orderBodyFields, shipment: shipmentSchema.optional() }),
+]);
+export type OrderRequest = z.infer<typeof orderRequestSchema>;
+
+/** 202 to an order or an update: the operation D1 started. */
+export const operationAcceptedSchema = z.looseObject({ operationId: operationIdSchema });
+export type OperationAccepted = z.infer<typeof operationAcceptedSchema>;
+
+export const updateOrderTypes = ['CANCEL', 'ACCELERATE', 'REDIRECT', 'ACCELERATE_AND_REDIRECT'] as const;
+export type UpdateOrderType = (typeof updateOrderTypes)[number];
+
+/** Pull & change: the REDIRECT kinds need a new address, the others must not carry one. */
+export const updateOrderRequestSchema = z
+  .strictObject({ type: z.enum(updateOrderTypes), newDeliveryAddress: addressSchema.optional() })
+  .superRefine((body, ctx) => {
+    const redirect = body.type === 'REDIRECT' || body.type === 'ACCELERATE_AND_REDIRECT';
+    if (redirect && !body.newDeliveryAddress) {
+      ctx.addIssue({ code: 'custom', path: ['newDeliveryAddress'], message: `is required for ${body.type}` });
+    }
+    if (!redirect && body.newDeliveryAddress) {
+      ctx.addIssue({ code: 'custom', path: ['newDeliveryAddress'], message: `is not allowed for ${body.type}` });
+    }
+  });
+export type UpdateOrderRequest = z.infer<typeof updateOrderRequestSchema>;
+
+/** `details.status` values D1 documents; others may come and are kept as they are. */
+export const knownProductionStatuses = [
+  'CARD_PROD_REQUESTED',
+  'DATA_PREPARED',
+  'DATA_EXCEPTION',
+  'CARD_PROD_READY',
+  'CARD_PROD_ONGOING',
+  'CARD_PROD_DONE',
+  'CARD_PROD_EXCEPTION',
+  'CARD_SHIPPED',
+  'CARD_PROD_CANCELED',
+  'CARD_RETURNED',
+] as const;
+export type KnownProductionStatus = (typeof knownProductionStatuses)[number];
+/** A production status: one of the known values, or a future one D1 adds. */
+export type ProductionStatus = KnownProductionStatus | (string & {});
+
+export const operationStatuses = ['PENDING', 'SUCCESSFUL', 'FAILED'] as const;
+export type OperationStatus = (typeof operationStatuses)[number];
+
+const isoDateTime = z.iso.datetime({ offset: true });
+
+/** Carrier tracking, usually present once the card is shipped; carriers fill what they can. */
+export const shipmentTrackingSchema = z.looseObject({
+  carrier: z.string().optional(),
+  trackingNumber: z.string().optional(),
+  status: z.string().optional(),
+  message: z.string().optional(),
+  trackingUrl: z.string().optional(),
+});
+export type ShipmentTracking = z.infer<typeof shipmentTrackingSchema>;
+
+export const operationDetailsSchema = z.looseObject({
+  status: z.string().min(1) as z.ZodType<ProductionStatus>,
+  reason: z.string().optional(),
+  dueDate: z.string().optional(),
+  productionSite: z.string().optional(),
+  shipment: shipmentTrackingSchema.optional(),
+  inputFileName: z.string().optional(),
+  issuerRequestId: z.string().optional(),
+});
+
+/** One operation as D1 reports it, in notifications and in the status response alike. */
+export const operationSchema = z.looseObject({
+  operationId: operationIdSchema,
+  /** `PRODUCE` for production, `UPDATE_ORDER` for Pull & change outcomes; other card operations may appear. */
+  operation: z.string().min(1),
+  status: z.enum(operationStatuses),
+  startTime: isoDateTime,
+  endTime: isoDateTime.optional(),
+  cardId: cardIdSchema,
+  issuerRequestId: issuerRequestIdSchema.optional(),
+  errorCode: z.string().min(1).optional(),
+  error: z.string().optional(),
+  inputFileName: z.string().optional(),
+  details: operationDetailsSchema,
+});
+export type Operation = z.infer<typeof operationSchema>;
+
+/** `GET .../productionStatus`: every operation D1 knows for the card. */
+export const productionStatusResponseSchema = z.looseObject({ operations: z.array(operationSchema) });
+export type ProductionStatusResponse = z.infer<typeof productionStatusResponseSchema>;
+
+/** What D1 posts to the issuer's notification endpoint: a batch of 1..N operations. */
+export const notificationBatchSchema = z.looseObject({ operations: z.array(operationSchema).min(1).max(1000) });
+export type NotificationBatch = z.infer<typeof notificationBatchSchema>;
+
+/** The body of every D1 error answer; both fields are optional in practice. */
+export const errorBodySchema = z.looseObject({
+  errorCode: z.string().optional(),
+  error: z.string().optional(),
+  error_description: z.string().optional(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+/** The token request, sent as a form or JSON. */
+export const tokenRequestSchema = z.strictObject({
+  grant_type: z.literal(JWT_BEARER_GRANT),
+  assertion: z.string().min(1).max(8192),
+});
+
+/** D1's token answer; `expires_in` arrives as a number or a numeric string. */
+export const tokenResponseSchema = z.looseObject({
+  access_token: z.string().min(1),
+  token_type: z.string().regex(/^bearer$/i, 'must be Bearer'),
+  expires_in: z.coerce.number().int().positive(),
+  scope: z.string().optional(),
+});
+export type TokenResponse = z.infer<typeof tokenResponseSchema>;
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * The clear card data that goes inside `encryptedData`. Messages never echo a value: the only place these values
+ * may exist outside the JWE is the caller's own memory.
+ */
+export const sensitiveCardDataSchema = z.strictObject({
+  pan: z
+    .string()
+    .regex(/^\d{12,19}$/, 'must be 12 to 19 digits')
+    .refine(luhnValid, 'fails the Luhn check'),
+  exp: z.string().regex(/^\d{2}(0[1-9]|1[0-2])$/, 'must be YYMM, e.g. 2906'),
+  name: z.string().min(1).max(26),
+  secondName: z.string().min(1).max(26).optional(),
+  encodedName: z.string().min(1).max(26).optional(),
+  cvv1: z
+    .string()
+    .regex(/^\d{3}$/, 'must be 3 digits')
+    .optional(),
+  cvv2: z
+    .string()
+    .regex(/^\d{3,4}$/, 'must be 3 or 4 digits')
+    .optional(),
+  pvv: z
+    .string()
+    .regex(/^\d{4,5}$/, 'must be 4 or 5 digits')
+    .optional(),
+  panSequenceNumber: z
+    .string()
+    .regex(/^\d{2}$/, 'must be 2 digits')
+    .optional(),
+  paymentAccountReference: z.string().min(1).max(29).optional(),
+  effectiveDate: z
+    .string()
+    .regex(/^\d{2}(0[1-9]|1[0-2])$/, 'must be YYMM')
+    .optional(),
+});
+export type SensitiveCardData = z.infer<typeof sensitiveCardDataSchema>;
+
+/** Turns zod issues into `field: reason` pairs, never including the offending values. */
+export function describeIssues(error: z.ZodError): { field: string; reason: string }[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.') || '(body)',
+    reason: issue.message,
+  }));
+}
