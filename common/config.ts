@@ -32,74 +32,85 @@ export const durationMs = z
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
 
 /** The environment variables this service reads, by name, with their defaults. */
-export const envSchema = z.object({
-  /** Temporal frontend, host:port. @default 127.0.0.1:7233 */
-  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
-  /** @default default */
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  /** Task queue of the card-order workflows and activities. @default card-orders */
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('card-orders'),
-  /** Port of the embedded dev server's Web UI. @default 8233 */
-  TEMPORAL_UI_PORT: port.default(8233),
-  /** SQLite file of the embedded dev server; relative paths are resolved against the repository. */
-  TEMPORAL_DB_FILE: z.string().min(1).default('.data/temporal.sqlite'),
-  /** A `temporal` CLI binary to use instead of searching PATH, the cache, or building one. */
-  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
-  /** Where built tools are cached, shared by every clone. @default $XDG_CACHE_HOME or ~/.cache */
-  XDG_CACHE_HOME: z.string().min(1).optional(),
-  HOME: z.string().min(1).optional(),
-  /** Searched for `temporal` and `go`. */
-  PATH: z.string().default(''),
-  /** Grace period for in-flight activities when the worker shuts down. @default 30s */
-  WORKER_SHUTDOWN_GRACE: durationMs.default(30_000),
-  /** A prebuilt workflow bundle (`npm run build`); used when it matches the workflow sources. */
-  WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
-  /** @default info */
-  LOG_LEVEL: logLevel.default('info'),
+export const envSchema = z
+  .object({
+    /** Temporal frontend, host:port. @default 127.0.0.1:7233 */
+    TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+    /** @default default */
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    /** Task queue of the card-order workflows and activities. @default card-orders */
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('card-orders'),
+    /** Port of the embedded dev server's Web UI. @default 8233 */
+    TEMPORAL_UI_PORT: port.default(8233),
+    /** SQLite file of the embedded dev server; relative paths are resolved against the repository. */
+    TEMPORAL_DB_FILE: z.string().min(1).default('.data/temporal.sqlite'),
+    /** A `temporal` CLI binary to use instead of searching PATH, the cache, or building one. */
+    TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+    /** Where built tools are cached, shared by every clone. @default $XDG_CACHE_HOME or ~/.cache */
+    XDG_CACHE_HOME: z.string().min(1).optional(),
+    HOME: z.string().min(1).optional(),
+    /** Searched for `temporal` and `go`. */
+    PATH: z.string().default(''),
+    /** Grace period for in-flight activities when the worker shuts down. @default 30s */
+    WORKER_SHUTDOWN_GRACE: durationMs.default(30_000),
+    /** A prebuilt workflow bundle (`npm run build`); used when it matches the workflow sources. */
+    WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
+    /** @default info */
+    LOG_LEVEL: logLevel.default('info'),
 
-  /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
-  KEYS_DIR: z.string().min(1).default('.data/keys'),
+    /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
+    KEYS_DIR: z.string().min(1).default('.data/keys'),
 
-  /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
-  D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
-  /** Path of the OAuth 2.0 token endpoint under D1_BASE_URL. */
-  D1_TOKEN_PATH: z.string().startsWith('/').default('/authz/v1/oauth2/token'),
-  /** Path of the banking API under D1_BASE_URL. */
-  D1_API_PATH: z.string().startsWith('/').default('/banking/v1'),
-  /** Pull & change path under D1_API_PATH (not in D1's public docs); {issuerId} and {cardId} are filled in. */
-  D1_UPDATE_ORDER_PATH: z
-    .string()
-    .startsWith('/')
-    .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
-  /** The issuer id D1 assigned at onboarding (exactly 10 characters). */
-  D1_ISSUER_ID: z.string().length(10, 'must be exactly 10 characters').default('ISSUER0001'),
-  /** The issuer's ES256 private key for token assertions: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
-  D1_SIGNING_KEY: z.string().min(1).optional(),
-  D1_SIGNING_KEY_FILE: z.string().min(1).optional(),
-  /** The `kid` D1 knows the signing key by; taken from the JWK when unset. */
-  D1_SIGNING_KEY_ID: z.string().min(1).optional(),
-  /** D1's P-256 public key for `encryptedData`: a JWK or SPKI PEM, inline (wins) or in a file. */
-  D1_ENCRYPTION_KEY: z.string().min(1).optional(),
-  D1_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
-  /** The `kid` D1 gave its encryption key; taken from the JWK when unset. */
-  D1_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
-  /** `aud` of the token assertion (optional for D1). @default the token URL's origin */
-  D1_ASSERTION_AUDIENCE: z.string().min(1).optional(),
-  /** Lifetime of a token assertion; D1 refuses more than 15 minutes. @default 5m */
-  D1_ASSERTION_TTL: durationMs.pipe(z.number().max(15 * 60_000, 'must be at most 15m')).default(5 * 60_000),
-  /** Refresh a cached access token this long before it expires. @default 60s */
-  D1_TOKEN_REFRESH_MARGIN: durationMs.default(60_000),
-  /** Time limit of one D1 request, headers and body. @default 10s */
-  D1_REQUEST_TIMEOUT: durationMs.default(10_000),
-  /** Time limit of a TCP/TLS connect to D1. @default 5s */
-  D1_CONNECT_TIMEOUT: durationMs.default(5_000),
-  /** Keep-alive connections per D1 origin. @default 10 */
-  D1_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(10),
-  /** Mutual TLS with D1: our client certificate and key (PEM files), and the CA D1's server certificate chains to. */
-  D1_TLS_CERT_FILE: z.string().min(1).optional(),
-  D1_TLS_KEY_FILE: z.string().min(1).optional(),
-  D1_TLS_CA_FILE: z.string().min(1).optional(),
-});
+    /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
+    D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
+    /** Path of the OAuth 2.0 token endpoint under D1_BASE_URL. */
+    D1_TOKEN_PATH: z.string().startsWith('/').default('/authz/v1/oauth2/token'),
+    /** Path of the banking API under D1_BASE_URL. */
+    D1_API_PATH: z.string().startsWith('/').default('/banking/v1'),
+    /** Pull & change path under D1_API_PATH (not in D1's public docs); {issuerId} and {cardId} are filled in. */
+    D1_UPDATE_ORDER_PATH: z
+      .string()
+      .startsWith('/')
+      .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
+    /** The issuer id D1 assigned at onboarding (exactly 10 characters). */
+    D1_ISSUER_ID: z.string().length(10, 'must be exactly 10 characters').default('ISSUER0001'),
+    /** The issuer's ES256 private key for token assertions: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
+    D1_SIGNING_KEY: z.string().min(1).optional(),
+    D1_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** The `kid` D1 knows the signing key by; taken from the JWK when unset. */
+    D1_SIGNING_KEY_ID: z.string().min(1).optional(),
+    /** D1's P-256 public key for `encryptedData`: a JWK or SPKI PEM, inline (wins) or in a file. */
+    D1_ENCRYPTION_KEY: z.string().min(1).optional(),
+    D1_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+    /** The `kid` D1 gave its encryption key; taken from the JWK when unset. */
+    D1_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
+    /** `aud` of the token assertion (optional for D1). @default the token URL's origin */
+    D1_ASSERTION_AUDIENCE: z.string().min(1).optional(),
+    /** Lifetime of a token assertion; D1 refuses more than 15 minutes. @default 5m */
+    D1_ASSERTION_TTL: durationMs.pipe(z.number().max(15 * 60_000, 'must be at most 15m')).default(5 * 60_000),
+    /** Refresh a cached access token this long before it expires. @default 60s */
+    D1_TOKEN_REFRESH_MARGIN: durationMs.default(60_000),
+    /** Time limit of one D1 request, headers and body. @default 10s */
+    D1_REQUEST_TIMEOUT: durationMs.default(10_000),
+    /** Time limit of a TCP/TLS connect to D1. @default 5s */
+    D1_CONNECT_TIMEOUT: durationMs.default(5_000),
+    /** Keep-alive connections per D1 origin. @default 10 */
+    D1_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(10),
+    /** Mutual TLS with D1: our client certificate and key (PEM files), and the CA D1's server certificate chains to. */
+    D1_TLS_CERT_FILE: z.string().min(1).optional(),
+    D1_TLS_KEY_FILE: z.string().min(1).optional(),
+    D1_TLS_CA_FILE: z.string().min(1).optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.D1_TLS_CERT_FILE) !== Boolean(env.D1_TLS_KEY_FILE)) {
+      const missing = env.D1_TLS_CERT_FILE ? 'D1_TLS_KEY_FILE' : 'D1_TLS_CERT_FILE';
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'mutual TLS needs both D1_TLS_CERT_FILE and D1_TLS_KEY_FILE',
+      });
+    }
+  });
 
 export type Env = z.input<typeof envSchema>;
 

@@ -61,3 +61,28 @@ describe('loadConfig', () => {
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.temporal));
   });
 });
+
+describe('loadConfig for D1', () => {
+  it('points the D1 client at the simulator and the demo keys by default', () => {
+    const { d1, keysDir } = loadConfig({});
+    assert.equal(d1.baseUrl, 'http://127.0.0.1:8090');
+    assert.equal(d1.issuerId, 'ISSUER0001');
+    assert.equal(d1.signingKey.file, path.join(keysDir, 'issuer-signing.private.jwk.json'));
+    assert.equal(d1.encryptionKey.file, path.join(keysDir, 'd1-encryption.public.jwk.json'));
+  });
+
+  it('refuses an assertion lifetime beyond D1 limit and half a mutual TLS pair, naming both keys', () => {
+    assert.throws(
+      () => loadConfig({ D1_ASSERTION_TTL: '20m', D1_TLS_CERT_FILE: 'client.pem', D1_ISSUER_ID: 'SHORT' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.issues.map((issue) => issue.key).sort(), [
+          'D1_ASSERTION_TTL',
+          'D1_ISSUER_ID',
+          'D1_TLS_KEY_FILE',
+        ]);
+        return true;
+      },
+    );
+  });
+});
