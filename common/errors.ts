@@ -13,6 +13,7 @@ export type CardOrderErrorCode =
   | 'ERR_TEMPORAL_UNAVAILABLE'
   | 'ERR_PORT_IN_USE'
   | 'ERR_KEY_INVALID'
+  | 'ERR_CODEC_KEY'
   | 'ERR_SENSITIVE_DATA_INVALID'
   | 'ERR_D1_BAD_REQUEST'
   | 'ERR_D1_UNAUTHORIZED'
@@ -93,6 +94,11 @@ export class PortInUseError extends CardOrderError {
 /** Thrown when key material (a signing key, an encryption key, a certificate) cannot be read or used. */
 export class KeyMaterialError extends CardOrderError {
   readonly code = 'ERR_KEY_INVALID' as const;
+}
+
+/** Thrown when the payload codec lacks a key, or a payload does not decrypt under the key it names. */
+export class CodecKeyError extends CardOrderError {
+  readonly code = 'ERR_CODEC_KEY' as const;
 }
 
 /**

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { CodecKeyError } from '../../common/errors.js';
+import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
+
+const oldKey = randomBytes(32);
+const newKey = randomBytes(32);
+const order = { cardholder: 'JANE DOE', line1: '10 Main St' };
+
+describe('AesGcmPayloadCodec', () => {
+  it('encrypts payloads so no clear text remains, and decodes them back', async () => {
+    const codec = new AesGcmPayloadCodec({ activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) });
+    const [encoded] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
+    assert.ok(encoded);
+    assert.ok(
+      !Buffer.from(encoded.data ?? [])
+        .toString('latin1')
+        .includes('JANE'),
+    );
+    assert.equal(Buffer.from(encoded.metadata?.['encryption-key-id'] ?? []).toString(), 'k1');
+    const [decoded] = await codec.decode([encoded]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), order);
+  });
+
+  it('still decodes what an old key encrypted after the active key rotated', async () => {
+    const before = new AesGcmPayloadCodec({ activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) });
+    const after = new AesGcmPayloadCodec({
+      activeKeyId: 'k2',
+      keys: new Map([
+        ['k1', oldKey],
+        ['k2', newKey],
+      ]),
+    });
+    const [written] = await before.encode([defaultPayloadConverter.toPayload(order)]);
+    const [read] = await after.decode([written!]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(read!), order);
+    const [rewritten] = await after.encode([defaultPayloadConverter.toPayload(order)]);
+    assert.equal(Buffer.from(rewritten!.metadata?.['encryption-key-id'] ?? []).toString(), 'k2');
+  });
+
+  it('refuses a payload under an unknown key or altered in storage, with a typed error', async () => {
+    const codec = new AesGcmPayloadCodec({ activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) });
+    const [encoded] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
+    const other = new AesGcmPayloadCodec({ activeKeyId: 'k9', keys: new Map([['k9', newKey]]) });
+    await assert.rejects(other.decode([encoded!]), CodecKeyError);
+    const tampered = Buffer.from(encoded!.data!);
+    tampered[20] = (tampered[20] ?? 0) ^ 1;
+    await assert.rejects(codec.decode([{ ...encoded, data: tampered }]), /failed authentication/);
+  });
+
+  it('passes through payloads it did not encrypt', async () => {
+    const codec = new AesGcmPayloadCodec({ activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) });
+    const plain = defaultPayloadConverter.toPayload('hello');
+    assert.deepEqual(await codec.decode([plain]), [plain]);
+  });
+});
