@@ -38,7 +38,8 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   encode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.resolve(
+    // Through a promise chain, so a failure rejects rather than throws.
+    return Promise.resolve().then(() =>
       payloads.map((payload) => {
         const iv = randomBytes(IV_BYTES);
         const cipher = createCipheriv('aes-256-gcm', this.#activeKey, iv);
@@ -57,7 +58,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   decode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.resolve(
+    return Promise.resolve().then(() =>
       payloads.map((payload) => {
         if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== ENCRYPTED_ENCODING) return payload;
         const keyId = Buffer.from(payload.metadata?.[KEY_ID_METADATA] ?? []).toString();
