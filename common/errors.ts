@@ -14,6 +14,7 @@ export type CardOrderErrorCode =
   | 'ERR_PORT_IN_USE'
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
+  | 'ERR_ORDER_INVALID'
   | 'ERR_SENSITIVE_DATA_INVALID'
   | 'ERR_D1_BAD_REQUEST'
   | 'ERR_D1_UNAUTHORIZED'
@@ -94,6 +95,15 @@ export class PortInUseError extends CardOrderError {
 /** Thrown when key material (a signing key, an encryption key, a certificate) cannot be read or used. */
 export class KeyMaterialError extends CardOrderError {
   readonly code = 'ERR_KEY_INVALID' as const;
+}
+
+/** Thrown when an order is invalid or outside its program; names every offending field and why. */
+export class OrderValidationError extends CardOrderError {
+  readonly code = 'ERR_ORDER_INVALID' as const;
+
+  constructor(readonly issues: readonly { field: string; reason: string }[]) {
+    super(`Invalid card order: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`);
+  }
 }
 
 /** Thrown when the payload codec lacks a key, or a payload does not decrypt under the key it names. */

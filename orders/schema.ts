@@ -1,0 +1,78 @@
+/**
+ * A card order as issuers place it, and as it enters the workflow. The caller's clear card data is turned into
+ * D1's JWE by the client library before the workflow starts, so the workflow input carries `encryptedData` only.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { durationMs } from '../common/config.js';
+import {
+  cardCarrierConfigSchema,
+  cardDesignSchema,
+  cardIdSchema,
+  cardProductIdSchema,
+  compactJweSchema,
+  consumerIdSchema,
+  issuerIdSchema,
+  issuerRequestIdSchema,
+  packagingConfigSchema,
+  paymentApplicationSchema,
+  sensitiveCardDataSchema,
+  servicesSchema,
+  shipmentSchema,
+  trackDataSchema,
+} from '../d1/schemas.js';
+
+/** Per-order overrides of the tracking timings, as durations (`30s`, `5m`, `14d`). */
+export const orderTimingsSchema = z.strictObject({
+  /** How long to wait for a D1 notification before polling the status endpoint. */
+  notificationTimeout: durationMs.optional(),
+  /** How often to poll once notifications are late. */
+  pollInterval: durationMs.optional(),
+  /** The overall limit: past it the order is compensated (`PRODUCTION_DEADLINE_EXCEEDED`). */
+  productionDeadline: durationMs.optional(),
+});
+
+const orderFields = {
+  issuerId: issuerIdSchema,
+  cardId: cardIdSchema,
+  consumerId: consumerIdSchema,
+  /** The idempotency key of the order, end to end: the workflow id and D1's duplicate check both use it. */
+  issuerRequestId: issuerRequestIdSchema,
+  cardProductId: cardProductIdSchema,
+  services: servicesSchema,
+  shipment: shipmentSchema,
+  cardDesign: cardDesignSchema.optional(),
+  cardCarrierConfig: cardCarrierConfigSchema.optional(),
+  packagingConfig: packagingConfigSchema.optional(),
+  paymentApplication: paymentApplicationSchema.optional(),
+  trackData: trackDataSchema.optional(),
+  timings: orderTimingsSchema.optional(),
+};
+
+/** The order the workflow runs: card data only as D1's JWE. */
+export const cardOrderSchema = z.strictObject({ ...orderFields, encryptedData: compactJweSchema });
+export type CardOrder = z.infer<typeof cardOrderSchema>;
+
+/** What a caller passes to `orderCard`: clear card data to encrypt, or a ready `encryptedData`, never both. */
+export const cardOrderRequestSchema = z
+  .strictObject({
+    ...orderFields,
+    sensitiveData: sensitiveCardDataSchema.optional(),
+    encryptedData: compactJweSchema.optional(),
+  })
+  .superRefine((order, ctx) => {
+    if (Boolean(order.sensitiveData) === Boolean(order.encryptedData)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [order.sensitiveData ? 'encryptedData' : 'sensitiveData'],
+        message: 'give exactly one of sensitiveData (clear card data) and encryptedData (a ready JWE)',
+      });
+    }
+  });
+export type CardOrderRequest = z.input<typeof cardOrderRequestSchema>;
+
+/** The workflow id of an order: stable, so starting the same order twice finds the first. No PII in it. */
+export function cardOrderWorkflowId(issuerId: string, issuerRequestId: string): string {
+  return `card-order:${issuerId}:${issuerRequestId}`;
+}
