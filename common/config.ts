@@ -100,6 +100,33 @@ export const envSchema = z
     D1_TLS_CERT_FILE: z.string().min(1).optional(),
     D1_TLS_KEY_FILE: z.string().min(1).optional(),
     D1_TLS_CA_FILE: z.string().min(1).optional(),
+    /** The issuer's programs (per card product: delivery, carriers, packaging, inserts, shipment, countries). */
+    PROGRAM_CATALOG_FILE: z.string().min(1).default('config/program-catalog.json'),
+    /** Where lifecycle events go (signed JSON, at least once); unset: no events. */
+    ISSUER_EVENTS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** ES256 key that signs issuer events: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
+    ISSUER_EVENTS_SIGNING_KEY: z.string().min(1).optional(),
+    ISSUER_EVENTS_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    ISSUER_EVENTS_SIGNING_KEY_ID: z.string().min(1).optional(),
+    /** The payload codec's AES-256 key ring, JSON `{activeKeyId, keys: {id: base64}}`, inline (wins) or in a file. */
+    PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
+    PAYLOAD_CODEC_KEYS_FILE: z.string().min(1).optional(),
+    /** Default wait for a D1 notification before polling the status endpoint. @default 2m */
+    ORDER_NOTIFICATION_TIMEOUT: durationMs.default(2 * 60_000),
+    /** Default poll interval once notifications are late. @default 1m */
+    ORDER_POLL_INTERVAL: durationMs.default(60_000),
+    /** Default overall limit of an order; past it, it is compensated. @default 30d */
+    ORDER_PRODUCTION_DEADLINE: durationMs.default(30 * 86_400_000),
+    /** Wait before re-ordering a card D1 reported OUT_OF_STOCK. @default 1h */
+    ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs.default(3_600_000),
+    /** Re-orders of an OUT_OF_STOCK card before it is compensated. @default 1 */
+    ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(10).default(1),
+    /** Activities one worker runs at once. @default 50 */
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(2000).default(50),
+    /** Workflow tasks one worker runs at once. @default 40 */
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2000).default(40),
+    /** Calls per second to D1 across every worker of the task queue (a server-side limit); unset: none. */
+    D1_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().optional(),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.D1_TLS_CERT_FILE) !== Boolean(env.D1_TLS_KEY_FILE)) {
@@ -130,6 +157,30 @@ function toConfig(env: z.output<typeof envSchema>) {
     worker: {
       shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE,
       workflowBundlePath: fromRoot(env.WORKFLOW_BUNDLE_PATH),
+      maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    },
+    programCatalogFile: fromRoot(env.PROGRAM_CATALOG_FILE),
+    issuerEvents: {
+      url: env.ISSUER_EVENTS_URL,
+      signingKey: {
+        inline: env.ISSUER_EVENTS_SIGNING_KEY,
+        file: fromRoot(
+          env.ISSUER_EVENTS_SIGNING_KEY_FILE ?? path.join(env.KEYS_DIR, 'issuer-events-signing.private.jwk.json'),
+        ),
+        kid: env.ISSUER_EVENTS_SIGNING_KEY_ID,
+      },
+    },
+    payloadCodec: {
+      inline: env.PAYLOAD_CODEC_KEYS,
+      file: fromRoot(env.PAYLOAD_CODEC_KEYS_FILE ?? path.join(env.KEYS_DIR, 'payload-codec-keys.json')),
+    },
+    orderDefaults: {
+      notificationTimeoutMs: env.ORDER_NOTIFICATION_TIMEOUT,
+      pollIntervalMs: env.ORDER_POLL_INTERVAL,
+      productionDeadlineMs: env.ORDER_PRODUCTION_DEADLINE,
+      outOfStockReorderDelayMs: env.ORDER_OUT_OF_STOCK_REORDER_DELAY,
+      outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
     },
     logLevel: env.LOG_LEVEL,
     keysDir: fromRoot(env.KEYS_DIR),
@@ -155,6 +206,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       requestTimeoutMs: env.D1_REQUEST_TIMEOUT,
       connectTimeoutMs: env.D1_CONNECT_TIMEOUT,
       maxConnections: env.D1_MAX_CONNECTIONS,
+      rateLimitPerSecond: env.D1_RATE_LIMIT_PER_SECOND,
       tls: {
         certFile: env.D1_TLS_CERT_FILE && fromRoot(env.D1_TLS_CERT_FILE),
         keyFile: env.D1_TLS_KEY_FILE && fromRoot(env.D1_TLS_KEY_FILE),

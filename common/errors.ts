@@ -15,6 +15,8 @@ export type CardOrderErrorCode =
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
   | 'ERR_ORDER_INVALID'
+  | 'ERR_ISSUER_EVENT_DELIVERY'
+  | 'ERR_ORDER_FAILED'
   | 'ERR_SENSITIVE_DATA_INVALID'
   | 'ERR_D1_BAD_REQUEST'
   | 'ERR_D1_UNAUTHORIZED'
@@ -104,6 +106,28 @@ export class OrderValidationError extends CardOrderError {
   constructor(readonly issues: readonly { field: string; reason: string }[]) {
     super(`Invalid card order: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`);
   }
+}
+
+/** Thrown by `waitForOrder` when the order ended in failure: production failed, deadline passed, D1 refused. */
+export class OrderFailedError extends CardOrderError {
+  readonly code = 'ERR_ORDER_FAILED' as const;
+
+  constructor(
+    /** The workflow's failure type, e.g. PRODUCTION_FAILED or PRODUCTION_DEADLINE_EXCEEDED. */
+    readonly failureType: string,
+    message: string,
+    /** D1's own error code, e.g. OUT_OF_STOCK, when D1 gave one. */
+    readonly d1ErrorCode: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Thrown when the issuer's event endpoint did not accept an event; retried until it does. */
+export class IssuerEventDeliveryError extends CardOrderError {
+  readonly code = 'ERR_ISSUER_EVENT_DELIVERY' as const;
+  override readonly retryable = true;
 }
 
 /** Thrown when the payload codec lacks a key, or a payload does not decrypt under the key it names. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -79,6 +80,9 @@ export const demoKeyFiles = {
   signingPublicJwks: 'issuer-signing.jwks.json',
   encryptionPrivateJwk: 'd1-encryption.private.jwk.json',
   encryptionPublicJwk: 'd1-encryption.public.jwk.json',
+  eventsSigningPrivateJwk: 'issuer-events-signing.private.jwk.json',
+  eventsSigningPublicJwks: 'issuer-events-signing.jwks.json',
+  payloadCodecKeys: 'payload-codec-keys.json',
 } as const;
 
 async function exists(file: string): Promise<boolean> {
@@ -107,7 +111,8 @@ async function generatePair(alg: 'ES256' | 'ECDH-ES', kid: string, use: 'sig' | 
 
 /**
  * Creates the demo key set in `dir` unless it is already there (idempotent): the issuer's signing pair (its
- * public half as the JWKS the simulator trusts) and the simulated D1's encryption pair. Private keys are 0600.
+ * public half as the JWKS the simulator trusts), the simulated D1's encryption pair, the pair that signs issuer
+ * events, and the payload codec's AES key ring. Private keys are 0600.
  *
  * @returns whether anything was written.
  */
@@ -117,10 +122,15 @@ export async function ensureDemoKeys(dir: string): Promise<boolean> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const signing = await generatePair('ES256', 'issuer-demo-sig-1', 'sig');
   const encryption = await generatePair('ECDH-ES', 'd1-demo-enc-1', 'enc');
+  const events = await generatePair('ES256', 'card-orders-events-1', 'sig');
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  const codecKeys = { activeKeyId: 'demo-codec-1', keys: { 'demo-codec-1': randomBytes(32).toString('base64') } };
   await writeAtomically(path.join(dir, demoKeyFiles.signingPrivateJwk), json(signing.privateJwk), 0o600);
   await writeAtomically(path.join(dir, demoKeyFiles.signingPublicJwks), json({ keys: [signing.publicJwk] }), 0o644);
   await writeAtomically(path.join(dir, demoKeyFiles.encryptionPrivateJwk), json(encryption.privateJwk), 0o600);
   await writeAtomically(path.join(dir, demoKeyFiles.encryptionPublicJwk), json(encryption.publicJwk), 0o644);
+  await writeAtomically(path.join(dir, demoKeyFiles.eventsSigningPrivateJwk), json(events.privateJwk), 0o600);
+  await writeAtomically(path.join(dir, demoKeyFiles.eventsSigningPublicJwks), json({ keys: [events.publicJwk] }), 0o644);
+  await writeAtomically(path.join(dir, demoKeyFiles.payloadCodecKeys), json(codecKeys), 0o600);
   return true;
 }

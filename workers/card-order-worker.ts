@@ -3,27 +3,54 @@
  *
  * @module
  */
-import type { NativeConnection } from '@temporalio/worker';
-import { Worker } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { failureConverterPath, loadCodecKeyRing } from '../codec/data-converter.js';
+import { AesGcmPayloadCodec } from '../codec/payload-codec.js';
 import type { Config } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
+import { D1Client } from '../d1/client.js';
+import { loadSigningKey } from '../d1/keys.js';
+import { loadProgramCatalog } from '../orders/program-catalog.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
+
+export interface CardOrderWorker {
+  worker: Worker;
+  /** Releases what the worker holds besides the Temporal connection (the D1 connection pool). */
+  close(): Promise<void>;
+}
 
 /** Creates (but does not run) the worker for `config`, on an open connection. */
 export async function createCardOrderWorker(
   config: Config,
   connection: NativeConnection,
   logger: Logger,
-): Promise<Worker> {
-  const workflowBundle = await loadWorkflowBundle(config.worker.workflowBundlePath, (reason) => logger.warn(reason));
-  return Worker.create({
+): Promise<CardOrderWorker> {
+  const [workflowBundle, catalog, codecKeys, d1] = await Promise.all([
+    loadWorkflowBundle(config.worker.workflowBundlePath, (reason) => logger.warn(reason)),
+    loadProgramCatalog(config.programCatalogFile),
+    loadCodecKeyRing(config.payloadCodec),
+    D1Client.fromConfig(config.d1, logger),
+  ]);
+  const issuerEvents = config.issuerEvents.url
+    ? {
+        url: config.issuerEvents.url,
+        signingKey: await loadSigningKey(config.issuerEvents.signingKey),
+        timeoutMs: config.d1.requestTimeoutMs,
+      }
+    : undefined;
+  const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle,
-    activities: createActivities({ config, logger }),
+    activities: createActivities({ d1, catalog, issuerEvents }),
+    dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(codecKeys)], failureConverterPath },
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    ...(config.d1.rateLimitPerSecond && { maxTaskQueueActivitiesPerSecond: config.d1.rateLimitPerSecond }),
     // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });
+  return { worker, close: () => d1.close() };
 }

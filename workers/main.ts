@@ -14,12 +14,13 @@ Runtime.install({ logger: toTemporalLogger(logger) });
 
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 try {
-  const worker = await createCardOrderWorker(config, connection, logger);
+  const { worker, close } = await createCardOrderWorker(config, connection, logger);
   logger.info(
     { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
     'worker polling',
   );
   await worker.run();
+  await close();
   logger.info('worker stopped');
 } finally {
   await connection.close();

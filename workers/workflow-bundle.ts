@@ -9,6 +9,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
+import { failureConverterPath } from '../codec/data-converter.js';
 import { projectRoot } from '../common/config.js';
 
 /** The entry point every worker bundles: `workflows/index.ts` and what it imports. */
@@ -46,7 +47,7 @@ export async function buildWorkflowBundle(
   entry: string = workflowsPath,
   logger: Logger = new DefaultLogger('WARN'),
 ): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: entry, logger });
+  return bundleWorkflowCode({ workflowsPath: entry, failureConverterPath, logger });
 }
 
 /**

@@ -3,4 +3,4 @@
  *
  * @module
  */
-export * from './search-attributes.js';
+export { cardOrder } from './card-order.js';

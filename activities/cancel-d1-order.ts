@@ -1,0 +1,36 @@
+import { Context } from '@temporalio/activity';
+import type { D1Client } from '../d1/client.js';
+import { withTypedFailures } from './failures.js';
+
+/**
+ * The compensation of a submit: cancels at D1 whichever of this order's submissions is still in production.
+ * Idempotent, and harmless when nothing reached D1 or production already ended.
+ */
+export function createCancelD1Order(d1: D1Client) {
+  return function cancelD1Order(input: {
+    issuerId: string;
+    cardId: string;
+    issuerRequestIds: string[];
+  }): Promise<{ cancelled: boolean }> {
+    return withTypedFailures(async () => {
+      const signal = Context.current().cancellationSignal;
+      let operations;
+      try {
+        ({ operations } = await d1.getProductionStatus(input.issuerId, input.cardId, { signal }));
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_D1_NOT_FOUND') return { cancelled: false };
+        throw err;
+      }
+      const live = operations.some(
+        (op) =>
+          op.operation === 'PRODUCE' &&
+          op.status === 'PENDING' &&
+          op.issuerRequestId !== undefined &&
+          input.issuerRequestIds.includes(op.issuerRequestId),
+      );
+      if (!live) return { cancelled: false };
+      await d1.updateOrder(input.issuerId, input.cardId, { type: 'CANCEL' }, { signal });
+      return { cancelled: true };
+    });
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The data converter shared by the client, the worker and the codec server: the AES-GCM codec over the configured
+ * key ring, and failure attributes encoded so the codec covers them too.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
+import { z } from 'zod';
+import type { Config } from '../common/config.js';
+import { CodecKeyError } from '../common/errors.js';
+import { AesGcmPayloadCodec, type CodecKeyRing } from './payload-codec.js';
+
+/** The module the worker loads (and bundles into the sandbox) as its failure converter. */
+export const failureConverterPath = path.join(import.meta.dirname, 'failure-converter.ts');
+
+const keyRingSchema = z.strictObject({
+  activeKeyId: z.string().min(1),
+  keys: z.record(
+    z.string().min(1),
+    z.base64().refine((key) => Buffer.from(key, 'base64').length === 32, 'must be 32 bytes, base64'),
+  ),
+});
+
+/** Reads the key ring, inline JSON first, else the file. @throws {CodecKeyError} naming what is wrong. */
+export async function loadCodecKeyRing(source: Config['payloadCodec']): Promise<CodecKeyRing> {
+  let text = source.inline;
+  if (!text) {
+    try {
+      text = await readFile(source.file, 'utf8');
+    } catch (err) {
+      throw new CodecKeyError(
+        `Cannot read the payload codec keys at ${source.file} (run \`npm run keys\` for the demo set): ${(err as Error).message}`,
+      );
+    }
+  }
+  let parsed;
+  try {
+    parsed = keyRingSchema.safeParse(JSON.parse(text));
+  } catch {
+    throw new CodecKeyError('The payload codec keys are not JSON');
+  }
+  if (!parsed.success) {
+    throw new CodecKeyError(
+      `The payload codec keys are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
+  }
+  return {
+    activeKeyId: parsed.data.activeKeyId,
+    keys: new Map(Object.entries(parsed.data.keys).map(([id, key]) => [id, Buffer.from(key, 'base64')])),
+  };
+}
+
+/** The client-side data converter (client library, webhook, codec server). */
+export async function createDataConverter(config: Config): Promise<DataConverter> {
+  return {
+    payloadCodecs: [new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec))],
+    failureConverterPath,
+  };
+}
