@@ -196,7 +196,8 @@ export const shipmentTrackingSchema = z.looseObject({
 export type ShipmentTracking = z.infer<typeof shipmentTrackingSchema>;
 
 export const operationDetailsSchema = z.looseObject({
-  status: z.string().min(1) as z.ZodType<ProductionStatus>,
+  /** A {@link ProductionStatus}: kept as a string, since D1 may add values. */
+  status: z.string().min(1),
   reason: z.string().optional(),
   dueDate: z.string().optional(),
   productionSite: z.string().optional(),

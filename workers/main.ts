@@ -14,13 +14,14 @@ Runtime.install({ logger: toTemporalLogger(logger) });
 
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 try {
-  const { worker, close } = await createCardOrderWorker(config, connection, logger);
+  const cardOrderWorker = await createCardOrderWorker(config, connection, logger);
+  const { worker } = cardOrderWorker;
   logger.info(
     { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
     'worker polling',
   );
   await worker.run();
-  await close();
+  await cardOrderWorker.close();
   logger.info('worker stopped');
 } finally {
   await connection.close();
