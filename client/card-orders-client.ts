@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
 import { createDataConverter } from '../codec/data-converter.js';
 import type { Config } from '../common/config.js';
 import { OrderFailedError, OrderValidationError } from '../common/errors.js';
@@ -43,6 +44,8 @@ import {
   issuerRequestIdKey,
   productionStageKey,
 } from '../workflows/search-attributes.js';
+
+type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
 /** The workflow type every order runs as. */
 export const CARD_ORDER_WORKFLOW = 'cardOrder';
@@ -100,16 +103,16 @@ export class CardOrdersClient {
    * @throws {OrderValidationError} naming every invalid field, before anything reaches Temporal or D1.
    */
   async orderCard(request: CardOrderRequest): Promise<PlacedOrder> {
-    const order = await this.prepare(request);
+    const { order, timings } = await this.prepare(request);
     const workflowId = cardOrderWorkflowId(order.issuerId, order.issuerRequestId);
     const { orderDefaults } = this.config;
     const input: CardOrderInput = {
       order,
       timings: {
         ...orderDefaults,
-        notificationTimeoutMs: order.timings?.notificationTimeout ?? orderDefaults.notificationTimeoutMs,
-        pollIntervalMs: order.timings?.pollInterval ?? orderDefaults.pollIntervalMs,
-        productionDeadlineMs: order.timings?.productionDeadline ?? orderDefaults.productionDeadlineMs,
+        notificationTimeoutMs: timings?.notificationTimeout ?? orderDefaults.notificationTimeoutMs,
+        pollIntervalMs: timings?.pollInterval ?? orderDefaults.pollIntervalMs,
+        productionDeadlineMs: timings?.productionDeadline ?? orderDefaults.productionDeadlineMs,
       },
       publishEvents: this.config.issuerEvents.url !== undefined,
     };
@@ -203,13 +206,13 @@ export class CardOrdersClient {
   }
 
   /** Validates the request and turns clear card data into D1's JWE; the workflow never sees clear values. */
-  private async prepare(request: CardOrderRequest): Promise<CardOrder> {
+  private async prepare(request: CardOrderRequest): Promise<{ order: CardOrder; timings: ParsedTimings }> {
     const parsed = cardOrderRequestSchema.safeParse(request);
     if (!parsed.success) throw new OrderValidationError(describeIssues(parsed.error));
-    const { sensitiveData, encryptedData, ...rest } = parsed.data;
+    const { sensitiveData, encryptedData, timings, ...rest } = parsed.data;
     const issues = checkOrderAgainstCatalog(rest, this.catalog);
     if (issues.length > 0) throw new OrderValidationError(issues);
     const jwe = encryptedData ?? (await encryptSensitiveData(sensitiveData, this.encryptionKey));
-    return { ...rest, encryptedData: jwe };
+    return { order: { ...rest, encryptedData: jwe }, timings };
   }
 }

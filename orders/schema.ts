@@ -47,17 +47,20 @@ const orderFields = {
   packagingConfig: packagingConfigSchema.optional(),
   paymentApplication: paymentApplicationSchema.optional(),
   trackData: trackDataSchema.optional(),
-  timings: orderTimingsSchema.optional(),
 };
 
 /** The order the workflow runs: card data only as D1's JWE. */
 export const cardOrderSchema = z.strictObject({ ...orderFields, encryptedData: compactJweSchema });
 export type CardOrder = z.infer<typeof cardOrderSchema>;
 
-/** What a caller passes to `orderCard`: clear card data to encrypt, or a ready `encryptedData`, never both. */
+/**
+ * What a caller passes to `orderCard`: clear card data to encrypt, or a ready `encryptedData`, never both, and
+ * optional timings, which the client resolves into the workflow's input.
+ */
 export const cardOrderRequestSchema = z
   .strictObject({
     ...orderFields,
+    timings: orderTimingsSchema.optional(),
     sensitiveData: sensitiveCardDataSchema.optional(),
     encryptedData: compactJweSchema.optional(),
   })

@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+
+type WorkflowBundleOption = NonNullable<WorkerOptions['workflowBundle']>;
 import { createActivities } from '../activities/index.js';
 import { failureConverterPath, loadCodecKeyRing } from '../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../codec/payload-codec.js';
@@ -20,14 +22,18 @@ export interface CardOrderWorker {
   close(): Promise<void>;
 }
 
-/** Creates (but does not run) the worker for `config`, on an open connection. */
+/**
+ * Creates (but does not run) the worker for `config`, on an open connection. `workflowBundle` replaces the
+ * configured one (tests share one bundle per run).
+ */
 export async function createCardOrderWorker(
   config: Config,
   connection: NativeConnection,
   logger: Logger,
+  { workflowBundle: givenBundle }: { workflowBundle?: WorkflowBundleOption } = {},
 ): Promise<CardOrderWorker> {
   const [workflowBundle, catalog, codecKeys, d1] = await Promise.all([
-    loadWorkflowBundle(config.worker.workflowBundlePath, (reason) => logger.warn(reason)),
+    givenBundle ?? loadWorkflowBundle(config.worker.workflowBundlePath, (reason) => logger.warn(reason)),
     loadProgramCatalog(config.programCatalogFile),
     loadCodecKeyRing(config.payloadCodec),
     D1Client.fromConfig(config.d1, logger),

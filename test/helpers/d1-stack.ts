@@ -57,13 +57,20 @@ export interface SimulatorOrder {
   detailsStatus: string;
 }
 
+/** A temp folder holding a fresh demo key set. */
+export async function makeKeysDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(process.env.TEST_TMPDIR ?? tmpdir(), 'd1-keys-'));
+  await ensureDemoKeys(dir);
+  return dir;
+}
+
 /** Starts a simulator with fresh keys; `simulatorEnv` and `serviceEnv` add or override settings. */
 export async function startD1Stack(
   simulatorEnv: Record<string, string> = {},
-  serviceEnv: Record<string, string> = {},
+  serviceEnv: Record<string, string | undefined> = {},
+  keysDir?: string,
 ): Promise<D1Stack> {
-  const keysDir = await mkdtemp(path.join(process.env.TEST_TMPDIR ?? tmpdir(), 'd1-keys-'));
-  await ensureDemoKeys(keysDir);
+  keysDir ??= await makeKeysDir();
   const logs = new LogCapture();
   const simulator = await createSimulator(
     loadSimulatorConfig({

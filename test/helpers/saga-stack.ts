@@ -1,0 +1,112 @@
+/**
+ * Everything a card-order saga test runs on, all real: the run's Temporal dev server and workflow bundle, the D1
+ * simulator over HTTP delivering notifications through a relay to the workflows, an issuer events receiver, the
+ * card-order worker on a task queue of its own, and the client library.
+ *
+ * @module
+ */
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
+import { loadConfig, type Config } from '../../common/config.js';
+import { demoKeyFiles } from '../../d1/keys.js';
+import type { CardOrderRequest } from '../../orders/schema.js';
+import { createCardOrderWorker } from '../../workers/card-order-worker.js';
+import { startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
+import { startIssuerEventsReceiver, type IssuerEventsReceiver } from './issuer-events-receiver.js';
+import { startNotificationRelay, type NotificationRelay } from './notification-relay.js';
+import { testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
+
+export const testCard = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '987' };
+export const testAddress = {
+  firstName: 'Jane',
+  lastName: 'Doe',
+  line1: '10 Main St',
+  zipCode: '10001',
+  city: 'New York',
+  countryCode: 'US',
+};
+
+export interface SagaStack {
+  env: TestWorkflowEnvironment;
+  d1: D1Stack;
+  events: IssuerEventsReceiver;
+  client: CardOrdersClient;
+  config: Config;
+  /** Runs `body` while a card-order worker polls the stack's task queue. */
+  withWorker<T>(body: () => Promise<T>): Promise<T>;
+  /** A valid order for a fresh card and issuerRequestId. */
+  newOrder(overrides?: Partial<CardOrderRequest>): CardOrderRequest;
+  close(): Promise<void>;
+}
+
+/** Starts a stack. `serviceEnv` sets service settings (e.g. ORDER_* timings); `simulatorEnv` the simulator's. */
+export async function startSagaStack({
+  serviceEnv = {},
+  simulatorEnv = {},
+}: { serviceEnv?: Record<string, string>; simulatorEnv?: Record<string, string> } = {}): Promise<SagaStack> {
+  const env = await testEnvironment();
+  const workflowBundle = await testWorkflowBundle();
+  const keysDir = await makeKeysDir();
+  const events = await startIssuerEventsReceiver(path.join(keysDir, demoKeyFiles.eventsSigningPublicJwks));
+  const baseEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: uniqueName('card-orders'),
+    KEYS_DIR: keysDir,
+    ISSUER_EVENTS_URL: events.url,
+    D1_REQUEST_TIMEOUT: '2s',
+    LOG_LEVEL: 'warn',
+    ...serviceEnv,
+  };
+  const client = await CardOrdersClient.connect({ config: loadConfig(baseEnv), connection: env.connection });
+  const relay: NotificationRelay = await startNotificationRelay(client.temporal);
+  const d1 = await startD1Stack(
+    { D1_SIM_WEBHOOK_URL: relay.url, D1_SIM_NOTIFY_RETRY_BASE: '50ms', ...simulatorEnv },
+    baseEnv,
+    keysDir,
+  );
+  const config = d1.config;
+
+  return {
+    env,
+    d1,
+    events,
+    client,
+    config,
+    async withWorker(body) {
+      const { worker, close }: { worker: Worker; close(): Promise<void> } = await createCardOrderWorker(
+        config,
+        env.nativeConnection,
+        d1.logs.logger,
+        { workflowBundle },
+      );
+      try {
+        return await worker.runUntil(body);
+      } finally {
+        await close();
+      }
+    },
+    newOrder(overrides = {}) {
+      return {
+        issuerId: config.d1.issuerId,
+        cardId: uniqueName('card').slice(0, 40),
+        consumerId: 'cons_42',
+        issuerRequestId: uniqueName('req'),
+        cardProductId: 'PRD_VISA_DEBIT',
+        services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
+        shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
+        sensitiveData: testCard,
+        ...overrides,
+      };
+    },
+    async close() {
+      await d1.close();
+      await relay.close();
+      await events.close();
+      await env.teardown();
+    },
+  };
+}
