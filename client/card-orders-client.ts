@@ -10,6 +10,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -171,11 +172,27 @@ export class CardOrdersClient {
     return orders;
   }
 
-  /** Asks D1 to cancel the order; resolves once D1 confirmed (`CANCELLED`) or refused (`REJECTED`, with why). */
+  /**
+   * Asks D1 to cancel the order; resolves once D1 confirmed (`CANCELLED`) or refused (`REJECTED`, with why, e.g.
+   * ORDER_ALREADY_SHIPPED). An order that already ended is refused without asking D1.
+   */
   async cancelOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<CancelResult> {
-    return this.temporal.workflow
-      .getHandle(cardOrderWorkflowId(issuerId, issuerRequestId))
-      .executeUpdate(cancelOrderUpdate);
+    const handle = this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId));
+    const ended = async () => {
+      const { typedSearchAttributes } = await handle.describe();
+      return {
+        outcome: 'REJECTED',
+        reason: `ORDER_ALREADY_${typedSearchAttributes.get(cardOrderStatusKey) ?? 'ENDED'}`,
+      } as const;
+    };
+    if ((await handle.describe()).status.name !== 'RUNNING') return ended();
+    try {
+      return await handle.executeUpdate(cancelOrderUpdate);
+    } catch (err) {
+      // The order ended between the check and the update.
+      if (err instanceof WorkflowNotFoundError) return ended();
+      throw err;
+    }
   }
 
   /**

@@ -112,6 +112,8 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
   const compensationsRun: string[] = [];
   const pendingEvents: Promise<void>[] = [];
   const inbox: Operation[] = [];
+  /** Set when a cancel was requested: the tracker polls at once, in case D1's answer is never notified. */
+  let cancelRequested = false;
 
   const stateView = (): OrderState => ({
     issuerId: order.issuerId,
@@ -198,6 +200,7 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
       return { outcome: 'REJECTED', reason: failureType(err) ?? 'CANCEL_REQUEST_FAILED' };
     }
     state.pendingCancel = operationId;
+    cancelRequested = true;
     await condition(
       () => state.tracking.updates[operationId] !== undefined || state.tracking.outcome !== 'IN_PROGRESS',
     );
@@ -207,7 +210,9 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
     const outcome = state.tracking.outcome as TrackingOutcome;
     if (update?.status === 'SUCCESSFUL' || outcome === 'CANCELED') return { outcome: 'CANCELLED' };
     if (outcome === 'IN_PROGRESS') setStatus(before);
-    return { outcome: 'REJECTED', reason: update?.errorCode ?? 'ORDER_NOT_CANCELABLE' };
+    // Production may end (e.g. ship) before D1's verdict on the cancel arrives: that end is the answer.
+    const ended = outcome === 'IN_PROGRESS' ? undefined : `ORDER_ALREADY_${outcome}`;
+    return { outcome: 'REJECTED', reason: update?.errorCode ?? ended ?? 'ORDER_NOT_CANCELABLE' };
   });
 
   /** Waits for notifications, polling once they are late, until production ends or the deadline passes. */
@@ -223,13 +228,18 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
         await Promise.all(pendingEvents);
         await continueAsNew<typeof cardOrder>({ ...input, carried: { ...state, tracking: state.tracking } });
       }
-      const waitMs = Math.min(late ? timings.pollIntervalMs : timings.notificationTimeoutMs, deadlineAt - Date.now());
-      // A notification (or a pending cancel's outcome) cuts any wait short.
-      const notified = await condition(() => inbox.length > 0, Math.max(waitMs, 1));
-      if (notified) {
+      const polling = late || state.pendingCancel !== undefined;
+      const waitMs = Math.min(
+        polling ? timings.pollIntervalMs : timings.notificationTimeoutMs,
+        deadlineAt - Date.now(),
+      );
+      // A notification cuts any wait short; a cancel request ends it with a poll.
+      const woken = await condition(() => inbox.length > 0 || cancelRequested, Math.max(waitMs, 1));
+      if (woken && !cancelRequested) {
         late = false;
         continue;
       }
+      cancelRequested = false;
       if (Date.now() >= deadlineAt) continue;
       late = true;
       const { operations } = await fetchOrderStatus({ issuerId: order.issuerId, cardId: order.cardId });

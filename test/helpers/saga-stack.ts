@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { demoKeyFiles } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
@@ -56,6 +56,8 @@ export async function startSagaStack({
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: uniqueName('card-orders'),
     KEYS_DIR: keysDir,
+    // A fixed, test-only key, so histories recorded from these runs can be replayed (test/histories/).
+    PAYLOAD_CODEC_KEYS_FILE: path.join(projectRoot, 'test/fixtures/codec-keys.json'),
     ISSUER_EVENTS_URL: events.url,
     D1_REQUEST_TIMEOUT: '2s',
     LOG_LEVEL: 'warn',
