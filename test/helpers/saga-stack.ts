@@ -5,18 +5,27 @@
  *
  * @module
  */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { demoKeyFiles } from '../../d1/keys.js';
-import type { CardOrderRequest } from '../../orders/schema.js';
+import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
+import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
 import { startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
 import { startIssuerEventsReceiver, type IssuerEventsReceiver } from './issuer-events-receiver.js';
 import { startNotificationRelay, type NotificationRelay } from './notification-relay.js';
 import { testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
+
+const run = promisify(execFile);
+
+/** Recorded histories of real runs, replayed by test/workflows/replay.test.ts. */
+export const historiesDir = path.join(projectRoot, 'test/histories');
 
 export const testCard = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '987' };
 export const testAddress = {
@@ -36,6 +45,11 @@ export interface SagaStack {
   config: Config;
   /** Runs `body` while a card-order worker polls the stack's task queue. */
   withWorker<T>(body: () => Promise<T>): Promise<T>;
+  /**
+   * With RECORD_HISTORIES=1, writes the order's history to `test/histories/<name>.json`, for the replay tests
+   * that keep later workflow changes deterministic.
+   */
+  recordHistory(issuerRequestId: string, name: string): Promise<void>;
   /** A valid order for a fresh card and issuerRequestId. */
   newOrder(overrides?: Partial<CardOrderRequest>): CardOrderRequest;
   close(): Promise<void>;
@@ -90,6 +104,15 @@ export async function startSagaStack({
       } finally {
         await close();
       }
+    },
+    async recordHistory(issuerRequestId, name) {
+      if (process.env.RECORD_HISTORIES !== '1') return;
+      // The CLI's export is the format operators download and historyFromJSON reads.
+      const cli = await resolveTemporalCli(config);
+      const workflowId = cardOrderWorkflowId(config.d1.issuerId, issuerRequestId);
+      const { stdout } = await run(cli, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-o', 'json']);
+      await mkdir(historiesDir, { recursive: true });
+      await writeFile(path.join(historiesDir, `${name}.json`), stdout);
     },
     newOrder(overrides = {}) {
       return {

@@ -47,6 +47,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       assert.equal(result.status, 'CANCELLED');
       const [atD1] = (await stack.d1.orders()).filter((o) => o.cardId === order.cardId);
       assert.equal(atD1?.detailsStatus, 'CARD_PROD_CANCELED');
+      await stack.recordHistory(order.issuerRequestId, 'cancelled-before-shipping');
       await eventually(
         async () =>
           stack.events.events.some(
@@ -76,6 +77,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
           outcome: 'REJECTED',
           reason: 'ORDER_ALREADY_SHIPPED',
         });
+        await stack.recordHistory(order.issuerRequestId, 'cancel-refused-after-shipping');
       } finally {
         await stack.d1.faults({ dropNotificationRate: 0 });
       }
@@ -93,6 +95,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.equal(state.status, 'COMPENSATED');
       assert.deepEqual(state.compensations, ['cancelD1Order: cancelled']);
+      await stack.recordHistory(order.issuerRequestId, 'compensated-after-deadline');
       await eventually(
         async () =>
           (await stack.d1.orders()).some(
@@ -169,6 +172,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       assert.equal(atD1.length, 1);
       assert.ok((atD1[0]?.submissions ?? 0) >= 2, 'the retried submit reached D1 again');
       assert.equal(result.operationId, atD1[0]?.operationId);
+      await stack.recordHistory(order.issuerRequestId, 'submit-retried-through-d1-faults');
     }));
 
   it('finishes an order, with one D1 order, after the worker is killed mid-order and another takes over', async () => {

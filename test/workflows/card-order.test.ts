@@ -46,6 +46,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.equal(state.status, 'SHIPPED');
       assert.equal(state.attempts.polls, 0);
+      await stack.recordHistory(order.issuerRequestId, 'shipped-by-notifications');
     }));
 
   it('finishes by status polls when every notification is lost', () =>
@@ -60,6 +61,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
         const state = await stack.client.getOrder(order.issuerRequestId);
         assert.ok(state.attempts.polls > 0);
         assert.ok(state.lastPollAt);
+        await stack.recordHistory(order.issuerRequestId, 'shipped-by-polls');
       } finally {
         await stack.d1.faults({ dropNotificationRate: 0 });
       }
@@ -102,6 +104,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
         return mine.some((event) => event.type === 'compensated') ? mine.map((event) => event.type) : undefined;
       });
       assert.ok(types.includes('submitted') && types.includes('compensated'), types.join(','));
+      await stack.recordHistory(order.issuerRequestId, 'compensated-after-production-failure');
     }));
 
   it('re-orders a card D1 reported out of stock, then ships it', () =>
@@ -122,6 +125,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
         ],
       );
       assert.equal((await stack.client.getOrder(order.issuerRequestId)).attempts.reorders, 1);
+      await stack.recordHistory(order.issuerRequestId, 'reordered-after-out-of-stock');
     }));
 
   it('starts the same order twice as one execution, and one D1 order', () =>
