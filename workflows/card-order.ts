@@ -91,6 +91,16 @@ export function reorderRequestId(issuerRequestId: string, reorder: number): stri
   return `${issuerRequestId.slice(0, 64 - suffix.length)}${suffix}`;
 }
 
+/** Why a cancel is refused once production ended, in the order's own status words (e.g. ORDER_ALREADY_SHIPPED). */
+function endedReason(outcome: Exclude<TrackingOutcome, 'IN_PROGRESS'>): string {
+  const status: Record<typeof outcome, CardOrderStatus> = {
+    SHIPPED: 'SHIPPED',
+    FAILED: 'FAILED',
+    CANCELED: 'CANCELLED',
+  };
+  return `ORDER_ALREADY_${status[outcome]}`;
+}
+
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
@@ -187,9 +197,8 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
   setHandler(orderStateQuery, stateView);
   setHandler(cancelOrderUpdate, async (): Promise<CancelResult> => {
     await condition(() => state.tracking.operationId !== undefined || state.tracking.outcome !== 'IN_PROGRESS');
-    if (state.tracking.outcome !== 'IN_PROGRESS' || state.status === 'SHIPPED' || state.status === 'FAILED') {
-      return { outcome: 'REJECTED', reason: `ORDER_ALREADY_${state.tracking.outcome}` };
-    }
+    if (state.tracking.outcome !== 'IN_PROGRESS')
+      return { outcome: 'REJECTED', reason: endedReason(state.tracking.outcome) };
     const before = state.status;
     setStatus('CANCELLING');
     let operationId: string;
@@ -211,7 +220,7 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
     if (update?.status === 'SUCCESSFUL' || outcome === 'CANCELED') return { outcome: 'CANCELLED' };
     if (outcome === 'IN_PROGRESS') setStatus(before);
     // Production may end (e.g. ship) before D1's verdict on the cancel arrives: that end is the answer.
-    const ended = outcome === 'IN_PROGRESS' ? undefined : `ORDER_ALREADY_${outcome}`;
+    const ended = outcome === 'IN_PROGRESS' ? undefined : endedReason(outcome);
     return { outcome: 'REJECTED', reason: update?.errorCode ?? ended ?? 'ORDER_NOT_CANCELABLE' };
   });
 

@@ -43,6 +43,8 @@ export interface SagaStack {
   events: IssuerEventsReceiver;
   client: CardOrdersClient;
   config: Config;
+  /** The environment variables `config` was read from (for processes and the CLI). */
+  envVars: Record<string, string | undefined>;
   /** Runs `body` while a card-order worker polls the stack's task queue. */
   withWorker<T>(body: () => Promise<T>): Promise<T>;
   /**
@@ -92,6 +94,7 @@ export async function startSagaStack({
     events,
     client,
     config,
+    envVars: { ...baseEnv, D1_BASE_URL: d1.simulator.url },
     async withWorker(body) {
       const { worker, close }: { worker: Worker; close(): Promise<void> } = await createCardOrderWorker(
         config,

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { runCli } from '../../client/cli.js';
+import { projectRoot } from '../../common/config.js';
+import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
+import { uniqueName } from '../helpers/temporal.js';
+
+const run = promisify(execFile);
+
+describe('card-orders CLI', () => {
+  let stack: SagaStack;
+  before(async () => {
+    stack = await startSagaStack({ simulatorEnv: { D1_SIM_STEP_DELAY: '200ms' } });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  async function cli(...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: stack.envVars,
+      watchIntervalMs: 100,
+    });
+    return { code, out, err };
+  }
+
+  /** The example order, with ids no other test uses. */
+  async function exampleOrderFile(): Promise<{ file: string; issuerRequestId: string }> {
+    const order = JSON.parse(
+      await readFile(path.join(projectRoot, 'examples/order-individual.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const issuerRequestId = uniqueName('cli');
+    const file = path.join(process.env.TEST_TMPDIR ?? tmpdir(), `${issuerRequestId}.json`);
+    await writeFile(file, JSON.stringify({ ...order, issuerRequestId, cardId: issuerRequestId.slice(0, 40) }));
+    return { file, issuerRequestId };
+  }
+
+  it('places the example order, watches it to SHIPPED, and shows and lists it', () =>
+    stack.withWorker(async () => {
+      const { file, issuerRequestId } = await exampleOrderFile();
+      const placed = await cli('order', '--file', file, '--json');
+      assert.equal(placed.code, 0, placed.err.join('\n'));
+      assert.deepEqual(JSON.parse(placed.out[0] ?? '{}'), {
+        workflowId: `card-order:ISSUER0001:${issuerRequestId}`,
+        placement: 'STARTED',
+      });
+      const watched = await cli('watch', issuerRequestId);
+      assert.equal(watched.code, 0);
+      assert.match(watched.out.at(-1) ?? '', /status=SHIPPED stage=CARD_SHIPPED tracking=fedex:/);
+      const status = await cli('status', issuerRequestId, '--json');
+      assert.equal((JSON.parse(status.out[0] ?? '{}') as { status: string }).status, 'SHIPPED');
+      const again = await cli('order', '--file', file);
+      assert.match(again.out[0] ?? '', /EXISTING$/);
+    }));
+
+  it('cancels an order in production, and refuses to cancel one that has ended', () =>
+    stack.withWorker(async () => {
+      const { file, issuerRequestId } = await exampleOrderFile();
+      await cli('order', '--file', file);
+      const cancelled = await cli('cancel', issuerRequestId);
+      assert.deepEqual([cancelled.code, cancelled.out], [0, ['CANCELLED']]);
+      const refused = await cli('cancel', issuerRequestId, '--json');
+      assert.equal(refused.code, 1);
+      assert.deepEqual(JSON.parse(refused.out[0] ?? '{}'), { outcome: 'REJECTED', reason: 'ORDER_ALREADY_CANCELLED' });
+      const listed = await cli('list', '--status', 'CANCELLED', '--json');
+      assert.equal(listed.code, 0);
+    }));
+
+  it('exits 2 with every field error for an invalid order, and never echoes card data', async () => {
+    const file = path.join(process.env.TEST_TMPDIR ?? tmpdir(), `${uniqueName('bad')}.json`);
+    const order = JSON.parse(
+      await readFile(path.join(projectRoot, 'examples/order-individual.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    await writeFile(
+      file,
+      JSON.stringify({
+        ...order,
+        issuerId: 'SHORT',
+        cardProductId: 'UNKNOWN_PRODUCT',
+        sensitiveData: { pan: '4111111111111112', exp: '2906', name: 'JANE DOE' },
+      }),
+    );
+    const { code, err } = await cli('order', '--file', file, '--json');
+    assert.equal(code, 2);
+    const body = JSON.parse(err[0] ?? '{}') as { code: string; issues: { field: string }[] };
+    assert.equal(body.code, 'ERR_ORDER_INVALID');
+    assert.deepEqual(body.issues.map((issue) => issue.field).sort(), ['issuerId', 'sensitiveData.pan']);
+    assert.ok(!err.join('').includes('4111111111111112'));
+    const missing = await cli(
+      'order',
+      '--file',
+      path.join(projectRoot, 'examples/order-individual.json').replace('individual', 'missing'),
+    );
+    assert.equal(missing.code, 2);
+  });
+
+  it('runs as the card-orders executable', async () => {
+    const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin/card-orders.js'), '--help']);
+    assert.match(stdout, /Usage: card-orders <command>/);
+    await assert.rejects(run(process.execPath, [path.join(projectRoot, 'bin/card-orders.js'), 'nonsense']), {
+      code: 2,
+    });
+  });
+});
