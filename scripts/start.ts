@@ -1,7 +1,7 @@
 /**
- * `npm start`: the whole system on this machine, on the embedded defaults. Starts the Temporal dev server (unless
- * one already answers at TEMPORAL_ADDRESS) and the card-order worker, supervises them, and stops them cleanly on
- * Ctrl-C.
+ * `npm start`: the whole system on this machine, on the embedded defaults. Creates the demo keys, starts the
+ * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the D1 simulator and the card-order worker,
+ * supervises them, and stops them cleanly on Ctrl-C.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, waitForTemporal } from '../common/temporal.js';
+import { ensureDemoKeys } from '../d1/keys.js';
 import { assertPortFree } from './lib/ports.js';
 import { Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
@@ -57,6 +58,9 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
     say(`Starting the Temporal dev server (data in ${path.relative(projectRoot, config.temporal.dbFile)})`);
     await startDevServer(config, supervisor);
   }
+  if (await ensureDemoKeys(config.keysDir))
+    say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
+  supervisor.spawn('d1-simulator', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')]);
   supervisor.spawn('worker', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')]);
   await waitForPoller(config, 120_000);
   say(
@@ -64,6 +68,8 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
       '',
       `Temporal Web UI:  ${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows`,
       `Worker polling:   task queue ${config.temporal.taskQueue} on ${config.temporal.address}`,
+      `D1 simulator:     ${config.d1.baseUrl}`,
+      'Place an order:   npx card-orders order --file examples/order-individual.json',
       'Press Ctrl-C to stop.',
     ].join('\n'),
   );

@@ -10,6 +10,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -336,6 +337,8 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
     await Promise.all(pendingEvents);
     return result;
   } catch (err) {
+    // Continue-as-new ends this run by throwing; it is not a failure.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       await compensate();
       await CancellationScope.nonCancellable(async () => {

@@ -61,8 +61,14 @@ export interface SagaStack {
 export async function startSagaStack({
   serviceEnv = {},
   simulatorEnv = {},
-}: { serviceEnv?: Record<string, string>; simulatorEnv?: Record<string, string> } = {}): Promise<SagaStack> {
-  const env = await testEnvironment();
+  temporal,
+}: {
+  serviceEnv?: Record<string, string>;
+  simulatorEnv?: Record<string, string>;
+  /** A Temporal server of the test's own, instead of the run's. */
+  temporal?: TestWorkflowEnvironment;
+} = {}): Promise<SagaStack> {
+  const env = temporal ?? (await testEnvironment());
   const workflowBundle = await testWorkflowBundle();
   const keysDir = await makeKeysDir();
   const events = await startIssuerEventsReceiver(path.join(keysDir, demoKeyFiles.eventsSigningPublicJwks));

@@ -23,13 +23,13 @@ export const testWorkflowsPath = path.join(projectRoot, 'test/fixtures/workflows
 export const testServerExtraArgs = ['--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true'];
 
 /** Starts a dev server through the SDK, on the CLI binary found or built by `scripts/temporal-cli.ts`. */
-export async function startLocalTestServer(): Promise<TestWorkflowEnvironment> {
+export async function startLocalTestServer(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   const cli = await resolveTemporalCli(loadConfig(), (message) => process.stderr.write(`${message}\n`));
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
       searchAttributes: [...cardOrderSearchAttributes],
-      extraArgs: testServerExtraArgs,
+      extraArgs: [...testServerExtraArgs, ...extraArgs],
     },
   });
 }

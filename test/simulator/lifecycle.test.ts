@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { ManualClock, startSimulator, type TestSimulator } from './support.js';
+
+const STEP_MS = 1_000;
+const cardId = () => `card-${randomUUID().slice(0, 8)}`;
+
+describe('simulator production lifecycle', () => {
+  const clock = new ManualClock();
+  let sim: TestSimulator;
+
+  before(async () => {
+    sim = await startSimulator({ D1_SIM_STEP_DELAY: `${STEP_MS}ms` }, { clock });
+  });
+  after(() => sim?.close());
+  beforeEach(() => sim.call('POST', '/__sim/reset'));
+
+  const operations = (id: string) => sim.operations(id);
+  const produce = async (id: string) => (await operations(id)).filter((op) => op.operation === 'PRODUCE');
+  const latestProduce = async (id: string) => (await produce(id)).at(-1);
+  const steps = (count: number) => clock.advance(count * STEP_MS);
+  const outcomes = (rules: unknown[]) => sim.call('POST', '/__sim/faults', { json: { outcomes: rules } });
+  const update = async (id: string, body: unknown) =>
+    sim.call('POST', `${sim.cardPath(id)}/operations:updateOrder`, { token: await sim.token(), json: body });
+
+  it('takes an order through every step to SUCCESSFUL/CARD_SHIPPED with shipment details', async () => {
+    const id = cardId();
+    const { operationId } = (await sim.order(id)).json;
+    const seen: string[] = [];
+    for (let step = 0; step < 6; step++) {
+      const operation = await latestProduce(id);
+      seen.push(`${operation?.status}/${operation?.details.status}`);
+      steps(1);
+    }
+    assert.deepEqual(seen, [
+      'PENDING/CARD_PROD_REQUESTED',
+      'PENDING/DATA_PREPARED',
+      'PENDING/CARD_PROD_READY',
+      'PENDING/CARD_PROD_ONGOING',
+      'PENDING/CARD_PROD_DONE',
+      'SUCCESSFUL/CARD_SHIPPED',
+    ]);
+    const shipped = await latestProduce(id);
+    assert.equal(shipped?.operationId, operationId);
+    assert.ok(shipped?.endTime);
+    assert.match(String(shipped?.details.dueDate), /^\d{4}-\d{2}-\d{2}$/);
+    assert.ok(shipped?.details.productionSite);
+    assert.equal(shipped?.details.shipment?.carrier, 'fedex');
+    assert.equal(shipped?.details.shipment?.status, 'PICKED_UP');
+    assert.match(
+      String(shipped?.details.shipment?.trackingUrl),
+      new RegExp(String(shipped?.details.shipment?.trackingNumber)),
+    );
+    steps(3);
+    assert.deepEqual(await latestProduce(id), shipped, 'a shipped order stays shipped');
+  });
+
+  it('lets a new issuerRequestId order the card again once the first order ended', async () => {
+    const id = cardId();
+    await sim.order(id);
+    steps(5);
+    const second = await sim.order(id);
+    assert.equal(second.status, 202);
+    assert.deepEqual(
+      (await produce(id)).map((op) => op.details.status),
+      ['CARD_SHIPPED', 'CARD_PROD_REQUESTED'],
+    );
+  });
+
+  it('fails an order matching a DATA_EXCEPTION rule right after CARD_PROD_REQUESTED, only `times` times', async () => {
+    await outcomes([
+      { match: { cardProductId: 'PRD_OUT' }, at: 'DATA_EXCEPTION', errorCode: 'OUT_OF_STOCK', times: 1 },
+    ]);
+    const id = cardId();
+    const overrides = { cardProductId: 'PRD_OUT' };
+    await sim.order(id, { overrides });
+    steps(1);
+    const failed = await latestProduce(id);
+    assert.equal(failed?.status, 'FAILED');
+    assert.equal(failed?.details.status, 'DATA_EXCEPTION');
+    assert.equal(failed?.errorCode, 'OUT_OF_STOCK');
+    assert.ok(failed?.error && failed.details.reason && failed.endTime);
+
+    await sim.order(id, { overrides });
+    steps(5);
+    assert.equal((await latestProduce(id))?.details.status, 'CARD_SHIPPED', 'the re-order succeeds');
+  });
+
+  it('fails an order matching a CARD_PROD_EXCEPTION rule after CARD_PROD_ONGOING', async () => {
+    const id = cardId();
+    await outcomes([
+      { match: { cardId: id }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED', reason: 'chip error' },
+    ]);
+    await sim.order(id);
+    steps(3);
+    assert.equal((await latestProduce(id))?.details.status, 'CARD_PROD_ONGOING');
+    steps(1);
+    const failed = await latestProduce(id);
+    assert.equal(failed?.status, 'FAILED');
+    assert.equal(failed?.details.status, 'CARD_PROD_EXCEPTION');
+    assert.equal(failed?.errorCode, 'PERSONALIZATION_FAILED');
+    assert.equal(failed?.details.reason, 'chip error');
+  });
+
+  describe('Pull & change', () => {
+    it('cancels an order not yet shipped: UPDATE_ORDER SUCCESSFUL and PRODUCE ends CARD_PROD_CANCELED', async () => {
+      const id = cardId();
+      const { operationId: produceId } = (await sim.order(id)).json;
+      steps(2);
+      const answer = await update(id, { type: 'CANCEL' });
+      assert.equal(answer.status, 202);
+      const updateId = answer.json.operationId;
+      const pending = (await operations(id)).find((op) => op.operationId === updateId);
+      assert.equal(pending?.operation, 'UPDATE_ORDER');
+      assert.equal(pending?.status, 'PENDING');
+
+      steps(1);
+      const [produced, updated] = await operations(id);
+      assert.equal(produced?.operationId, produceId);
+      assert.equal(produced?.status, 'FAILED');
+      assert.equal(produced?.details.status, 'CARD_PROD_CANCELED');
+      assert.equal(produced?.errorCode, 'CANCELED_BY_ISSUER');
+      assert.equal(updated?.status, 'SUCCESSFUL');
+      steps(5);
+      assert.equal((await latestProduce(id))?.details.status, 'CARD_PROD_CANCELED', 'production does not resume');
+    });
+
+    it('refuses a CANCEL after shipment with ORDER_ALREADY_SHIPPED, and a second CANCEL with ORDER_NOT_CANCELABLE', async () => {
+      const shippedCard = cardId();
+      await sim.order(shippedCard);
+      steps(5);
+      const late = (await update(shippedCard, { type: 'CANCEL' })).json.operationId;
+      steps(1);
+      const refused = (await operations(shippedCard)).find((op) => op.operationId === late);
+      assert.equal(refused?.operation, 'UPDATE_ORDER');
+      assert.equal(refused?.status, 'FAILED');
+      assert.equal(refused?.errorCode, 'ORDER_ALREADY_SHIPPED');
+      assert.equal((await latestProduce(shippedCard))?.status, 'SUCCESSFUL');
+
+      const canceledCard = cardId();
+      await sim.order(canceledCard);
+      await update(canceledCard, { type: 'CANCEL' });
+      const again = (await update(canceledCard, { type: 'CANCEL' })).json.operationId;
+      steps(1);
+      const second = (await operations(canceledCard)).find((op) => op.operationId === again);
+      assert.equal(second?.errorCode, 'ORDER_NOT_CANCELABLE');
+    });
+
+    it('accepts ACCELERATE before shipment (moving the due date up) and refuses REDIRECT after it', async () => {
+      const id = cardId();
+      await sim.order(id);
+      steps(1);
+      const dueBefore = (await latestProduce(id))?.details.dueDate;
+      await update(id, { type: 'ACCELERATE' });
+      steps(1);
+      const accelerated = (await operations(id)).find((op) => op.operation === 'UPDATE_ORDER');
+      assert.equal(accelerated?.status, 'SUCCESSFUL');
+      assert.ok(String((await latestProduce(id))?.details.dueDate) < String(dueBefore));
+      const [order] = (await sim.call('GET', '/__sim/orders')).json as unknown as { updates: string[] }[];
+      assert.deepEqual(order?.updates, ['ACCELERATE']);
+
+      steps(4);
+      const redirect = await update(id, {
+        type: 'REDIRECT',
+        newDeliveryAddress: { line1: '1 Other St', city: 'Boston', zipCode: '02101', countryCode: 'US' },
+      });
+      steps(1);
+      const refused = (await operations(id)).find((op) => op.operationId === redirect.json.operationId);
+      assert.equal(refused?.status, 'FAILED');
+      assert.equal(refused?.errorCode, 'ORDER_ALREADY_SHIPPED');
+    });
+
+    it('answers 404 for a card never ordered and 400 naming newDeliveryAddress for a REDIRECT without one', async () => {
+      const unknown = await update(cardId(), { type: 'CANCEL' });
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.json.errorCode, 'CARD_NOT_FOUND');
+      const id = cardId();
+      await sim.order(id);
+      const invalid = await update(id, { type: 'REDIRECT' });
+      assert.equal(invalid.status, 400);
+      assert.deepEqual(invalid.json.fields, [{ field: 'newDeliveryAddress', reason: 'is required for REDIRECT' }]);
+    });
+  });
+});

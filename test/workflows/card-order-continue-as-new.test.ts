@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cardOrderWorkflowId } from '../../orders/schema.js';
+import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
+import { startLocalTestServer } from '../helpers/temporal.js';
+
+describe('card order saga over a long wait', () => {
+  let stack: SagaStack;
+  before(async () => {
+    // A server of its own that suggests continue-as-new after 25 events, as one does after weeks of polling.
+    const temporal = await startLocalTestServer([
+      '--dynamic-config-value',
+      'limit.historyCount.suggestContinueAsNew=25',
+    ]);
+    stack = await startSagaStack({
+      temporal,
+      serviceEnv: { ORDER_NOTIFICATION_TIMEOUT: '100ms', ORDER_POLL_INTERVAL: '100ms' },
+      simulatorEnv: { D1_SIM_STEP_DELAY: '400ms', D1_SIM_FAULTS: '{"dropNotificationRate":1}' },
+    });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('continues as new when history grows, carrying its state, and still ships the order', () =>
+    stack.withWorker(async () => {
+      const order = stack.newOrder();
+      await stack.client.orderCard(order);
+      const result = await stack.client.waitForOrder(order.issuerRequestId);
+      assert.equal(result.status, 'SHIPPED');
+      const runs = [];
+      for await (const execution of stack.client.temporal.workflow.list({
+        query: `WorkflowId = '${cardOrderWorkflowId(order.issuerId, order.issuerRequestId)}'`,
+      })) {
+        runs.push(execution.runId);
+      }
+      assert.ok(runs.length > 1, `expected several runs, got ${runs.length}`);
+      // State carried over: the timeline starts before the last run did, and the poll count spans every run.
+      const handle = stack.client.temporal.workflow.getHandle(
+        cardOrderWorkflowId(order.issuerId, order.issuerRequestId),
+      );
+      const lastRun = await handle.describe();
+      assert.ok(Date.parse(result.timeline[0]?.at ?? '') < lastRun.startTime.getTime(), 'timeline carried over');
+      assert.equal(result.timeline.at(-1)?.stage, 'CARD_SHIPPED');
+      const lastRunPolls = ((await handle.fetchHistory()).events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchOrderStatus',
+      ).length;
+      const state = await stack.client.getOrder(order.issuerRequestId);
+      assert.ok(
+        state.attempts.polls > lastRunPolls,
+        `polls ${state.attempts.polls} vs ${lastRunPolls} in the last run`,
+      );
+    }));
+});
