@@ -69,8 +69,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { values, positionals } = parsed;
   const [command, id] = positionals;
   if (values.help || !command) {
-    (values.help ? io.out : io.err)(usage);
-    return values.help ? 0 : 2;
+    if (values.help) {
+      io.out(usage);
+      return 0;
+    }
+    io.err(usage);
+    return 2;
   }
   const print = (human: string, machine: unknown) => io.out(values.json ? JSON.stringify(machine) : human);
   const needId = () => {

@@ -10,7 +10,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { demoKeyFiles } from '../../d1/keys.js';
@@ -102,16 +101,13 @@ export async function startSagaStack({
     config,
     envVars: { ...baseEnv, D1_BASE_URL: d1.simulator.url },
     async withWorker(body) {
-      const { worker, close }: { worker: Worker; close(): Promise<void> } = await createCardOrderWorker(
-        config,
-        env.nativeConnection,
-        d1.logs.logger,
-        { workflowBundle },
-      );
+      const cardOrderWorker = await createCardOrderWorker(config, env.nativeConnection, d1.logs.logger, {
+        workflowBundle,
+      });
       try {
-        return await worker.runUntil(body);
+        return await cardOrderWorker.worker.runUntil(body);
       } finally {
-        await close();
+        await cardOrderWorker.close();
       }
     },
     async recordHistory(issuerRequestId, name) {

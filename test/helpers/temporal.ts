@@ -56,7 +56,7 @@ export function uniqueName(prefix: string): string {
  * eventually (Temporal visibility). Fails after `timeoutMs`.
  */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
+  probe: () => Promise<T | undefined> | T | undefined,
   { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -49,7 +49,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       assert.equal(atD1?.detailsStatus, 'CARD_PROD_CANCELED');
       await stack.recordHistory(order.issuerRequestId, 'cancelled-before-shipping');
       await eventually(
-        async () =>
+        () =>
           stack.events.events.some(
             (e) => e.order.issuerRequestId === order.issuerRequestId && e.type === 'cancelled',
           ) || undefined,
@@ -117,7 +117,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       });
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.deepEqual(state.compensations, ['cancelD1Order: nothing live to cancel']);
-      const types = await eventually(async () => {
+      const types = await eventually(() => {
         const mine = stack.events.events.filter((e) => e.order.issuerRequestId === order.issuerRequestId);
         return mine.some((e) => e.type === 'compensated') ? mine : undefined;
       });

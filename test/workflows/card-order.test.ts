@@ -99,7 +99,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.equal(state.status, 'COMPENSATED');
       assert.deepEqual(state.compensations, ['cancelD1Order: nothing live to cancel']);
-      const types = await eventually(async () => {
+      const types = await eventually(() => {
         const mine = stack.events.events.filter((event) => event.order.issuerRequestId === order.issuerRequestId);
         return mine.some((event) => event.type === 'compensated') ? mine.map((event) => event.type) : undefined;
       });
