@@ -58,7 +58,8 @@ export function errorFromResponse(
     // Not JSON (a proxy's HTML page, say): the status alone decides.
   }
   // OAuth errors carry their code in `error` (`invalid_grant`); D1's own carry it in `errorCode`.
-  const d1ErrorCode = parsed.errorCode ?? (parsed.error && /^[A-Za-z0-9_]+$/.test(parsed.error) ? parsed.error : undefined);
+  const d1ErrorCode =
+    parsed.errorCode ?? (parsed.error && /^[A-Za-z0-9_]+$/.test(parsed.error) ? parsed.error : undefined);
   const detail = scrub([parsed.errorCode, parsed.error_description ?? parsed.error].filter(Boolean).join(': '));
   const message = `D1 answered ${status} to ${operation}${detail ? ` (${detail})` : ''}`;
   const context: D1ErrorContext = { httpStatus: status, d1ErrorCode, correlationId };

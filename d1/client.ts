@@ -93,11 +93,7 @@ export class D1Client {
         keepAliveTimeout: 30_000,
         connect: { timeout: options.connectTimeoutMs, ...options.tls },
       });
-    this.#tokens = new TokenCache(
-      (issuerId) => this.#fetchToken(issuerId),
-      options.tokenRefreshMarginMs,
-      this.#now,
-    );
+    this.#tokens = new TokenCache((issuerId) => this.#fetchToken(issuerId), options.tokenRefreshMarginMs, this.#now);
   }
 
   /** A client for the configured D1, with its keys and certificates read from the configured files. */

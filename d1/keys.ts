@@ -130,7 +130,11 @@ export async function ensureDemoKeys(dir: string): Promise<boolean> {
   await writeAtomically(path.join(dir, demoKeyFiles.encryptionPrivateJwk), json(encryption.privateJwk), 0o600);
   await writeAtomically(path.join(dir, demoKeyFiles.encryptionPublicJwk), json(encryption.publicJwk), 0o644);
   await writeAtomically(path.join(dir, demoKeyFiles.eventsSigningPrivateJwk), json(events.privateJwk), 0o600);
-  await writeAtomically(path.join(dir, demoKeyFiles.eventsSigningPublicJwks), json({ keys: [events.publicJwk] }), 0o644);
+  await writeAtomically(
+    path.join(dir, demoKeyFiles.eventsSigningPublicJwks),
+    json({ keys: [events.publicJwk] }),
+    0o644,
+  );
   await writeAtomically(path.join(dir, demoKeyFiles.payloadCodecKeys), json(codecKeys), 0o600);
   return true;
 }

@@ -9,12 +9,7 @@
 import { z } from 'zod';
 
 const idChars = /^[A-Za-z0-9_-]+$/;
-const id = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(idChars, `must match ^[A-Za-z0-9_-]{1,${max}}$`);
+const id = (max: number) => z.string().min(1).max(max).regex(idChars, `must match ^[A-Za-z0-9_-]{1,${max}}$`);
 
 /** The issuer identifier D1 assigns at onboarding: exactly 10 characters. */
 export const issuerIdSchema = z
@@ -137,8 +132,16 @@ const orderBodyFields = {
  */
 export const orderRequestSchema = z.discriminatedUnion('distributionChannel', [
   z.strictObject({ distributionChannel: z.literal('THALES'), ...orderBodyFields, shipment: shipmentSchema }),
-  z.strictObject({ distributionChannel: z.literal('INSTANT'), ...orderBodyFields, shipment: shipmentSchema.optional() }),
-  z.strictObject({ distributionChannel: z.literal('CENTRAL'), ...orderBodyFields, shipment: shipmentSchema.optional() }),
+  z.strictObject({
+    distributionChannel: z.literal('INSTANT'),
+    ...orderBodyFields,
+    shipment: shipmentSchema.optional(),
+  }),
+  z.strictObject({
+    distributionChannel: z.literal('CENTRAL'),
+    ...orderBodyFields,
+    shipment: shipmentSchema.optional(),
+  }),
 ]);
 export type OrderRequest = z.infer<typeof orderRequestSchema>;
 
