@@ -1,0 +1,153 @@
+/**
+ * Fault injection: the knobs tests turn to make the simulator misbehave as D1 may (slow, unavailable, rate
+ * limited, silent, failing orders, lossy notifications), and the seedable randomness behind them.
+ *
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { cardIdSchema, cardProductIdSchema, issuerIdSchema } from '../d1/schemas.js';
+
+const rate = z.number().min(0).max(1);
+
+/** Makes matching orders fail asynchronously, at data processing or at personalization. */
+export const outcomeRuleSchema = z.strictObject({
+  /** Every given field must equal the order's; an empty match takes every order. */
+  match: z
+    .strictObject({
+      issuerId: issuerIdSchema.optional(),
+      cardId: cardIdSchema.optional(),
+      cardProductId: cardProductIdSchema.optional(),
+    })
+    .default({}),
+  /** DATA_EXCEPTION replaces DATA_PREPARED; CARD_PROD_EXCEPTION follows CARD_PROD_ONGOING. */
+  at: z.enum(['DATA_EXCEPTION', 'CARD_PROD_EXCEPTION']),
+  /** Any code: OUT_OF_STOCK, TEMPLATE_NOT_FOUND, INVALID_CARD_DATA, PERSONALIZATION_FAILED... */
+  errorCode: z.string().min(1).max(64),
+  error: z.string().min(1).max(256).optional(),
+  reason: z.string().min(1).max(256).optional(),
+  /** Fail only the first `times` matching orders (e.g. out of stock, then a re-order succeeds). */
+  times: z.number().int().min(1).optional(),
+});
+export type OutcomeRule = z.infer<typeof outcomeRuleSchema>;
+
+/** Every fault knob, all of them off by default. */
+export const faultsSchema = z.strictObject({
+  /** Added before answering a banking endpoint. */
+  latencyMs: z.number().int().min(0).max(120_000),
+  /** Share of banking calls answered 503 SERVICE_UNAVAILABLE, with nothing stored. */
+  errorRate: rate,
+  /** Share of banking calls answered 429 with `Retry-After: retryAfterSeconds`. */
+  rateLimitRate: rate,
+  retryAfterSeconds: z.number().int().min(0).max(3600),
+  /** Share of orders accepted and stored but never answered (the socket is held until the client gives up). */
+  timeoutRate: rate,
+  /** Share of notification batches never sent. */
+  dropNotificationRate: rate,
+  /** Share of delivered notification batches sent a second time. */
+  duplicateNotificationRate: rate,
+  /** Sends the operations pending for an issuer newest first. */
+  reorderNotifications: z.boolean(),
+  /** Most operations in one notification. */
+  batchSize: z.number().int().min(1).max(1000),
+  /** How long operations gather before a notification leaves (lets batching and reordering show). */
+  batchWindowMs: z.number().int().min(0).max(60_000),
+  /** Lifetime of access tokens issued from now on; the configured one when unset. */
+  tokenTtlSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** Failure rules, first match wins; a patch replaces the whole list. */
+  outcomes: z.array(outcomeRuleSchema).max(100),
+  /** Seeds the random choices behind every rate, so a run can be repeated exactly. */
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
+});
+export type Faults = z.infer<typeof faultsSchema>;
+
+/** What `POST /__sim/faults` and D1_SIM_FAULTS accept: any subset of the knobs, merged into the current ones. */
+export const faultsPatchSchema = faultsSchema.partial();
+export type FaultsPatch = z.infer<typeof faultsPatchSchema>;
+
+/** No faults at all. */
+export const defaultFaults: Readonly<Faults> = Object.freeze({
+  latencyMs: 0,
+  errorRate: 0,
+  rateLimitRate: 0,
+  retryAfterSeconds: 1,
+  timeoutRate: 0,
+  dropNotificationRate: 0,
+  duplicateNotificationRate: 0,
+  reorderNotifications: false,
+  batchSize: 1,
+  batchWindowMs: 0,
+  outcomes: [],
+});
+
+/** mulberry32: small, fast and good enough to decide whether a fault fires. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The orders an outcome rule is matched against. */
+export interface OrderKey {
+  issuerId: string;
+  cardId: string;
+  cardProductId: string;
+}
+
+/** The faults in force and their run-time state (random sequence, how often each outcome rule fired). */
+export class FaultState {
+  #faults: Faults = { ...defaultFaults };
+  #random = seededRandom(randomInt(2 ** 32 - 1));
+  #ruleUses: number[] = [];
+
+  /** The knobs in force. */
+  get current(): Readonly<Faults> {
+    return this.#faults;
+  }
+
+  /** Merges `patch` into the knobs in force; a new `seed` restarts the random sequence, new `outcomes` their counts. */
+  merge(patch: FaultsPatch): Readonly<Faults> {
+    this.#faults = { ...this.#faults, ...patch };
+    if (patch.seed !== undefined) this.#random = seededRandom(patch.seed);
+    if (patch.outcomes) this.#ruleUses = patch.outcomes.map(() => 0);
+    return this.#faults;
+  }
+
+  /** Back to no faults. */
+  reset(): void {
+    this.#faults = { ...defaultFaults };
+    this.#ruleUses = [];
+  }
+
+  /** Whether a fault of this rate fires now; 0 never does and 1 always does, without using the sequence. */
+  chance(rate: number): boolean {
+    if (rate <= 0) return false;
+    if (rate >= 1) return true;
+    return this.#random() < rate;
+  }
+
+  /** The first outcome rule matching the order that has uses left; using it counts against its `times`. */
+  takeOutcome(order: OrderKey): OutcomeRule | undefined {
+    const index = this.#faults.outcomes.findIndex((rule, i) => {
+      const { match } = rule;
+      const matches =
+        (match.issuerId === undefined || match.issuerId === order.issuerId) &&
+        (match.cardId === undefined || match.cardId === order.cardId) &&
+        (match.cardProductId === undefined || match.cardProductId === order.cardProductId);
+      return matches && (rule.times === undefined || (this.#ruleUses[i] ?? 0) < rule.times);
+    });
+    if (index < 0) return undefined;
+    this.#ruleUses[index] = (this.#ruleUses[index] ?? 0) + 1;
+    return this.#faults.outcomes[index];
+  }
+}

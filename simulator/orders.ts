@@ -1,0 +1,327 @@
+/**
+ * The orders the simulator received: idempotency by (card, issuerRequestId), the production lifecycle advancing
+ * one step per `stepDelayMs`, failure outcomes from the fault rules, and Pull & change. No card data is here:
+ * an order is its ids, its product and its operations.
+ *
+ * @module
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Operation, UpdateOrderType } from '../d1/schemas.js';
+import type { Clock, Timer } from './clock.js';
+import type { FaultState, OutcomeRule } from './faults.js';
+
+/** The PRODUCE steps every order goes through when nothing fails, in order; the last one is terminal. */
+export const productionSteps = [
+  'CARD_PROD_REQUESTED',
+  'DATA_PREPARED',
+  'CARD_PROD_READY',
+  'CARD_PROD_ONGOING',
+  'CARD_PROD_DONE',
+  'CARD_SHIPPED',
+] as const;
+
+/** `errorCode` of a PRODUCE operation ended by a successful CANCEL (D1 does not document one). */
+export const CANCELED_BY_ISSUER = 'CANCELED_BY_ISSUER';
+const PRODUCTION_SITE = 'SIM-FR-LCN-01';
+const DAY_MS = 86_400_000;
+
+/** What the order endpoint hands over once the request is valid: ids and product, no card data. */
+export interface NewOrder {
+  issuerId: string;
+  cardId: string;
+  issuerRequestId: string;
+  cardProductId: string;
+}
+
+/** The store's verdict on a submission. */
+export type SubmitResult =
+  { kind: 'created' | 'resubmitted'; operationId: string } | { kind: 'in-progress'; issuerRequestId: string };
+
+/** One line of `GET /__sim/orders`. */
+export interface OrderSummary extends NewOrder {
+  operationId: string;
+  submissions: number;
+  status: Operation['status'];
+  detailsStatus: string;
+  /** Pull & change requests accepted (CANCEL, ACCELERATE...). */
+  updates: UpdateOrderType[];
+  createdAt: string;
+}
+
+interface OrderRecord extends NewOrder {
+  operation: Operation;
+  submissions: number;
+  createdAt: number;
+  outcome: OutcomeRule | undefined;
+  /** The Pull & change requests accepted for this order. */
+  updates: UpdateOrderType[];
+  timer: Timer | undefined;
+  /** A CANCEL was accepted: production stopped, the cancellation lands one step later. */
+  canceling: boolean;
+}
+
+interface CardRecord {
+  orders: OrderRecord[];
+  /** PRODUCE and UPDATE_ORDER operations, oldest first, as the status endpoint lists them. */
+  operations: Operation[];
+}
+
+export interface OrderStoreOptions {
+  clock: Clock;
+  stepDelayMs: number;
+  faults: FaultState;
+  /** Called with a copy of each operation every time it changes, in the order the changes happen. */
+  onOperation: (issuerId: string, operation: Operation) => void;
+}
+
+const isTerminal = (order: OrderRecord) => order.operation.status !== 'PENDING';
+
+/** Every order and its operations, in memory. */
+export class OrderStore {
+  readonly #options: OrderStoreOptions;
+  #cards = new Map<string, CardRecord>();
+  #timers = new Set<Timer>();
+
+  constructor(options: OrderStoreOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Records an order, or recognises a resubmission: the same card and issuerRequestId get the original
+   * operationId; another issuerRequestId while the card's latest order is in flight is refused.
+   */
+  submit(order: NewOrder): SubmitResult {
+    const card = this.#card(order.issuerId, order.cardId, true);
+    const same = card.orders.find((existing) => existing.issuerRequestId === order.issuerRequestId);
+    if (same) {
+      same.submissions += 1;
+      return { kind: 'resubmitted', operationId: same.operation.operationId };
+    }
+    const latest = card.orders.at(-1);
+    if (latest && !isTerminal(latest)) return { kind: 'in-progress', issuerRequestId: latest.issuerRequestId };
+
+    const now = this.#options.clock.now();
+    const record: OrderRecord = {
+      ...order,
+      submissions: 1,
+      createdAt: now,
+      outcome: this.#options.faults.takeOutcome(order),
+      updates: [],
+      timer: undefined,
+      canceling: false,
+      operation: {
+        operationId: randomUUID(),
+        operation: 'PRODUCE',
+        status: 'PENDING',
+        startTime: new Date(now).toISOString(),
+        cardId: order.cardId,
+        issuerRequestId: order.issuerRequestId,
+        details: { status: 'CARD_PROD_REQUESTED' },
+      },
+    };
+    card.orders.push(record);
+    card.operations.push(record.operation);
+    this.#emit(record);
+    this.#scheduleStep(record);
+    return { kind: 'created', operationId: record.operation.operationId };
+  }
+
+  /** Every operation of the card as it stands now, or undefined when the card never had an order. */
+  status(issuerId: string, cardId: string): Operation[] | undefined {
+    return this.#card(issuerId, cardId, false)?.operations.map((operation) => structuredClone(operation));
+  }
+
+  /**
+   * Pull & change on the card's latest order: starts an UPDATE_ORDER operation whose outcome lands one step
+   * later. Accepted only before shipment; a CANCEL stops production at once.
+   *
+   * @returns the new operation's id, or undefined when the card never had an order.
+   */
+  update(issuerId: string, cardId: string, type: UpdateOrderType): string | undefined {
+    const card = this.#card(issuerId, cardId, false);
+    const order = card?.orders.at(-1);
+    if (!card || !order) return undefined;
+    const now = this.#options.clock.now();
+    const update: Operation = {
+      operationId: randomUUID(),
+      operation: 'UPDATE_ORDER',
+      status: 'PENDING',
+      startTime: new Date(now).toISOString(),
+      cardId,
+      issuerRequestId: order.issuerRequestId,
+      details: { status: order.operation.details.status },
+    };
+    card.operations.push(update);
+
+    const refusal = this.#refusal(order, type);
+    if (!refusal) order.updates.push(type);
+    if (!refusal && type === 'CANCEL') {
+      order.canceling = true;
+      this.#stopTimer(order);
+    }
+    this.#after(() => {
+      const endTime = new Date(this.#options.clock.now()).toISOString();
+      if (refusal) {
+        Object.assign(update, { status: 'FAILED', endTime, ...refusal });
+        update.details = { status: order.operation.details.status, reason: refusal.error };
+        this.#options.onOperation(issuerId, structuredClone(update));
+        return;
+      }
+      if (type === 'CANCEL') {
+        this.#finish(order, {
+          status: 'FAILED',
+          errorCode: CANCELED_BY_ISSUER,
+          error: 'Production canceled at the issuer request',
+          details: { ...order.operation.details, status: 'CARD_PROD_CANCELED' },
+        });
+      } else if (order.operation.details.dueDate) {
+        order.operation.details.dueDate = this.#dueDate(order);
+      }
+      Object.assign(update, { status: 'SUCCESSFUL', endTime });
+      update.details = { status: order.operation.details.status };
+      this.#options.onOperation(issuerId, structuredClone(update));
+      if (type === 'CANCEL') this.#emit(order);
+    });
+    return update.operationId;
+  }
+
+  /** Every order received, oldest first, without card data. */
+  list(): OrderSummary[] {
+    return [...this.#cards.values()]
+      .flatMap((card) => card.orders)
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map((order) => ({
+        cardId: order.cardId,
+        issuerId: order.issuerId,
+        issuerRequestId: order.issuerRequestId,
+        operationId: order.operation.operationId,
+        cardProductId: order.cardProductId,
+        submissions: order.submissions,
+        status: order.operation.status,
+        detailsStatus: order.operation.details.status,
+        updates: [...order.updates],
+        createdAt: new Date(order.createdAt).toISOString(),
+      }));
+  }
+
+  /** Stops every lifecycle and forgets every order. */
+  reset(): void {
+    for (const timer of this.#timers) timer.cancel();
+    this.#timers.clear();
+    this.#cards = new Map();
+  }
+
+  #card(issuerId: string, cardId: string, create: true): CardRecord;
+  #card(issuerId: string, cardId: string, create: false): CardRecord | undefined;
+  #card(issuerId: string, cardId: string, create: boolean): CardRecord | undefined {
+    const key = `${issuerId}/${cardId}`;
+    let card = this.#cards.get(key);
+    if (!card && create) {
+      card = { orders: [], operations: [] };
+      this.#cards.set(key, card);
+    }
+    return card;
+  }
+
+  /** Why an update cannot be applied to `order` now, as the UPDATE_ORDER failure to report. */
+  #refusal(order: OrderRecord, type: UpdateOrderType): { errorCode: string; error: string } | undefined {
+    if (order.operation.details.status === 'CARD_SHIPPED') {
+      return { errorCode: 'ORDER_ALREADY_SHIPPED', error: 'The card has already been shipped' };
+    }
+    if (isTerminal(order) || order.canceling) {
+      return type === 'CANCEL'
+        ? { errorCode: 'ORDER_NOT_CANCELABLE', error: 'The order has already ended or is being canceled' }
+        : { errorCode: 'ORDER_NOT_UPDATABLE', error: 'The order has already ended or is being canceled' };
+    }
+    return undefined;
+  }
+
+  /** Runs `step` once after one step delay, unless the store is reset first. */
+  #after(step: () => void): Timer {
+    const timer = this.#options.clock.schedule(this.#options.stepDelayMs, () => {
+      this.#timers.delete(timer);
+      step();
+    });
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  #stopTimer(order: OrderRecord): void {
+    if (!order.timer) return;
+    order.timer.cancel();
+    this.#timers.delete(order.timer);
+    order.timer = undefined;
+  }
+
+  #scheduleStep(order: OrderRecord): void {
+    order.timer = this.#after(() => this.#advance(order));
+  }
+
+  #advance(order: OrderRecord): void {
+    const { details } = order.operation;
+    const { outcome } = order;
+    if (
+      outcome &&
+      ((outcome.at === 'DATA_EXCEPTION' && details.status === 'CARD_PROD_REQUESTED') ||
+        (outcome.at === 'CARD_PROD_EXCEPTION' && details.status === 'CARD_PROD_ONGOING'))
+    ) {
+      const reason =
+        outcome.reason ??
+        (outcome.at === 'DATA_EXCEPTION'
+          ? 'Data processing in error, card is rejected'
+          : 'Personalization failed at the production site');
+      this.#finish(order, {
+        status: 'FAILED',
+        errorCode: outcome.errorCode,
+        error: outcome.error ?? `Card production failed: ${outcome.errorCode}`,
+        details: { ...details, status: outcome.at, reason },
+      });
+      this.#emit(order);
+      return;
+    }
+    const next = productionSteps[productionSteps.findIndex((step) => step === details.status) + 1];
+    if (next === undefined || next === 'CARD_PROD_REQUESTED') return;
+    if (next === 'CARD_SHIPPED') {
+      const trackingNumber = String(randomInt(100_000_000_000, 999_999_999_999));
+      this.#finish(order, {
+        status: 'SUCCESSFUL',
+        details: {
+          ...details,
+          status: next,
+          shipment: {
+            carrier: 'fedex',
+            trackingNumber,
+            status: 'PICKED_UP',
+            message: 'Picked up',
+            trackingUrl: `https://www.fedex.com/fedextrack/?trknbr=${trackingNumber}`,
+          },
+        },
+      });
+    } else {
+      order.operation.details = {
+        ...details,
+        status: next,
+        dueDate: this.#dueDate(order),
+        productionSite: PRODUCTION_SITE,
+      };
+      this.#scheduleStep(order);
+    }
+    this.#emit(order);
+  }
+
+  /** Ends the order's PRODUCE operation with `change`, stamping `endTime`. */
+  #finish(order: OrderRecord, change: Pick<Operation, 'status' | 'details'> & Partial<Operation>): void {
+    this.#stopTimer(order);
+    Object.assign(order.operation, change, { endTime: new Date(this.#options.clock.now()).toISOString() });
+  }
+
+  /** Estimated shipment date: three days after the order, one with ACCELERATE. */
+  #dueDate(order: OrderRecord): string {
+    const accelerated = order.updates.some((type) => type.startsWith('ACCELERATE'));
+    return new Date(order.createdAt + (accelerated ? 1 : 3) * DAY_MS).toISOString().slice(0, 10);
+  }
+
+  #emit(order: OrderRecord): void {
+    this.#options.onOperation(order.issuerId, structuredClone(order.operation));
+  }
+}
