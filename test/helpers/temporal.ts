@@ -14,7 +14,8 @@ import { buildWorkflowBundle } from '../../workers/workflow-bundle.js';
 import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Activity failures are expected in these tests; only errors are worth a line.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 /** The workflow entry point of the test bundle. */
 export const testWorkflowsPath = path.join(projectRoot, 'test/fixtures/workflows/index.ts');
