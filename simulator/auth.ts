@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { KeyMaterialError } from '../common/errors.js';
 import { issuerIdSchema, JWT_BEARER_GRANT, tokenRequestSchema } from '../d1/schemas.js';
 import type { Clock } from './clock.js';
-import { fieldIssues, SimHttpError } from './http-errors.js';
+import { fieldIssues, HttpError } from '../common/http-errors.js';
 
 /** D1 refuses assertions that expire more than 15 minutes after now. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 15 * 60;
@@ -70,8 +70,8 @@ function assertionFailure(err: unknown, kid: string): string {
   return 'the assertion is not a valid ES256-signed JWT';
 }
 
-function unauthorized(message: string): SimHttpError {
-  return new SimHttpError(401, 'UNAUTHORIZED', message, {
+function unauthorized(message: string): HttpError {
+  return new HttpError(401, 'UNAUTHORIZED', message, {
     headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
   });
 }
@@ -96,17 +96,17 @@ export class TokenService {
   /**
    * The token endpoint: checks the request and its assertion, and issues a token for the assertion's issuer.
    *
-   * @throws {SimHttpError} 400 `invalid_request`, `unsupported_grant_type` or `invalid_grant`.
+   * @throws {HttpError} 400 `invalid_request`, `unsupported_grant_type` or `invalid_grant`.
    */
   async exchange(body: unknown, ttlSeconds: number): Promise<AccessTokenAnswer> {
     const request = tokenRequestSchema.safeParse(body);
     if (!request.success) {
       const grantType = (body as { grant_type?: unknown } | undefined)?.grant_type;
       if (typeof grantType === 'string' && grantType !== JWT_BEARER_GRANT) {
-        throw SimHttpError.oauth('unsupported_grant_type', `grant_type must be ${JWT_BEARER_GRANT}`);
+        throw HttpError.oauth('unsupported_grant_type', `grant_type must be ${JWT_BEARER_GRANT}`);
       }
       const fields = fieldIssues(request.error);
-      throw SimHttpError.oauth(
+      throw HttpError.oauth(
         'invalid_request',
         fields.map((issue) => `${issue.field}: ${issue.reason}`).join('; '),
         fields,
@@ -128,7 +128,7 @@ export class TokenService {
   /**
    * The issuerId an `Authorization` header's token was issued to.
    *
-   * @throws {SimHttpError} 401 when the token is missing, invalid, expired or revoked.
+   * @throws {HttpError} 401 when the token is missing, invalid, expired or revoked.
    */
   async authenticate(authorization: string | undefined): Promise<string> {
     const token = /^Bearer +([A-Za-z0-9_.-]+) *$/i.exec(authorization ?? '')?.[1];
@@ -167,7 +167,7 @@ export class TokenService {
   }
 
   async #verifyAssertion(assertion: string): Promise<string> {
-    const refuse = (description: string) => SimHttpError.oauth('invalid_grant', description);
+    const refuse = (description: string) => HttpError.oauth('invalid_grant', description);
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(assertion);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { issuerIdSchema } from '../d1/schemas.js';
 import type { TokenService } from './auth.js';
 import { faultsPatchSchema, type FaultState } from './faults.js';
-import { parseOrRefuse, refuseOtherMethods, requireMediaType } from './http-errors.js';
+import { parseOrRefuse, refuseOtherMethods, requireMediaType } from '../common/http-errors.js';
 import type { Notifier } from './notifier.js';
 import type { OrderStore } from './orders.js';
 

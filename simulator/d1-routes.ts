@@ -17,7 +17,7 @@ import type { TokenService } from './auth.js';
 import { sleep, type Clock } from './clock.js';
 import { checkEncryptedData, type EncryptionKeyPair, type ExpFormat } from './encrypted-data.js';
 import type { FaultState } from './faults.js';
-import { parseOrRefuse, refuseOtherMethods, requireMediaType, SimHttpError } from './http-errors.js';
+import { parseOrRefuse, refuseOtherMethods, requireMediaType, HttpError } from '../common/http-errors.js';
 import type { OrderStore } from './orders.js';
 
 const cardPath = '/banking/v1/issuers/:issuerId/physicalCards/:cardId';
@@ -58,12 +58,12 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     const { latencyMs, rateLimitRate, errorRate, retryAfterSeconds } = faults.current;
     if (latencyMs > 0) await sleep(deps.clock, latencyMs, deps.closing);
     if (faults.chance(rateLimitRate)) {
-      throw new SimHttpError(429, 'RATE_LIMITED', 'too many requests; retry after the Retry-After delay', {
+      throw new HttpError(429, 'RATE_LIMITED', 'too many requests; retry after the Retry-After delay', {
         headers: { 'retry-after': String(retryAfterSeconds) },
       });
     }
     if (faults.chance(errorRate)) {
-      throw new SimHttpError(503, 'SERVICE_UNAVAILABLE', 'D1 is temporarily unavailable; retry later');
+      throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'D1 is temporarily unavailable; retry later');
     }
     tokenIssuers.set(request, await tokens.authenticate(request.headers.authorization));
     const correlationId = request.headers['x-correlation-id'];
@@ -75,7 +75,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   const card = (request: FastifyRequest) => {
     const params = parseOrRefuse(cardParamsSchema, request.params);
     if (tokenIssuers.get(request) !== params.issuerId) {
-      throw new SimHttpError(403, 'FORBIDDEN', `the access token was not issued to issuer ${params.issuerId}`);
+      throw new HttpError(403, 'FORBIDDEN', `the access token was not issued to issuer ${params.issuerId}`);
     }
     return params;
   };
@@ -90,12 +90,12 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     const { issuerId, cardId } = card(request);
     const order = parseOrRefuse(orderRequestSchema, request.body);
     if (order.distributionChannel !== 'THALES') {
-      throw SimHttpError.invalid([
+      throw HttpError.invalid([
         { field: 'distributionChannel', reason: 'only THALES (central issuance) is supported by this simulator' },
       ]);
     }
     const issues = await checkEncryptedData(order.encryptedData, deps.encryptionKey, deps.expFormat);
-    if (issues.length > 0) throw SimHttpError.invalid(issues, 'INVALID_ENCRYPTED_DATA');
+    if (issues.length > 0) throw HttpError.invalid(issues, 'INVALID_ENCRYPTED_DATA');
 
     const result = orders.submit({
       issuerId,
@@ -104,7 +104,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
       cardProductId: order.cardProductId,
     });
     if (result.kind === 'in-progress') {
-      throw new SimHttpError(
+      throw new HttpError(
         409,
         'ORDER_IN_PROGRESS',
         `card ${cardId} has an order in progress under issuerRequestId ${result.issuerRequestId}`,
@@ -117,7 +117,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   const productionStatus = (request: FastifyRequest) => {
     const { issuerId, cardId } = card(request);
     const operations = orders.status(issuerId, cardId);
-    if (!operations) throw new SimHttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
+    if (!operations) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
     return { operations };
   };
   app.get(d1Paths.productionStatus, { onRequest: gate }, productionStatus);
@@ -127,7 +127,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     const { issuerId, cardId } = card(request);
     const update = parseOrRefuse(updateOrderRequestSchema, request.body);
     const operationId = orders.update(issuerId, cardId, update.type);
-    if (!operationId) throw new SimHttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
+    if (!operationId) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
     reply.code(202).send({ operationId });
   });
 

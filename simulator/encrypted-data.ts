@@ -10,7 +10,7 @@ import { compactDecrypt, decodeProtectedHeader, importJWK, type CryptoKey, type 
 import { z } from 'zod';
 import { KeyMaterialError } from '../common/errors.js';
 import { sensitiveCardDataSchema } from '../d1/schemas.js';
-import { fieldIssues, type FieldIssue } from './http-errors.js';
+import { fieldIssues, type FieldIssue } from '../common/http-errors.js';
 
 /** The key `encryptedData` must be encrypted to. */
 export interface EncryptionKeyPair {

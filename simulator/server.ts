@@ -19,7 +19,7 @@ import { registerControlRoutes } from './control-routes.js';
 import { registerD1Routes } from './d1-routes.js';
 import { loadEncryptionKeyPair } from './encrypted-data.js';
 import { FaultState } from './faults.js';
-import { installErrorHandling, SimHttpError } from './http-errors.js';
+import { installErrorHandling, HttpError } from '../common/http-errors.js';
 import { Notifier } from './notifier.js';
 import { OrderStore } from './orders.js';
 
@@ -110,7 +110,7 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
     bodyLimit: config.bodyLimitBytes,
     ...(https && { https }),
     frameworkErrors: (_error, _request, reply: FastifyReply) => {
-      const error = new SimHttpError(400, 'INVALID_REQUEST', 'the request line or headers are malformed');
+      const error = new HttpError(400, 'INVALID_REQUEST', 'the request line or headers are malformed');
       void reply.code(400).send(error.body);
     },
   });

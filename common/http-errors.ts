@@ -1,6 +1,7 @@
 /**
- * Every error answer of the simulator: JSON `{errorCode, error}` (plus `fields` naming what is wrong, never a
- * value), whatever went wrong, including malformed bodies, wrong content types, unknown paths and wrong methods.
+ * Every error answer of our HTTP servers (the webhook, the simulator): JSON `{errorCode, error}`, plus `fields`
+ * naming what is wrong (never a value), whatever went wrong, including malformed bodies, wrong content types,
+ * oversized bodies, unknown paths and wrong methods.
  *
  * @module
  */
@@ -15,7 +16,7 @@ export interface FieldIssue {
 }
 
 /** A refused request, thrown by routes and hooks and answered by the error handler. */
-export class SimHttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     readonly errorCode: string,
@@ -23,18 +24,18 @@ export class SimHttpError extends Error {
     readonly extra: { fields?: FieldIssue[]; headers?: Record<string, string>; oauth?: boolean } = {},
   ) {
     super(message);
-    this.name = 'SimHttpError';
+    this.name = 'HttpError';
   }
 
   /** 400 naming each field and why; `errorCode` INVALID_FIELD unless told otherwise. */
-  static invalid(fields: FieldIssue[], errorCode = 'INVALID_FIELD'): SimHttpError {
+  static invalid(fields: FieldIssue[], errorCode = 'INVALID_FIELD'): HttpError {
     const message = fields.map((issue) => `${issue.field}: ${issue.reason}`).join('; ');
-    return new SimHttpError(400, errorCode, message, { fields });
+    return new HttpError(400, errorCode, message, { fields });
   }
 
   /** An OAuth 2.0 token endpoint refusal (RFC 6749 §5.2): `error` is the code, `error_description` the text. */
-  static oauth(error: string, description: string, fields?: FieldIssue[]): SimHttpError {
-    return new SimHttpError(400, error, description, { oauth: true, ...(fields && { fields }) });
+  static oauth(error: string, description: string, fields?: FieldIssue[]): HttpError {
+    return new HttpError(400, error, description, { oauth: true, ...(fields && { fields }) });
   }
 
   get body(): Record<string, unknown> {
@@ -45,25 +46,18 @@ export class SimHttpError extends Error {
   }
 }
 
-const join = (prefix: string, path: readonly PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join('.');
-
-/** zod issues as field issues under `prefix`; an unknown key is named itself rather than its parent object. */
+/** zod issues as field issues under `prefix` (e.g. a path parameter's name). */
 export function fieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
-  return error.issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: join(prefix, [...issue.path, key]), reason: 'is not a known field' }));
-    }
-    return describeIssues(new z.ZodError([issue])).map(({ reason }) => ({
-      field: join(prefix, issue.path) || '(body)',
-      reason,
-    }));
-  });
+  return describeIssues(error).map(({ field, reason }) => ({
+    field: prefix ? (field === '(body)' ? prefix : `${prefix}.${field}`) : field,
+    reason,
+  }));
 }
 
 /** Parses `value` or throws a 400 naming every bad field. */
 export function parseOrRefuse<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.output<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw SimHttpError.invalid(fieldIssues(parsed.error, prefix));
+  if (!parsed.success) throw HttpError.invalid(fieldIssues(parsed.error, prefix));
   return parsed.data;
 }
 
@@ -76,31 +70,31 @@ export function requireMediaType(request: FastifyRequest, { allowForm = false, o
   if (mediaType === 'application/json') return;
   if (allowForm && mediaType === 'application/x-www-form-urlencoded') return;
   const expected = allowForm ? 'application/json or application/x-www-form-urlencoded' : 'application/json';
-  throw new SimHttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${expected}`);
+  throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${expected}`);
 }
 
-/** Fastify's own errors (body parsing, limits) as simulator errors; messages are fixed texts, never body excerpts. */
-function fromFastifyError(error: FastifyError, bodyLimit: number): SimHttpError {
+/** Fastify's own errors (body parsing, limits) as our errors; messages are fixed texts, never body excerpts. */
+function fromFastifyError(error: FastifyError, bodyLimit: number): HttpError {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new SimHttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${bodyLimit} bytes`);
+      return new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${bodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new SimHttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type is not supported here');
+      return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type is not supported here');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new SimHttpError(400, 'INVALID_REQUEST', 'Content-Length does not match the body');
+      return new HttpError(400, 'INVALID_REQUEST', 'Content-Length does not match the body');
     default:
       if (error.statusCode === 400) {
         // JSON.parse messages quote the body, which may hold card data: name the problem, not the text.
-        return SimHttpError.invalid([{ field: '(body)', reason: 'is not valid JSON' }], 'INVALID_JSON');
+        return HttpError.invalid([{ field: '(body)', reason: 'is not valid JSON' }], 'INVALID_JSON');
       }
       if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-        return new SimHttpError(error.statusCode, 'INVALID_REQUEST', 'the request cannot be processed');
+        return new HttpError(error.statusCode, 'INVALID_REQUEST', 'the request cannot be processed');
       }
-      return new SimHttpError(500, 'INTERNAL_ERROR', 'the simulator failed; see its log');
+      return new HttpError(500, 'INTERNAL_ERROR', 'the server failed; see its log');
   }
 }
 
-function send(reply: FastifyReply, error: SimHttpError): FastifyReply {
+function send(reply: FastifyReply, error: HttpError): FastifyReply {
   return reply
     .code(error.statusCode)
     .headers(error.extra.headers ?? {})
@@ -113,14 +107,14 @@ function send(reply: FastifyReply, error: SimHttpError): FastifyReply {
  * (logged by message only), and unknown paths 404.
  */
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
-  app.setErrorHandler((error: FastifyError | SimHttpError, request, reply) => {
-    if (error instanceof SimHttpError) return send(reply, error);
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+    if (error instanceof HttpError) return send(reply, error);
     const mapped = fromFastifyError(error, bodyLimit);
     if (mapped.statusCode >= 500) request.log.error({ err: { message: error.message, code: error.code } }, 'failed');
     return send(reply, mapped);
   });
   app.setNotFoundHandler((request, reply) =>
-    send(reply, new SimHttpError(404, 'NOT_FOUND', `no endpoint answers ${request.method} at this path`)),
+    send(reply, new HttpError(404, 'NOT_FOUND', `no endpoint answers ${request.method} at this path`)),
   );
 }
 
@@ -136,7 +130,7 @@ export function refuseOtherMethods(app: FastifyInstance, url: string, allowed: r
     url,
     onRequest: (_request, _reply, done) =>
       done(
-        new SimHttpError(405, 'METHOD_NOT_ALLOWED', `${shown} accepts ${allow.join(', ')}`, {
+        new HttpError(405, 'METHOD_NOT_ALLOWED', `${shown} accepts ${allow.join(', ')}`, {
           headers: { allow: allow.join(', ') },
         }),
       ),
