@@ -127,15 +127,47 @@ export const envSchema = z
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2000).default(40),
     /** Calls per second to D1 across every worker of the task queue (a server-side limit); unset: none. */
     D1_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().optional(),
+
+    /** Where the notification webhook listens. @default 127.0.0.1:8091 */
+    WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
+    WEBHOOK_PORT: port.default(8091),
+    /**
+     * Who may get a webhook token: JSON `[{clientId, clientSecret, issuerIds}]`. @default the simulator's
+     * demo credentials (`d1-simulator` / `d1-simulator-secret`) for D1_ISSUER_ID
+     */
+    WEBHOOK_CLIENTS: z.string().min(1).optional(),
+    /** Secret (base64, at least 32 bytes) that signs the webhook's access tokens, inline (wins) or in a file. */
+    WEBHOOK_TOKEN_SECRET: z.string().min(1).optional(),
+    WEBHOOK_TOKEN_SECRET_FILE: z.string().min(1).optional(),
+    /** Lifetime of the access tokens the webhook issues to D1. @default 15m */
+    WEBHOOK_TOKEN_TTL: durationMs.default(15 * 60_000),
+    /** Larger notification bodies get 413. @default 1048576 */
+    WEBHOOK_BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1_048_576),
+    /** How long a batch may take to reach Temporal before the answer is 503 (D1 then retries). @default 5s */
+    WEBHOOK_SIGNAL_TIMEOUT: durationMs.default(5_000),
+    /** How long notifications for no running order are kept (queryable) after the last one. @default 30d */
+    WEBHOOK_UNMATCHED_RETENTION: durationMs.default(30 * 86_400_000),
+    /** Mutual TLS for D1's calls: our server certificate and key, and the CA that D1's client certificate chains to. */
+    WEBHOOK_TLS_CERT_FILE: z.string().min(1).optional(),
+    WEBHOOK_TLS_KEY_FILE: z.string().min(1).optional(),
+    WEBHOOK_TLS_CA_FILE: z.string().min(1).optional(),
+    /** Refuse TLS clients without a certificate from WEBHOOK_TLS_CA_FILE. @default false */
+    WEBHOOK_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
   })
   .superRefine((env, ctx) => {
-    if (Boolean(env.D1_TLS_CERT_FILE) !== Boolean(env.D1_TLS_KEY_FILE)) {
-      const missing = env.D1_TLS_CERT_FILE ? 'D1_TLS_KEY_FILE' : 'D1_TLS_CERT_FILE';
-      ctx.addIssue({
-        code: 'custom',
-        path: [missing],
-        message: 'mutual TLS needs both D1_TLS_CERT_FILE and D1_TLS_KEY_FILE',
-      });
+    // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.
+    for (const [cert, key] of [
+      ['D1_TLS_CERT_FILE', 'D1_TLS_KEY_FILE'],
+      ['WEBHOOK_TLS_CERT_FILE', 'WEBHOOK_TLS_KEY_FILE'],
+    ] as const) {
+      if (Boolean(env[cert]) !== Boolean(env[key])) {
+        ctx.addIssue({ code: 'custom', path: [env[cert] ? key : cert], message: `TLS needs both ${cert} and ${key}` });
+      }
     }
   });
 
@@ -174,6 +206,28 @@ function toConfig(env: z.output<typeof envSchema>) {
     payloadCodec: {
       inline: env.PAYLOAD_CODEC_KEYS,
       file: fromRoot(env.PAYLOAD_CODEC_KEYS_FILE ?? path.join(env.KEYS_DIR, 'payload-codec-keys.json')),
+    },
+    webhook: {
+      host: env.WEBHOOK_HOST,
+      port: env.WEBHOOK_PORT,
+      clients: env.WEBHOOK_CLIENTS,
+      tokenSecret: {
+        inline: env.WEBHOOK_TOKEN_SECRET,
+        file: fromRoot(env.WEBHOOK_TOKEN_SECRET_FILE ?? path.join(env.KEYS_DIR, 'webhook-token-secret')),
+      },
+      tokenTtlMs: env.WEBHOOK_TOKEN_TTL,
+      bodyLimitBytes: env.WEBHOOK_BODY_LIMIT_BYTES,
+      signalTimeoutMs: env.WEBHOOK_SIGNAL_TIMEOUT,
+      unmatchedRetentionMs: env.WEBHOOK_UNMATCHED_RETENTION,
+      tls:
+        env.WEBHOOK_TLS_CERT_FILE && env.WEBHOOK_TLS_KEY_FILE
+          ? {
+              certFile: fromRoot(env.WEBHOOK_TLS_CERT_FILE),
+              keyFile: fromRoot(env.WEBHOOK_TLS_KEY_FILE),
+              caFile: env.WEBHOOK_TLS_CA_FILE && fromRoot(env.WEBHOOK_TLS_CA_FILE),
+              requireClientCert: env.WEBHOOK_REQUIRE_CLIENT_CERT,
+            }
+          : undefined,
     },
     orderDefaults: {
       notificationTimeoutMs: env.ORDER_NOTIFICATION_TIMEOUT,

@@ -83,6 +83,7 @@ export const demoKeyFiles = {
   eventsSigningPrivateJwk: 'issuer-events-signing.private.jwk.json',
   eventsSigningPublicJwks: 'issuer-events-signing.jwks.json',
   payloadCodecKeys: 'payload-codec-keys.json',
+  webhookTokenSecret: 'webhook-token-secret',
 } as const;
 
 async function exists(file: string): Promise<boolean> {
@@ -110,31 +111,63 @@ async function generatePair(alg: 'ES256' | 'ECDH-ES', kid: string, use: 'sig' | 
 }
 
 /**
- * Creates the demo key set in `dir` unless it is already there (idempotent): the issuer's signing pair (its
- * public half as the JWKS the simulator trusts), the simulated D1's encryption pair, the pair that signs issuer
- * events, and the payload codec's AES key ring. Private keys are 0600.
+ * Creates the demo key set in `dir`, each part only when it is missing (idempotent, and a set from an older
+ * version gets what it lacks): the issuer's signing pair (its public half as the JWKS the simulator trusts), the
+ * simulated D1's encryption pair, the pair that signs issuer events, the payload codec's AES key ring, and the
+ * secret the webhook signs its access tokens with. Private material is 0600.
  *
  * @returns whether anything was written.
  */
 export async function ensureDemoKeys(dir: string): Promise<boolean> {
-  const files = Object.values(demoKeyFiles).map((name) => path.join(dir, name));
-  if ((await Promise.all(files.map(exists))).every(Boolean)) return false;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const signing = await generatePair('ES256', 'issuer-demo-sig-1', 'sig');
-  const encryption = await generatePair('ECDH-ES', 'd1-demo-enc-1', 'enc');
-  const events = await generatePair('ES256', 'card-orders-events-1', 'sig');
+  const file = (name: string) => path.join(dir, name);
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-  const codecKeys = { activeKeyId: 'demo-codec-1', keys: { 'demo-codec-1': randomBytes(32).toString('base64') } };
-  await writeAtomically(path.join(dir, demoKeyFiles.signingPrivateJwk), json(signing.privateJwk), 0o600);
-  await writeAtomically(path.join(dir, demoKeyFiles.signingPublicJwks), json({ keys: [signing.publicJwk] }), 0o644);
-  await writeAtomically(path.join(dir, demoKeyFiles.encryptionPrivateJwk), json(encryption.privateJwk), 0o600);
-  await writeAtomically(path.join(dir, demoKeyFiles.encryptionPublicJwk), json(encryption.publicJwk), 0o644);
-  await writeAtomically(path.join(dir, demoKeyFiles.eventsSigningPrivateJwk), json(events.privateJwk), 0o600);
-  await writeAtomically(
-    path.join(dir, demoKeyFiles.eventsSigningPublicJwks),
-    json({ keys: [events.publicJwk] }),
-    0o644,
-  );
-  await writeAtomically(path.join(dir, demoKeyFiles.payloadCodecKeys), json(codecKeys), 0o600);
-  return true;
+  const pair = (
+    alg: 'ES256' | 'ECDH-ES',
+    kid: string,
+    use: 'sig' | 'enc',
+    privateName: string,
+    publicName: string,
+    publicAsJwks: boolean,
+  ) => ({
+    files: [privateName, publicName],
+    write: async () => {
+      const { privateJwk, publicJwk } = await generatePair(alg, kid, use);
+      await writeAtomically(file(privateName), json(privateJwk), 0o600);
+      await writeAtomically(file(publicName), json(publicAsJwks ? { keys: [publicJwk] } : publicJwk), 0o644);
+    },
+  });
+  const parts = [
+    pair('ES256', 'issuer-demo-sig-1', 'sig', demoKeyFiles.signingPrivateJwk, demoKeyFiles.signingPublicJwks, true),
+    pair('ECDH-ES', 'd1-demo-enc-1', 'enc', demoKeyFiles.encryptionPrivateJwk, demoKeyFiles.encryptionPublicJwk, false),
+    pair(
+      'ES256',
+      'card-orders-events-1',
+      'sig',
+      demoKeyFiles.eventsSigningPrivateJwk,
+      demoKeyFiles.eventsSigningPublicJwks,
+      true,
+    ),
+    {
+      files: [demoKeyFiles.payloadCodecKeys],
+      write: () =>
+        writeAtomically(
+          file(demoKeyFiles.payloadCodecKeys),
+          json({ activeKeyId: 'demo-codec-1', keys: { 'demo-codec-1': randomBytes(32).toString('base64') } }),
+          0o600,
+        ),
+    },
+    {
+      files: [demoKeyFiles.webhookTokenSecret],
+      write: () =>
+        writeAtomically(file(demoKeyFiles.webhookTokenSecret), `${randomBytes(32).toString('base64')}\n`, 0o600),
+    },
+  ];
+  let written = false;
+  for (const part of parts) {
+    if ((await Promise.all(part.files.map((name) => exists(file(name))))).every(Boolean)) continue;
+    await part.write();
+    written = true;
+  }
+  return written;
 }

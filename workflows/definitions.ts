@@ -96,3 +96,21 @@ export const cardOrderFailureTypes = {
   productionFailed: 'PRODUCTION_FAILED',
   deadlineExceeded: 'PRODUCTION_DEADLINE_EXCEEDED',
 } as const;
+
+/** Notifications D1 sent for a card with no running order, kept for a retention period. */
+export interface UnmatchedNotificationsInput {
+  issuerId: string;
+  cardId: string;
+  /** How long the record lives after the last notification, in ms. */
+  retentionMs: number;
+  /** What a previous run kept (continue-as-new). */
+  kept?: UnmatchedNotification[];
+}
+
+export interface UnmatchedNotification {
+  /** Workflow time it arrived (ISO 8601). */
+  receivedAt: string;
+  operation: Operation;
+}
+
+export const unmatchedNotificationsQuery = defineQuery<UnmatchedNotification[]>('unmatchedNotifications');

@@ -4,3 +4,4 @@
  * @module
  */
 export { cardOrder } from './card-order.js';
+export { unmatchedNotifications } from './unmatched-notifications.js';

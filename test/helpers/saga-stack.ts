@@ -1,7 +1,7 @@
 /**
  * Everything a card-order saga test runs on, all real: the run's Temporal dev server and workflow bundle, the D1
- * simulator over HTTP delivering notifications through a relay to the workflows, an issuer events receiver, the
- * card-order worker on a task queue of its own, and the client library.
+ * simulator over HTTP delivering notifications to the webhook, which signals the workflows, an issuer events
+ * receiver, the card-order worker on a task queue of its own, and the client library.
  *
  * @module
  */
@@ -16,9 +16,10 @@ import { demoKeyFiles } from '../../d1/keys.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
-import { startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
+import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
+import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
+import { LogCapture, startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
 import { startIssuerEventsReceiver, type IssuerEventsReceiver } from './issuer-events-receiver.js';
-import { startNotificationRelay, type NotificationRelay } from './notification-relay.js';
 import { testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
 
 const run = promisify(execFile);
@@ -39,6 +40,9 @@ export const testAddress = {
 export interface SagaStack {
   env: TestWorkflowEnvironment;
   d1: D1Stack;
+  webhook: WebhookServer;
+  /** What the webhook logged. */
+  webhookLogs: LogCapture;
   events: IssuerEventsReceiver;
   client: CardOrdersClient;
   config: Config;
@@ -77,6 +81,7 @@ export async function startSagaStack({
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: uniqueName('card-orders'),
     KEYS_DIR: keysDir,
+    WEBHOOK_PORT: '0',
     // A fixed, test-only key, so histories recorded from these runs can be replayed (test/histories/).
     PAYLOAD_CODEC_KEYS_FILE: path.join(projectRoot, 'test/fixtures/codec-keys.json'),
     ISSUER_EVENTS_URL: events.url,
@@ -84,10 +89,20 @@ export async function startSagaStack({
     LOG_LEVEL: 'warn',
     ...serviceEnv,
   };
-  const client = await CardOrdersClient.connect({ config: loadConfig(baseEnv), connection: env.connection });
-  const relay: NotificationRelay = await startNotificationRelay(client.temporal);
+  const clientConfig = loadConfig(baseEnv);
+  const client = await CardOrdersClient.connect({ config: clientConfig, connection: env.connection });
+  const webhookLogs = new LogCapture();
+  const webhook = await createWebhookServer(clientConfig, {
+    client: client.temporal,
+    tokens: new WebhookTokens(
+      webhookClients(clientConfig),
+      await loadTokenSecret(clientConfig.webhook.tokenSecret),
+      clientConfig.webhook.tokenTtlMs,
+    ),
+    logger: webhookLogs.logger,
+  });
   const d1 = await startD1Stack(
-    { D1_SIM_WEBHOOK_URL: relay.url, D1_SIM_NOTIFY_RETRY_BASE: '50ms', ...simulatorEnv },
+    { D1_SIM_WEBHOOK_URL: webhook.url, D1_SIM_NOTIFY_RETRY_BASE: '50ms', ...simulatorEnv },
     baseEnv,
     keysDir,
   );
@@ -96,6 +111,8 @@ export async function startSagaStack({
   return {
     env,
     d1,
+    webhook,
+    webhookLogs,
     events,
     client,
     config,
@@ -134,7 +151,7 @@ export async function startSagaStack({
     },
     async close() {
       await d1.close();
-      await relay.close();
+      await webhook.close();
       await events.close();
       await env.teardown();
     },

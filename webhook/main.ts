@@ -1,0 +1,37 @@
+/**
+ * `npm run webhook`: the notification webhook, until SIGINT or SIGTERM. It starts even while Temporal is down
+ * (`/readyz` says so, and batches get 503 until it is back).
+ *
+ * @module
+ */
+import { Client, Connection } from '@temporalio/client';
+import { createDataConverter } from '../codec/data-converter.js';
+import { loadConfig } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
+import { createWebhookServer } from './server.js';
+import { loadTokenSecret, webhookClients, WebhookTokens } from './tokens.js';
+
+const config = loadConfig();
+const logger = createLogger(config, 'webhook');
+const connection = Connection.lazy({ address: config.temporal.address });
+const client = new Client({
+  connection,
+  namespace: config.temporal.namespace,
+  dataConverter: await createDataConverter(config),
+});
+const tokens = new WebhookTokens(
+  webhookClients(config),
+  await loadTokenSecret(config.webhook.tokenSecret),
+  config.webhook.tokenTtlMs,
+);
+const server = await createWebhookServer(config, { client, tokens, logger });
+logger.info({ url: server.url }, 'webhook listening');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void server
+      .close()
+      .then(() => connection.close())
+      .finally(() => logger.info('webhook stopped'));
+  });
+}

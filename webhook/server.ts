@@ -1,0 +1,198 @@
+/**
+ * The issuer endpoint D1 calls: its token endpoint (client credentials, Basic auth) and the notification endpoint
+ * that turns each reported operation into a workflow signal. A batch is answered 204 only once Temporal took every
+ * operation, 503 when it did not (D1 retries), and anything malformed or unauthenticated is refused with a JSON
+ * 4xx before it reaches a workflow.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import formbody from '@fastify/formbody';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Config } from '../common/config.js';
+import { KeyMaterialError, PortInUseError } from '../common/errors.js';
+import {
+  HttpError,
+  installErrorHandling,
+  parseOrRefuse,
+  refuseOtherMethods,
+  requireMediaType,
+} from '../common/http-errors.js';
+import type { Logger } from '../common/logger.js';
+import { correlationIdSchema, issuerIdSchema, notificationBatchSchema } from '../d1/schemas.js';
+import { NotificationRouter } from './notification-router.js';
+import { WebhookTokens } from './tokens.js';
+
+export const webhookPaths = {
+  token: '/authz/d1/v1/oauth2/token',
+  notifications: '/notifications/d1/v2/issuers/:issuerId/cards',
+} as const;
+
+const tokenRequestSchema = z.strictObject({
+  grant_type: z.literal('client_credentials', { error: 'must be client_credentials' }),
+  scope: z.string().optional(),
+});
+
+export interface WebhookServer {
+  app: FastifyInstance;
+  /** Where it listens: the actual port when the configured one was 0. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface WebhookDependencies {
+  /** A Temporal client with the payload codec: signals are encrypted like every payload. */
+  client: Client;
+  tokens: WebhookTokens;
+  logger: Logger;
+}
+
+function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString();
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+async function readTls(tls: Config['webhook']['tls']) {
+  if (!tls) return undefined;
+  try {
+    const [cert, key, ca] = await Promise.all([
+      readFile(tls.certFile),
+      readFile(tls.keyFile),
+      tls.caFile ? readFile(tls.caFile) : undefined,
+    ]);
+    return {
+      cert,
+      key,
+      ...(ca && { ca }),
+      requestCert: tls.requireClientCert,
+      rejectUnauthorized: tls.requireClientCert,
+    };
+  } catch (err) {
+    throw new KeyMaterialError(`Cannot read the webhook's TLS files: ${(err as Error).message}`);
+  }
+}
+
+/** Builds the webhook and listens on `config.webhook.host:port` (0 picks a free port). */
+export async function createWebhookServer(config: Config, deps: WebhookDependencies): Promise<WebhookServer> {
+  const { client, tokens, logger } = deps;
+  const router = new NotificationRouter(client, config.temporal.taskQueue, config.webhook.unmatchedRetentionMs);
+  const { bodyLimitBytes, signalTimeoutMs } = config.webhook;
+  const https = await readTls(config.webhook.tls);
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance,
+    disableRequestLogging: true,
+    bodyLimit: bodyLimitBytes,
+    genReqId: (request) => {
+      const given = correlationIdSchema.safeParse(request.headers['x-correlation-id']);
+      return given.success ? given.data : randomUUID();
+    },
+    ...(https && { https }),
+  });
+  app.removeContentTypeParser('text/plain');
+  await app.register(formbody);
+  installErrorHandling(app, bodyLimitBytes);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-correlation-id', request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const { issuerId } = (request.params ?? {}) as { issuerId?: string };
+    // The route pattern, never the URL or the body: nothing a caller sends is echoed into the log.
+    request.log.info(
+      {
+        correlationId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? '(none)',
+        issuerId,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+    done();
+  });
+
+  app.post(webhookPaths.token, async (request, reply) => {
+    const credentials = basicCredentials(request.headers.authorization);
+    const client = credentials && tokens.authenticate(credentials.id, credentials.secret);
+    if (!client) {
+      throw new HttpError(401, 'invalid_client', 'unknown client or wrong secret', {
+        oauth: true,
+        headers: { 'www-authenticate': 'Basic realm="d1-card-orders"' },
+      });
+    }
+    requireMediaType(request, { allowForm: true });
+    const body = tokenRequestSchema.safeParse(request.body ?? {});
+    if (!body.success) throw HttpError.oauth('unsupported_grant_type', 'grant_type must be client_credentials');
+    return reply.header('cache-control', 'no-store').send(await tokens.issue(client));
+  });
+  refuseOtherMethods(app, webhookPaths.token, ['POST']);
+
+  app.post(webhookPaths.notifications, {
+    // Who may call, and with what, is settled before the body is read.
+    onRequest: async (request) => {
+      const bearer = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (!bearer) throw new HttpError(401, 'UNAUTHORIZED', 'a Bearer token from the token endpoint is required');
+      let allowed: string[];
+      try {
+        allowed = await tokens.verify(bearer);
+      } catch {
+        throw new HttpError(401, 'UNAUTHORIZED', 'the token is invalid or expired');
+      }
+      const { issuerId } = request.params as { issuerId: string };
+      parseOrRefuse(issuerIdSchema, issuerId, 'issuerId');
+      if (!allowed.includes(issuerId)) throw new HttpError(403, 'FORBIDDEN', 'the token is not for this issuer');
+      requireMediaType(request);
+    },
+    handler: async (request, reply) => {
+      const { issuerId } = request.params as { issuerId: string };
+      const batch = parseOrRefuse(notificationBatchSchema, request.body);
+      const deadline = Date.now() + signalTimeoutMs;
+      try {
+        // In order: the reports of one card reach its workflow in the order D1 sent them.
+        for (const operation of batch.operations) {
+          await client.withDeadline(deadline, () => router.deliver(issuerId, operation));
+        }
+      } catch (err) {
+        request.log.warn(
+          { correlationId: request.id, err: { name: (err as Error).name } },
+          'Temporal did not take the batch',
+        );
+        throw new HttpError(503, 'TEMPORAL_UNAVAILABLE', 'the notifications could not be stored; retry later', {
+          headers: { 'retry-after': '5' },
+        });
+      }
+      return reply.code(204).send();
+    },
+  });
+  refuseOtherMethods(app, webhookPaths.notifications, ['POST']);
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await client.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({}));
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', errorCode: 'TEMPORAL_UNAVAILABLE' });
+    }
+  });
+
+  try {
+    await app.listen({ host: config.webhook.host, port: config.webhook.port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new PortInUseError(config.webhook.port, 'WEBHOOK_PORT');
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  return { app, url: `${https ? 'https' : 'http'}://${address.address}:${address.port}`, close: () => app.close() };
+}

@@ -1,0 +1,40 @@
+/**
+ * The durable record of D1 notifications that match no running order (an order placed outside this system, or a
+ * late duplicate after the order ended): one workflow per card, started by the webhook with signal-with-start,
+ * queryable, and ended once no notification arrived for the retention period.
+ *
+ * @module
+ */
+import { condition, continueAsNew, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import {
+  d1NotificationSignal,
+  unmatchedNotificationsQuery,
+  type UnmatchedNotification,
+  type UnmatchedNotificationsInput,
+} from './definitions.js';
+
+/** Keeps the newest ones when a card gets more than this; older ones are in the history of earlier runs. */
+const MAX_KEPT = 500;
+
+export async function unmatchedNotifications(input: UnmatchedNotificationsInput): Promise<UnmatchedNotification[]> {
+  const kept: UnmatchedNotification[] = input.kept ?? [];
+  let received = 0;
+  setHandler(d1NotificationSignal, ({ operations }) => {
+    const receivedAt = new Date().toISOString();
+    for (const operation of operations) kept.push({ receivedAt, operation });
+    if (kept.length > MAX_KEPT) kept.splice(0, kept.length - MAX_KEPT);
+    received += operations.length;
+  });
+  setHandler(unmatchedNotificationsQuery, () => kept);
+
+  for (;;) {
+    const before = received;
+    // Each new notification restarts the retention period.
+    const renewed = await condition(() => received !== before, input.retentionMs);
+    if (!renewed) return kept;
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof unmatchedNotifications>({ ...input, kept });
+    }
+  }
+}
