@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on this machine, on the embedded defaults. Creates the demo keys, starts the
- * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the D1 simulator and the card-order worker,
+ * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the D1 simulator, the notification webhook
+ * and the card-order worker,
  * supervises them, and stops them cleanly on Ctrl-C.
  *
  * @module
@@ -61,6 +62,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   if (await ensureDemoKeys(config.keysDir))
     say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
   supervisor.spawn('d1-simulator', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')]);
+  supervisor.spawn('webhook', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'webhook/main.ts')]);
   supervisor.spawn('worker', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')]);
   await waitForPoller(config, 120_000);
   say(
@@ -69,6 +71,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
       `Temporal Web UI:  ${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows`,
       `Worker polling:   task queue ${config.temporal.taskQueue} on ${config.temporal.address}`,
       `D1 simulator:     ${config.d1.baseUrl}`,
+      `D1 webhook:       http://${config.webhook.host}:${config.webhook.port}/notifications/d1/v2/issuers/${config.d1.issuerId}/cards`,
       'Place an order:   npx card-orders order --file examples/order-individual.json',
       'Press Ctrl-C to stop.',
     ].join('\n'),

@@ -12,6 +12,7 @@ import {
   type UnmatchedNotification,
   type UnmatchedNotificationsInput,
 } from './definitions.js';
+import { dedupeKey } from './order-tracking.js';
 
 /** Keeps the newest ones when a card gets more than this; older ones are in the history of earlier runs. */
 const MAX_KEPT = 500;
@@ -21,7 +22,12 @@ export async function unmatchedNotifications(input: UnmatchedNotificationsInput)
   let received = 0;
   setHandler(d1NotificationSignal, ({ operations }) => {
     const receivedAt = new Date().toISOString();
-    for (const operation of operations) kept.push({ receivedAt, operation });
+    // D1 redelivers (and the webhook's 503 invites it): a report already kept is kept once.
+    const seen = new Set(kept.map((entry) => dedupeKey(entry.operation)));
+    for (const operation of operations) {
+      if (!seen.has(dedupeKey(operation))) kept.push({ receivedAt, operation });
+      seen.add(dedupeKey(operation));
+    }
     if (kept.length > MAX_KEPT) kept.splice(0, kept.length - MAX_KEPT);
     received += operations.length;
   });

@@ -1,0 +1,364 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import fc from 'fast-check';
+import { SignJWT } from 'jose';
+import { Agent, request } from 'undici';
+import { createDataConverter } from '../../codec/data-converter.js';
+import { loadConfig, type Config } from '../../common/config.js';
+import type { Operation } from '../../d1/schemas.js';
+import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
+import { unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
+import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
+import { unmatchedNotificationsQuery } from '../../workflows/definitions.js';
+import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
+import { freePort } from '../helpers/ports.js';
+import { makeTestPki } from '../helpers/tls.js';
+import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
+
+const ISSUER = 'ISSUER0001';
+const basic = `Basic ${Buffer.from('d1-simulator:d1-simulator-secret').toString('base64')}`;
+
+function operation(cardId: string, overrides: Partial<Operation> = {}): Operation {
+  return {
+    operationId: uniqueName('op'),
+    operation: 'PRODUCE',
+    status: 'PENDING',
+    startTime: '2026-11-24T10:00:00.000Z',
+    cardId,
+    details: { status: 'CARD_PROD_ONGOING' },
+    ...overrides,
+  };
+}
+
+interface Harness {
+  config: Config;
+  webhook: WebhookServer;
+  client: Client;
+  logs: LogCapture;
+  close(): Promise<void>;
+}
+
+async function startWebhook(env: { address: string; connection?: Connection }, extraEnv: Record<string, string> = {}) {
+  const keysDir = await makeKeysDir();
+  const config = loadConfig({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: uniqueName('webhook'),
+    KEYS_DIR: keysDir,
+    PAYLOAD_CODEC_KEYS_FILE: path.join(import.meta.dirname, '../fixtures/codec-keys.json'),
+    WEBHOOK_PORT: '0',
+    WEBHOOK_BODY_LIMIT_BYTES: '4096',
+    WEBHOOK_SIGNAL_TIMEOUT: '2s',
+    ...extraEnv,
+  });
+  const connection = env.connection ?? Connection.lazy({ address: env.address });
+  const client = new Client({ connection, dataConverter: await createDataConverter(config) });
+  const logs = new LogCapture();
+  const tokens = new WebhookTokens(webhookClients(config), await loadTokenSecret(config.webhook.tokenSecret), 60_000);
+  const webhook = await createWebhookServer(config, { client, tokens, logger: logs.logger });
+  return {
+    config,
+    webhook,
+    client,
+    logs,
+    close: async () => {
+      await webhook.close();
+      if (!env.connection) await connection.close();
+    },
+  } satisfies Harness;
+}
+
+async function token(h: Harness): Promise<string> {
+  const response = await h.webhook.app.inject({
+    method: 'POST',
+    url: '/authz/d1/v1/oauth2/token',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'grant_type=client_credentials',
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  return (response.json() as { access_token: string }).access_token;
+}
+
+function notify(
+  h: Harness,
+  bearer: string | undefined,
+  body: unknown,
+  issuerId = ISSUER,
+  contentType = 'application/json',
+) {
+  return h.webhook.app.inject({
+    method: 'POST',
+    url: `/notifications/d1/v2/issuers/${issuerId}/cards`,
+    headers: { 'content-type': contentType, ...(bearer && { authorization: `Bearer ${bearer}` }) },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** The unmatched notifications recorded for a card, or undefined when none were. */
+async function recorded(h: Harness, cardId: string): Promise<Operation[] | undefined> {
+  try {
+    const kept = await h.client.workflow
+      .getHandle(unmatchedWorkflowId(ISSUER, cardId))
+      .query(unmatchedNotificationsQuery);
+    return kept.map((entry) => entry.operation);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+describe('notification webhook', () => {
+  let env: TestWorkflowEnvironment;
+  let h: Harness;
+  let worker: Worker;
+  let running: Promise<void>;
+
+  before(async () => {
+    env = await testEnvironment();
+    h = await startWebhook({ address: env.address, connection: env.connection });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: h.config.temporal.taskQueue,
+      workflowBundle: await testWorkflowBundle(),
+      dataConverter: { payloadCodecs: (await createDataConverter(h.config)).payloadCodecs ?? [] },
+    });
+    running = worker.run();
+  });
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await h?.close();
+    await env?.teardown();
+  });
+
+  it('issues tokens to known clients only, as D1 expects them', async () => {
+    const good = await h.webhook.app.inject({
+      method: 'POST',
+      url: '/authz/d1/v1/oauth2/token',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'grant_type=client_credentials',
+    });
+    assert.equal(good.statusCode, 200);
+    const body = good.json() as Record<string, unknown>;
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.expires_in, '60');
+    for (const authorization of [`Basic ${Buffer.from('d1-simulator:wrong').toString('base64')}`, undefined]) {
+      const refused = await h.webhook.app.inject({
+        method: 'POST',
+        url: '/authz/d1/v1/oauth2/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization && { authorization }) },
+        payload: 'grant_type=client_credentials',
+      });
+      assert.equal(refused.statusCode, 401);
+      assert.equal((refused.json() as { error: string }).error, 'invalid_client');
+    }
+  });
+
+  it('records a notification for a card with no running order, answers 204, and it can be read back', async () => {
+    const cardId = uniqueName('stray').slice(0, 40);
+    const op = operation(cardId);
+    const response = await notify(h, await token(h), { operations: [op] });
+    assert.equal(response.statusCode, 204);
+    const kept = await eventually(() => recorded(h, cardId));
+    assert.deepEqual(kept, [op]);
+  });
+
+  it('refuses missing, forged, expired and foreign tokens with 401, and signals nothing', async () => {
+    const secret = await loadTokenSecret(h.config.webhook.tokenSecret);
+    const claims = { issuer_ids: [ISSUER] };
+    const sign = (key: Uint8Array, exp: number) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer('d1-card-orders/webhook')
+        .setAudience('d1-card-orders/notifications')
+        .setExpirationTime(exp)
+        .sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    const bad = [
+      undefined,
+      'not-a-jwt',
+      await sign(new Uint8Array(32).fill(7), now + 60), // forged: another secret
+      await sign(secret, now - 60), // expired
+      await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setAudience('elsewhere')
+        .setExpirationTime(now + 60)
+        .sign(secret),
+    ];
+    const cardId = uniqueName('unauth').slice(0, 40);
+    for (const bearer of bad) {
+      const response = await notify(h, bearer, { operations: [operation(cardId)] });
+      assert.equal(response.statusCode, 401, String(bearer));
+      assert.equal((response.json() as { errorCode: string }).errorCode, 'UNAUTHORIZED');
+    }
+    assert.equal(await recorded(h, cardId), undefined);
+  });
+
+  it('refuses a token issued for another issuer with 403', async () => {
+    const response = await notify(h, await token(h), { operations: [operation('card-x')] }, 'ISSUER0002');
+    assert.equal(response.statusCode, 403);
+  });
+
+  it('answers bad input with the right 4xx and a JSON body naming the field', async () => {
+    const bearer = await token(h);
+    const malformed = await notify(h, bearer, '{"operations": [');
+    assert.equal(malformed.statusCode, 400);
+    assert.equal((malformed.json() as { errorCode: string }).errorCode, 'INVALID_JSON');
+
+    const wrongTypes = await notify(h, bearer, {
+      operations: [{ ...operation('c1'), cardId: 42, startTime: 'yesterday' }],
+    });
+    assert.equal(wrongTypes.statusCode, 400);
+    const fields = (wrongTypes.json() as { fields: { field: string }[] }).fields.map((f) => f.field).sort();
+    assert.deepEqual(fields, ['operations.0.cardId', 'operations.0.startTime']);
+
+    const unknownEnum = await notify(h, bearer, { operations: [{ ...operation('c1'), status: 'DONE' }] });
+    assert.equal(unknownEnum.statusCode, 400);
+    assert.match(unknownEnum.body, /operations\.0\.status/);
+
+    const empty = await notify(h, bearer, { operations: [] });
+    assert.equal(empty.statusCode, 400);
+
+    const oversized = await notify(h, bearer, { operations: [operation('c1', { error: 'x'.repeat(8000) })] });
+    assert.equal(oversized.statusCode, 413);
+
+    const wrongType = await notify(h, bearer, 'operations=1', ISSUER, 'application/x-www-form-urlencoded');
+    assert.equal(wrongType.statusCode, 415);
+
+    const badIssuer = await notify(h, bearer, { operations: [operation('c1')] }, 'SHORT');
+    assert.ok([400, 403].includes(badIssuer.statusCode));
+
+    const unknownPath = await h.webhook.app.inject({ method: 'POST', url: '/notifications/d1/v3/else' });
+    assert.equal(unknownPath.statusCode, 404);
+    const wrongMethod = await h.webhook.app.inject({
+      method: 'GET',
+      url: `/notifications/d1/v2/issuers/${ISSUER}/cards`,
+    });
+    assert.equal(wrongMethod.statusCode, 405);
+    assert.equal(wrongMethod.headers.allow, 'POST');
+  });
+
+  it('never answers 5xx or crashes on random bodies (fuzz)', async () => {
+    const bearer = await token(h);
+    const bodies = fc.oneof(
+      fc.json(),
+      fc.string(),
+      fc.jsonValue().map((value) => JSON.stringify({ operations: [value] })),
+      fc
+        .record({ operations: fc.array(fc.dictionary(fc.string(), fc.jsonValue()), { maxLength: 3 }) })
+        .map((v) => JSON.stringify(v)),
+    );
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const response = await notify(h, bearer, body);
+        return response.statusCode < 500;
+      }),
+      { numRuns: 2000 },
+    );
+    const health = await h.webhook.app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(health.statusCode, 200);
+  });
+
+  it('keeps card data and tokens out of its logs', () => {
+    const text = h.logs.text();
+    assert.ok(!text.includes('d1-simulator-secret'));
+    assert.ok(!/Bearer ey/.test(text));
+    assert.match(text, /"correlationId"/);
+  });
+});
+
+describe('notification webhook while Temporal is down', () => {
+  it('answers 503 (so D1 retries), then 204 once Temporal is back, with each operation applied once', async () => {
+    const port = await freePort();
+    const dbFilename = path.join(process.env.TEST_TMPDIR ?? '/tmp', `${uniqueName('down')}.sqlite`);
+    const cli = await resolveTemporalCli(loadConfig({ PATH: process.env.PATH, HOME: process.env.HOME }));
+    const server = () =>
+      TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: cli },
+          port,
+          dbFilename,
+          searchAttributes: [...cardOrderSearchAttributes],
+        },
+      });
+    let temporal = await server();
+    const h = await startWebhook({ address: temporal.address });
+    try {
+      const bearer = await token(h);
+      const ready = await h.webhook.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      await temporal.teardown();
+
+      const cardId = uniqueName('outage').slice(0, 40);
+      const batch = { operations: [operation(cardId), operation(cardId, { details: { status: 'CARD_PROD_DONE' } })] };
+      const during = await notify(h, bearer, batch);
+      assert.equal(during.statusCode, 503);
+      assert.equal(during.headers['retry-after'], '5');
+      assert.equal((await h.webhook.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+
+      temporal = await server();
+      const afterwards = await eventually(
+        async () => {
+          const response = await notify(h, bearer, batch);
+          return response.statusCode === 204 ? response : undefined;
+        },
+        { timeoutMs: 30_000, what: 'a 204 once Temporal is back' },
+      );
+      assert.equal(afterwards.statusCode, 204);
+      const worker = await Worker.create({
+        connection: temporal.nativeConnection,
+        taskQueue: h.config.temporal.taskQueue,
+        workflowBundle: await testWorkflowBundle(),
+        dataConverter: { payloadCodecs: (await createDataConverter(h.config)).payloadCodecs ?? [] },
+      });
+      const kept = await worker.runUntil(() => eventually(() => recorded(h, cardId)));
+      assert.deepEqual(
+        kept.map((op) => op.operationId),
+        batch.operations.map((op) => op.operationId),
+      );
+    } finally {
+      await h.close();
+      await temporal.teardown();
+    }
+  });
+});
+
+describe('notification webhook over mutual TLS', () => {
+  it('serves a client with a certificate from its CA, and refuses one without', async () => {
+    const pki = await makeTestPki();
+    const env = await testEnvironment();
+    const h = await startWebhook(
+      { address: env.address, connection: env.connection },
+      {
+        WEBHOOK_TLS_CERT_FILE: pki.serverCert,
+        WEBHOOK_TLS_KEY_FILE: pki.serverKey,
+        WEBHOOK_TLS_CA_FILE: pki.caCert,
+        WEBHOOK_REQUIRE_CLIENT_CERT: 'true',
+      },
+    );
+    try {
+      assert.match(h.webhook.url, /^https:/);
+      const ca = await readFile(pki.caCert);
+      const withCert = new Agent({
+        connect: { ca, cert: await readFile(pki.clientCert), key: await readFile(pki.clientKey) },
+      });
+      const ok = await request(`${h.webhook.url}/healthz`, { dispatcher: withCert });
+      assert.equal(ok.statusCode, 200);
+      await ok.body.dump();
+      const without = new Agent({ connect: { ca } });
+      await assert.rejects(request(`${h.webhook.url}/healthz`, { dispatcher: without }));
+      await Promise.all([withCert.close(), without.close()]);
+    } finally {
+      await h.close();
+      await env.teardown();
+    }
+  });
+});
