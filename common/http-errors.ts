@@ -6,7 +6,7 @@
  * @module
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { describeIssues } from '../d1/schemas.js';
 
 /** One thing wrong with a request: where (`shipment.deliveryAddress.countryCode`, `issuerId`) and why. */

@@ -180,6 +180,16 @@ export const knownProductionStatuses = [
   'CARD_RETURNED',
 ] as const;
 export type KnownProductionStatus = (typeof knownProductionStatuses)[number];
+
+/** The stages of a PRODUCE operation when nothing fails, in order (../shared/d1-api.md, Part A). */
+export const productionLifecycle = [
+  'CARD_PROD_REQUESTED',
+  'DATA_PREPARED',
+  'CARD_PROD_READY',
+  'CARD_PROD_ONGOING',
+  'CARD_PROD_DONE',
+  'CARD_SHIPPED',
+] as const satisfies readonly KnownProductionStatus[];
 /** A production status: one of the known values, or a future one D1 adds. */
 export type ProductionStatus = KnownProductionStatus | (string & {});
 

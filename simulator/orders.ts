@@ -6,19 +6,12 @@
  * @module
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Operation, UpdateOrderType } from '../d1/schemas.js';
+import { productionLifecycle, type Operation, type UpdateOrderType } from '../d1/schemas.js';
 import type { Clock, Timer } from './clock.js';
 import type { FaultState, OutcomeRule } from './faults.js';
 
 /** The PRODUCE steps every order goes through when nothing fails, in order; the last one is terminal. */
-export const productionSteps = [
-  'CARD_PROD_REQUESTED',
-  'DATA_PREPARED',
-  'CARD_PROD_READY',
-  'CARD_PROD_ONGOING',
-  'CARD_PROD_DONE',
-  'CARD_SHIPPED',
-] as const;
+const productionSteps = productionLifecycle;
 
 /** `errorCode` of a PRODUCE operation ended by a successful CANCEL (D1 does not document one). */
 export const CANCELED_BY_ISSUER = 'CANCELED_BY_ISSUER';

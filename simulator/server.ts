@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { JWK } from 'jose';
-import { KeyMaterialError, PortInUseError } from '../common/errors.js';
+import { PortInUseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { readServerTls } from '../common/server-tls.js';
 import { loadIssuerKeys, TokenService } from './auth.js';
 import { systemClock, type Clock } from './clock.js';
 import type { SimulatorConfig } from './config.js';
@@ -42,29 +42,6 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-async function readTls(tls: SimulatorConfig['tls']) {
-  if (!tls) return undefined;
-  const read = async (file: string, what: string) => {
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new KeyMaterialError(`Cannot read the simulator's ${what} at ${file}: ${(err as Error).message}`);
-    }
-  };
-  const [cert, key, ca] = await Promise.all([
-    read(tls.certFile, 'TLS certificate'),
-    read(tls.keyFile, 'TLS key'),
-    tls.caFile ? read(tls.caFile, 'TLS CA certificate') : undefined,
-  ]);
-  return {
-    cert,
-    key,
-    ...(ca && { ca }),
-    requestCert: tls.requireClientCert,
-    rejectUnauthorized: tls.requireClientCert,
-  };
-}
-
 function formatUrl(protocol: string, address: AddressInfo): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `${protocol}://${host}:${address.port}`;
@@ -82,7 +59,7 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
   const [jwks, encryptionKey, https] = await Promise.all([
     loadIssuerKeys(config.issuerJwksFile),
     loadEncryptionKeyPair(config.encryptionKeyFile),
-    readTls(config.tls),
+    readServerTls(config.tls, 'simulator'),
   ]);
 
   const faults = new FaultState();

@@ -7,14 +7,13 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
-import { KeyMaterialError, PortInUseError } from '../common/errors.js';
+import { PortInUseError } from '../common/errors.js';
 import {
   HttpError,
   installErrorHandling,
@@ -23,9 +22,10 @@ import {
   requireMediaType,
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
+import { readServerTls } from '../common/server-tls.js';
 import { correlationIdSchema, issuerIdSchema, notificationBatchSchema } from '../d1/schemas.js';
 import { NotificationRouter } from './notification-router.js';
-import { WebhookTokens } from './tokens.js';
+import type { WebhookTokens } from './tokens.js';
 
 export const webhookPaths = {
   token: '/authz/d1/v1/oauth2/token',
@@ -59,32 +59,12 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   return colon < 0 ? undefined : { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
-async function readTls(tls: Config['webhook']['tls']) {
-  if (!tls) return undefined;
-  try {
-    const [cert, key, ca] = await Promise.all([
-      readFile(tls.certFile),
-      readFile(tls.keyFile),
-      tls.caFile ? readFile(tls.caFile) : undefined,
-    ]);
-    return {
-      cert,
-      key,
-      ...(ca && { ca }),
-      requestCert: tls.requireClientCert,
-      rejectUnauthorized: tls.requireClientCert,
-    };
-  } catch (err) {
-    throw new KeyMaterialError(`Cannot read the webhook's TLS files: ${(err as Error).message}`);
-  }
-}
-
 /** Builds the webhook and listens on `config.webhook.host:port` (0 picks a free port). */
 export async function createWebhookServer(config: Config, deps: WebhookDependencies): Promise<WebhookServer> {
   const { client, tokens, logger } = deps;
   const router = new NotificationRouter(client, config.temporal.taskQueue, config.webhook.unmatchedRetentionMs);
   const { bodyLimitBytes, signalTimeoutMs } = config.webhook;
-  const https = await readTls(config.webhook.tls);
+  const https = await readServerTls(config.webhook.tls, 'webhook');
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,

@@ -7,20 +7,14 @@ import { loadSigningKey, type KeyWithId } from '../../d1/keys.js';
 import type { OrderRequest } from '../../d1/schemas.js';
 import { encryptSensitiveData } from '../../d1/sensitive-data.js';
 import { startD1Stack, type D1Stack } from '../helpers/d1-stack.js';
+import { testAddress, testCard } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 import { makeTestPki } from '../helpers/tls.js';
 
 const ISSUER = 'ISSUER0001';
-const card = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '123' };
-const address = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-};
+const card = testCard;
+const address = testAddress;
 
 /** A dispatcher that counts the requests it sends, by path. */
 function countingPool(

@@ -16,6 +16,7 @@ import { demoKeyFiles } from '../../d1/keys.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
+import { testAddress, testCard } from './fixtures.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
 import { LogCapture, startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
@@ -27,15 +28,7 @@ const run = promisify(execFile);
 /** Recorded histories of real runs, replayed by test/workflows/replay.test.ts. */
 export const historiesDir = path.join(projectRoot, 'test/histories');
 
-export const testCard = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '987' };
-export const testAddress = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-};
+export { testAddress, testCard } from './fixtures.js';
 
 export interface SagaStack {
   env: TestWorkflowEnvironment;

@@ -6,17 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { notificationBatchSchema, type Operation } from '../../d1/schemas.js';
 import { ISSUER_ID, startSimulator, waitFor, type TestSimulator } from './support.js';
+import { productionLifecycle } from '../../d1/schemas.js';
 
 const CLIENT_ID = 'd1-simulator';
 const CLIENT_SECRET = 'd1-simulator-secret';
-const LIFECYCLE = [
-  'CARD_PROD_REQUESTED',
-  'DATA_PREPARED',
-  'CARD_PROD_READY',
-  'CARD_PROD_ONGOING',
-  'CARD_PROD_DONE',
-  'CARD_SHIPPED',
-];
+const LIFECYCLE = [...productionLifecycle];
 
 interface Batch {
   issuerId: string;

@@ -18,6 +18,7 @@ import { JWT_BEARER_GRANT, productionStatusResponseSchema, type Operation } from
 import type { Clock, Timer } from '../../simulator/clock.js';
 import { loadSimulatorConfig } from '../../simulator/config.js';
 import { createSimulator, type Simulator } from '../../simulator/server.js';
+import { testAddress } from '../helpers/fixtures.js';
 
 export const ISSUER_ID = 'ISSUER0001';
 export const OTHER_ISSUER_ID = 'ISSUER0002';
@@ -117,14 +118,7 @@ export async function encryptCardData(
     .encrypt(await importJWK(jwk, protectedHeader.alg));
 }
 
-const address = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-};
+const address = testAddress;
 
 /** A valid THALES order body, top-level fields overridable. */
 export function orderBody(encryptedData: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {

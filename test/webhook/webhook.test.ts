@@ -84,7 +84,7 @@ async function token(h: Harness): Promise<string> {
     payload: 'grant_type=client_credentials',
   });
   assert.equal(response.statusCode, 200, response.body);
-  return (response.json() as { access_token: string }).access_token;
+  return response.json<{ access_token: string }>().access_token;
 }
 
 function notify(
@@ -147,7 +147,7 @@ describe('notification webhook', () => {
       payload: 'grant_type=client_credentials',
     });
     assert.equal(good.statusCode, 200);
-    const body = good.json() as Record<string, unknown>;
+    const body = good.json<Record<string, unknown>>();
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.expires_in, '60');
     for (const authorization of [`Basic ${Buffer.from('d1-simulator:wrong').toString('base64')}`, undefined]) {
@@ -158,7 +158,7 @@ describe('notification webhook', () => {
         payload: 'grant_type=client_credentials',
       });
       assert.equal(refused.statusCode, 401);
-      assert.equal((refused.json() as { error: string }).error, 'invalid_client');
+      assert.equal(refused.json<{ error: string }>().error, 'invalid_client');
     }
   });
 
@@ -197,7 +197,7 @@ describe('notification webhook', () => {
     for (const bearer of bad) {
       const response = await notify(h, bearer, { operations: [operation(cardId)] });
       assert.equal(response.statusCode, 401, String(bearer));
-      assert.equal((response.json() as { errorCode: string }).errorCode, 'UNAUTHORIZED');
+      assert.equal(response.json<{ errorCode: string }>().errorCode, 'UNAUTHORIZED');
     }
     assert.equal(await recorded(h, cardId), undefined);
   });
@@ -211,13 +211,16 @@ describe('notification webhook', () => {
     const bearer = await token(h);
     const malformed = await notify(h, bearer, '{"operations": [');
     assert.equal(malformed.statusCode, 400);
-    assert.equal((malformed.json() as { errorCode: string }).errorCode, 'INVALID_JSON');
+    assert.equal(malformed.json<{ errorCode: string }>().errorCode, 'INVALID_JSON');
 
     const wrongTypes = await notify(h, bearer, {
       operations: [{ ...operation('c1'), cardId: 42, startTime: 'yesterday' }],
     });
     assert.equal(wrongTypes.statusCode, 400);
-    const fields = (wrongTypes.json() as { fields: { field: string }[] }).fields.map((f) => f.field).sort();
+    const fields = wrongTypes
+      .json<{ fields: { field: string }[] }>()
+      .fields.map((f) => f.field)
+      .sort();
     assert.deepEqual(fields, ['operations.0.cardId', 'operations.0.startTime']);
 
     const unknownEnum = await notify(h, bearer, { operations: [{ ...operation('c1'), status: 'DONE' }] });

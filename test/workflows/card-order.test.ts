@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OrderFailedError } from '../../common/errors.js';
+import { productionLifecycle } from '../../d1/schemas.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { eventually } from '../helpers/temporal.js';
 import { startSagaStack, testCard, type SagaStack } from '../helpers/saga-stack.js';
 
-const lifecycle = [
-  'CARD_PROD_REQUESTED',
-  'DATA_PREPARED',
-  'CARD_PROD_READY',
-  'CARD_PROD_ONGOING',
-  'CARD_PROD_DONE',
-  'CARD_SHIPPED',
-];
+const lifecycle = productionLifecycle;
 
 describe('card order saga (real dev server, real simulator, real HTTP)', () => {
   let stack: SagaStack;

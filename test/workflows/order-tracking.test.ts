@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Operation } from '../../d1/schemas.js';
+import { productionLifecycle, type Operation } from '../../d1/schemas.js';
 import { applyOperation, initialTrackingState, trackOperation } from '../../workflows/order-tracking.js';
 
 function op(stage: string, overrides: Partial<Operation> = {}): Operation {
@@ -27,13 +27,7 @@ const now = '2026-11-24T10:00:01.000Z';
 describe('order tracking', () => {
   it('walks the production lifecycle to SHIPPED, keeping a timeline', () => {
     const state = tracked();
-    for (const stage of [
-      'CARD_PROD_REQUESTED',
-      'DATA_PREPARED',
-      'CARD_PROD_READY',
-      'CARD_PROD_ONGOING',
-      'CARD_PROD_DONE',
-    ]) {
+    for (const stage of productionLifecycle.slice(0, -1)) {
       assert.equal(applyOperation(state, op(stage), 'notification', now), true);
       assert.equal(state.outcome, 'IN_PROGRESS');
     }
@@ -46,14 +40,7 @@ describe('order tracking', () => {
     assert.equal(state.shipment?.trackingNumber, '79');
     assert.deepEqual(
       state.timeline.map((entry) => entry.stage),
-      [
-        'CARD_PROD_REQUESTED',
-        'DATA_PREPARED',
-        'CARD_PROD_READY',
-        'CARD_PROD_ONGOING',
-        'CARD_PROD_DONE',
-        'CARD_SHIPPED',
-      ],
+      productionLifecycle,
     );
   });
 
