@@ -119,6 +119,8 @@ export const envSchema = z
     ORDER_PRODUCTION_DEADLINE: durationMs.default(30 * 86_400_000),
     /** Wait before re-ordering a card D1 reported OUT_OF_STOCK. @default 1h */
     ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs.default(3_600_000),
+    /** How long transient D1 failures (5xx, timeouts, 429) of one call are retried before the order fails. @default 15m */
+    ORDER_D1_RETRY_TIMEOUT: durationMs.default(15 * 60_000),
     /** Re-orders of an OUT_OF_STOCK card before it is compensated. @default 1 */
     ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(10).default(1),
     /** Activities one worker runs at once. @default 50 */
@@ -235,6 +237,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       productionDeadlineMs: env.ORDER_PRODUCTION_DEADLINE,
       outOfStockReorderDelayMs: env.ORDER_OUT_OF_STOCK_REORDER_DELAY,
       outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
+      d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
     },
     logLevel: env.LOG_LEVEL,
     keysDir: fromRoot(env.KEYS_DIR),

@@ -74,12 +74,16 @@ const retry = {
 };
 
 const { validateOrder } = proxyActivities<CardOrderActivities>({ startToCloseTimeout: '30s', retry });
-const { submitOrder, fetchOrderStatus, requestOrderCancel, cancelD1Order } = proxyActivities<CardOrderActivities>({
-  startToCloseTimeout: '1m',
-  // Bounds the retries of transient D1 failures; the order is compensated past it.
-  scheduleToCloseTimeout: '15m',
-  retry,
-});
+const DEFAULT_D1_RETRY_TIMEOUT_MS = 15 * 60_000;
+
+/** The D1 activities, their transient failures retried for `retryTimeoutMs`; the order fails past it. */
+function d1Activities(retryTimeoutMs: number) {
+  return proxyActivities<CardOrderActivities>({
+    startToCloseTimeout: '1m',
+    scheduleToCloseTimeout: retryTimeoutMs,
+    retry,
+  });
+}
 const { publishIssuerEvent } = proxyActivities<CardOrderActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '24h',
@@ -110,6 +114,9 @@ function failureType(err: unknown): string | undefined {
 export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult> {
   const { order, timings } = input;
   const { workflowId } = workflowInfo();
+  const { submitOrder, fetchOrderStatus, requestOrderCancel, cancelD1Order } = d1Activities(
+    timings.d1RetryTimeoutMs ?? DEFAULT_D1_RETRY_TIMEOUT_MS,
+  );
   const state: CarriedState = input.carried ?? {
     status: 'VALIDATING',
     tracking: initialTrackingState(),

@@ -31,6 +31,8 @@ export interface OrderTimings {
   outOfStockReorderDelayMs: number;
   /** How many times an OUT_OF_STOCK order is re-ordered before it is compensated. */
   outOfStockMaxReorders: number;
+  /** How long one D1 call's transient failures are retried; runs recorded before it existed used 15 minutes. */
+  d1RetryTimeoutMs?: number;
 }
 
 /** What a run hands to the next one when history grows long (continue-as-new). */
