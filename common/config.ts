@@ -160,6 +160,14 @@ export const envSchema = z
     WEBHOOK_TLS_CA_FILE: z.string().min(1).optional(),
     /** Refuse TLS clients without a certificate from WEBHOOK_TLS_CA_FILE. @default false */
     WEBHOOK_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
+
+    /** Where the codec server (Web UI and CLI decoding) listens. @default 127.0.0.1:8888 */
+    CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+    CODEC_SERVER_PORT: port.default(8888),
+    /** When set, every call must carry `Authorization: Bearer <token>` (Web UI with auth, `temporal --codec-auth`). */
+    CODEC_SERVER_AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Browser origins allowed to call it, comma-separated. @default the Web UI at localhost and 127.0.0.1 */
+    CODEC_SERVER_ALLOWED_ORIGINS: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.
@@ -230,6 +238,18 @@ function toConfig(env: z.output<typeof envSchema>) {
               requireClientCert: env.WEBHOOK_REQUIRE_CLIENT_CERT,
             }
           : undefined,
+    },
+    codecServer: {
+      host: env.CODEC_SERVER_HOST,
+      port: env.CODEC_SERVER_PORT,
+      authToken: env.CODEC_SERVER_AUTH_TOKEN,
+      allowedOrigins: (
+        env.CODEC_SERVER_ALLOWED_ORIGINS ??
+        `http://localhost:${env.TEMPORAL_UI_PORT},http://127.0.0.1:${env.TEMPORAL_UI_PORT}`
+      )
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
     },
     orderDefaults: {
       notificationTimeoutMs: env.ORDER_NOTIFICATION_TIMEOUT,

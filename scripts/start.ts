@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole system on this machine, on the embedded defaults. Creates the demo keys, starts the
- * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the D1 simulator, the notification webhook
- * and the card-order worker,
+ * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the codec server, the D1 simulator, the
+ * notification webhook and the card-order worker,
  * supervises them, and stops them cleanly on Ctrl-C.
  *
  * @module
@@ -13,6 +13,7 @@ import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, waitForTemporal } from '../common/temporal.js';
 import { ensureDemoKeys } from '../d1/keys.js';
+import { loadSimulatorConfig } from '../simulator/config.js';
 import { assertPortFree } from './lib/ports.js';
 import { Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
@@ -50,20 +51,33 @@ async function waitForPoller(config: Config, timeoutMs: number): Promise<void> {
 }
 
 async function main(config: Config, supervisor: Supervisor): Promise<void> {
-  if (await temporalAlreadyRunning(config)) {
-    say(`Using the Temporal server already running at ${config.temporal.address}`);
-  } else {
-    const { host, port } = parseHostPort(config.temporal.address);
+  const temporalRunning = await temporalAlreadyRunning(config);
+  // Every port is checked before anything starts, so a clash is one clear message, not a half-started stack.
+  const simulator = loadSimulatorConfig();
+  const { host, port } = parseHostPort(config.temporal.address);
+  if (!temporalRunning) {
     await assertPortFree(host, port, 'TEMPORAL_ADDRESS');
     await assertPortFree(host, config.temporal.uiPort, 'TEMPORAL_UI_PORT');
+  }
+  await assertPortFree(simulator.host, simulator.port, 'D1_SIM_PORT');
+  await assertPortFree(config.webhook.host, config.webhook.port, 'WEBHOOK_PORT');
+  await assertPortFree(config.codecServer.host, config.codecServer.port, 'CODEC_SERVER_PORT');
+
+  if (await ensureDemoKeys(config.keysDir)) {
+    say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
+  }
+  const run = (name: string, entry: string) =>
+    supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)]);
+  run('codec-server', 'codec/main.ts');
+  if (temporalRunning) {
+    say(`Using the Temporal server already running at ${config.temporal.address}`);
+  } else {
     say(`Starting the Temporal dev server (data in ${path.relative(projectRoot, config.temporal.dbFile)})`);
     await startDevServer(config, supervisor);
   }
-  if (await ensureDemoKeys(config.keysDir))
-    say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
-  supervisor.spawn('d1-simulator', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')]);
-  supervisor.spawn('webhook', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'webhook/main.ts')]);
-  supervisor.spawn('worker', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')]);
+  run('d1-simulator', 'simulator/main.ts');
+  run('webhook', 'webhook/main.ts');
+  run('worker', 'workers/main.ts');
   await waitForPoller(config, 120_000);
   say(
     [
@@ -71,6 +85,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
       `Temporal Web UI:  ${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows`,
       `Worker polling:   task queue ${config.temporal.taskQueue} on ${config.temporal.address}`,
       `D1 simulator:     ${config.d1.baseUrl}`,
+      `Codec server:     http://${config.codecServer.host}:${config.codecServer.port} (Web UI decodes payloads through it)`,
       `D1 webhook:       http://${config.webhook.host}:${config.webhook.port}/notifications/d1/v2/issuers/${config.d1.issuerId}/cards`,
       'Place an order:   npx card-orders order --file examples/order-individual.json',
       'Press Ctrl-C to stop.',

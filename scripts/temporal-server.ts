@@ -34,6 +34,9 @@ export function devServerArgs(config: Config): string[] {
     'journal_mode=WAL',
     '--log-level',
     verbose ? 'info' : 'error',
+    // Web UI decodes the encrypted payloads through our codec server.
+    '--ui-codec-endpoint',
+    `http://${config.codecServer.host}:${config.codecServer.port}`,
     ...cardOrderSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
 }
