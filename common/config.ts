@@ -161,6 +161,13 @@ export const envSchema = z
     /** Refuse TLS clients without a certificate from WEBHOOK_TLS_CA_FILE. @default false */
     WEBHOOK_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
 
+    /** Where the worker serves Prometheus metrics (the SDK's exporter); 0 turns them off. @default 9464 */
+    WORKER_METRICS_PORT: port.default(9464),
+    /** Where the webhook serves Prometheus metrics, apart from its public port; 0 turns them off. @default 9465 */
+    WEBHOOK_METRICS_PORT: port.default(9465),
+    /** Interface the metrics endpoints bind to. @default 127.0.0.1 */
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+
     /** Where the codec server (Web UI and CLI decoding) listens. @default 127.0.0.1:8888 */
     CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
     CODEC_SERVER_PORT: port.default(8888),
@@ -201,6 +208,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       workflowBundlePath: fromRoot(env.WORKFLOW_BUNDLE_PATH),
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      metricsAddress: env.WORKER_METRICS_PORT === 0 ? undefined : `${env.METRICS_HOST}:${env.WORKER_METRICS_PORT}`,
     },
     programCatalogFile: fromRoot(env.PROGRAM_CATALOG_FILE),
     issuerEvents: {
@@ -220,6 +228,7 @@ function toConfig(env: z.output<typeof envSchema>) {
     webhook: {
       host: env.WEBHOOK_HOST,
       port: env.WEBHOOK_PORT,
+      metrics: env.WEBHOOK_METRICS_PORT === 0 ? undefined : { host: env.METRICS_HOST, port: env.WEBHOOK_METRICS_PORT },
       clients: env.WEBHOOK_CLIENTS,
       tokenSecret: {
         inline: env.WEBHOOK_TOKEN_SECRET,

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createDataConverter } from '../codec/data-converter.js';
 import { loadConfig } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
+import { WebhookMetrics } from './metrics.js';
 import { createWebhookServer } from './server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from './tokens.js';
 
@@ -24,14 +25,18 @@ const tokens = new WebhookTokens(
   await loadTokenSecret(config.webhook.tokenSecret),
   config.webhook.tokenTtlMs,
 );
-const server = await createWebhookServer(config, { client, tokens, logger });
-logger.info({ url: server.url }, 'webhook listening');
+const metrics = new WebhookMetrics();
+const metricsEndpoint =
+  config.webhook.metrics && (await metrics.serve(config.webhook.metrics.host, config.webhook.metrics.port));
+const server = await createWebhookServer(config, { client, tokens, logger, metrics });
+logger.info({ url: server.url, metrics: metricsEndpoint?.url }, 'webhook listening');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server
       .close()
       .then(() => connection.close())
+      .then(() => metricsEndpoint?.server.close())
       .finally(() => logger.info('webhook stopped'));
   });
 }

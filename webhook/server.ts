@@ -24,6 +24,7 @@ import {
 import type { Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
 import { correlationIdSchema, issuerIdSchema, notificationBatchSchema } from '../d1/schemas.js';
+import type { WebhookMetrics } from './metrics.js';
 import { NotificationRouter } from './notification-router.js';
 import type { WebhookTokens } from './tokens.js';
 
@@ -49,6 +50,7 @@ export interface WebhookDependencies {
   client: Client;
   tokens: WebhookTokens;
   logger: Logger;
+  metrics?: WebhookMetrics;
 }
 
 function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
@@ -61,7 +63,7 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 
 /** Builds the webhook and listens on `config.webhook.host:port` (0 picks a free port). */
 export async function createWebhookServer(config: Config, deps: WebhookDependencies): Promise<WebhookServer> {
-  const { client, tokens, logger } = deps;
+  const { client, tokens, logger, metrics } = deps;
   const router = new NotificationRouter(client, config.temporal.taskQueue, config.webhook.unmatchedRetentionMs);
   const { bodyLimitBytes, signalTimeoutMs } = config.webhook;
   const https = await readServerTls(config.webhook.tls, 'webhook');
@@ -86,6 +88,7 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
   });
   app.addHook('onResponse', (request, reply, done) => {
     const { issuerId } = (request.params ?? {}) as { issuerId?: string };
+    metrics?.requests.inc({ route: request.routeOptions.url ?? '(none)', status: String(reply.statusCode) });
     // The route pattern, never the URL or the body: nothing a caller sends is echoed into the log.
     request.log.info(
       {
@@ -137,12 +140,15 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
       const { issuerId } = request.params as { issuerId: string };
       const batch = parseOrRefuse(notificationBatchSchema, request.body);
       const deadline = Date.now() + signalTimeoutMs;
+      const timer = metrics?.signalSeconds.startTimer();
       try {
         // In order: the reports of one card reach its workflow in the order D1 sent them.
         for (const operation of batch.operations) {
           await client.withDeadline(deadline, () => router.deliver(issuerId, operation));
         }
+        timer?.({ outcome: 'stored' });
       } catch (err) {
+        timer?.({ outcome: 'failed' });
         request.log.warn(
           { correlationId: request.id, err: { name: (err as Error).name } },
           'Temporal did not take the batch',

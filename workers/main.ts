@@ -10,7 +10,12 @@ import { createCardOrderWorker } from './card-order-worker.js';
 
 const config = loadConfig();
 const logger = createLogger(config, 'worker');
-Runtime.install({ logger: toTemporalLogger(logger) });
+Runtime.install({
+  logger: toTemporalLogger(logger),
+  ...(config.worker.metricsAddress && {
+    telemetryOptions: { metrics: { prometheus: { bindAddress: config.worker.metricsAddress } } },
+  }),
+});
 
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 try {

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../common/config.js';
 import type { Operation } from '../../d1/schemas.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { WebhookMetrics } from '../../webhook/metrics.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
 import { unmatchedNotificationsQuery } from '../../workflows/definitions.js';
@@ -40,6 +41,7 @@ function operation(cardId: string, overrides: Partial<Operation> = {}): Operatio
 interface Harness {
   config: Config;
   webhook: WebhookServer;
+  metrics: WebhookMetrics;
   client: Client;
   logs: LogCapture;
   close(): Promise<void>;
@@ -63,10 +65,12 @@ async function startWebhook(env: { address: string; connection?: Connection }, e
   const client = new Client({ connection, dataConverter: await createDataConverter(config) });
   const logs = new LogCapture();
   const tokens = new WebhookTokens(webhookClients(config), await loadTokenSecret(config.webhook.tokenSecret), 60_000);
-  const webhook = await createWebhookServer(config, { client, tokens, logger: logs.logger });
+  const metrics = new WebhookMetrics();
+  const webhook = await createWebhookServer(config, { client, tokens, logger: logs.logger, metrics });
   return {
     config,
     webhook,
+    metrics,
     client,
     logs,
     close: async () => {
@@ -268,6 +272,22 @@ describe('notification webhook', () => {
     );
     const health = await h.webhook.app.inject({ method: 'GET', url: '/healthz' });
     assert.equal(health.statusCode, 200);
+  });
+
+  it('counts requests by route and status, and times signals, on its metrics endpoint', async () => {
+    const { url, server } = await h.metrics.serve('127.0.0.1', 0);
+    try {
+      const response = await request(url);
+      const text = await response.body.text();
+      assert.match(
+        text,
+        /webhook_requests_total\{route="\/notifications\/d1\/v2\/issuers\/:issuerId\/cards",status="204"\} [1-9]/,
+      );
+      assert.match(text, /webhook_requests_total\{route="[^"]+",status="401"\} [1-9]/);
+      assert.match(text, /webhook_signal_duration_seconds_count\{outcome="stored"\} [1-9]/);
+    } finally {
+      server.close();
+    }
   });
 
   it('keeps card data and tokens out of its logs', () => {

@@ -188,6 +188,7 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
         PAYLOAD_CODEC_KEYS_FILE: stack.config.payloadCodec.file,
         D1_BASE_URL: stack.config.d1.baseUrl,
         WORKFLOW_BUNDLE_PATH: path.join(process.env.TEST_TMPDIR ?? '/tmp', 'no-prebuilt-bundle.js'),
+        WORKER_METRICS_PORT: '0',
         LOG_LEVEL: 'error',
       },
       stdio: 'ignore',
