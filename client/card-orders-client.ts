@@ -45,6 +45,7 @@ import {
   issuerRequestIdKey,
   productionStageKey,
 } from '../workflows/search-attributes.js';
+import { temporalConnectionOptions } from '../common/temporal.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -92,7 +93,7 @@ export class CardOrdersClient {
       loadProgramCatalog(config.programCatalogFile),
       createDataConverter(config),
     ]);
-    const conn = connection ?? (await Connection.connect({ address: config.temporal.address }));
+    const conn = connection ?? (await Connection.connect(temporalConnectionOptions(config.temporal)));
     const temporal = new Client({ connection: conn, namespace: config.temporal.namespace, dataConverter });
     return new CardOrdersClient(temporal, config, encryptionKey, catalog, !connection);
   }

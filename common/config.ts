@@ -36,6 +36,14 @@ export const envSchema = z
   .object({
     /** Temporal frontend, host:port. @default 127.0.0.1:7233 */
     TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+    /** API key for Temporal Cloud (or a server with API-key auth); implies TLS. */
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    /** TLS to the Temporal frontend: on with any TEMPORAL_TLS_* file or an API key; `true` forces it on. */
+    TEMPORAL_TLS: z.stringbool().optional(),
+    /** mTLS client certificate and key (PEM files), and the CA of the frontend's certificate. */
+    TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+    TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+    TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
     /** @default default */
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     /** Task queue of the card-order workflows and activities. @default card-orders */
@@ -179,6 +187,7 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.
     for (const [cert, key] of [
+      ['TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE'],
       ['D1_TLS_CERT_FILE', 'D1_TLS_KEY_FILE'],
       ['WEBHOOK_TLS_CERT_FILE', 'WEBHOOK_TLS_KEY_FILE'],
     ] as const) {
@@ -195,6 +204,17 @@ function toConfig(env: z.output<typeof envSchema>) {
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls:
+        env.TEMPORAL_TLS === false
+          ? undefined
+          : env.TEMPORAL_TLS || env.TEMPORAL_API_KEY || env.TEMPORAL_TLS_CERT_FILE || env.TEMPORAL_TLS_CA_FILE
+            ? {
+                certFile: env.TEMPORAL_TLS_CERT_FILE && fromRoot(env.TEMPORAL_TLS_CERT_FILE),
+                keyFile: env.TEMPORAL_TLS_KEY_FILE && fromRoot(env.TEMPORAL_TLS_KEY_FILE),
+                caFile: env.TEMPORAL_TLS_CA_FILE && fromRoot(env.TEMPORAL_TLS_CA_FILE),
+              }
+            : undefined,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       uiPort: env.TEMPORAL_UI_PORT,

@@ -5,8 +5,43 @@
  * @module
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
-import { TemporalUnavailableError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { Connection, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
+import type { Config } from './config.js';
+import { KeyMaterialError, TemporalUnavailableError } from './errors.js';
+
+/**
+ * Connection options for the configured Temporal: address, and TLS and an API key when set (Temporal Cloud, a
+ * cluster with mTLS). Shared by the client library, the worker, the webhook and the scripts.
+ */
+export function temporalConnectionOptions(temporal: Config['temporal']): {
+  address: string;
+  apiKey?: string;
+  tls?: TLSConfig;
+} {
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new KeyMaterialError(`Cannot read the Temporal ${what} at ${file}: ${(err as Error).message}`);
+    }
+  };
+  const { tls } = temporal;
+  const cert = read(tls?.certFile, 'client certificate');
+  const key = read(tls?.keyFile, 'client key');
+  const ca = read(tls?.caFile, 'CA certificate');
+  return {
+    address: temporal.address,
+    ...(temporal.apiKey && { apiKey: temporal.apiKey }),
+    ...(tls && {
+      tls: {
+        ...(cert && key && { clientCertPair: { crt: cert, key } }),
+        ...(ca && { serverRootCACertificate: ca }),
+      },
+    }),
+  };
+}
 
 /** Splits `host:port` (or `[v6]:port`) into its parts. */
 export function parseHostPort(address: string): { host: string; port: number } {
@@ -20,12 +55,16 @@ export function parseHostPort(address: string): { host: string; port: number } {
  *
  * @throws {TemporalUnavailableError} when the frontend did not answer in time.
  */
-export async function waitForTemporal(address: string, timeoutMs: number): Promise<Connection> {
+export async function waitForTemporal(
+  address: string,
+  timeoutMs: number,
+  options: ConnectionOptions = {},
+): Promise<Connection> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      const connection = await Connection.connect({ ...options, address, connectTimeout: 2_000 });
       try {
         await connection.workflowService.getSystemInfo({});
         return connection;

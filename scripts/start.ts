@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
-import { parseHostPort, waitForTemporal } from '../common/temporal.js';
+import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
 import { assertPortFree } from './lib/ports.js';
@@ -22,7 +22,11 @@ const say = (message: string) => process.stderr.write(`${message}\n`);
 
 async function temporalAlreadyRunning(config: Config): Promise<boolean> {
   try {
-    const connection = await waitForTemporal(config.temporal.address, 1_000);
+    const connection = await waitForTemporal(
+      config.temporal.address,
+      1_000,
+      temporalConnectionOptions(config.temporal),
+    );
     await connection.close();
     return true;
   } catch {
@@ -32,7 +36,7 @@ async function temporalAlreadyRunning(config: Config): Promise<boolean> {
 
 /** Resolves once a worker polls the task queue, so "ready" means ready. */
 async function waitForPoller(config: Config, timeoutMs: number): Promise<void> {
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -11,10 +11,11 @@ import { createLogger } from '../common/logger.js';
 import { WebhookMetrics } from './metrics.js';
 import { createWebhookServer } from './server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from './tokens.js';
+import { temporalConnectionOptions } from '../common/temporal.js';
 
 const config = loadConfig();
 const logger = createLogger(config, 'webhook');
-const connection = Connection.lazy({ address: config.temporal.address });
+const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
 const client = new Client({
   connection,
   namespace: config.temporal.namespace,

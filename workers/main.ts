@@ -7,6 +7,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../common/config.js';
 import { createLogger, toTemporalLogger } from '../common/logger.js';
 import { createCardOrderWorker } from './card-order-worker.js';
+import { temporalConnectionOptions } from '../common/temporal.js';
 
 const config = loadConfig();
 const logger = createLogger(config, 'worker');
@@ -17,7 +18,7 @@ Runtime.install({
   }),
 });
 
-const connection = await NativeConnection.connect({ address: config.temporal.address });
+const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
 try {
   const cardOrderWorker = await createCardOrderWorker(config, connection, logger);
   const { worker } = cardOrderWorker;

@@ -29,7 +29,7 @@ describe('worker process', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const lines: string[] = [];
-    createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
+    createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
     try {
       await eventually(() => (lines.some((line) => line.includes('worker polling')) ? true : undefined), {
         timeoutMs: 60_000,
