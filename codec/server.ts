@@ -6,15 +6,14 @@
  * @module
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
-import { PortInUseError } from '../common/errors.js';
 import {
   HttpError,
   installErrorHandling,
+  listenOn,
   parseOrRefuse,
   refuseOtherMethods,
   requireMediaType,
@@ -110,13 +109,11 @@ export async function createCodecServer(
     }
   }
 
-  try {
-    await app.listen({ host: config.codecServer.host, port: config.codecServer.port });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-      throw new PortInUseError(config.codecServer.port, 'CODEC_SERVER_PORT');
-    throw err;
-  }
-  const address = app.server.address() as AddressInfo;
-  return { app, url: `http://${address.address}:${address.port}`, close: () => app.close() };
+  const url = await listenOn(app, {
+    host: config.codecServer.host,
+    port: config.codecServer.port,
+    portVariable: 'CODEC_SERVER_PORT',
+    secure: false,
+  });
+  return { app, url, close: () => app.close() };
 }

@@ -5,9 +5,11 @@
  *
  * @module
  */
+import type { AddressInfo } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { z } from 'zod';
 import { describeIssues } from '../d1/schemas.js';
+import { PortInUseError } from './errors.js';
 
 /** One thing wrong with a request: where (`shipment.deliveryAddress.countryCode`, `issuerId`) and why. */
 export interface FieldIssue {
@@ -136,4 +138,23 @@ export function refuseOtherMethods(app: FastifyInstance, url: string, allowed: r
       ),
     handler: () => undefined,
   });
+}
+
+/**
+ * Listens on `host:port` (0 picks a free port) and resolves with the server's URL. A taken port becomes a
+ * {@link PortInUseError} naming `portVariable`, the setting that moves it.
+ */
+export async function listenOn(
+  app: FastifyInstance,
+  { host, port, portVariable, secure }: { host: string; port: number; portVariable: string; secure: boolean },
+): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(port, portVariable);
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${secure ? 'https' : 'http'}://${shown}:${address.port}`;
 }

@@ -5,11 +5,10 @@
  *
  * @module
  */
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { JWK } from 'jose';
-import { PortInUseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
 import { loadIssuerKeys, TokenService } from './auth.js';
@@ -19,7 +18,7 @@ import { registerControlRoutes } from './control-routes.js';
 import { registerD1Routes } from './d1-routes.js';
 import { loadEncryptionKeyPair } from './encrypted-data.js';
 import { FaultState } from './faults.js';
-import { installErrorHandling, HttpError } from '../common/http-errors.js';
+import { HttpError, installErrorHandling, listenOn } from '../common/http-errors.js';
 import { Notifier } from './notifier.js';
 import { OrderStore } from './orders.js';
 
@@ -40,11 +39,6 @@ export interface Simulator {
   readonly encryptionKey: JWK;
   /** Stops the lifecycles and deliveries, drops requests held by `timeoutRate`, and closes the server. */
   close(): Promise<void>;
-}
-
-function formatUrl(protocol: string, address: AddressInfo): string {
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `${protocol}://${host}:${address.port}`;
 }
 
 /**
@@ -136,15 +130,19 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
   });
   registerControlRoutes(app, { tokens, orders, faults, notifier, publicEncryptionKey: encryptionKey.publicJwk });
 
+  let url: string;
   try {
-    await app.listen({ host: config.host, port: config.port });
+    url = await listenOn(app, {
+      host: config.host,
+      port: config.port,
+      portVariable: 'D1_SIM_PORT',
+      secure: https !== undefined,
+    });
   } catch (err) {
     await notifier?.close();
     await app.close();
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(config.port, 'D1_SIM_PORT');
     throw err;
   }
-  const url = formatUrl(https ? 'https' : 'http', app.server.address() as AddressInfo);
 
   let closed: Promise<void> | undefined;
   return {

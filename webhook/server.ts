@@ -7,16 +7,15 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import formbody from '@fastify/formbody';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
-import { PortInUseError } from '../common/errors.js';
 import {
   HttpError,
   installErrorHandling,
+  listenOn,
   parseOrRefuse,
   refuseOtherMethods,
   requireMediaType,
@@ -172,13 +171,11 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
     }
   });
 
-  try {
-    await app.listen({ host: config.webhook.host, port: config.webhook.port });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-      throw new PortInUseError(config.webhook.port, 'WEBHOOK_PORT');
-    throw err;
-  }
-  const address = app.server.address() as AddressInfo;
-  return { app, url: `${https ? 'https' : 'http'}://${address.address}:${address.port}`, close: () => app.close() };
+  const url = await listenOn(app, {
+    host: config.webhook.host,
+    port: config.webhook.port,
+    portVariable: 'WEBHOOK_PORT',
+    secure: https !== undefined,
+  });
+  return { app, url, close: () => app.close() };
 }
