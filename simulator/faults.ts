@@ -44,6 +44,8 @@ export const faultsSchema = z.strictObject({
   timeoutRate: rate,
   /** Share of notification batches never sent. */
   dropNotificationRate: rate,
+  /** Cards whose notifications are never sent (their orders are only seen by polling). */
+  dropNotificationCardIds: z.array(cardIdSchema).max(1000),
   /** Share of delivered notification batches sent a second time. */
   duplicateNotificationRate: rate,
   /** Sends the operations pending for an issuer newest first. */
@@ -78,6 +80,7 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   retryAfterSeconds: 1,
   timeoutRate: 0,
   dropNotificationRate: 0,
+  dropNotificationCardIds: [],
   duplicateNotificationRate: 0,
   reorderNotifications: false,
   batchSize: 1,

@@ -72,6 +72,12 @@ export class Notifier {
 
   /** Queues one operation for delivery to `issuerId`'s webhook. */
   enqueue(issuerId: string, operation: Operation): void {
+    const { faults, logger } = this.#options;
+    if (faults.current.dropNotificationCardIds.includes(operation.cardId)) {
+      this.#record(issuerId, [operation], false).state = 'dropped';
+      logger.info({ issuerId }, 'notification dropped for its card (fault)');
+      return;
+    }
     let queue = this.#queues.get(issuerId);
     if (!queue) {
       queue = { issuerId, pending: [], timer: undefined, draining: false };

@@ -211,6 +211,16 @@ describe('simulator notifications to the issuer webhook', () => {
     });
   });
 
+  it('sends nothing for the cards in dropNotificationCardIds, and everything for the others', async () => {
+    await withWebhook({ D1_SIM_FAULTS: '{"dropNotificationCardIds":["card-muted"]}' }, async (sim, receiver) => {
+      await sim.order('card-muted');
+      await sim.order('card-heard');
+      const operations = await receivedAtLeast(receiver, 6);
+      assert.ok(operations.every((operation) => operation.cardId === 'card-heard'));
+      assert.equal((await sim.operations('card-muted'))[0]?.details.status, 'CARD_SHIPPED');
+    });
+  });
+
   it('notifies the UPDATE_ORDER outcome and the CARD_PROD_CANCELED production after a CANCEL', async () => {
     // The CANCEL must land before the first step: one token for both calls keeps them close together.
     await withWebhook({ D1_SIM_STEP_DELAY: '300ms' }, async (sim, receiver) => {
