@@ -2,7 +2,8 @@
  * `npm start`: the whole system on this machine, on the embedded defaults. Creates the demo keys, starts the
  * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the codec server, the D1 simulator, the
  * notification webhook and the card-order worker,
- * supervises them, and stops them cleanly on Ctrl-C.
+ * places the example orders and shows their progress, keeps running for more orders from the CLI, and stops
+ * everything cleanly on Ctrl-C.
  *
  * @module
  */
@@ -12,8 +13,10 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
+import { CardOrdersClient } from '../client/card-orders-client.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
+import { cancelDemoOrder, placeDemoOrders, showDemoProgress } from './lib/demo-orders.js';
 import { assertPortFree } from './lib/ports.js';
 import { Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
@@ -83,6 +86,20 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   run('webhook', 'webhook/main.ts');
   run('worker', 'workers/main.ts');
   await waitForPoller(config, 120_000);
+  const orders = await CardOrdersClient.connect({ config });
+  try {
+    say('\nPlacing the example orders (npm start places them once per data set):');
+    await placeDemoOrders(config, orders);
+    await Promise.all([
+      cancelDemoOrder(orders),
+      showDemoProgress(config, orders, webUiUrl(config), {
+        isTTY: process.stdout.isTTY,
+        write: (text) => process.stdout.write(text),
+      }),
+    ]);
+  } finally {
+    await orders.close();
+  }
   say(
     [
       '',

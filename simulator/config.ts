@@ -35,9 +35,11 @@ export const simulatorEnvSchema = z
     /** 0 picks a free port. @default 8090 */
     D1_SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
     /** The issuers' public signing keys (a JWKS), looked up by the assertion's `kid`. */
-    D1_SIM_ISSUER_JWKS: z.string().min(1).default('.data/keys/issuer-signing.jwks.json'),
+    D1_SIM_ISSUER_JWKS: z.string().min(1).optional(),
     /** The simulator's private P-256 JWK (with `kid`) that `encryptedData` is encrypted to. */
-    D1_SIM_ENCRYPTION_KEY_FILE: z.string().min(1).default('.data/keys/d1-encryption.private.jwk.json'),
+    D1_SIM_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+    /** The demo key set, shared with the service (`npm run keys`); the two defaults above live in it. */
+    KEYS_DIR: z.string().min(1).default('.data/keys'),
     /** Comma list of the issuerIds allowed a token. @default any issuerId whose assertion verifies */
     D1_SIM_ISSUER_IDS: commaList.pipe(z.array(issuerIdSchema).min(1, 'must list at least one issuerId')).optional(),
     /** Base URL of the issuer webhook; `none` (or empty) sends no notifications. */
@@ -105,8 +107,10 @@ function toConfig(env: z.output<typeof simulatorEnvSchema>) {
     host: env.D1_SIM_HOST,
     port: env.D1_SIM_PORT,
     logLevel: env.LOG_LEVEL,
-    issuerJwksFile: fromRoot(env.D1_SIM_ISSUER_JWKS),
-    encryptionKeyFile: fromRoot(env.D1_SIM_ENCRYPTION_KEY_FILE),
+    issuerJwksFile: fromRoot(env.D1_SIM_ISSUER_JWKS ?? path.join(env.KEYS_DIR, 'issuer-signing.jwks.json')),
+    encryptionKeyFile: fromRoot(
+      env.D1_SIM_ENCRYPTION_KEY_FILE ?? path.join(env.KEYS_DIR, 'd1-encryption.private.jwk.json'),
+    ),
     /** Undefined: every issuerId whose assertion verifies. */
     issuerIds: env.D1_SIM_ISSUER_IDS as readonly string[] | undefined,
     webhook: {

@@ -18,15 +18,21 @@ Runtime.install({
   }),
 });
 
+// The SDK stops running workers on a signal; one that arrives while the worker is still being built (bundling
+// takes seconds) must stop it too, rather than be ignored.
+let stopRequested = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopRequested = true));
+
 const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
 try {
   const cardOrderWorker = await createCardOrderWorker(config, connection, logger);
-  const { worker } = cardOrderWorker;
-  logger.info(
-    { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
-    'worker polling',
-  );
-  await worker.run();
+  if (!stopRequested) {
+    logger.info(
+      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      'worker polling',
+    );
+    await cardOrderWorker.worker.run();
+  }
   await cardOrderWorker.close();
   logger.info('worker stopped');
 } finally {

@@ -61,13 +61,19 @@ export class Supervisor {
     return this.#stopping;
   }
 
-  /** Stops everything on SIGINT or SIGTERM, then exits. */
+  /** Stops everything on SIGINT or SIGTERM, then exits; a second signal kills what is left at once. */
   stopOnSignals(onStop: () => void = () => {}): void {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
-        onStop();
-        void this.stop().then(() => process.exit());
-      });
-    }
+    let signalled = false;
+    const handle = () => {
+      if (signalled) {
+        for (const { child } of this.#children) if (child.exitCode === null) child.kill('SIGKILL');
+        process.exit(1);
+      }
+      signalled = true;
+      onStop();
+      void this.stop().then(() => process.exit());
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
   }
 }

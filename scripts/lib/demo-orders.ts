@@ -1,0 +1,124 @@
+/**
+ * The example orders `npm start` places, one per path through the saga: one ships, one fails in production and
+ * is compensated, one loses every notification and finishes by polling, one is cancelled. Their ids are fixed,
+ * so a second `npm start` finds them (and their end states) instead of ordering again.
+ *
+ * @module
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { request } from 'undici';
+import type { CardOrdersClient } from '../../client/card-orders-client.js';
+import type { Config } from '../../common/config.js';
+import type { CardOrderRequest } from '../../orders/schema.js';
+import { cardOrderWorkflowId } from '../../orders/schema.js';
+import type { CardOrderStatus, OrderState } from '../../workflows/definitions.js';
+
+export interface DemoOrder {
+  label: string;
+  issuerRequestId: string;
+  cardId: string;
+  /** Where this order should end. */
+  expected: CardOrderStatus;
+  timings?: CardOrderRequest['timings'];
+}
+
+export const demoOrders: readonly DemoOrder[] = [
+  { label: 'ships', issuerRequestId: 'demo-ships', cardId: 'demo-card-ships', expected: 'SHIPPED' },
+  { label: 'fails in production', issuerRequestId: 'demo-fails', cardId: 'demo-card-fails', expected: 'COMPENSATED' },
+  {
+    label: 'notifications lost',
+    issuerRequestId: 'demo-polls',
+    cardId: 'demo-card-polls',
+    expected: 'SHIPPED',
+    timings: { notificationTimeout: '3s', pollInterval: '2s' },
+  },
+  { label: 'cancelled', issuerRequestId: 'demo-cancel', cardId: 'demo-card-cancel', expected: 'CANCELLED' },
+];
+
+const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
+
+const address = {
+  firstName: 'Jane',
+  lastName: 'Doe',
+  line1: '10 Main St',
+  zipCode: '10001',
+  city: 'New York',
+  countryCode: 'US',
+};
+
+/** Makes the simulator fail one card and mute another, then places the four orders (once per data set). */
+export async function placeDemoOrders(config: Config, orders: CardOrdersClient): Promise<void> {
+  const faults = await request(`${config.d1.baseUrl}/__sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      outcomes: [
+        { match: { cardId: 'demo-card-fails' }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' },
+      ],
+      dropNotificationCardIds: ['demo-card-polls'],
+    }),
+  });
+  await faults.body.dump();
+  if (faults.statusCode !== 200) throw new Error(`the D1 simulator refused the demo faults (${faults.statusCode})`);
+  for (const demo of demoOrders) {
+    await orders.orderCard({
+      issuerId: config.d1.issuerId,
+      cardId: demo.cardId,
+      consumerId: 'demo-consumer',
+      issuerRequestId: demo.issuerRequestId,
+      cardProductId: 'PRD_VISA_DEBIT',
+      services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
+      shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
+      // A well-known test card number, never a real card.
+      sensitiveData: { pan: '4111111111111111', exp: '2906', name: 'JANE DOE' },
+      ...(demo.timings && { timings: demo.timings }),
+    });
+  }
+}
+
+/** Cancels the cancel demo once it is in production (or leaves it, when it already ended). */
+export async function cancelDemoOrder(orders: CardOrdersClient): Promise<void> {
+  for (;;) {
+    const state = await orders.getOrder('demo-cancel');
+    if (finalStatuses.includes(state.status)) return;
+    if (state.status === 'IN_PRODUCTION') {
+      await orders.cancelOrder('demo-cancel');
+      return;
+    }
+    await delay(100);
+  }
+}
+
+function line(demo: DemoOrder, state: OrderState | undefined, webUi: string, config: Config): string {
+  const link = `${webUi}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(cardOrderWorkflowId(config.d1.issuerId, demo.issuerRequestId))}`;
+  const status = state ? `${state.status}${state.stage ? ` (${state.stage})` : ''}` : 'placing';
+  return `${demo.label.padEnd(20)} ${demo.issuerRequestId.padEnd(12)} ${status.padEnd(36)} ${link}`;
+}
+
+/**
+ * Shows each demo order's progress until all four ended: one line per order updated in place on a terminal, a new
+ * line per change otherwise.
+ */
+export async function showDemoProgress(
+  config: Config,
+  orders: CardOrdersClient,
+  webUi: string,
+  out: { isTTY: boolean; write(text: string): void },
+): Promise<void> {
+  let shown: string[] = [];
+  for (;;) {
+    const states = await Promise.all(
+      demoOrders.map((demo) => orders.getOrder(demo.issuerRequestId).catch(() => undefined)),
+    );
+    const lines = demoOrders.map((demo, i) => line(demo, states[i], webUi, config));
+    if (out.isTTY) {
+      if (shown.length > 0) out.write(`\x1b[${shown.length}A`);
+      out.write(lines.map((text) => `\x1b[2K${text}\n`).join(''));
+    } else {
+      lines.forEach((text, i) => text !== shown[i] && out.write(`${text}\n`));
+    }
+    shown = lines;
+    if (states.every((state) => state && finalStatuses.includes(state.status))) return;
+    await delay(500);
+  }
+}
