@@ -49,8 +49,8 @@ export const simulatorEnvSchema = z
     /** Credentials for the webhook's token endpoint (HTTP Basic). */
     D1_SIM_WEBHOOK_CLIENT_ID: z.string().min(1).default('d1-simulator'),
     D1_SIM_WEBHOOK_CLIENT_SECRET: z.string().min(1).default('d1-simulator-secret'),
-    /** Time between two production steps of an order. @default 300ms */
-    D1_SIM_STEP_DELAY: durationMs.default(300),
+    /** Time between two production steps of an order. A demo sees every step; a cancel has time to land. @default 1s */
+    D1_SIM_STEP_DELAY: durationMs.default(1_000),
     /** Lifetime of the access tokens the simulator issues. @default 900 */
     D1_SIM_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
     /** Fault knobs in force from the start, as JSON (see faults.ts). @default {} */

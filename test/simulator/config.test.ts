@@ -32,7 +32,7 @@ describe('loadSimulatorConfig', () => {
       retryBaseMs: 500,
       timeoutMs: 5_000,
     });
-    assert.equal(config.stepDelayMs, 300);
+    assert.equal(config.stepDelayMs, 1_000);
     assert.equal(config.tokenTtlSeconds, 900);
     assert.deepEqual(config.faults, {});
     assert.equal(config.bodyLimitBytes, 1_048_576);
