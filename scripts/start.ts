@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { request } from 'undici';
 import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
@@ -22,6 +23,17 @@ import { Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
+
+/** Whether something answers `url` with a 2xx within a second. */
+async function answers(url: string, method: 'GET' | 'OPTIONS'): Promise<boolean> {
+  try {
+    const response = await request(url, { method, signal: AbortSignal.timeout(1_000) });
+    await response.body.dump();
+    return response.statusCode >= 200 && response.statusCode < 300;
+  } catch {
+    return false;
+  }
+}
 
 async function temporalAlreadyRunning(config: Config): Promise<boolean> {
   try {
@@ -66,24 +78,55 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
     await assertPortFree(host, port, 'TEMPORAL_ADDRESS');
     await assertPortFree(host, config.temporal.uiPort, 'TEMPORAL_UI_PORT');
   }
-  await assertPortFree(simulator.host, simulator.port, 'D1_SIM_PORT');
-  await assertPortFree(config.webhook.host, config.webhook.port, 'WEBHOOK_PORT');
-  await assertPortFree(config.codecServer.host, config.codecServer.port, 'CODEC_SERVER_PORT');
+  // A component already answering on its port is used as it is; anything else on the port is a clash.
+  const components = [
+    {
+      name: 'codec-server',
+      entry: 'codec/main.ts',
+      host: config.codecServer.host,
+      port: config.codecServer.port,
+      variable: 'CODEC_SERVER_PORT',
+      probe: { path: '/decode', method: 'OPTIONS' as const },
+    },
+    {
+      name: 'd1-simulator',
+      entry: 'simulator/main.ts',
+      host: simulator.host,
+      port: simulator.port,
+      variable: 'D1_SIM_PORT',
+      probe: { path: '/healthz', method: 'GET' as const },
+    },
+    {
+      name: 'webhook',
+      entry: 'webhook/main.ts',
+      host: config.webhook.host,
+      port: config.webhook.port,
+      variable: 'WEBHOOK_PORT',
+      probe: { path: '/healthz', method: 'GET' as const },
+    },
+  ];
+  const toStart = [];
+  for (const component of components) {
+    if (await answers(`http://${component.host}:${component.port}${component.probe.path}`, component.probe.method)) {
+      say(`Using the ${component.name} already running on port ${component.port}`);
+    } else {
+      await assertPortFree(component.host, component.port, component.variable);
+      toStart.push(component);
+    }
+  }
 
   if (await ensureDemoKeys(config.keysDir)) {
     say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
   }
   const run = (name: string, entry: string) =>
     supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)]);
-  run('codec-server', 'codec/main.ts');
   if (temporalRunning) {
     say(`Using the Temporal server already running at ${config.temporal.address}`);
   } else {
     say(`Starting the Temporal dev server (data in ${path.relative(projectRoot, config.temporal.dbFile)})`);
     await startDevServer(config, supervisor);
   }
-  run('d1-simulator', 'simulator/main.ts');
-  run('webhook', 'webhook/main.ts');
+  for (const component of toStart) run(component.name, component.entry);
   run('worker', 'workers/main.ts');
   await waitForPoller(config, 120_000);
   const orders = await CardOrdersClient.connect({ config });

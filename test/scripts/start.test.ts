@@ -36,6 +36,7 @@ describe('npm start', () => {
       simulator: await freePort(),
       webhook: await freePort(),
       codec: await freePort(),
+      workerMetrics: await freePort(),
     };
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/start.ts')], {
       cwd: projectRoot,
@@ -51,7 +52,7 @@ describe('npm start', () => {
         D1_SIM_WEBHOOK_URL: `http://127.0.0.1:${ports.webhook}`,
         WEBHOOK_PORT: String(ports.webhook),
         CODEC_SERVER_PORT: String(ports.codec),
-        WORKER_METRICS_PORT: '0',
+        WORKER_METRICS_PORT: String(ports.workerMetrics),
         WEBHOOK_METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
       },
