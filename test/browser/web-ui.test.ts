@@ -11,7 +11,7 @@ import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
 import { chromiumArgs, findOrInstallChromium } from '../helpers/chromium.js';
 import { makeKeysDir } from '../helpers/d1-stack.js';
-import { testAddress, testCard } from '../helpers/fixtures.js';
+import { sampleOrder } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { uniqueName } from '../helpers/temporal.js';
 
@@ -43,16 +43,7 @@ describe('Temporal Web UI', () => {
         connection: env.connection,
       });
       const issuerRequestId = uniqueName('ui-order');
-      await orders.orderCard({
-        issuerId: 'ISSUER0001',
-        cardId: issuerRequestId.slice(0, 40),
-        consumerId: 'cons_42',
-        issuerRequestId,
-        cardProductId: 'PRD_VISA_DEBIT',
-        services: { issuance: 'CREATION', delivery: 'usps-imb' },
-        shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
-        sensitiveData: testCard,
-      });
+      await orders.orderCard(sampleOrder(issuerRequestId));
       const workflowId = cardOrderWorkflowId('ISSUER0001', issuerRequestId);
 
       const page = await browser.newPage();

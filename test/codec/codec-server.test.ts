@@ -9,7 +9,7 @@ import { createCodecServer, type CodecServer } from '../../codec/server.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
-import { testAddress, testCard } from '../helpers/fixtures.js';
+import { sampleOrder, startInputAsCodecJson, testAddress, testCard } from '../helpers/fixtures.js';
 import { testEnvironment, uniqueName } from '../helpers/temporal.js';
 
 const uiOrigin = 'http://localhost:8233';
@@ -48,27 +48,11 @@ describe('codec server', () => {
 
   it('decodes an encrypted payload from an order history for the Web UI origin', async () => {
     const issuerRequestId = uniqueName('codec');
-    await orders.orderCard({
-      issuerId: 'ISSUER0001',
-      cardId: issuerRequestId.slice(0, 40),
-      consumerId: 'cons_42',
-      issuerRequestId,
-      cardProductId: 'PRD_VISA_DEBIT',
-      services: { issuance: 'CREATION', delivery: 'usps-imb' },
-      shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
-      sensitiveData: testCard,
-    });
+    await orders.orderCard(sampleOrder(issuerRequestId));
     const history = await orders.temporal.workflow
       .getHandle(cardOrderWorkflowId('ISSUER0001', issuerRequestId))
       .fetchHistory();
-    const [input] = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-    assert.ok(input);
-    const encoded = {
-      metadata: Object.fromEntries(
-        Object.entries(input.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-      ),
-      data: Buffer.from(input.data ?? []).toString('base64'),
-    };
+    const encoded = startInputAsCodecJson(history);
     assert.ok(!Buffer.from(encoded.data, 'base64').toString('latin1').includes('Main St'));
 
     const response = await server.app.inject({

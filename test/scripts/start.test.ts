@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { projectRoot } from '../../common/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { demoOrders } from '../../scripts/lib/demo-orders.js';
+import { startInputAsCodecJson } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/temporal.js';
 
@@ -84,14 +85,7 @@ describe('npm start', () => {
         const history = await new Client({ connection }).workflow
           .getHandle(cardOrderWorkflowId('ISSUER0001', 'demo-ships'))
           .fetchHistory();
-        const [input] = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-        assert.ok(input);
-        const encoded = {
-          metadata: Object.fromEntries(
-            Object.entries(input.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value).toString('base64')]),
-          ),
-          data: Buffer.from(input.data ?? []).toString('base64'),
-        };
+        const encoded = startInputAsCodecJson(history);
         const decoded = await request(`http://127.0.0.1:${ports.codec}/default/decode`, {
           method: 'POST',
           headers: {
