@@ -197,8 +197,6 @@ export const envSchema = z
     }
   });
 
-export type Env = z.input<typeof envSchema>;
-
 function toConfig(env: z.output<typeof envSchema>) {
   const fromRoot = (file: string) => path.resolve(projectRoot, file);
   return {

@@ -16,7 +16,7 @@ import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '.
 import type { Logger } from '../common/logger.js';
 import { signAssertion } from './assertion.js';
 import { errorFromResponse, errorFromTransport } from './classify.js';
-import { loadEncryptionKey, loadSigningKey, type KeyWithId } from './keys.js';
+import { loadSigningKey, type KeyWithId } from './keys.js';
 import {
   describeIssues,
   JWT_BEARER_GRANT,
@@ -121,11 +121,6 @@ export class D1Client {
       tls: { ...(cert && { cert }), ...(key && { key }), ...(ca && { ca }) },
       ...(logger && { logger }),
     });
-  }
-
-  /** D1's public encryption key from the configuration, for `encryptSensitiveData`. */
-  static loadEncryptionKey(config: Config['d1']): Promise<KeyWithId> {
-    return loadEncryptionKey(config.encryptionKey);
   }
 
   /** A valid access token for `issuerId`, cached and refreshed shortly before expiry. */

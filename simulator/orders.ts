@@ -10,9 +10,6 @@ import { productionLifecycle, type Operation, type UpdateOrderType } from '../d1
 import type { Clock, Timer } from './clock.js';
 import type { FaultState, OutcomeRule } from './faults.js';
 
-/** The PRODUCE steps every order goes through when nothing fails, in order; the last one is terminal. */
-const productionSteps = productionLifecycle;
-
 /** `errorCode` of a PRODUCE operation ended by a successful CANCEL (D1 does not document one). */
 export const CANCELED_BY_ISSUER = 'CANCELED_BY_ISSUER';
 const PRODUCTION_SITE = 'SIM-FR-LCN-01';
@@ -272,7 +269,7 @@ export class OrderStore {
       this.#emit(order);
       return;
     }
-    const next = productionSteps[productionSteps.findIndex((step) => step === details.status) + 1];
+    const next = productionLifecycle[productionLifecycle.findIndex((step) => step === details.status) + 1];
     if (next === undefined || next === 'CARD_PROD_REQUESTED') return;
     if (next === 'CARD_SHIPPED') {
       const trackingNumber = String(randomInt(100_000_000_000, 999_999_999_999));

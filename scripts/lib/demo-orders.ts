@@ -5,10 +5,12 @@
  *
  * @module
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { CardOrdersClient } from '../../client/card-orders-client.js';
-import type { Config } from '../../common/config.js';
+import { projectRoot, type Config } from '../../common/config.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import type { CardOrderStatus, OrderState } from '../../workflows/definitions.js';
@@ -37,15 +39,6 @@ export const demoOrders: readonly DemoOrder[] = [
 
 const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
 
-const address = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-};
-
 /** Makes the simulator fail one card and mute another, then places the four orders (once per data set). */
 export async function placeDemoOrders(config: Config, orders: CardOrdersClient): Promise<void> {
   const faults = await request(`${config.d1.baseUrl}/__sim/faults`, {
@@ -60,17 +53,16 @@ export async function placeDemoOrders(config: Config, orders: CardOrdersClient):
   });
   await faults.body.dump();
   if (faults.statusCode !== 200) throw new Error(`the D1 simulator refused the demo faults (${faults.statusCode})`);
+  // Every demo order is the ready example order under its own ids.
+  const example = JSON.parse(
+    await readFile(path.join(projectRoot, 'examples/order-individual.json'), 'utf8'),
+  ) as CardOrderRequest;
   for (const demo of demoOrders) {
     await orders.orderCard({
+      ...example,
       issuerId: config.d1.issuerId,
       cardId: demo.cardId,
-      consumerId: 'demo-consumer',
       issuerRequestId: demo.issuerRequestId,
-      cardProductId: 'PRD_VISA_DEBIT',
-      services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
-      shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
-      // A well-known test card number, never a real card.
-      sensitiveData: { pan: '4111111111111111', exp: '2906', name: 'JANE DOE' },
       ...(demo.timings && { timings: demo.timings }),
     });
   }
