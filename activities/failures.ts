@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { isCardOrderError } from '../common/errors.js';
 
 export function toApplicationFailure(err: unknown): unknown {
   if (!isCardOrderError(err)) return err;
+  // The alert: retried all the same, but a person has to fix it (e.g. D1 refuses our credentials).
+  if (err.needsOperator)
+    log.error('D1 refused our credentials or permission; an operator must act', { code: err.code });
   const retryAfterMs = err.code === 'ERR_D1_RATE_LIMITED' ? (err as { retryAfterMs?: number }).retryAfterMs : undefined;
   return ApplicationFailure.create({
     message: err.message,

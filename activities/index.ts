@@ -8,7 +8,12 @@ import type { D1Client } from '../d1/client.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
 import { createCancelD1Order } from './cancel-d1-order.js';
 import { createFetchOrderStatus } from './fetch-order-status.js';
-import { createPublishIssuerEvent, type IssuerEventsTarget } from './publish-issuer-event.js';
+import { createPollOrderStatus } from './poll-order-status.js';
+import {
+  createPublishIssuerEvent,
+  createPublishIssuerEvents,
+  type IssuerEventsTarget,
+} from './publish-issuer-event.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
 import { createSubmitOrder } from './submit-order.js';
 import { createValidateOrder } from './validate-order.js';
@@ -22,13 +27,19 @@ export interface ActivityDependencies {
   issuerEvents?: IssuerEventsTarget | undefined;
 }
 
+/**
+ * Every activity, by the name workflows call it. `validateOrder`, `fetchOrderStatus` and `publishIssuerEvent` serve
+ * first-generation (`cardOrder`) runs only, until they drain.
+ */
 export function createActivities({ d1, catalog, issuerEvents }: ActivityDependencies) {
   return {
-    validateOrder: createValidateOrder(catalog),
-    submitOrder: createSubmitOrder(d1),
-    fetchOrderStatus: createFetchOrderStatus(d1),
+    submitOrder: createSubmitOrder(d1, catalog),
+    pollOrderStatus: createPollOrderStatus(d1),
     requestOrderCancel: createRequestOrderCancel(d1),
     cancelD1Order: createCancelD1Order(d1),
+    publishIssuerEvents: createPublishIssuerEvents(issuerEvents),
+    validateOrder: createValidateOrder(catalog),
+    fetchOrderStatus: createFetchOrderStatus(d1),
     publishIssuerEvent: createPublishIssuerEvent(issuerEvents),
   };
 }

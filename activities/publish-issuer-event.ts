@@ -2,24 +2,39 @@ import { FlattenedSign } from 'jose';
 import { request } from 'undici';
 import { IssuerEventDeliveryError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
-import type { OrderState } from '../workflows/definitions.js';
+import type { IssuerEventType } from '../workflows/card-order/order-machine.js';
+import type { CardOrderStatus, OrderState } from '../workflows/definitions.js';
+import type { OrderStateV1 } from '../workflows/legacy/definitions-v1.js';
 import { withTypedFailures } from './failures.js';
 
-export type IssuerEventType = 'submitted' | 'status-changed' | 'shipped' | 'failed' | 'compensated' | 'cancelled';
+export type { IssuerEventType };
 
 export interface IssuerEvent {
   /** Stable across redeliveries, so the receiver can deduplicate. */
   eventId: string;
   type: IssuerEventType;
   occurredAt: string;
-  /** The order's state: identifiers and statuses, no PII. */
-  order: OrderState;
+  /** The status the order moved to (absent in first-generation orders' events). */
+  status?: CardOrderStatus;
+  /** The order's state when the event went out: identifiers and statuses, no PII. */
+  order: Omit<OrderState, 'timeline'> | OrderStateV1;
 }
 
 export interface IssuerEventsTarget {
   url: string;
   signingKey: KeyWithId;
   timeoutMs: number;
+}
+
+/**
+ * Posts a task's lifecycle events to the issuer, in order, each as {@link createPublishIssuerEvent} does. Meant
+ * to run as a local activity: a retry re-posts the batch, and the receiver deduplicates by event id.
+ */
+export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined) {
+  const publishOne = createPublishIssuerEvent(target);
+  return async function publishIssuerEvents(events: IssuerEvent[]): Promise<void> {
+    for (const event of events) await publishOne(event);
+  };
 }
 
 /**

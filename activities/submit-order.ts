@@ -1,8 +1,10 @@
-import { Context } from '@temporalio/activity';
 import type { D1Client } from '../d1/client.js';
 import type { OperationAccepted, OrderRequest } from '../d1/schemas.js';
+import type { ProgramCatalog } from '../orders/program-catalog.js';
 import type { CardOrder } from '../orders/schema.js';
+import { withHeartbeat } from './heartbeat.js';
 import { withTypedFailures } from './failures.js';
+import { checkOrder } from './validate-order.js';
 
 /** The D1 order body for `order`, under `issuerRequestId` (the order's own, or a re-order's). */
 export function toD1OrderRequest(order: CardOrder, issuerRequestId: string): OrderRequest {
@@ -22,13 +24,18 @@ export function toD1OrderRequest(order: CardOrder, issuerRequestId: string): Ord
   };
 }
 
-/** Orders the card at D1. Safe to retry: D1 returns the original operation for the same issuerRequestId. */
-export function createSubmitOrder(d1: D1Client) {
+/**
+ * Orders the card at D1, after checking the order against its schema and program (the client checked it already;
+ * this guards a workflow started by other means, at no cost in history). Safe to retry: D1 returns the original
+ * operation for the same issuerRequestId.
+ */
+export function createSubmitOrder(d1: D1Client, catalog: ProgramCatalog) {
   return function submitOrder(input: { order: CardOrder; issuerRequestId: string }): Promise<OperationAccepted> {
-    return withTypedFailures(() =>
-      d1.orderCard(input.order.issuerId, input.order.cardId, toD1OrderRequest(input.order, input.issuerRequestId), {
-        signal: Context.current().cancellationSignal,
-      }),
-    );
+    return withTypedFailures(() => {
+      const order = checkOrder(input.order, catalog);
+      return withHeartbeat((signal) =>
+        d1.orderCard(order.issuerId, order.cardId, toD1OrderRequest(order, input.issuerRequestId), { signal }),
+      );
+    });
   };
 }

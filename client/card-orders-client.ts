@@ -30,6 +30,7 @@ import {
   type CardOrderRequest,
 } from '../orders/schema.js';
 import {
+  CARD_ORDER_WORKFLOW,
   cancelOrderUpdate,
   orderStateQuery,
   type CancelResult,
@@ -48,9 +49,6 @@ import {
 import { temporalConnectionOptions } from '../common/temporal.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
-
-/** The workflow type every order runs as. */
-export const CARD_ORDER_WORKFLOW = 'cardOrder';
 
 export interface PlacedOrder {
   workflowId: string;
@@ -114,6 +112,7 @@ export class CardOrdersClient {
         ...orderDefaults,
         notificationTimeoutMs: timings?.notificationTimeout ?? orderDefaults.notificationTimeoutMs,
         pollIntervalMs: timings?.pollInterval ?? orderDefaults.pollIntervalMs,
+        pollMaxIntervalMs: timings?.pollMaxInterval ?? orderDefaults.pollMaxIntervalMs,
         productionDeadlineMs: timings?.productionDeadline ?? orderDefaults.productionDeadlineMs,
       },
       publishEvents: this.config.issuerEvents.url !== undefined,
@@ -130,7 +129,7 @@ export class CardOrdersClient {
           { key: issuerIdKey, value: order.issuerId },
           { key: cardIdKey, value: order.cardId },
           { key: issuerRequestIdKey, value: order.issuerRequestId },
-          { key: cardOrderStatusKey, value: 'VALIDATING' },
+          { key: cardOrderStatusKey, value: 'SUBMITTING' },
         ],
         staticSummary: `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`,
       });

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { MAX_REORDERS } from '../orders/reorder-id.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 
 /** The repository root, where `.data/` and the prebuilt bundle live by default. */
@@ -65,6 +66,11 @@ export const envSchema = z
     WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
     /** @default info */
     LOG_LEVEL: logLevel.default('info'),
+    /**
+     * The local demo (`npm start`, tests): allows the demo's public credentials where a production setting is unset
+     * (the webhook's D1 clients). Never set it in production: unset settings then fail closed. @default false
+     */
+    DEMO_MODE: z.stringbool().default(false),
 
     /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
     KEYS_DIR: z.string().min(1).default('.data/keys'),
@@ -119,18 +125,34 @@ export const envSchema = z
     /** The payload codec's AES-256 key ring, JSON `{activeKeyId, keys: {id: base64}}`, inline (wins) or in a file. */
     PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
     PAYLOAD_CODEC_KEYS_FILE: z.string().min(1).optional(),
-    /** Default wait for a D1 notification before polling the status endpoint. @default 2m */
-    ORDER_NOTIFICATION_TIMEOUT: durationMs.default(2 * 60_000),
-    /** Default poll interval once notifications are late. @default 1m */
-    ORDER_POLL_INTERVAL: durationMs.default(60_000),
+    /**
+     * Quiet time after the last news from D1 (a notification, or a poll that found a change) before the order polls
+     * D1's status endpoint. Real production takes days between stages: polls are the fallback. @default 4h
+     */
+    ORDER_NOTIFICATION_TIMEOUT: durationMs.default(4 * 3_600_000),
+    /** Interval after the first poll; it doubles with each poll that finds nothing new. @default 4h */
+    ORDER_POLL_INTERVAL: durationMs.default(4 * 3_600_000),
+    /**
+     * The most time between two polls (and before D1's estimated shipment date, the poll interval): how late, at
+     * worst, an order learns what a lost notification said. @default 24h
+     */
+    ORDER_POLL_MAX_INTERVAL: durationMs.default(24 * 3_600_000),
+    /**
+     * Quiet time after a Pull & change request (a cancel) before polling for D1's verdict, doubling from there to
+     * ORDER_POLL_MAX_INTERVAL: a person waits on it. @default 15m
+     */
+    ORDER_CHANGE_VERDICT_TIMEOUT: durationMs.default(15 * 60_000),
     /** Default overall limit of an order; past it, it is compensated. @default 30d */
     ORDER_PRODUCTION_DEADLINE: durationMs.default(30 * 86_400_000),
     /** Wait before re-ordering a card D1 reported OUT_OF_STOCK. @default 1h */
     ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs.default(3_600_000),
-    /** How long transient D1 failures (5xx, timeouts, 429) of one call are retried before the order fails. @default 15m */
-    ORDER_D1_RETRY_TIMEOUT: durationMs.default(15 * 60_000),
+    /**
+     * How long the transient failures (5xx, 429, timeouts, refused credentials) of a D1 call that must succeed
+     * (submit, cancel, compensation) are retried before the order fails. @default 1h
+     */
+    ORDER_D1_RETRY_TIMEOUT: durationMs.default(3_600_000),
     /** Re-orders of an OUT_OF_STOCK card before it is compensated. @default 1 */
-    ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(10).default(1),
+    ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(MAX_REORDERS).default(1),
     /** Activities one worker runs at once. @default 50 */
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(2000).default(50),
     /** Workflow tasks one worker runs at once. @default 40 */
@@ -142,8 +164,9 @@ export const envSchema = z
     WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
     WEBHOOK_PORT: port.default(8091),
     /**
-     * Who may get a webhook token: JSON `[{clientId, clientSecret, issuerIds}]`. @default the simulator's
-     * demo credentials (`d1-simulator` / `d1-simulator-secret`) for D1_ISSUER_ID
+     * Who may get a webhook token: JSON `[{clientId, clientSecret, issuerIds}]`. Required: unset, the webhook refuses
+     * to start, except with DEMO_MODE=true, where it defaults to the simulator's public demo credentials
+     * (`d1-simulator` / `d1-simulator-secret`) for D1_ISSUER_ID (those are refused outside the demo).
      */
     WEBHOOK_CLIENTS: z.string().min(1).optional(),
     /** Secret (base64, at least 32 bytes) that signs the webhook's access tokens, inline (wins) or in a file. */
@@ -281,12 +304,15 @@ function toConfig(env: z.output<typeof envSchema>) {
     orderDefaults: {
       notificationTimeoutMs: env.ORDER_NOTIFICATION_TIMEOUT,
       pollIntervalMs: env.ORDER_POLL_INTERVAL,
+      pollMaxIntervalMs: env.ORDER_POLL_MAX_INTERVAL,
+      changeVerdictTimeoutMs: env.ORDER_CHANGE_VERDICT_TIMEOUT,
       productionDeadlineMs: env.ORDER_PRODUCTION_DEADLINE,
       outOfStockReorderDelayMs: env.ORDER_OUT_OF_STOCK_REORDER_DELAY,
       outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
       d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
     },
     logLevel: env.LOG_LEVEL,
+    demoMode: env.DEMO_MODE,
     keysDir: fromRoot(env.KEYS_DIR),
     d1: {
       baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),

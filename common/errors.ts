@@ -35,6 +35,8 @@ export abstract class CardOrderError extends Error {
   abstract readonly code: CardOrderErrorCode;
   /** Whether trying the same thing again later may succeed. */
   readonly retryable: boolean = false;
+  /** Whether an operator must act (e.g. refused credentials); such failures are logged at error level. */
+  readonly needsOperator: boolean = false;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -179,13 +181,23 @@ export abstract class D1Error extends CardOrderError {
 export class D1BadRequestError extends D1Error {
   readonly code = 'ERR_D1_BAD_REQUEST' as const;
 }
-/** D1 answered 401 again after one token refresh. Permanent. */
+/**
+ * D1 answered 401 again after one token refresh. Retried, and alerting: refused credentials (a rotated key, a
+ * revoked certificate) are for an operator to fix, and must not fail every open order meanwhile.
+ */
 export class D1UnauthorizedError extends D1Error {
   readonly code = 'ERR_D1_UNAUTHORIZED' as const;
+  override readonly retryable = true;
+  override readonly needsOperator = true;
 }
-/** D1 answered 403: the operation is not allowed (e.g. the consumer is not active). Permanent. */
+/**
+ * D1 answered 403: the operation is not allowed (a permission, or e.g. an inactive consumer). Retried and alerting
+ * like a 401, since a permission change heals; an order D1 keeps refusing fails once its retry time is spent.
+ */
 export class D1ForbiddenError extends D1Error {
   readonly code = 'ERR_D1_FORBIDDEN' as const;
+  override readonly retryable = true;
+  override readonly needsOperator = true;
 }
 /** D1 answered 404: the card or the order is unknown. Permanent. */
 export class D1NotFoundError extends D1Error {
@@ -227,9 +239,11 @@ export class D1NetworkError extends D1Error {
   readonly code = 'ERR_D1_NETWORK' as const;
   override readonly retryable = true;
 }
-/** D1's token endpoint refused our assertion (wrong key, `kid`, issuer or clock). Permanent until fixed. */
+/** D1's token endpoint refused our assertion (wrong key, `kid`, issuer or clock). Retried and alerting, like a 401. */
 export class D1TokenRejectedError extends D1Error {
   readonly code = 'ERR_D1_TOKEN_REJECTED' as const;
+  override readonly retryable = true;
+  override readonly needsOperator = true;
 }
 /** D1 answered with a body that does not match its contract. Permanent: a contract change needs a look. */
 export class D1InvalidResponseError extends D1Error {

@@ -22,13 +22,22 @@ import {
   shipmentSchema,
   trackDataSchema,
 } from '../d1/schemas.js';
+import { reservedRequestIdProblem } from './reorder-id.js';
+
+/** An original order's request id: D1's form, less the part reserved for re-orders. */
+const orderRequestIdSchema = issuerRequestIdSchema.superRefine((value, ctx) => {
+  const problem = reservedRequestIdProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** Per-order overrides of the tracking timings, as durations (`30s`, `5m`, `14d`). */
 export const orderTimingsSchema = z.strictObject({
-  /** How long to wait for a D1 notification before polling the status endpoint. */
+  /** Quiet time after the last news from D1 before the first status poll. */
   notificationTimeout: durationMs.optional(),
-  /** How often to poll once notifications are late. */
+  /** Interval after the first poll; it doubles with each poll that finds nothing new. */
   pollInterval: durationMs.optional(),
+  /** The most time between two polls. */
+  pollMaxInterval: durationMs.optional(),
   /** The overall limit: past it the order is compensated (`PRODUCTION_DEADLINE_EXCEEDED`). */
   productionDeadline: durationMs.optional(),
 });
@@ -38,7 +47,7 @@ const orderFields = {
   cardId: cardIdSchema,
   consumerId: consumerIdSchema,
   /** The idempotency key of the order, end to end: the workflow id and D1's duplicate check both use it. */
-  issuerRequestId: issuerRequestIdSchema,
+  issuerRequestId: orderRequestIdSchema,
   cardProductId: cardProductIdSchema,
   services: servicesSchema,
   shipment: shipmentSchema,

@@ -65,6 +65,9 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     if (faults.chance(errorRate)) {
       throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'D1 is temporarily unavailable; retry later');
     }
+    if (faults.chance(faults.current.unauthorizedRate)) {
+      throw new HttpError(401, 'UNAUTHORIZED', 'the access token was refused');
+    }
     tokenIssuers.set(request, await tokens.authenticate(request.headers.authorization));
     const correlationId = request.headers['x-correlation-id'];
     if (correlationId !== undefined) parseOrRefuse(correlationIdSchema, correlationId, 'x-correlation-id');
@@ -116,6 +119,11 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
 
   const productionStatus = (request: FastifyRequest) => {
     const { issuerId, cardId } = card(request);
+    const { statusFault } = faults.current;
+    if (statusFault === 'UNAVAILABLE') {
+      throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'the status service is temporarily unavailable');
+    }
+    if (statusFault === 'MALFORMED') return { operations: [{ operationId: 'not an operation' }] };
     const operations = orders.status(issuerId, cardId);
     if (!operations) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
     return { operations };
@@ -126,6 +134,8 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   app.post(d1Paths.updateOrder, { onRequest: gate }, (request, reply) => {
     const { issuerId, cardId } = card(request);
     const update = parseOrRefuse(updateOrderRequestSchema, request.body);
+    const refusal = faults.current.updateOrderRefusal;
+    if (refusal) throw new HttpError(400, refusal, 'the personalization center refused the change');
     const operationId = orders.update(issuerId, cardId, update.type);
     if (!operationId) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
     reply.code(202).send({ operationId });

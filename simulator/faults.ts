@@ -40,6 +40,12 @@ export const faultsSchema = z.strictObject({
   /** Share of banking calls answered 429 with `Retry-After: retryAfterSeconds`. */
   rateLimitRate: rate,
   retryAfterSeconds: z.number().int().min(0).max(3600),
+  /** Share of banking calls answered 401 as if the issuer's credentials were refused (e.g. a rotated key). */
+  unauthorizedRate: rate,
+  /** The status endpoint alone fails: 503, or a 200 whose body is not D1's (the client's ERR_D1_INVALID_RESPONSE). */
+  statusFault: z.enum(['NONE', 'UNAVAILABLE', 'MALFORMED']),
+  /** Pull & change requests (cancel included) are refused with 400 and this errorCode; none when null. */
+  updateOrderRefusal: z.string().min(1).max(64).nullable(),
   /** Share of orders accepted and stored but never answered (the socket is held until the client gives up). */
   timeoutRate: rate,
   /** Share of notification batches never sent. */
@@ -78,6 +84,9 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   errorRate: 0,
   rateLimitRate: 0,
   retryAfterSeconds: 1,
+  unauthorizedRate: 0,
+  statusFault: 'NONE',
+  updateOrderRefusal: null,
   timeoutRate: 0,
   dropNotificationRate: 0,
   dropNotificationCardIds: [],

@@ -36,6 +36,8 @@ export interface OrderSummary extends NewOrder {
   /** Pull & change requests accepted (CANCEL, ACCELERATE...). */
   updates: UpdateOrderType[];
   createdAt: string;
+  /** When the PRODUCE operation ended (shipped, failed or cancelled). */
+  endTime: string | undefined;
 }
 
 interface OrderRecord extends NewOrder {
@@ -191,6 +193,7 @@ export class OrderStore {
         detailsStatus: order.operation.details.status,
         updates: [...order.updates],
         createdAt: new Date(order.createdAt).toISOString(),
+        endTime: order.operation.endTime,
       }));
   }
 

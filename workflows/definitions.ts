@@ -1,51 +1,70 @@
 /**
- * What the card-order workflow shares with its callers (client library, webhook, tests): its input and result
- * types, and the signal, query and update it answers. Callers import this file, never the workflow body.
+ * What the card-order workflows share with their callers (client library, webhook, tests): inputs, results, the
+ * order's one status field, and the signal, query and update they answer. Callers import this file, never a
+ * workflow body.
  *
  * @module
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Operation, ShipmentTracking } from '../d1/schemas.js';
 import type { CardOrder } from '../orders/schema.js';
-import type { TimelineEntry, TrackingState } from './order-tracking.js';
+import type { OrderMachineState } from './card-order/order-machine.js';
 
-/** The order's state as operators filter it (`CardOrderStatus` search attribute). */
-export type CardOrderStatus =
-  | 'VALIDATING'
-  | 'SUBMITTING'
-  | 'SUBMITTED'
-  | 'IN_PRODUCTION'
-  | 'SHIPPED'
-  | 'CANCELLING'
-  | 'CANCELLED'
-  | 'COMPENSATING'
-  | 'COMPENSATED'
-  | 'FAILED';
+/** The workflow type new orders run as. */
+export const CARD_ORDER_WORKFLOW = 'cardOrderV2';
+/** Every card-order workflow type, the first one (`cardOrder`) included while its runs drain. */
+export const CARD_ORDER_WORKFLOW_TYPES = ['cardOrder', CARD_ORDER_WORKFLOW] as const;
 
-/** Tracking timings, resolved from the order's overrides and the configured defaults, in ms. */
+/**
+ * The order's status, the one field operators filter by (`CardOrderStatus` search attribute). D1's own production
+ * stage (e.g. `CARD_PROD_CANCELED`, D1's spelling) is a separate detail, `stage`.
+ */
+export const cardOrderStatuses = [
+  /** First-generation orders only: the order is being checked against its program. */
+  'VALIDATING',
+  'SUBMITTING',
+  'SUBMITTED',
+  'IN_PRODUCTION',
+  /** D1 reported OUT_OF_STOCK; the card is re-ordered after a delay. */
+  'AWAITING_STOCK',
+  'CANCELLING',
+  'SHIPPED',
+  'CANCELLED',
+  'COMPENSATING',
+  'COMPENSATED',
+  /** Compensation itself failed: something may still be live at D1. An operator must look. */
+  'COMPENSATION_FAILED',
+  'FAILED',
+] as const;
+export type CardOrderStatus = (typeof cardOrderStatuses)[number];
+
+/** Statuses an order never leaves. */
+export const finalCardOrderStatuses: readonly CardOrderStatus[] = [
+  'SHIPPED',
+  'CANCELLED',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+  'FAILED',
+];
+
+/** Timings of one order, resolved from its overrides and the configured defaults, in ms. */
 export interface OrderTimings {
+  /** Quiet time after the last news from D1 (a notification, a poll that found a change) before the first poll. */
   notificationTimeoutMs: number;
+  /** The poll interval after that first poll; it doubles with each poll that finds nothing new. */
   pollIntervalMs: number;
+  /** The most time between two polls: how late, at worst, the order learns of a lost notification. */
+  pollMaxIntervalMs: number;
+  /** Quiet time after a Pull & change request (a cancel) before polling for D1's verdict; it doubles after. */
+  changeVerdictTimeoutMs: number;
+  /** The overall limit: past it the order is compensated. */
   productionDeadlineMs: number;
   /** Wait before re-ordering a card D1 reported OUT_OF_STOCK. */
   outOfStockReorderDelayMs: number;
   /** How many times an OUT_OF_STOCK order is re-ordered before it is compensated. */
   outOfStockMaxReorders: number;
-  /** How long one D1 call's transient failures are retried; runs recorded before it existed used 15 minutes. */
-  d1RetryTimeoutMs?: number;
-}
-
-/** What a run hands to the next one when history grows long (continue-as-new). */
-export interface CarriedState {
-  status: CardOrderStatus;
-  tracking: TrackingState;
-  /** Epoch ms the order started, so the deadline spans every run. */
-  startedAt: number;
-  reorders: number;
-  submittedRequestIds: string[];
-  lastPollAt: string | undefined;
-  polls: number;
-  pendingCancel: string | undefined;
+  /** How long the transient failures (5xx, 429, timeouts, auth) of one D1 call that must succeed are retried. */
+  d1RetryTimeoutMs: number;
 }
 
 export interface CardOrderInput {
@@ -53,50 +72,97 @@ export interface CardOrderInput {
   timings: OrderTimings;
   /** Whether lifecycle events go to the issuer (ISSUER_EVENTS_URL is set). */
   publishEvents: boolean;
-  carried?: CarriedState;
+  /** The whole state of the previous run, when this run continues it (continue-as-new). */
+  carried?: OrderMachineState;
 }
 
-export interface CardOrderResult {
-  status: 'SHIPPED' | 'CANCELLED';
+/** One applied (or ignored) D1 report, as the order's timeline shows it. */
+export interface TimelineEntry {
+  /** Workflow time the report was applied (ISO 8601). */
+  at: string;
   operationId: string;
-  shipment: ShipmentTracking | undefined;
-  timeline: TimelineEntry[];
+  operation: string;
+  status: string;
+  stage: string;
+  shipmentStatus?: string | undefined;
+  errorCode?: string | undefined;
+  source: 'notification' | 'poll';
+  /** True when the report came after a later stage and changed nothing. */
+  late?: boolean;
 }
 
-/** The order as a query returns it: identifiers and states only, no PII. */
+export interface ProductionFailure {
+  errorCode: string;
+  stage: string;
+  error?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** The order as queries, results and failure details show it: identifiers and states only, no PII. */
 export interface OrderState {
   issuerId: string;
   cardId: string;
   issuerRequestId: string;
   status: CardOrderStatus;
+  /** D1's production stage of the current D1 order (`details.status`), e.g. CARD_PROD_ONGOING. */
   stage: string | undefined;
   operationId: string | undefined;
+  /** D1's estimated shipment date (YYYY-MM-DD), when D1 gave one. */
+  dueDate: string | undefined;
   shipment: ShipmentTracking | undefined;
-  failure: TrackingState['failure'];
+  failure: ProductionFailure | undefined;
   timeline: TimelineEntry[];
-  attempts: { submissions: number; reorders: number; polls: number };
+  attempts: { submissions: number; reorders: number; polls: number; pollFailures: number };
   lastPollAt: string | undefined;
+  /** When the next status poll is planned (ISO 8601), while the order waits on D1. */
+  nextPollAt: string | undefined;
   compensations: string[];
+}
+
+export interface CardOrderResult {
+  status: 'SHIPPED' | 'CANCELLED';
+  operationId: string | undefined;
+  shipment: ShipmentTracking | undefined;
+  timeline: TimelineEntry[];
+  /** The order's final state (so a closed order reads without a worker). */
+  state: OrderState;
+}
+
+/** `details[0]` of the `ApplicationFailure` a failed order ends with. */
+export interface CardOrderFailureDetails {
+  /** Our error code behind the failure (e.g. ERR_D1_BAD_REQUEST), when there is one. */
+  code: string | undefined;
+  /** D1's own error code (e.g. OUT_OF_STOCK, TEMPLATE_NOT_FOUND), when D1 gave one. */
+  d1ErrorCode: string | undefined;
+  stage: string | undefined;
+  operationId: string | undefined;
+  /** The order's final state. */
+  state: OrderState;
 }
 
 export interface CancelResult {
   outcome: 'CANCELLED' | 'REJECTED';
-  /** Why D1 (or the workflow) refused, e.g. ORDER_ALREADY_SHIPPED. */
+  /** Why D1 (or the workflow) refused, e.g. ORDER_ALREADY_SHIPPED, or D1's error code. */
   reason?: string | undefined;
 }
 
-/** D1 operation reports, as the webhook received them. */
+/** D1 operation reports, as the webhook received them (all of one batch's reports for this order). */
 export const d1NotificationSignal = defineSignal<[{ operations: Operation[] }]>('d1Notification');
 export const orderStateQuery = defineQuery<OrderState>('orderState');
-/** Asks D1 to cancel the order; answers once D1 confirmed or refused. */
+/**
+ * Asks D1 to cancel the order; answers once D1 confirmed or refused. Its validator refuses at once (nothing written
+ * to history) an order that already ended: the update then fails with an `ApplicationFailure` whose `type` is the
+ * reason, e.g. ORDER_ALREADY_SHIPPED.
+ */
 export const cancelOrderUpdate = defineUpdate<CancelResult>('cancelOrder');
 
-/** Failure types the workflow ends with (`ApplicationFailure.type`), for callers to switch on. */
+/** Failure types an order ends with (`ApplicationFailure.type`), for callers to switch on. */
 export const cardOrderFailureTypes = {
   invalid: 'ORDER_INVALID',
   rejected: 'ORDER_REJECTED',
   productionFailed: 'PRODUCTION_FAILED',
   deadlineExceeded: 'PRODUCTION_DEADLINE_EXCEEDED',
+  compensationFailed: 'COMPENSATION_FAILED',
 } as const;
 
 /** Notifications D1 sent for a card with no running order, kept for a retention period. */

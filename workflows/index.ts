@@ -3,5 +3,6 @@
  *
  * @module
  */
-export { cardOrder } from './card-order.js';
+export { cardOrderV2 } from './card-order/card-order-v2.js';
+export { cardOrder } from './legacy/card-order-v1.js';
 export { unmatchedNotifications } from './unmatched-notifications.js';

@@ -12,7 +12,7 @@ import {
   type UnmatchedNotification,
   type UnmatchedNotificationsInput,
 } from './definitions.js';
-import { dedupeKey } from './order-tracking.js';
+import { dedupeKey } from './card-order/production-tracking.js';
 
 /** Keeps the newest ones when a card gets more than this; older ones are in the history of earlier runs. */
 const MAX_KEPT = 500;

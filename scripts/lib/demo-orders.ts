@@ -32,7 +32,7 @@ export const demoOrders: readonly DemoOrder[] = [
     issuerRequestId: 'demo-polls',
     cardId: 'demo-card-polls',
     expected: 'SHIPPED',
-    timings: { notificationTimeout: '3s', pollInterval: '2s' },
+    timings: { notificationTimeout: '3s', pollInterval: '2s', pollMaxInterval: '4s' },
   },
   { label: 'cancelled', issuerRequestId: 'demo-cancel', cardId: 'demo-card-cancel', expected: 'CANCELLED' },
 ];

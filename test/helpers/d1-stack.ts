@@ -55,6 +55,8 @@ export interface SimulatorOrder {
   submissions: number;
   status: string;
   detailsStatus: string;
+  /** When D1 ended the PRODUCE operation (shipped, failed or cancelled). */
+  endTime?: string;
 }
 
 /** A temp folder holding a fresh demo key set. */

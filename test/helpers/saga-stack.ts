@@ -25,8 +25,10 @@ import { testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
 
 const run = promisify(execFile);
 
-/** Recorded histories of real runs, replayed by test/workflows/replay.test.ts. */
+/** Recorded histories of real runs, one folder per workflow generation, replayed by test/workflows/replay.test.ts. */
 export const historiesDir = path.join(projectRoot, 'test/histories');
+/** Where this code's runs are recorded; earlier generations' folders stay as they were recorded. */
+export const currentHistoriesDir = path.join(historiesDir, 'card-order-v2');
 
 export { testAddress, testCard } from './fixtures.js';
 
@@ -44,7 +46,7 @@ export interface SagaStack {
   /** Runs `body` while a card-order worker polls the stack's task queue. */
   withWorker<T>(body: () => Promise<T>): Promise<T>;
   /**
-   * With RECORD_HISTORIES=1, writes the order's history to `test/histories/<name>.json`, for the replay tests
+   * With RECORD_HISTORIES=1, writes the order's history to `test/histories/card-order-v2/<name>.json`, for the replay tests
    * that keep later workflow changes deterministic.
    */
   recordHistory(issuerRequestId: string, name: string): Promise<void>;
@@ -80,6 +82,8 @@ export async function startSagaStack({
     ISSUER_EVENTS_URL: events.url,
     D1_REQUEST_TIMEOUT: '2s',
     LOG_LEVEL: 'warn',
+    // The simulator notifies the webhook with its public demo credentials, allowed only in demo mode.
+    DEMO_MODE: 'true',
     ...serviceEnv,
   };
   const clientConfig = loadConfig(baseEnv);
@@ -126,8 +130,8 @@ export async function startSagaStack({
       const cli = await resolveTemporalCli(config);
       const workflowId = cardOrderWorkflowId(config.d1.issuerId, issuerRequestId);
       const { stdout } = await run(cli, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-o', 'json']);
-      await mkdir(historiesDir, { recursive: true });
-      await writeFile(path.join(historiesDir, `${name}.json`), stdout);
+      await mkdir(currentHistoriesDir, { recursive: true });
+      await writeFile(path.join(currentHistoriesDir, `${name}.json`), stdout);
     },
     newOrder(overrides = {}) {
       return {

@@ -7,14 +7,18 @@ import { startLocalTestServer } from '../helpers/temporal.js';
 describe('card order saga over a long wait', () => {
   let stack: SagaStack;
   before(async () => {
-    // A server of its own that suggests continue-as-new after 25 events, as one does after weeks of polling.
+    // A server of its own that suggests continue-as-new after 12 events, as one does after weeks of polling.
     const temporal = await startLocalTestServer([
       '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=25',
+      'limit.historyCount.suggestContinueAsNew=12',
     ]);
     stack = await startSagaStack({
       temporal,
-      serviceEnv: { ORDER_NOTIFICATION_TIMEOUT: '100ms', ORDER_POLL_INTERVAL: '100ms' },
+      serviceEnv: {
+        ORDER_NOTIFICATION_TIMEOUT: '100ms',
+        ORDER_POLL_INTERVAL: '100ms',
+        ORDER_POLL_MAX_INTERVAL: '200ms',
+      },
       simulatorEnv: { D1_SIM_STEP_DELAY: '400ms', D1_SIM_FAULTS: '{"dropNotificationRate":1}' },
     });
   });
@@ -43,7 +47,7 @@ describe('card order saga over a long wait', () => {
       assert.ok(Date.parse(result.timeline[0]?.at ?? '') < lastRun.startTime.getTime(), 'timeline carried over');
       assert.equal(result.timeline.at(-1)?.stage, 'CARD_SHIPPED');
       const lastRunPolls = ((await handle.fetchHistory()).events ?? []).filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchOrderStatus',
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollOrderStatus',
       ).length;
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.ok(

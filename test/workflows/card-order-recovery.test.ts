@@ -26,7 +26,13 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
   let stack: SagaStack;
   before(async () => {
     stack = await startSagaStack({
-      serviceEnv: { ORDER_NOTIFICATION_TIMEOUT: '30s', ORDER_POLL_INTERVAL: '200ms', D1_REQUEST_TIMEOUT: '1s' },
+      serviceEnv: {
+        ORDER_NOTIFICATION_TIMEOUT: '30s',
+        ORDER_POLL_INTERVAL: '200ms',
+        ORDER_POLL_MAX_INTERVAL: '1s',
+        ORDER_CHANGE_VERDICT_TIMEOUT: '300ms',
+        D1_REQUEST_TIMEOUT: '1s',
+      },
       // Production takes about 2 s (6 steps), so an order can be caught in flight.
       simulatorEnv: { D1_SIM_STEP_DELAY: '300ms' },
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OrderFailedError } from '../../common/errors.js';
 import { productionLifecycle } from '../../d1/schemas.js';
+import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { eventually } from '../helpers/temporal.js';
 import { startSagaStack, testCard, type SagaStack } from '../helpers/saga-stack.js';
@@ -15,6 +16,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
       serviceEnv: {
         ORDER_NOTIFICATION_TIMEOUT: '30s',
         ORDER_POLL_INTERVAL: '200ms',
+        ORDER_POLL_MAX_INTERVAL: '1s',
         ORDER_OUT_OF_STOCK_REORDER_DELAY: '100ms',
       },
     });
@@ -47,7 +49,9 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
     stack.withWorker(async () => {
       await stack.d1.faults({ dropNotificationRate: 1 });
       try {
-        const order = stack.newOrder({ timings: { notificationTimeout: '300ms', pollInterval: '200ms' } });
+        const order = stack.newOrder({
+          timings: { notificationTimeout: '300ms', pollInterval: '200ms', pollMaxInterval: '400ms' },
+        });
         await stack.client.orderCard(order);
         const result = await stack.client.waitForOrder(order.issuerRequestId);
         assert.equal(result.status, 'SHIPPED');
@@ -115,7 +119,7 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
         atD1.map((o) => [o.issuerRequestId, o.detailsStatus]),
         [
           [order.issuerRequestId, 'DATA_EXCEPTION'],
-          [`${order.issuerRequestId}-r1`, 'CARD_SHIPPED'],
+          [reorderRequestId(order.issuerRequestId, 1), 'CARD_SHIPPED'],
         ],
       );
       assert.equal((await stack.client.getOrder(order.issuerRequestId)).attempts.reorders, 1);

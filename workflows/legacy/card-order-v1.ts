@@ -1,4 +1,8 @@
 /**
+ * FROZEN: the first card-order workflow (type `cardOrder`). New orders run `cardOrderV2`; this code stays, unchanged,
+ * so that orders started before it finish and their histories replay. Do not edit it: any change to the commands
+ * it issues breaks running orders. Delete it once no `cardOrder` run is open (see README, "Upgrading").
+ *
  * One physical card order, from validation to the cardholder's door: a saga. It validates the order, submits it
  * to D1 (the compensation is registered first: a timed-out submit may still have been accepted), tracks
  * production through `d1Notification` signals with timed status polls as the fallback, and on a production
@@ -23,34 +27,32 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CardOrderActivities, IssuerEventType } from '../activities/index.js';
-import type { Operation } from '../d1/schemas.js';
-import {
-  cancelOrderUpdate,
-  cardOrderFailureTypes,
-  d1NotificationSignal,
-  orderStateQuery,
-  type CancelResult,
-  type CardOrderInput,
-  type CardOrderResult,
-  type CardOrderStatus,
-  type CarriedState,
-  type OrderState,
-} from './definitions.js';
+import type { CardOrderActivities, IssuerEventType } from '../../activities/index.js';
+import type { Operation } from '../../d1/schemas.js';
+import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../definitions.js';
+import type { CancelResult } from '../definitions.js';
+import type {
+  CardOrderInputV1 as CardOrderInput,
+  CardOrderResultV1 as CardOrderResult,
+  CardOrderStatusV1 as CardOrderStatus,
+  CarriedStateV1 as CarriedState,
+  OrderStateV1 as OrderState,
+} from './definitions-v1.js';
+import { orderStateQueryV1 as orderStateQuery } from './definitions-v1.js';
 import {
   applyOperation,
   initialTrackingState,
   trackOperation,
   type TimelineEntry,
   type TrackingOutcome,
-} from './order-tracking.js';
+} from './order-tracking-v1.js';
 import {
   cardIdKey,
   cardOrderStatusKey,
   issuerIdKey,
   issuerRequestIdKey,
   productionStageKey,
-} from './search-attributes.js';
+} from '../search-attributes.js';
 
 /** D1 error codes that no retry can fix: the order fails at once. */
 const permanentErrorTypes = [

@@ -1,11 +1,13 @@
 /**
+ * FROZEN with `card-order-v1.ts`, which it serves.
+ *
  * How D1's operation reports move an order forward: deduplicated, applied monotonically along the production
  * lattice (a late CARD_PROD_ONGOING never undoes CARD_SHIPPED), and kept as a timeline. Pure and deterministic,
  * so the workflow replays it and tests run it without Temporal.
  *
  * @module
  */
-import type { Operation, ShipmentTracking } from '../d1/schemas.js';
+import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
 
 /** Where production stands, as far as the workflow can tell. */
 export type TrackingOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'FAILED' | 'CANCELED';

@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { cardOrderSchema } from '../../orders/schema.js';
+import { originalRequestId, reorderRequestId } from '../../orders/reorder-id.js';
+import {
+  cancelRefusal,
+  decide,
+  newOrderMachine,
+  onCancelRequested,
+  onCancelSent,
+  onNotification,
+  onSubmitFailed,
+  onSubmitted,
+  type OrderMachineState,
+} from '../../workflows/card-order/order-machine.js';
+import { nextPollAt } from '../../workflows/card-order/poll-schedule.js';
+import {
+  DAY,
+  HOUR,
+  MINUTE,
+  T0,
+  drive,
+  fiveDayProduction,
+  produceOp,
+  productionTimings,
+  type Stage,
+} from '../helpers/machine-driver.js';
+
+const shipped = fiveDayProduction();
+const shippedAt = T0 + 5 * DAY;
+
+function newOrder(): OrderMachineState {
+  return newOrderMachine(
+    { workflowId: 'wf', issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
+    productionTimings(),
+    true,
+    T0,
+  );
+}
+
+function updateOrderOp(operationId: string, status: 'SUCCESSFUL' | 'FAILED', errorCode?: string) {
+  return {
+    operationId,
+    operation: 'UPDATE_ORDER',
+    status,
+    startTime: new Date(T0).toISOString(),
+    cardId: 'card-1',
+    ...(errorCode && { errorCode }),
+    details: { status: 'CARD_PROD_ONGOING' },
+  } as const;
+}
+
+describe('order machine under real D1 timings (production defaults, simulated clock)', () => {
+  it('ships a 5-day production with notifications arriving in at most 5 D1 status calls', () => {
+    const run = drive({ productions: [shipped] });
+    assert.equal(run.state.status, 'SHIPPED');
+    assert.ok(run.statusCalls <= 5, `${run.statusCalls} status calls`);
+    assert.ok(run.estimatedEvents < 100, `${run.estimatedEvents} events`);
+  });
+
+  it('ships a 5-day production with every notification lost in at most 40 polls, within the poll cap of shipment', () => {
+    const run = drive({ productions: [shipped], notify: () => undefined });
+    assert.equal(run.state.status, 'SHIPPED');
+    assert.ok(run.statusCalls <= 40, `${run.statusCalls} status calls`);
+    assert.ok(
+      run.endedAt - shippedAt <= productionTimings().pollMaxIntervalMs,
+      `ended ${run.endedAt - shippedAt} ms late`,
+    );
+    assert.ok(run.estimatedEvents < 100, `${run.estimatedEvents} events`);
+  });
+
+  it('polls once per cap (not on back-off) while D1 estimated shipment date lies ahead', () => {
+    const run = drive({ productions: [shipped], notify: () => undefined });
+    const dueKnownAt = T0 + 4 * HOUR; // the first poll after DATA_PREPARED, which carries dueDate
+    const gaps = run.pollTimes
+      .filter((at) => at >= dueKnownAt)
+      .map((at, i, all) => (i === 0 ? undefined : at - (all[i - 1] ?? at)))
+      .filter((gap) => gap !== undefined);
+    assert.ok(gaps.length >= 3, `${gaps.length} gaps`);
+    for (const gap of gaps) assert.equal(gap, productionTimings().pollMaxIntervalMs);
+  });
+
+  it('aims a poll at the end of D1 estimated shipment date when the order is still quiet then', () => {
+    const late = shipped.map((stage) => (stage.stage === 'CARD_SHIPPED' ? { ...stage, at: 7 * DAY } : stage));
+    const dueDate = shipped[1]?.dueDate ?? '';
+    const run = drive({ productions: [late], notify: (stage) => (stage.stage === 'CARD_SHIPPED' ? [0] : undefined) });
+    assert.ok(run.pollTimes.includes(Date.parse(dueDate) + DAY), run.pollTimes.map((t) => (t - T0) / HOUR).join(','));
+  });
+
+  it('backs off exponentially from the notification timeout to the cap', () => {
+    const timings = { notificationTimeoutMs: 4 * HOUR, pollIntervalMs: 4 * HOUR, pollMaxIntervalMs: 24 * HOUR };
+    const gaps = [0, 1, 2, 3, 4, 5, 6].map((quietPolls) => {
+      const lastPollAt = quietPolls === 0 ? undefined : T0;
+      return nextPollAt({ lastNewsAt: T0, quietPolls, lastPollAt }, timings) - T0;
+    });
+    assert.deepEqual(
+      gaps.map((gap) => gap / HOUR),
+      [4, 4, 8, 16, 24, 24, 24],
+    );
+  });
+
+  it('survives a D1 status outage of two days with every notification lost: polls fail, the order lives', () => {
+    const outage = (now: number) => now < T0 + 2 * DAY;
+    const run = drive({ productions: [shipped], notify: () => undefined, pollFails: outage });
+    assert.equal(run.state.status, 'SHIPPED');
+    assert.ok(run.state.poll.failures > 0, 'some polls failed');
+    assert.ok(!run.statuses.includes('FAILED') && !run.statuses.includes('COMPENSATING'));
+  });
+});
+
+describe('order machine: cancel requests', () => {
+  it('cancels during the OUT_OF_STOCK re-order delay without ordering the card again', () => {
+    const outOfStock: Stage[] = [
+      { at: MINUTE, status: 'PENDING', stage: 'CARD_PROD_REQUESTED' },
+      { at: 2 * HOUR, status: 'FAILED', stage: 'CARD_PROD_EXCEPTION', errorCode: 'OUT_OF_STOCK' },
+    ];
+    const run = drive({ productions: [outOfStock, shipped], cancelAt: [T0 + 2 * HOUR + 10 * MINUTE] });
+    assert.ok(run.statuses.includes('AWAITING_STOCK'));
+    assert.equal(run.state.status, 'CANCELLED');
+    assert.deepEqual(run.submissions, ['req-1']);
+    assert.deepEqual(run.cancelResults, ['CANCELLED']);
+  });
+
+  it('cancels before anything was sent: nothing goes to D1', () => {
+    const s = newOrder();
+    const attempt = onCancelRequested(s, false, T0);
+    assert.deepEqual(decide(s, T0), { kind: 'finish' });
+    assert.equal(s.status, 'CANCELLED');
+    assert.deepEqual(s.cancel.results[attempt - 1], { outcome: 'CANCELLED' });
+  });
+
+  it('holds a cancel that arrives during the submit, sends it after, and waits for D1 verdict', () => {
+    const s = newOrder();
+    assert.equal(decide(s, T0).kind, 'submit');
+    const attempt = onCancelRequested(s, false, T0 + 1);
+    assert.equal(s.status, 'SUBMITTING');
+    onSubmitted(s, 'op-1', T0 + 2);
+    assert.equal(s.status, 'CANCELLING');
+    assert.deepEqual(decide(s, T0 + 2), { kind: 'requestCancel' });
+    onCancelSent(s, 'chg-1', T0 + 3);
+    assert.equal(s.status, 'CANCELLING', 'not cancelled before D1 says so');
+    assert.equal(s.cancel.results[attempt - 1], undefined);
+    onNotification(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], T0 + 4);
+    assert.equal(s.status, 'CANCELLED');
+    assert.deepEqual(s.cancel.results[attempt - 1], { outcome: 'CANCELLED' });
+  });
+
+  it('keeps D1 verdict that arrives before the cancel request returned', () => {
+    const s = newOrder();
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0 + 1);
+    const attempt = onCancelRequested(s, false, T0 + 2);
+    decide(s, T0 + 2);
+    onNotification(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], T0 + 3);
+    onCancelSent(s, 'chg-1', T0 + 4);
+    assert.equal(s.status, 'CANCELLED');
+    assert.deepEqual(s.cancel.results[attempt - 1], { outcome: 'CANCELLED' });
+  });
+
+  it('answers a cancel sent before the submit of an order that then fails validation', () => {
+    const s = newOrder();
+    decide(s, T0);
+    const attempt = onCancelRequested(s, false, T0 + 1);
+    onSubmitFailed(s, { code: 'ERR_ORDER_INVALID' }, T0 + 2);
+    assert.deepEqual(s.cancel.results[attempt - 1], { outcome: 'REJECTED', reason: 'ORDER_ALREADY_FAILED' });
+    assert.deepEqual(decide(s, T0 + 2), { kind: 'finish' }, 'an invalid order needs no compensation');
+    assert.equal(s.status, 'FAILED');
+  });
+
+  it('serves two concurrent cancels with one request to D1, then lets a later cancel try again', () => {
+    const s = newOrder();
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    onNotification(s, [produceOp('op-1', { at: 0, status: 'PENDING', stage: 'CARD_PROD_ONGOING' })], T0 + 1);
+    const first = onCancelRequested(s, false, T0 + 2);
+    const second = onCancelRequested(s, false, T0 + 3);
+    assert.equal(first, second);
+    assert.deepEqual(decide(s, T0 + 3), { kind: 'requestCancel' });
+    onCancelSent(s, 'chg-1', T0 + 4);
+    assert.notEqual(decide(s, T0 + 5).kind, 'requestCancel', 'one request to D1');
+    onNotification(s, [updateOrderOp('chg-1', 'FAILED', 'ORDER_NOT_CANCELABLE')], T0 + 6);
+    assert.deepEqual(s.cancel.results[first - 1], { outcome: 'REJECTED', reason: 'ORDER_NOT_CANCELABLE' });
+    assert.equal(s.status, 'IN_PRODUCTION', 'back to where production stands');
+    const third = onCancelRequested(s, false, T0 + 7);
+    assert.equal(third, first + 1);
+    assert.deepEqual(decide(s, T0 + 7), { kind: 'requestCancel' });
+  });
+
+  it('refuses a cancel of an ended order at once, naming why', () => {
+    const run = drive({ productions: [shipped] });
+    assert.equal(cancelRefusal(run.state), 'ORDER_ALREADY_SHIPPED');
+    const failed = drive({
+      productions: [[{ at: HOUR, status: 'FAILED', stage: 'DATA_EXCEPTION', errorCode: 'INVALID_CARD_DATA' }]],
+    });
+    assert.equal(cancelRefusal(failed.state), 'ORDER_ALREADY_FAILED');
+    assert.equal(cancelRefusal(newOrder()), undefined);
+  });
+
+  it('answers a cancel that loses the race with shipment: ORDER_ALREADY_SHIPPED', () => {
+    const run = drive({
+      productions: [shipped],
+      cancelAt: [shippedAt - MINUTE],
+      cancelVerdict: () => ({ accepted: false, notify: false }),
+    });
+    assert.equal(run.state.status, 'SHIPPED');
+    assert.deepEqual(run.cancelResults, ['REJECTED']);
+    assert.deepEqual(run.state.cancel.results[0], { outcome: 'REJECTED', reason: 'ORDER_ALREADY_SHIPPED' });
+  });
+
+  it('learns D1 verdict on a cancel by polling when its notification is lost', () => {
+    const run = drive({
+      productions: [shipped],
+      cancelAt: [T0 + 40 * HOUR],
+      cancelVerdict: () => ({ accepted: true, notify: false }),
+    });
+    assert.equal(run.state.status, 'CANCELLED');
+    assert.deepEqual(run.cancelResults, ['CANCELLED']);
+    // Not at D1's expected date days later: at the usual back-off after the request.
+    assert.ok(run.endedAt < T0 + 40 * HOUR + productionTimings().notificationTimeoutMs + HOUR);
+  });
+});
+
+describe('order machine: reports that race the submit', () => {
+  it('keeps D1 reports that arrive before the submit returns, and applies them once it does', () => {
+    const s = newOrder();
+    decide(s, T0);
+    const requested = produceOp('op-1', { at: 0, status: 'PENDING', stage: 'CARD_PROD_REQUESTED' });
+    const failed = produceOp('op-1', {
+      at: 0,
+      status: 'FAILED',
+      stage: 'DATA_EXCEPTION',
+      errorCode: 'INVALID_CARD_DATA',
+    });
+    onNotification(
+      s,
+      [requested, failed, produceOp('op-other', { at: 0, status: 'PENDING', stage: 'CARD_PROD_DONE' })],
+      T0 + 1,
+    );
+    assert.equal(s.status, 'SUBMITTING');
+    onSubmitted(s, 'op-1', T0 + 2);
+    assert.equal(s.status, 'COMPENSATING', 'the failure counted at once, without waiting for a poll');
+    assert.deepEqual(
+      s.production.timeline.map((e) => e.stage),
+      ['CARD_PROD_REQUESTED', 'DATA_EXCEPTION'],
+    );
+  });
+});
+
+describe('order machine: failures and compensation', () => {
+  const templateError: Stage[] = [
+    { at: MINUTE, status: 'PENDING', stage: 'CARD_PROD_REQUESTED' },
+    { at: HOUR, status: 'FAILED', stage: 'CARD_PROD_EXCEPTION', errorCode: 'TEMPLATE_NOT_FOUND' },
+  ];
+
+  it('compensates a production failure and ends with D1 error code', () => {
+    const run = drive({ productions: [templateError] });
+    assert.deepEqual(run.statuses.slice(-2), ['COMPENSATING', 'COMPENSATED']);
+    assert.equal(run.state.end?.failure?.type, 'PRODUCTION_FAILED');
+    assert.equal(run.state.end?.failure?.d1ErrorCode, 'TEMPLATE_NOT_FOUND');
+  });
+
+  it('ends COMPENSATION_FAILED, not stuck in COMPENSATING, when compensation fails', () => {
+    const run = drive({ productions: [templateError], compensationFails: true });
+    assert.equal(run.state.status, 'COMPENSATION_FAILED');
+    assert.deepEqual(decide(run.state, run.endedAt), { kind: 'finish' });
+  });
+
+  it('compensates an order with no outcome by the production deadline', () => {
+    const stuck: Stage[] = [{ at: MINUTE, status: 'PENDING', stage: 'CARD_PROD_ONGOING' }];
+    const run = drive({ productions: [stuck] });
+    assert.equal(run.state.status, 'COMPENSATED');
+    assert.equal(run.state.end?.failure?.type, 'PRODUCTION_DEADLINE_EXCEEDED');
+    assert.equal(run.endedAt, T0 + productionTimings().productionDeadlineMs);
+  });
+
+  it('compensates a submit D1 refused (it may have been accepted before timing out), not an invalid order', () => {
+    const refused = drive({ productions: [], submitFails: () => ({ code: 'ERR_D1_UNAVAILABLE' }) });
+    assert.deepEqual(refused.statuses.slice(-2), ['COMPENSATING', 'FAILED']);
+    assert.equal(refused.state.end?.failure?.type, 'ORDER_REJECTED');
+    const invalid = drive({ productions: [], submitFails: () => ({ code: 'ERR_ORDER_INVALID' }) });
+    assert.ok(!invalid.statuses.includes('COMPENSATING'));
+    assert.equal(invalid.state.end?.failure?.type, 'ORDER_INVALID');
+  });
+});
+
+describe('order machine: idempotency and issuer events', () => {
+  const outOfStock: Stage[] = [{ at: HOUR, status: 'FAILED', stage: 'CARD_PROD_EXCEPTION', errorCode: 'OUT_OF_STOCK' }];
+
+  it('re-orders under ids no original order can take, and each one leads back to its order', () => {
+    const timings = { ...productionTimings(), outOfStockMaxReorders: 2 };
+    const run = drive({ productions: [outOfStock, outOfStock, shipped] }, timings);
+    assert.equal(run.state.status, 'SHIPPED');
+    assert.deepEqual(run.submissions, ['req-1', 'req-1--r1', 'req-1--r2']);
+    for (const id of run.submissions) assert.equal(originalRequestId(id), 'req-1');
+    const order = { issuerRequestId: reorderRequestId('x'.repeat(59), 10) };
+    assert.equal(order.issuerRequestId.length, 64);
+    const refuse = (issuerRequestId: string) =>
+      cardOrderSchema.shape.issuerRequestId.safeParse(issuerRequestId).success;
+    assert.equal(refuse('req-1--r1'), false, 'a derived id is not an original id');
+    assert.equal(refuse('x'.repeat(60)), false, 'room for the re-order suffix');
+    assert.equal(refuse('req-1-r1'), true);
+  });
+
+  it('is not thrown by a late report of the out-of-stock D1 order while the re-order is being sent', () => {
+    const s = newOrder();
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    const failed = produceOp('op-1', { at: 0, status: 'FAILED', stage: 'DATA_EXCEPTION', errorCode: 'OUT_OF_STOCK' });
+    onNotification(s, [failed], T0 + HOUR);
+    assert.equal(s.status, 'AWAITING_STOCK');
+    const reorderAt = T0 + HOUR + productionTimings().outOfStockReorderDelayMs;
+    assert.deepEqual(decide(s, reorderAt), { kind: 'submit', issuerRequestId: reorderRequestId('req-1', 1) });
+    onNotification(s, [failed, { ...failed, startTime: new Date(T0 + 1).toISOString() }], reorderAt + 1);
+    assert.equal(s.status, 'SUBMITTING');
+    assert.equal(s.end, undefined);
+    onSubmitted(s, 'op-2', reorderAt + 2);
+    assert.equal(s.status, 'SUBMITTED');
+  });
+
+  it('gives every issuer event its own id, re-orders included', () => {
+    const timings = { ...productionTimings(), outOfStockMaxReorders: 1 };
+    const run = drive({ productions: [outOfStock, shipped] }, timings);
+    const types = run.statuses.slice(1);
+    assert.deepEqual(types, ['SUBMITTED', 'AWAITING_STOCK', 'SUBMITTING', 'SUBMITTED', 'IN_PRODUCTION', 'SHIPPED']);
+    assert.equal(run.publishedEventIds.length, types.length, 'one event per status change');
+    assert.equal(new Set(run.publishedEventIds).size, run.publishedEventIds.length);
+  });
+});
+
+describe('order machine: properties over random interleavings', () => {
+  const stageArb = fc.array(
+    fc.oneof(fc.constant(undefined), fc.array(fc.integer({ min: 0, max: 3 * DAY }), { minLength: 1, maxLength: 3 })),
+    {
+      minLength: shipped.length,
+      maxLength: shipped.length,
+    },
+  );
+
+  it('ships whatever happens to notifications (duplicated, reordered, lost), never regressing', () => {
+    fc.assert(
+      fc.property(stageArb, (deliveries) => {
+        const run = drive({ productions: [shipped], notify: (stage) => deliveries[shipped.indexOf(stage)] });
+        assert.equal(run.state.status, 'SHIPPED');
+        const order = ['SUBMITTING', 'SUBMITTED', 'IN_PRODUCTION', 'SHIPPED'];
+        const ranks = run.statuses.map((status) => order.indexOf(status));
+        assert.ok(
+          ranks.every((rank, i) => rank >= 0 && (i === 0 || rank > (ranks[i - 1] ?? -1))),
+          run.statuses.join('>'),
+        );
+        const applied = run.state.production.timeline.filter((entry) => !entry.late).map((entry) => entry.stage);
+        assert.equal(new Set(applied).size, applied.length, `a stage applied twice: ${applied.join(',')}`);
+        assert.ok(run.statusCalls <= 40, `${run.statusCalls} status calls`);
+        assert.ok(run.endedAt - shippedAt <= productionTimings().pollMaxIntervalMs + 3 * DAY);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('makes the same decisions when its state is carried through JSON (continue-as-new) at any point', () => {
+    fc.assert(
+      fc.property(stageArb, fc.integer({ min: 0, max: 40 }), (deliveries, at) => {
+        const script = { productions: [shipped], notify: (stage: Stage) => deliveries[shipped.indexOf(stage)] };
+        const straight = drive(script);
+        const carried = drive(script, productionTimings(), 60 * DAY, { carryAtStep: at });
+        const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+        assert.deepEqual(json(carried.state), json(straight.state));
+        assert.equal(carried.statusCalls, straight.statusCalls);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

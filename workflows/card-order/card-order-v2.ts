@@ -1,0 +1,295 @@
+/**
+ * One physical card order, from submit to the cardholder's door: the thin Temporal shell around the order's state
+ * machine (`order-machine.ts`). It feeds the machine D1's notifications (signal), cancel requests (update and
+ * workflow cancel) and the outcomes of its activities, and carries out the one step the machine decides.
+ *
+ * Why it is shaped this way:
+ * - Handlers only change the machine's state and wake the loop; every command (activity, timer, upsert) comes from
+ *   the main loop, after all of an activation's jobs were applied. So the order of commands never depends on the
+ *   order in which one activation's jobs run, on first execution or on replay.
+ * - One timer, re-armed only when the wake-up time changes, and not for a burst of notifications (see
+ *   `shouldRearm`).
+ * - Search attributes are upserted only when they change; issuer events go out in one local activity per task.
+ * - Continue-as-new carries the machine's whole state, and happens only while no handler is running, so no handler
+ *   waits on a loop that waits on it.
+ *
+ * @module
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  ActivityFailure,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { CardOrderActivities } from '../../activities/index.js';
+import {
+  cancelOrderUpdate,
+  cardOrderFailureTypes,
+  d1NotificationSignal,
+  orderStateQuery,
+  type CancelResult,
+  type CardOrderFailureDetails,
+  type CardOrderInput,
+  type CardOrderResult,
+} from '../definitions.js';
+import { cardOrderStatusKey, productionStageKey } from '../search-attributes.js';
+import {
+  cancelRefusal,
+  decide,
+  describeOrder,
+  newOrderMachine,
+  onCancelFailed,
+  onCancelRequested,
+  onCancelSent,
+  onCompensated,
+  onCompensationFailed,
+  onEventsPublished,
+  onNotification,
+  onPolled,
+  onPollFailed,
+  onSubmitFailed,
+  onSubmitted,
+  orderView,
+  searchAttributeValues,
+  shouldRearm,
+  type Step,
+  type StepFailure,
+} from './order-machine.js';
+
+/** D1 calls that must succeed (submit, cancel, compensation): retried, transient failures only, for a while. */
+function mustSucceedActivities(retryTimeoutMs: number) {
+  return proxyActivities<CardOrderActivities>({
+    startToCloseTimeout: '1m',
+    // A worker that dies mid-call is noticed in seconds, and a cancel reaches the activity.
+    heartbeatTimeout: '20s',
+    scheduleToCloseTimeout: retryTimeoutMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+  });
+}
+
+/** A poll is a fallback: a few quick tries, then the order tries again at its next planned poll. */
+const { pollOrderStatus } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '30s',
+  heartbeatTimeout: '20s',
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumAttempts: 2 },
+});
+
+/** Issuer events: delivered at least once, for up to a day, without a task of their own. */
+const { publishIssuerEvents } = proxyLocalActivities<CardOrderActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '24h',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+
+function stepFailure(err: unknown): StepFailure {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return { code: undefined };
+  const details = cause.details?.[0] as { d1ErrorCode?: unknown } | undefined;
+  return {
+    code: cause.type ?? undefined,
+    d1ErrorCode: typeof details?.d1ErrorCode === 'string' ? details.d1ErrorCode : undefined,
+  };
+}
+
+export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResult> {
+  const { order } = input;
+  if (!order?.issuerId || !order.cardId || !order.issuerRequestId || !input.timings) {
+    throw ApplicationFailure.nonRetryable('The order input is incomplete', cardOrderFailureTypes.invalid);
+  }
+  const s =
+    input.carried ??
+    newOrderMachine(
+      {
+        workflowId: workflowInfo().workflowId,
+        issuerId: order.issuerId,
+        cardId: order.cardId,
+        issuerRequestId: order.issuerRequestId,
+      },
+      input.timings,
+      input.publishEvents,
+      Date.now(),
+    );
+  const card = { issuerId: s.issuerId, cardId: s.cardId };
+  const { submitOrder, requestOrderCancel, cancelD1Order } = mustSucceedActivities(s.timings.d1RetryTimeoutMs);
+
+  /** Set by handlers and the timer; the loop sleeps until it is. */
+  let wake = false;
+  let workflowCancel: CancelledFailure | undefined;
+
+  setHandler(d1NotificationSignal, ({ operations }) => {
+    onNotification(s, operations, Date.now());
+    wake = true;
+  });
+  setHandler(orderStateQuery, () => orderView(s));
+  setHandler(
+    cancelOrderUpdate,
+    async (): Promise<CancelResult> => {
+      const attempt = onCancelRequested(s, false, Date.now());
+      wake = true;
+      await condition(() => s.cancel.results.length >= attempt);
+      return s.cancel.results[attempt - 1] ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
+    },
+    {
+      validator: () => {
+        const reason = cancelRefusal(s);
+        if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot cancel: ${reason}` });
+      },
+    },
+  );
+  // A workflow cancel is the operator's cancel request: D1 is asked, and the run ends cancelled if D1 agrees.
+  CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    workflowCancel = err instanceof CancelledFailure ? err : new CancelledFailure('The workflow was cancelled');
+    onCancelRequested(s, true, Date.now());
+    wake = true;
+  });
+
+  let timer: { at: number; armedAt: number; scope: CancellationScope } | undefined;
+  function armTimer(at: number): void {
+    if (timer && !shouldRearm(timer, at, Date.now())) return;
+    timer?.scope.cancel();
+    const scope = new CancellationScope();
+    timer = { at, armedAt: Date.now(), scope };
+    scope
+      .run(() => sleep(Math.max(at - Date.now(), 1)))
+      .then(
+        () => {
+          if (timer?.scope === scope) timer = undefined;
+          wake = true;
+        },
+        () => undefined, // replaced by an earlier one
+      );
+  }
+
+  const publishing = new Set<string>();
+  /** Writes what changed since the last task: search attributes, current details, issuer events. */
+  function reflect(): void {
+    const want = searchAttributeValues(s);
+    const updates: SearchAttributeUpdatePair[] = [];
+    if (want.status !== s.indexed.status) updates.push({ key: cardOrderStatusKey, value: want.status });
+    if (want.stage !== s.indexed.stage) updates.push({ key: productionStageKey, value: want.stage });
+    if (updates.length > 0) {
+      upsertSearchAttributes(updates);
+      s.indexed = want;
+      setCurrentDetails(describeOrder(s));
+    }
+    const batch = s.events.pending.filter((event) => !publishing.has(event.eventId));
+    if (batch.length === 0) return;
+    const ids = batch.map((event) => event.eventId);
+    for (const id of ids) publishing.add(id);
+    const { timeline: _timeline, ...snapshot } = orderView(s);
+    publishIssuerEvents(batch.map((event) => ({ ...event, order: snapshot })))
+      .catch((err: unknown) => log.error('Issuer events not delivered', { eventIds: ids, err }))
+      .finally(() => {
+        onEventsPublished(s, ids);
+        for (const id of ids) publishing.delete(id);
+        wake = true;
+      });
+  }
+
+  async function perform(step: Exclude<Step, { kind: 'wait' } | { kind: 'finish' }>): Promise<void> {
+    switch (step.kind) {
+      case 'submit':
+        try {
+          const { operationId } = await submitOrder({ order, issuerRequestId: step.issuerRequestId });
+          onSubmitted(s, operationId, Date.now());
+        } catch (err) {
+          onSubmitFailed(s, stepFailure(err), Date.now());
+        }
+        return;
+      case 'requestCancel':
+        try {
+          const { operationId } = await requestOrderCancel(card);
+          onCancelSent(s, operationId, Date.now());
+        } catch (err) {
+          onCancelFailed(s, stepFailure(err), Date.now());
+        }
+        return;
+      case 'poll':
+        try {
+          const { operations } = await pollOrderStatus({
+            ...card,
+            operationId: step.operationId,
+            changeIds: step.changeIds,
+          });
+          onPolled(s, operations, Date.now());
+        } catch (err) {
+          log.warn('D1 status poll failed; the order polls again later', { code: stepFailure(err).code });
+          onPollFailed(s, Date.now());
+        }
+        return;
+      case 'compensate':
+        try {
+          const { cancelled } = await cancelD1Order({ ...card, issuerRequestIds: step.issuerRequestIds });
+          onCompensated(s, cancelled, Date.now());
+        } catch (err) {
+          onCompensationFailed(s, stepFailure(err), Date.now());
+        }
+        return;
+    }
+  }
+
+  async function finish(): Promise<CardOrderResult> {
+    await condition(() => s.events.pending.length === 0 && publishing.size === 0);
+    await condition(allHandlersFinished);
+    const end = s.end;
+    const state = orderView(s);
+    if (end?.status === 'SHIPPED' || end?.status === 'CANCELLED') {
+      if (end.status === 'CANCELLED' && s.cancel.byWorkflow && workflowCancel !== undefined) throw workflowCancel;
+      return {
+        status: end.status,
+        operationId: state.operationId,
+        shipment: state.shipment,
+        timeline: state.timeline,
+        state,
+      };
+    }
+    const failure = end?.failure;
+    const details: CardOrderFailureDetails = {
+      code: failure?.code,
+      d1ErrorCode: failure?.d1ErrorCode,
+      stage: state.failure?.stage ?? state.stage,
+      operationId: state.operationId,
+      state,
+    };
+    const compensationFailed = s.compensation.failedCode !== undefined;
+    throw ApplicationFailure.create({
+      type: compensationFailed ? cardOrderFailureTypes.compensationFailed : (failure?.type ?? 'UNKNOWN'),
+      message: compensationFailed
+        ? `${failure?.message ?? 'The order failed'}, and compensation failed (${s.compensation.failedCode})`
+        : (failure?.message ?? 'The order failed'),
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+
+  return CancellationScope.nonCancellable(async () => {
+    for (;;) {
+      wake = false;
+      const step = decide(s, Date.now());
+      reflect();
+      if (step.kind === 'finish') return finish();
+      if (step.kind !== 'wait') {
+        await perform(step);
+        continue;
+      }
+      if (workflowInfo().continueAsNewSuggested && allHandlersFinished() && publishing.size === 0) {
+        return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
+      }
+      if (step.until !== undefined) armTimer(step.until);
+      await condition(() => wake);
+    }
+  });
+}

@@ -1,0 +1,475 @@
+/**
+ * The card order's decisions, as a pure state machine. Events go in (a D1 report, a poll's answer, a cancel
+ * request, an activity's outcome, the passing of time); {@link decide} says the one thing to do next (submit,
+ * request a cancel, poll, compensate, wait until a time, finish). The state is one plain object, so the workflow
+ * carries all of it across continue-as-new, and tests drive days-long timelines without Temporal.
+ *
+ * Rules that keep replays deterministic: nothing here reads a clock (`now` is passed in), and event functions only
+ * mutate the state; the workflow issues every command from its main loop, never from a handler.
+ *
+ * @module
+ */
+import type { Operation } from '../../d1/schemas.js';
+import { reorderRequestId } from '../../orders/reorder-id.js';
+import {
+  cardOrderFailureTypes,
+  finalCardOrderStatuses,
+  type CancelResult,
+  type CardOrderStatus,
+  type OrderState,
+  type OrderTimings,
+  type TimelineEntry,
+} from '../definitions.js';
+import { dueDateMs, nextPollAt } from './poll-schedule.js';
+import {
+  applyReport,
+  newProductionState,
+  takeEarlyReports,
+  trackOperation,
+  type ProductionState,
+} from './production-tracking.js';
+
+/** Lifecycle events the issuer hears about (one per status change). */
+export type IssuerEventType = 'submitted' | 'status-changed' | 'shipped' | 'failed' | 'compensated' | 'cancelled';
+
+/** An issuer event not yet confirmed delivered; its id is stable across redeliveries and runs. */
+export interface PendingIssuerEvent {
+  eventId: string;
+  type: IssuerEventType;
+  status: CardOrderStatus;
+  occurredAt: string;
+}
+
+/** How the order ended, once it did. */
+export interface OrderEnd {
+  status: 'SHIPPED' | 'CANCELLED' | 'COMPENSATED' | 'FAILED';
+  /** For failed orders: the `ApplicationFailure` the workflow ends with. */
+  failure?: { type: string; message: string; code?: string | undefined; d1ErrorCode?: string | undefined };
+  /** Whether D1 may still hold something of this order that must be cancelled first. */
+  compensate: boolean;
+}
+
+export interface OrderMachineState {
+  workflowId: string;
+  issuerId: string;
+  cardId: string;
+  issuerRequestId: string;
+  timings: OrderTimings;
+  status: CardOrderStatus;
+  startedAt: number;
+  submission: {
+    /** Every D1 request id sent (or being sent): what compensation must look for at D1. */
+    requestIds: string[];
+    /** Whether the current D1 order still has to be sent. */
+    needed: boolean;
+    reorders: number;
+    /** When an OUT_OF_STOCK card is re-ordered. */
+    reorderAt: number | undefined;
+  };
+  production: ProductionState;
+  poll: { lastNewsAt: number; quietPolls: number; lastPollAt: number | undefined; count: number; failures: number };
+  cancel: {
+    /** Cancel requests so far; each waits for `results[attempt - 1]`. */
+    attempts: number;
+    phase: 'IDLE' | 'WANTED' | 'SENT';
+    operationId: string | undefined;
+    /** A workflow cancel asked for it: the run ends as cancelled if D1 agrees. */
+    byWorkflow: boolean;
+    results: CancelResult[];
+  };
+  end: OrderEnd | undefined;
+  compensation: { done: boolean; failedCode: string | undefined; log: string[] };
+  events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
+  /** The search attributes last written, so the workflow upserts only changes. */
+  indexed: { status: string; stage: string };
+}
+
+export type Step =
+  | { kind: 'submit'; issuerRequestId: string }
+  | { kind: 'requestCancel' }
+  | { kind: 'poll'; operationId: string; changeIds: string[] }
+  | { kind: 'compensate'; issuerRequestIds: string[] }
+  | { kind: 'wait'; until: number | undefined }
+  | { kind: 'finish' };
+
+/** What an activity's failure tells the machine: our stable code and, when D1 gave one, D1's own. */
+export interface StepFailure {
+  code: string | undefined;
+  d1ErrorCode?: string | undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function newOrderMachine(
+  order: { workflowId: string; issuerId: string; cardId: string; issuerRequestId: string },
+  timings: OrderTimings,
+  publishEvents: boolean,
+  now: number,
+): OrderMachineState {
+  return {
+    ...order,
+    timings,
+    status: 'SUBMITTING',
+    startedAt: now,
+    submission: { requestIds: [], needed: true, reorders: 0, reorderAt: undefined },
+    production: newProductionState(),
+    poll: { lastNewsAt: now, quietPolls: 0, lastPollAt: undefined, count: 0, failures: 0 },
+    cancel: { attempts: 0, phase: 'IDLE', operationId: undefined, byWorkflow: false, results: [] },
+    end: undefined,
+    compensation: { done: false, failedCode: undefined, log: [] },
+    events: { publish: publishEvents, sequence: 0, pending: [] },
+    // The client sets these at start.
+    indexed: { status: 'SUBMITTING', stage: 'NONE' },
+  };
+}
+
+const eventTypes: Partial<Record<CardOrderStatus, IssuerEventType>> = {
+  SUBMITTED: 'submitted',
+  SHIPPED: 'shipped',
+  CANCELLED: 'cancelled',
+  COMPENSATED: 'compensated',
+  FAILED: 'failed',
+};
+
+function setStatus(s: OrderMachineState, status: CardOrderStatus, now: number): void {
+  if (s.status === status) return;
+  s.status = status;
+  if (!s.events.publish) return;
+  s.events.sequence += 1;
+  s.events.pending.push({
+    eventId: `${s.workflowId}:${s.events.sequence}`,
+    type: eventTypes[status] ?? 'status-changed',
+    status,
+    occurredAt: iso(now),
+  });
+}
+
+function resolveCancel(s: OrderMachineState, result: CancelResult): void {
+  while (s.cancel.results.length < s.cancel.attempts) s.cancel.results.push(result);
+  s.cancel.phase = 'IDLE';
+  s.cancel.operationId = undefined;
+}
+
+/** Why a cancel cannot succeed now, as the update's refusal reason; undefined when it may. */
+export function cancelRefusal(s: OrderMachineState): string | undefined {
+  if (s.end?.status === 'SHIPPED' || s.status === 'SHIPPED') return 'ORDER_ALREADY_SHIPPED';
+  if (s.end?.status === 'CANCELLED' || s.status === 'CANCELLED') return 'ORDER_ALREADY_CANCELLED';
+  if (s.end !== undefined || finalCardOrderStatuses.includes(s.status)) return 'ORDER_ALREADY_FAILED';
+  return undefined;
+}
+
+function endWith(s: OrderMachineState, end: OrderEnd, now: number): void {
+  s.end = end;
+  s.compensation.done = !end.compensate;
+  const reason = end.status === 'CANCELLED' ? undefined : cancelRefusalFor(end.status);
+  if (s.cancel.attempts > s.cancel.results.length) {
+    resolveCancel(s, reason === undefined ? { outcome: 'CANCELLED' } : { outcome: 'REJECTED', reason });
+  }
+  setStatus(s, end.compensate ? 'COMPENSATING' : end.status, now);
+}
+
+function cancelRefusalFor(status: OrderEnd['status']): string {
+  return status === 'SHIPPED' ? 'ORDER_ALREADY_SHIPPED' : 'ORDER_ALREADY_FAILED';
+}
+
+function productionFailed(s: OrderMachineState, now: number): void {
+  const failure = s.production.failure;
+  const canReorder =
+    failure?.errorCode === 'OUT_OF_STOCK' &&
+    s.submission.reorders < s.timings.outOfStockMaxReorders &&
+    s.cancel.phase === 'IDLE';
+  if (canReorder) {
+    s.submission.reorderAt = now + s.timings.outOfStockReorderDelayMs;
+    setStatus(s, 'AWAITING_STOCK', now);
+    return;
+  }
+  endWith(
+    s,
+    {
+      status: 'COMPENSATED',
+      compensate: true,
+      failure: {
+        type: cardOrderFailureTypes.productionFailed,
+        message: `Production failed at ${failure?.stage ?? 'an unknown stage'} with D1 error ${failure?.errorCode ?? 'unknown'}`,
+        d1ErrorCode: failure?.errorCode,
+      },
+    },
+    now,
+  );
+}
+
+/** Brings status and end in line with what production and the cancel request say. */
+function settle(s: OrderMachineState, now: number): void {
+  if (s.end !== undefined || s.status === 'AWAITING_STOCK') return;
+  const p = s.production;
+  const verdict = s.cancel.operationId === undefined ? undefined : p.changes[s.cancel.operationId];
+  if (p.outcome === 'CANCELLED' || (verdict?.status === 'SUCCESSFUL' && p.outcome === 'IN_PROGRESS')) {
+    endWith(s, { status: 'CANCELLED', compensate: false }, now);
+    return;
+  }
+  if (p.outcome === 'SHIPPED') return endWith(s, { status: 'SHIPPED', compensate: false }, now);
+  if (p.outcome === 'FAILED') return productionFailed(s, now);
+  if (verdict?.status === 'FAILED')
+    resolveCancel(s, { outcome: 'REJECTED', reason: verdict.errorCode ?? 'CANCEL_REFUSED' });
+  if (p.operationId === undefined) return;
+  if (s.cancel.phase !== 'IDLE') return setStatus(s, 'CANCELLING', now);
+  setStatus(s, p.stage !== undefined && p.stage !== 'CARD_PROD_REQUESTED' ? 'IN_PRODUCTION' : 'SUBMITTED', now);
+}
+
+function applyReports(
+  s: OrderMachineState,
+  operations: readonly Operation[],
+  source: TimelineEntry['source'],
+  now: number,
+): boolean {
+  let changed = false;
+  for (const op of operations) changed = applyReport(s.production, op, source, iso(now)) || changed;
+  if (changed) {
+    s.poll.lastNewsAt = now;
+    s.poll.quietPolls = 0;
+  }
+  settle(s, now);
+  return changed;
+}
+
+/** D1 notifications, as the webhook signalled them. */
+export function onNotification(s: OrderMachineState, operations: readonly Operation[], now: number): void {
+  applyReports(s, operations, 'notification', now);
+}
+
+/**
+ * A cancel request (the update, or a workflow cancel). Returns the attempt whose result the caller waits for in
+ * `cancel.results`; concurrent requests share one attempt. Call {@link cancelRefusal} first.
+ */
+export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now: number): number {
+  s.cancel.byWorkflow ||= byWorkflow;
+  if (s.cancel.phase === 'IDLE') {
+    s.cancel.attempts += 1;
+    s.cancel.phase = 'WANTED';
+  }
+  const attempt = s.cancel.attempts;
+  if (s.end !== undefined) {
+    resolveCancel(
+      s,
+      s.end.status === 'CANCELLED'
+        ? { outcome: 'CANCELLED' }
+        : { outcome: 'REJECTED', reason: cancelRefusalFor(s.end.status) },
+    );
+  } else if (s.status === 'AWAITING_STOCK' || s.submission.requestIds.length === 0) {
+    // Nothing live at D1: the failed D1 order is over, or nothing was sent yet.
+    endWith(s, { status: 'CANCELLED', compensate: false }, now);
+  } else if (s.production.operationId !== undefined) {
+    setStatus(s, 'CANCELLING', now);
+  }
+  return attempt;
+}
+
+export function onSubmitted(s: OrderMachineState, operationId: string, now: number): void {
+  s.submission.needed = false;
+  trackOperation(s.production, operationId);
+  s.poll.lastNewsAt = now;
+  s.poll.quietPolls = 0;
+  applyReports(s, takeEarlyReports(s.production, operationId), 'notification', now);
+}
+
+export function onSubmitFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  s.submission.needed = false;
+  const invalid = failure.code === 'ERR_ORDER_INVALID';
+  endWith(
+    s,
+    {
+      status: 'FAILED',
+      // A submit that timed out may still have reached D1; an order refused as invalid never left us.
+      compensate: !invalid,
+      failure: {
+        type: invalid ? cardOrderFailureTypes.invalid : cardOrderFailureTypes.rejected,
+        message: invalid ? 'The order is invalid' : `D1 refused the order (${failure.code ?? 'unknown error'})`,
+        code: failure.code,
+        d1ErrorCode: failure.d1ErrorCode,
+      },
+    },
+    now,
+  );
+}
+
+export function onCancelSent(s: OrderMachineState, operationId: string, now: number): void {
+  if (s.cancel.phase !== 'WANTED') return;
+  s.cancel.phase = 'SENT';
+  s.cancel.operationId = operationId;
+  // D1 answers by notification; if that is lost, the poll clock starts now.
+  s.poll.lastNewsAt = now;
+  s.poll.quietPolls = 0;
+  settle(s, now);
+}
+
+export function onCancelFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  resolveCancel(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'CANCEL_REQUEST_FAILED' });
+  settle(s, now);
+}
+
+export function onPolled(s: OrderMachineState, operations: readonly Operation[], now: number): void {
+  s.poll.count += 1;
+  s.poll.lastPollAt = now;
+  if (!applyReports(s, operations, 'poll', now)) s.poll.quietPolls += 1;
+}
+
+/** A poll that failed is a fallback that failed: counted, retried later, never fatal. */
+export function onPollFailed(s: OrderMachineState, now: number): void {
+  s.poll.count += 1;
+  s.poll.failures += 1;
+  s.poll.lastPollAt = now;
+  s.poll.quietPolls += 1;
+}
+
+export function onCompensated(s: OrderMachineState, cancelledAtD1: boolean, now: number): void {
+  s.compensation.done = true;
+  s.compensation.log.push(cancelledAtD1 ? 'cancelD1Order: cancelled' : 'cancelD1Order: nothing live to cancel');
+  if (s.end) setStatus(s, s.end.status, now);
+}
+
+export function onCompensationFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  s.compensation.done = true;
+  s.compensation.failedCode = failure.code ?? 'UNKNOWN';
+  s.compensation.log.push(`cancelD1Order: failed (${s.compensation.failedCode})`);
+  setStatus(s, 'COMPENSATION_FAILED', now);
+}
+
+export function onEventsPublished(s: OrderMachineState, eventIds: readonly string[]): void {
+  s.events.pending = s.events.pending.filter((event) => !eventIds.includes(event.eventId));
+}
+
+/** When the order next polls D1, while it waits on D1 at all. */
+export function plannedPollAt(s: OrderMachineState): number | undefined {
+  const waitingOnD1 =
+    s.end === undefined &&
+    s.status !== 'AWAITING_STOCK' &&
+    !s.submission.needed &&
+    s.production.operationId !== undefined;
+  if (!waitingOnD1) return undefined;
+  if (s.cancel.phase === 'SENT') {
+    // Someone waits on D1's verdict: poll for it sooner, and regardless of D1's expected shipment date.
+    const { changeVerdictTimeoutMs: wait, pollMaxIntervalMs } = s.timings;
+    return nextPollAt(s.poll, { notificationTimeoutMs: wait, pollIntervalMs: wait, pollMaxIntervalMs });
+  }
+  return nextPollAt(s.poll, s.timings, dueDateMs(s.production.dueDate));
+}
+
+/**
+ * The one thing to do next at time `now`. Applies what the passing of time decides (the deadline, a re-order
+ * that is due) before answering.
+ */
+export function decide(s: OrderMachineState, now: number): Step {
+  if (s.end !== undefined) {
+    if (!s.compensation.done) return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds] };
+    return { kind: 'finish' };
+  }
+  const deadlineAt = s.startedAt + s.timings.productionDeadlineMs;
+  if (now >= deadlineAt) {
+    endWith(
+      s,
+      {
+        status: 'COMPENSATED',
+        compensate: s.submission.requestIds.length > 0,
+        failure: {
+          type: cardOrderFailureTypes.deadlineExceeded,
+          message: `No outcome from D1 within the production deadline of ${s.timings.productionDeadlineMs} ms`,
+        },
+      },
+      now,
+    );
+    return decide(s, now);
+  }
+  if (s.status === 'AWAITING_STOCK') {
+    const reorderAt = s.submission.reorderAt ?? now;
+    if (now < reorderAt) return { kind: 'wait', until: Math.min(reorderAt, deadlineAt) };
+    s.submission.reorders += 1;
+    s.submission.reorderAt = undefined;
+    s.submission.needed = true;
+    trackOperation(s.production, undefined);
+    setStatus(s, 'SUBMITTING', now);
+  }
+  if (s.submission.needed) {
+    const { reorders } = s.submission;
+    const issuerRequestId = reorders === 0 ? s.issuerRequestId : reorderRequestId(s.issuerRequestId, reorders);
+    if (!s.submission.requestIds.includes(issuerRequestId)) s.submission.requestIds.push(issuerRequestId);
+    return { kind: 'submit', issuerRequestId };
+  }
+  if (s.cancel.phase === 'WANTED') return { kind: 'requestCancel' };
+  const pollAt = plannedPollAt(s);
+  if (pollAt !== undefined && now >= pollAt && s.production.operationId !== undefined) {
+    return {
+      kind: 'poll',
+      operationId: s.production.operationId,
+      changeIds: s.cancel.operationId === undefined ? [] : [s.cancel.operationId],
+    };
+  }
+  return { kind: 'wait', until: Math.min(pollAt ?? deadlineAt, deadlineAt) };
+}
+
+/** The order as queries, results and failure details show it. */
+export function orderView(s: OrderMachineState): OrderState {
+  const p = s.production;
+  const pollAt = plannedPollAt(s);
+  return {
+    issuerId: s.issuerId,
+    cardId: s.cardId,
+    issuerRequestId: s.issuerRequestId,
+    status: s.status,
+    stage: p.stage,
+    operationId: p.operationId,
+    dueDate: p.dueDate,
+    shipment: p.shipment,
+    failure: p.failure,
+    timeline: p.timeline,
+    attempts: {
+      submissions: s.submission.requestIds.length,
+      reorders: s.submission.reorders,
+      polls: s.poll.count,
+      pollFailures: s.poll.failures,
+    },
+    lastPollAt: s.poll.lastPollAt === undefined ? undefined : iso(s.poll.lastPollAt),
+    nextPollAt: pollAt === undefined ? undefined : iso(pollAt),
+    compensations: s.compensation.log,
+  };
+}
+
+/** A timer armed this recently is kept when the wake-up moves later: it was armed during a burst of news. */
+export const TIMER_REARM_AFTER_MS = 60_000;
+
+/**
+ * Whether the workflow's one timer (firing at `timer.at`) must be replaced to wake at `at`. An earlier wake-up
+ * always replaces it. A later one replaces it (cancel and start: 2 history events) unless the timer was armed
+ * less than {@link TIMER_REARM_AFTER_MS} ago: notifications in a burst keep it, and when it fires early the loop
+ * waits on (5 events, once for the whole burst).
+ */
+export function shouldRearm(timer: { at: number; armedAt: number }, at: number, now: number): boolean {
+  if (at === timer.at) return false;
+  return at < timer.at || now - timer.armedAt >= TIMER_REARM_AFTER_MS;
+}
+
+/** The search attributes the order should have now; the workflow upserts those that differ from `indexed`. */
+export function searchAttributeValues(s: OrderMachineState): OrderMachineState['indexed'] {
+  return { status: s.status, stage: s.production.stage ?? 'NONE' };
+}
+
+/** The live "current details" line of Web UI (markdown). */
+export function describeOrder(s: OrderMachineState): string {
+  const words: Record<CardOrderStatus, string> = {
+    VALIDATING: 'Checking the order against its program',
+    SUBMITTING: 'Sending the order to D1',
+    SUBMITTED: 'Accepted by D1, waiting for production to start',
+    IN_PRODUCTION: 'In production',
+    AWAITING_STOCK: 'D1 is out of stock; the card will be re-ordered',
+    CANCELLING: 'Cancel requested from D1, waiting for its verdict',
+    SHIPPED: `Shipped${s.production.shipment?.carrier ? ` with ${s.production.shipment.carrier}` : ''}`,
+    CANCELLED: 'Cancelled at D1',
+    COMPENSATING: 'Undoing the order at D1',
+    COMPENSATED: 'The order failed; it was undone at D1 and the issuer told',
+    COMPENSATION_FAILED: 'The order failed and could not be undone at D1: an operator must check it',
+    FAILED: 'Failed',
+  };
+  const stage = s.production.stage ? ` (D1 stage ${s.production.stage})` : '';
+  const failure = s.production.failure ? `, error ${s.production.failure.errorCode}` : '';
+  const reorders = s.submission.reorders > 0 ? `, re-ordered ${s.submission.reorders}x` : '';
+  return `**${s.status}**: ${words[s.status]}${stage}${failure}${reorders}`;
+}
