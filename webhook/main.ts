@@ -1,6 +1,7 @@
 /**
  * `npm run webhook`: the notification webhook, until SIGINT or SIGTERM. It starts even while Temporal is down
- * (`/readyz` says so, and batches get 503 until it is back).
+ * (`/readyz` says so, and batches get 503 until it is back), but not without WEBHOOK_CLIENTS outside the demo
+ * (DEMO_MODE): it fails closed.
  *
  * @module
  */
@@ -14,6 +15,8 @@ import { loadTokenSecret, webhookClients, WebhookTokens } from './tokens.js';
 import { temporalConnectionOptions } from '../common/temporal.js';
 
 const config = loadConfig();
+// Fails closed before anything else: no WEBHOOK_CLIENTS outside the demo is a ConfigError naming it.
+const clients = webhookClients(config);
 const logger = createLogger(config, 'webhook');
 const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
 const client = new Client({
@@ -21,11 +24,7 @@ const client = new Client({
   namespace: config.temporal.namespace,
   dataConverter: await createDataConverter(config),
 });
-const tokens = new WebhookTokens(
-  webhookClients(config),
-  await loadTokenSecret(config.webhook.tokenSecret),
-  config.webhook.tokenTtlMs,
-);
+const tokens = new WebhookTokens(clients, await loadTokenSecret(config.webhook.tokenSecret), config.webhook.tokenTtlMs);
 const metrics = new WebhookMetrics();
 const metricsEndpoint =
   config.webhook.metrics && (await metrics.serve(config.webhook.metrics.host, config.webhook.metrics.port));

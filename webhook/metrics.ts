@@ -1,6 +1,7 @@
 /**
  * The webhook's Prometheus metrics, served on a port of their own (the notification port faces D1): requests by
- * route and status, and how long handing a batch to Temporal takes.
+ * route and status, how long handing a batch to Temporal takes, operations by outcome (rejected and late ones
+ * included), signals sent, and visibility lookups.
  *
  * @module
  */
@@ -22,6 +23,26 @@ export class WebhookMetrics {
     help: 'Time to hand one notification batch to Temporal',
     labelNames: ['outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly operations = new Counter({
+    name: 'webhook_operations_total',
+    help:
+      'Notified operations by outcome: order (signalled to the order its issuerRequestId names), order_by_card ' +
+      '(to the running order of its card), late (its order exists but has ended), unmatched (no order: kept in the ' +
+      "card's unmatched record), rejected (invalid, reported in the answer)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly signals = new Counter({
+    name: 'webhook_signals_total',
+    help: 'Signals sent to workflows (one per order and batch, however many operations it carries)',
+    registers: [this.registry],
+  });
+  readonly orderLookups = new Counter({
+    name: 'webhook_order_lookups_total',
+    help: 'Visibility queries for the order of a card (operations without a usable issuerRequestId)',
     registers: [this.registry],
   });
 

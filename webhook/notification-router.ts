@@ -1,71 +1,268 @@
 /**
- * Hands each D1 operation to the workflow it belongs to, as a `d1Notification` signal: the order named by its
- * `issuerRequestId`, else the running order of its card, else the card's record of unmatched notifications
- * (signal-with-start, so nothing is dropped). Throws when Temporal does not take a signal, so the webhook answers
- * 503 and D1 retries; the workflows' deduplication makes the retry harmless.
+ * Hands a batch of D1 operations to the workflows they belong to, as `d1Notification` signals: one signal per
+ * workflow and batch, carrying that workflow's operations in batch order, with different workflows signalled in
+ * parallel (bounded). Where an operation goes:
+ *
+ * 1. the order its `issuerRequestId` names, re-orders (`{original}--r{n}`) included: they belong to the original's
+ *    workflow, so they never cost a visibility query;
+ * 2. without an `issuerRequestId` (or when no workflow has that id), the running order of its card, found with one
+ *    visibility query per card over every card-order workflow type;
+ * 3. an order that exists but has ended (shipped, cancelled, ...) gets nothing: the operation is late, counted and
+ *    logged, and acknowledged;
+ * 4. a card with no order of ours at all: the card's record of unmatched notifications (signal-with-start, so
+ *    nothing is dropped).
+ *
+ * Throws when Temporal does not take a signal, so the webhook answers 503 and D1 retries the batch; the workflows'
+ * deduplication makes the operations already taken harmless the second time.
  *
  * @module
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Operation } from '../d1/schemas.js';
+import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
+import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
-import { d1NotificationSignal, type UnmatchedNotificationsInput } from '../workflows/definitions.js';
+import {
+  CARD_ORDER_WORKFLOW_TYPES,
+  d1NotificationSignal,
+  type UnmatchedNotificationsInput,
+} from '../workflows/definitions.js';
+import type { WebhookMetrics } from './metrics.js';
 
-export type Delivery = 'order' | 'order-by-card' | 'unmatched';
+/** Where an operation went: see the module description. */
+export type Delivery = 'order' | 'order_by_card' | 'late' | 'unmatched';
+
+/** What became of a batch's operations. */
+export interface BatchDelivery {
+  /** Operations by where they went; they add up to the batch's size. */
+  counts: Record<Delivery, number>;
+  /** Signals sent: one per workflow reached. */
+  signals: number;
+  /** The ended orders that got late operations (workflow ids: identifiers only, no card data). */
+  lateOrders: string[];
+}
+
+/** Workflows signalled at once by default. */
+export const DEFAULT_SIGNAL_CONCURRENCY = 32;
 
 /** The workflow id that keeps unmatched notifications for one card. */
 export function unmatchedWorkflowId(issuerId: string, cardId: string): string {
   return `card-notifications:${issuerId}:${cardId}`;
 }
 
+/** A string literal of Temporal's visibility query language. */
+function literal(value: string): string {
+  return `'${value.replace(/['"\\]/g, (char) => `\\${char}`)}'`;
+}
+
+/**
+ * The visibility query for the card-order workflows (every type, {@link CARD_ORDER_WORKFLOW_TYPES}) of one card,
+ * running or ended. The ids are checked against D1's id formats first (letters, digits, `_` and `-`), so no id can
+ * close the string and widen the query to other cards or issuers; they are quoted as literals all the same.
+ *
+ * @throws {RangeError} when an id is not in D1's format (the value is not echoed).
+ */
+export function cardOrdersQuery(issuerId: string, cardId: string, execution: 'running' | 'ended'): string {
+  if (!issuerIdSchema.safeParse(issuerId).success) throw new RangeError('issuerId is not a D1 issuer id');
+  if (!cardIdSchema.safeParse(cardId).success) throw new RangeError('cardId is not a D1 card id');
+  const types = CARD_ORDER_WORKFLOW_TYPES.map(literal).join(', ');
+  const status = execution === 'running' ? `ExecutionStatus = 'Running'` : `ExecutionStatus != 'Running'`;
+  return `WorkflowType IN (${types}) AND ${status} AND IssuerId = ${literal(issuerId)} AND CardId = ${literal(cardId)}`;
+}
+
+/**
+ * Runs `task` for each item, at most `limit` at once. After a failure it starts no more, lets those running settle
+ * (they share the caller's deadline), and rethrows the first failure.
+ */
+async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.error;
+}
+
+interface Item {
+  /** Its position in the batch: operations reach a workflow in batch order. */
+  index: number;
+  operation: Operation;
+}
+
+function groupBy(items: Iterable<Item>, key: (item: Item) => string | undefined): Map<string, Item[]> {
+  const groups = new Map<string, Item[]>();
+  for (const item of items) {
+    const name = key(item);
+    if (name === undefined) continue;
+    const group = groups.get(name);
+    if (group) group.push(item);
+    else groups.set(name, [item]);
+  }
+  for (const group of groups.values()) group.sort((a, b) => a.index - b.index);
+  return groups;
+}
+
+const payload = (group: readonly Item[]) => ({ operations: group.map((item) => item.operation) });
+
+export interface NotificationRouterOptions {
+  /** How long a card's unmatched record is kept after its last notification. */
+  unmatchedRetentionMs: number;
+  /** Workflows signalled (or cards looked up) at once. @default {@link DEFAULT_SIGNAL_CONCURRENCY} */
+  concurrency?: number;
+  metrics?: WebhookMetrics | undefined;
+}
+
 export class NotificationRouter {
+  private readonly concurrency: number;
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-    private readonly unmatchedRetentionMs: number,
-  ) {}
+    private readonly options: NotificationRouterOptions,
+  ) {
+    this.concurrency = options.concurrency ?? DEFAULT_SIGNAL_CONCURRENCY;
+  }
 
-  /** Signals `operation` to its workflow; resolves with where it went. */
-  async deliver(issuerId: string, operation: Operation): Promise<Delivery> {
-    const payload = { operations: [operation] };
-    if (
-      operation.issuerRequestId &&
-      (await this.signal(cardOrderWorkflowId(issuerId, operation.issuerRequestId), payload))
-    ) {
-      return 'order';
-    }
-    const running = await this.runningOrderOf(issuerId, operation.cardId);
-    if (running && (await this.signal(running, payload))) return 'order-by-card';
-    const input: UnmatchedNotificationsInput = {
-      issuerId,
-      cardId: operation.cardId,
-      retentionMs: this.unmatchedRetentionMs,
+  /**
+   * Delivers a batch of valid operations; resolves once Temporal took all of them. Every Temporal call runs under
+   * the caller's deadline (`client.withDeadline`).
+   */
+  async deliverBatch(issuerId: string, operations: readonly Operation[]): Promise<BatchDelivery> {
+    const result: BatchDelivery = {
+      counts: { order: 0, order_by_card: 0, late: 0, unmatched: 0 },
+      signals: 0,
+      lateOrders: [],
     };
-    await this.client.workflow.signalWithStart('unmatchedNotifications', {
-      workflowId: unmatchedWorkflowId(issuerId, operation.cardId),
-      taskQueue: this.taskQueue,
-      args: [input],
-      signal: d1NotificationSignal,
-      signalArgs: [payload],
-    });
-    return 'unmatched';
+    const items: Item[] = operations.map((operation, index) => ({ index, operation }));
+    const count = (delivery: Delivery, n: number) => {
+      result.counts[delivery] += n;
+      this.options.metrics?.operations.inc({ outcome: delivery }, n);
+    };
+    const late = (workflowId: string, n: number) => {
+      count('late', n);
+      if (!result.lateOrders.includes(workflowId)) result.lateOrders.push(workflowId);
+    };
+
+    // The running order of each card whose operations name no order: one query per card, before any signal, so
+    // that an order reached both ways still gets one signal.
+    const runningOrders = new Map<string, string | undefined>();
+    const lookUp = (cardIds: Iterable<string>) =>
+      forEachBounded(
+        [...new Set(cardIds)].filter((cardId) => !runningOrders.has(cardId)),
+        this.concurrency,
+        async (cardId) => void runningOrders.set(cardId, await this.orderOf(issuerId, cardId, 'running')),
+      );
+    await lookUp(items.filter((item) => !item.operation.issuerRequestId).map((item) => item.operation.cardId));
+
+    const target = (item: Item) => {
+      const { issuerRequestId, cardId } = item.operation;
+      return issuerRequestId
+        ? cardOrderWorkflowId(issuerId, originalRequestId(issuerRequestId))
+        : runningOrders.get(cardId);
+    };
+    /** Operations whose order is not there at all (never started, or long deleted). */
+    const orderless: Item[] = [];
+    const signalOrders = (groups: Map<string, Item[]>) =>
+      forEachBounded([...groups], this.concurrency, async ([workflowId, group]) => {
+        const outcome = await this.signalOrder(workflowId, group);
+        result.signals += outcome === 'signalled' ? 1 : 0;
+        if (outcome === 'ended') return late(workflowId, group.length);
+        if (outcome === 'absent') return void orderless.push(...group);
+        const byId = group.filter((item) => item.operation.issuerRequestId).length;
+        count('order', byId);
+        count('order_by_card', group.length - byId);
+      });
+    await signalOrders(groupBy(items, target));
+
+    // An issuerRequestId no workflow has (an order placed elsewhere, a re-order of one): its card's running order.
+    const absent = orderless.splice(0);
+    const named = absent.filter((item) => item.operation.issuerRequestId);
+    await lookUp(named.map((item) => item.operation.cardId));
+    await signalOrders(groupBy(named, (item) => runningOrders.get(item.operation.cardId)));
+
+    // No running order. Operations that named none may still belong to an ended order of the card: late.
+    const cardless = [
+      ...items.filter((item) => !target(item)),
+      ...absent.filter((item) => !item.operation.issuerRequestId),
+      ...named.filter((item) => !runningOrders.get(item.operation.cardId)),
+      ...orderless,
+    ];
+    const unmatched: Item[] = [];
+    await forEachBounded(
+      [...groupBy(cardless, (item) => item.operation.cardId)],
+      this.concurrency,
+      async ([cardId, group]) => {
+        const unnamed = group.filter((item) => !item.operation.issuerRequestId);
+        const ended = unnamed.length > 0 ? await this.orderOf(issuerId, cardId, 'ended') : undefined;
+        if (ended) late(ended, unnamed.length);
+        unmatched.push(...(ended ? group.filter((item) => item.operation.issuerRequestId) : group));
+      },
+    );
+
+    // A card with no order of ours: its unmatched record keeps them.
+    await forEachBounded(
+      [...groupBy(unmatched, (item) => item.operation.cardId)],
+      this.concurrency,
+      async ([cardId, group]) => {
+        const input: UnmatchedNotificationsInput = {
+          issuerId,
+          cardId,
+          retentionMs: this.options.unmatchedRetentionMs,
+        };
+        await this.client.workflow.signalWithStart('unmatchedNotifications', {
+          workflowId: unmatchedWorkflowId(issuerId, cardId),
+          taskQueue: this.taskQueue,
+          args: [input],
+          signal: d1NotificationSignal,
+          signalArgs: [payload(group)],
+        });
+        this.options.metrics?.signals.inc();
+        result.signals += 1;
+        count('unmatched', group.length);
+      },
+    );
+    return result;
   }
 
-  /** False when no running workflow has this id. */
-  private async signal(workflowId: string, payload: { operations: Operation[] }): Promise<boolean> {
-    try {
-      await this.client.workflow.getHandle(workflowId).signal(d1NotificationSignal, payload);
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
+  /**
+   * Signals `group` to the order `workflowId`: `signalled`, `ended` when the order exists but is closed (no new
+   * workflow is created for it), `absent` when there is no such workflow.
+   */
+  private async signalOrder(workflowId: string, group: readonly Item[]): Promise<'signalled' | 'ended' | 'absent'> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await handle.signal(d1NotificationSignal, payload(group));
+        this.options.metrics?.signals.inc();
+        return 'signalled';
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+      // Not running: closed, or never there. Describe tells which (within the namespace's retention).
+      let running: boolean;
+      try {
+        running = (await handle.describe()).status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'absent';
+        throw err;
+      }
+      // Running again (a new run started under the id in between): signal it once more.
+      if (!running || attempt > 0) return 'ended';
     }
   }
 
-  /** The running order of a card (a re-order, or a notification without issuerRequestId). */
-  private async runningOrderOf(issuerId: string, cardId: string): Promise<string | undefined> {
-    const query = `WorkflowType = 'cardOrder' AND ExecutionStatus = 'Running' AND IssuerId = '${issuerId}' AND CardId = '${cardId}'`;
-    for await (const execution of this.client.workflow.list({ query, pageSize: 1 })) return execution.workflowId;
+  /** The newest card-order workflow of a card, running or ended, by visibility; undefined when there is none. */
+  private async orderOf(issuerId: string, cardId: string, execution: 'running' | 'ended'): Promise<string | undefined> {
+    const query = cardOrdersQuery(issuerId, cardId, execution);
+    this.options.metrics?.orderLookups.inc();
+    for await (const found of this.client.workflow.list({ query, pageSize: 1 })) return found.workflowId;
     return undefined;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The issuer endpoint D1 calls: its token endpoint (client credentials, Basic auth) and the notification endpoint
- * that turns each reported operation into a workflow signal. A batch is answered 204 only once Temporal took every
- * operation, 503 when it did not (D1 retries), and anything malformed or unauthenticated is refused with a JSON
- * 4xx before it reaches a workflow.
+ * that turns reported operations into workflow signals (one per order and batch, see `notification-router.ts`).
+ * Operations are validated one by one: a batch is answered 204 once Temporal took every operation, 200
+ * `{accepted, rejected}` once it took every valid one and some were invalid (they are reported, not retried), 503
+ * when Temporal did not take the valid ones (D1 retries). Only a body that is not a batch at all, or an
+ * unauthenticated call, is refused whole with a JSON 4xx; bad data never gets a 5xx.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
 import {
+  fieldIssues,
   HttpError,
   installErrorHandling,
   listenOn,
@@ -22,15 +25,39 @@ import {
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
-import { correlationIdSchema, issuerIdSchema, notificationBatchSchema } from '../d1/schemas.js';
+import { correlationIdSchema, issuerIdSchema, operationSchema, type Operation } from '../d1/schemas.js';
 import type { WebhookMetrics } from './metrics.js';
-import { NotificationRouter } from './notification-router.js';
+import { NotificationRouter, type BatchDelivery } from './notification-router.js';
 import type { WebhookTokens } from './tokens.js';
 
 export const webhookPaths = {
   token: '/authz/d1/v1/oauth2/token',
   notifications: '/notifications/d1/v2/issuers/:issuerId/cards',
 } as const;
+
+/** The most operations a batch may hold, as D1's notification schema (`notificationBatchSchema`) allows. */
+export const MAX_BATCH_OPERATIONS = 1000;
+
+/**
+ * What makes a body a batch at all: anything else is refused whole (4xx). Its operations are then validated one by
+ * one, so a bad one is reported, not fatal to the rest.
+ */
+const batchSchema = z.looseObject({ operations: z.array(z.unknown()).min(1).max(MAX_BATCH_OPERATIONS) });
+
+/** One problem with one operation of a batch: its index, the field (`operations.3.startTime`) and why. */
+export interface RejectedOperation {
+  index: number;
+  field: string;
+  message: string;
+}
+
+/** The 200 answer to a batch of which some operations were invalid: the valid ones are stored, the rest listed. */
+export interface PartialBatchAnswer {
+  /** How many operations were stored (signalled, or recorded as late or unmatched). */
+  accepted: number;
+  /** Every problem found, by operation; an operation may appear more than once. */
+  rejected: RejectedOperation[];
+}
 
 const tokenRequestSchema = z.strictObject({
   grant_type: z.literal('client_credentials', { error: 'must be client_credentials' }),
@@ -63,7 +90,10 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 /** Builds the webhook and listens on `config.webhook.host:port` (0 picks a free port). */
 export async function createWebhookServer(config: Config, deps: WebhookDependencies): Promise<WebhookServer> {
   const { client, tokens, logger, metrics } = deps;
-  const router = new NotificationRouter(client, config.temporal.taskQueue, config.webhook.unmatchedRetentionMs);
+  const router = new NotificationRouter(client, config.temporal.taskQueue, {
+    unmatchedRetentionMs: config.webhook.unmatchedRetentionMs,
+    metrics,
+  });
   const { bodyLimitBytes, signalTimeoutMs } = config.webhook;
   const https = await readServerTls(config.webhook.tls, 'webhook');
   const loggerInstance: FastifyBaseLogger = logger;
@@ -137,26 +167,59 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
     },
     handler: async (request, reply) => {
       const { issuerId } = request.params as { issuerId: string };
-      const batch = parseOrRefuse(notificationBatchSchema, request.body);
-      const deadline = Date.now() + signalTimeoutMs;
-      const timer = metrics?.signalSeconds.startTimer();
-      try {
-        // In order: the reports of one card reach its workflow in the order D1 sent them.
-        for (const operation of batch.operations) {
-          await client.withDeadline(deadline, () => router.deliver(issuerId, operation));
+      const batch = parseOrRefuse(batchSchema, request.body);
+      // Each operation on its own: one bad operation must not cost the valid ones (D1 would redeliver them all).
+      const valid: Operation[] = [];
+      const rejected: RejectedOperation[] = [];
+      batch.operations.forEach((candidate, index) => {
+        const parsed = operationSchema.safeParse(candidate);
+        if (parsed.success) return void valid.push(parsed.data);
+        for (const issue of fieldIssues(parsed.error, `operations.${index}`)) {
+          rejected.push({ index, field: issue.field, message: issue.reason });
         }
-        timer?.({ outcome: 'stored' });
-      } catch (err) {
-        timer?.({ outcome: 'failed' });
+      });
+      const rejectedCount = new Set(rejected.map((entry) => entry.index)).size;
+      if (rejectedCount > 0) {
+        metrics?.operations.inc({ outcome: 'rejected' }, rejectedCount);
+        // Where and what kind, never a value: the operations may carry card data.
         request.log.warn(
-          { correlationId: request.id, err: { name: (err as Error).name } },
-          'Temporal did not take the batch',
+          {
+            correlationId: request.id,
+            issuerId,
+            accepted: valid.length,
+            rejected: rejected.map(({ index, field }) => ({ index, field })),
+          },
+          'invalid operations rejected',
         );
-        throw new HttpError(503, 'TEMPORAL_UNAVAILABLE', 'the notifications could not be stored; retry later', {
-          headers: { 'retry-after': '5' },
-        });
       }
-      return reply.code(204).send();
+
+      if (valid.length > 0) {
+        const deadline = Date.now() + signalTimeoutMs;
+        const timer = metrics?.signalSeconds.startTimer();
+        let delivery: BatchDelivery;
+        try {
+          delivery = await client.withDeadline(deadline, () => router.deliverBatch(issuerId, valid));
+          timer?.({ outcome: 'stored' });
+        } catch (err) {
+          timer?.({ outcome: 'failed' });
+          request.log.warn(
+            { correlationId: request.id, err: { name: (err as Error).name } },
+            'Temporal did not take the batch',
+          );
+          throw new HttpError(503, 'TEMPORAL_UNAVAILABLE', 'the notifications could not be stored; retry later', {
+            headers: { 'retry-after': '5' },
+          });
+        }
+        if (delivery.counts.late > 0) {
+          request.log.info(
+            { correlationId: request.id, issuerId, late: delivery.counts.late, orders: delivery.lateOrders },
+            'late notifications for ended orders',
+          );
+        }
+      }
+      if (rejected.length === 0) return reply.code(204).send();
+      const body: PartialBatchAnswer = { accepted: valid.length, rejected };
+      return reply.code(200).send(body);
     },
   });
   refuseOtherMethods(app, webhookPaths.notifications, ['POST']);

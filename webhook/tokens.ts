@@ -27,10 +27,27 @@ const clientsSchema = z
   .min(1);
 export type WebhookClient = z.infer<typeof clientsSchema>[number];
 
-/** The clients allowed a token: WEBHOOK_CLIENTS, or the simulator's demo credentials for D1_ISSUER_ID. */
+/** The simulator's public demo credentials: accepted only with DEMO_MODE=true. */
+export const demoWebhookClient = { clientId: 'd1-simulator', clientSecret: 'd1-simulator-secret' } as const;
+
+/**
+ * The clients allowed a token: WEBHOOK_CLIENTS. Fails closed: unset, it is a {@link ConfigError} unless DEMO_MODE is
+ * on, which allows the simulator's demo credentials for D1_ISSUER_ID; those credentials are refused outside the demo
+ * even when WEBHOOK_CLIENTS names them.
+ *
+ * @throws {ConfigError} naming WEBHOOK_CLIENTS (and DEMO_MODE) when the webhook must not start.
+ */
 export function webhookClients(config: Config): WebhookClient[] {
   if (!config.webhook.clients) {
-    return [{ clientId: 'd1-simulator', clientSecret: 'd1-simulator-secret', issuerIds: [config.d1.issuerId] }];
+    if (config.demoMode) return [{ ...demoWebhookClient, issuerIds: [config.d1.issuerId] }];
+    throw new ConfigError([
+      {
+        key: 'WEBHOOK_CLIENTS',
+        reason:
+          'must be set: JSON [{clientId, clientSecret, issuerIds}] of the D1 clients allowed a token (only the local ' +
+          'demo, DEMO_MODE=true, runs without it, on public demo credentials)',
+      },
+    ]);
   }
   let json: unknown;
   try {
@@ -43,6 +60,20 @@ export function webhookClients(config: Config): WebhookClient[] {
     throw new ConfigError(
       parsed.error.issues.map((issue) => ({ key: `WEBHOOK_CLIENTS.${issue.path.join('.')}`, reason: issue.message })),
     );
+  }
+  if (!config.demoMode) {
+    const demo = parsed.data.findIndex(
+      (client) =>
+        client.clientId === demoWebhookClient.clientId || client.clientSecret === demoWebhookClient.clientSecret,
+    );
+    if (demo >= 0) {
+      throw new ConfigError([
+        {
+          key: `WEBHOOK_CLIENTS.${demo}`,
+          reason: 'uses the public demo credentials of the D1 simulator, allowed only with DEMO_MODE=true',
+        },
+      ]);
+    }
   }
   return parsed.data;
 }

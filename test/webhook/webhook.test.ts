@@ -2,122 +2,20 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { Agent, request } from 'undici';
 import { createDataConverter } from '../../codec/data-converter.js';
-import { loadConfig, type Config } from '../../common/config.js';
-import type { Operation } from '../../d1/schemas.js';
+import { loadConfig } from '../../common/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
-import { unmatchedWorkflowId } from '../../webhook/notification-router.js';
-import { WebhookMetrics } from '../../webhook/metrics.js';
-import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
-import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
-import { unmatchedNotificationsQuery } from '../../workflows/definitions.js';
+import { loadTokenSecret } from '../../webhook/tokens.js';
 import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
-import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
-
-const ISSUER = 'ISSUER0001';
-const basic = `Basic ${Buffer.from('d1-simulator:d1-simulator-secret').toString('base64')}`;
-
-function operation(cardId: string, overrides: Partial<Operation> = {}): Operation {
-  return {
-    operationId: uniqueName('op'),
-    operation: 'PRODUCE',
-    status: 'PENDING',
-    startTime: '2026-11-24T10:00:00.000Z',
-    cardId,
-    details: { status: 'CARD_PROD_ONGOING' },
-    ...overrides,
-  };
-}
-
-interface Harness {
-  config: Config;
-  webhook: WebhookServer;
-  metrics: WebhookMetrics;
-  client: Client;
-  logs: LogCapture;
-  close(): Promise<void>;
-}
-
-async function startWebhook(env: { address: string; connection?: Connection }, extraEnv: Record<string, string> = {}) {
-  const keysDir = await makeKeysDir();
-  const config = loadConfig({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: env.address,
-    TEMPORAL_TASK_QUEUE: uniqueName('webhook'),
-    KEYS_DIR: keysDir,
-    PAYLOAD_CODEC_KEYS_FILE: path.join(import.meta.dirname, '../fixtures/codec-keys.json'),
-    WEBHOOK_PORT: '0',
-    WEBHOOK_BODY_LIMIT_BYTES: '4096',
-    WEBHOOK_SIGNAL_TIMEOUT: '2s',
-    ...extraEnv,
-  });
-  const connection = env.connection ?? Connection.lazy({ address: env.address });
-  const client = new Client({ connection, dataConverter: await createDataConverter(config) });
-  const logs = new LogCapture();
-  const tokens = new WebhookTokens(webhookClients(config), await loadTokenSecret(config.webhook.tokenSecret), 60_000);
-  const metrics = new WebhookMetrics();
-  const webhook = await createWebhookServer(config, { client, tokens, logger: logs.logger, metrics });
-  return {
-    config,
-    webhook,
-    metrics,
-    client,
-    logs,
-    close: async () => {
-      await webhook.close();
-      if (!env.connection) await connection.close();
-    },
-  } satisfies Harness;
-}
-
-async function token(h: Harness): Promise<string> {
-  const response = await h.webhook.app.inject({
-    method: 'POST',
-    url: '/authz/d1/v1/oauth2/token',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-    payload: 'grant_type=client_credentials',
-  });
-  assert.equal(response.statusCode, 200, response.body);
-  return response.json<{ access_token: string }>().access_token;
-}
-
-function notify(
-  h: Harness,
-  bearer: string | undefined,
-  body: unknown,
-  issuerId = ISSUER,
-  contentType = 'application/json',
-) {
-  return h.webhook.app.inject({
-    method: 'POST',
-    url: `/notifications/d1/v2/issuers/${issuerId}/cards`,
-    headers: { 'content-type': contentType, ...(bearer && { authorization: `Bearer ${bearer}` }) },
-    payload: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
-
-/** The unmatched notifications recorded for a card, or undefined when none were. */
-async function recorded(h: Harness, cardId: string): Promise<Operation[] | undefined> {
-  try {
-    const kept = await h.client.workflow
-      .getHandle(unmatchedWorkflowId(ISSUER, cardId))
-      .query(unmatchedNotificationsQuery);
-    return kept.map((entry) => entry.operation);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-}
+import { basic, type Harness, ISSUER, notify, operation, recorded, startWebhook, token } from './support.js';
 
 describe('notification webhook', () => {
   let env: TestWorkflowEnvironment;
@@ -217,22 +115,28 @@ describe('notification webhook', () => {
     assert.equal(malformed.statusCode, 400);
     assert.equal(malformed.json<{ errorCode: string }>().errorCode, 'INVALID_JSON');
 
+    // A batch whose operations are all invalid is still a batch: 200, each problem reported, nothing to retry.
     const wrongTypes = await notify(h, bearer, {
       operations: [{ ...operation('c1'), cardId: 42, startTime: 'yesterday' }],
     });
-    assert.equal(wrongTypes.statusCode, 400);
-    const fields = wrongTypes
-      .json<{ fields: { field: string }[] }>()
-      .fields.map((f) => f.field)
-      .sort();
-    assert.deepEqual(fields, ['operations.0.cardId', 'operations.0.startTime']);
+    assert.equal(wrongTypes.statusCode, 200);
+    const answer = wrongTypes.json<{ accepted: number; rejected: { index: number; field: string }[] }>();
+    assert.equal(answer.accepted, 0);
+    assert.deepEqual(answer.rejected.map((r) => `${r.index}:${r.field}`).sort(), [
+      '0:operations.0.cardId',
+      '0:operations.0.startTime',
+    ]);
 
     const unknownEnum = await notify(h, bearer, { operations: [{ ...operation('c1'), status: 'DONE' }] });
-    assert.equal(unknownEnum.statusCode, 400);
+    assert.equal(unknownEnum.statusCode, 200);
     assert.match(unknownEnum.body, /operations\.0\.status/);
 
-    const empty = await notify(h, bearer, { operations: [] });
-    assert.equal(empty.statusCode, 400);
+    // Not a batch at all: refused whole.
+    for (const notABatch of [{ operations: [] }, { operations: {} }, { ops: [operation('c1')] }, [operation('c1')]]) {
+      const refused = await notify(h, bearer, notABatch);
+      assert.equal(refused.statusCode, 400, JSON.stringify(notABatch));
+      assert.equal(refused.json<{ errorCode: string }>().errorCode, 'INVALID_FIELD');
+    }
 
     const oversized = await notify(h, bearer, { operations: [operation('c1', { error: 'x'.repeat(8000) })] });
     assert.equal(oversized.statusCode, 413);
@@ -285,6 +189,9 @@ describe('notification webhook', () => {
       );
       assert.match(text, /webhook_requests_total\{route="[^"]+",status="401"\} [1-9]/);
       assert.match(text, /webhook_signal_duration_seconds_count\{outcome="stored"\} [1-9]/);
+      assert.match(text, /webhook_operations_total\{outcome="unmatched"\} [1-9]/);
+      assert.match(text, /webhook_operations_total\{outcome="rejected"\} [1-9]/);
+      assert.match(text, /webhook_signals_total [1-9]/);
     } finally {
       server.close();
     }
@@ -326,6 +233,9 @@ describe('notification webhook while Temporal is down', () => {
       assert.equal(during.statusCode, 503);
       assert.equal(during.headers['retry-after'], '5');
       assert.equal((await h.webhook.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+      // Nothing valid to store: the invalid operations are reported, and D1 is not asked to retry them.
+      const invalidOnly = await notify(h, bearer, { operations: [{ ...operation(cardId), startTime: 'yesterday' }] });
+      assert.equal(invalidOnly.statusCode, 200);
 
       temporal = await server();
       const afterwards = await eventually(
