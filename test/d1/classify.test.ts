@@ -5,8 +5,8 @@ import { errorFromResponse, errorFromTransport, parseRetryAfter } from '../../d1
 describe('D1 error classification', () => {
   const cases = [
     [400, 'ERR_D1_BAD_REQUEST', false],
-    [401, 'ERR_D1_UNAUTHORIZED', false],
-    [403, 'ERR_D1_FORBIDDEN', false],
+    [401, 'ERR_D1_UNAUTHORIZED', true],
+    [403, 'ERR_D1_FORBIDDEN', true],
     [404, 'ERR_D1_NOT_FOUND', false],
     [409, 'ERR_D1_CONFLICT', false],
     [413, 'ERR_D1_BAD_REQUEST', false],
@@ -19,6 +19,8 @@ describe('D1 error classification', () => {
       const err = errorFromResponse('order card', status, {}, '{"errorCode":"SOME_CODE","error":"text"}', 'corr-1');
       assert.equal(err.code, code);
       assert.equal(err.retryable, retryable);
+      // Refused credentials or permissions are retried, but an operator must act.
+      assert.equal(err.needsOperator, status === 401 || status === 403);
       assert.equal(err.httpStatus, status);
       assert.equal(err.d1ErrorCode, 'SOME_CODE');
       assert.equal(err.correlationId, 'corr-1');
@@ -28,6 +30,8 @@ describe('D1 error classification', () => {
   it('classifies a refused token request as ERR_D1_TOKEN_REJECTED with the OAuth error code', () => {
     const err = errorFromResponse('get token', 400, {}, '{"error":"invalid_grant","error_description":"bad kid"}', 'c');
     assert.equal(err.code, 'ERR_D1_TOKEN_REJECTED');
+    assert.equal(err.retryable, true, 'a rotated key must not fail every open order');
+    assert.equal(err.needsOperator, true);
     assert.equal(err.d1ErrorCode, 'invalid_grant');
     assert.match(err.message, /bad kid/);
   });

@@ -132,7 +132,9 @@ describe('D1 client against the simulator', () => {
         const client = await clientFor(stack, { signingKeyFor: () => Promise.resolve(signingKey) });
         await assert.rejects(client.getToken(ISSUER), (err: unknown) => {
           assert.equal((err as { code: string }).code, 'ERR_D1_TOKEN_REJECTED');
-          assert.equal((err as { retryable: boolean }).retryable, false);
+          // Retried (a key being rotated heals), with an alert for the operator.
+          assert.equal((err as { retryable: boolean }).retryable, true);
+          assert.equal((err as { needsOperator: boolean }).needsOperator, true);
           return true;
         });
         await client.close();

@@ -27,6 +27,17 @@ async function historyEvents(stack: SagaStack, issuerRequestId: string) {
   return (await handleOf(stack, issuerRequestId).fetchHistory()).events ?? [];
 }
 
+/** Resolves once the order's submit to D1 is under way. */
+async function submitInFlight(handle: ReturnType<typeof handleOf>) {
+  await eventually(
+    async () => {
+      const { raw } = await handle.describe();
+      return raw.pendingActivities?.some((a) => a.activityType?.name === 'submitOrder') ? true : undefined;
+    },
+    { what: 'the submit under way' },
+  );
+}
+
 async function statusOf(stack: SagaStack, issuerRequestId: string, status: string) {
   return eventually(async () => ((await stack.client.getOrder(issuerRequestId)).status === status ? true : undefined), {
     timeoutMs: 20_000,
@@ -65,10 +76,7 @@ describe('card order saga: cancel requests and compensation (real dev server and
       try {
         await stack.client.orderCard(order);
         const handle = handleOf(stack, order.issuerRequestId);
-        await eventually(async () => {
-          const { raw } = await handle.describe();
-          return raw.pendingActivities?.some((a) => a.activityType?.name === 'submitOrder') ? true : undefined;
-        });
+        await submitInFlight(handle);
         await handle.cancel();
       } finally {
         await stack.d1.faults({ latencyMs: 0 });
@@ -161,10 +169,7 @@ describe('card order saga: cancel requests and compensation (real dev server and
       try {
         await stack.client.orderCard(order);
         const handle = handleOf(stack, order.issuerRequestId);
-        await eventually(async () => {
-          const { raw } = await handle.describe();
-          return raw.pendingActivities?.some((a) => a.activityType?.name === 'submitOrder') ? true : undefined;
-        });
+        await submitInFlight(handle);
         assert.deepEqual(await handle.executeUpdate(cancelOrderUpdate), {
           outcome: 'REJECTED',
           reason: 'ORDER_ALREADY_FAILED',
