@@ -47,7 +47,7 @@ describe('Temporal Web UI', () => {
       const workflowId = cardOrderWorkflowId('ISSUER0001', issuerRequestId);
 
       const page = await browser.newPage();
-      const query = encodeURIComponent('CardOrderStatus="VALIDATING"');
+      const query = encodeURIComponent('CardOrderStatus="SUBMITTING"');
       await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows?query=${query}`);
       // Visibility is eventually consistent: the list shows the order once it is indexed.
       await page.getByText(workflowId).first().waitFor({ timeout: 30_000 });
