@@ -5,13 +5,17 @@
  *
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
@@ -20,7 +24,7 @@ import type { Config } from '../common/config.js';
 import { OrderFailedError, OrderValidationError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
-import { describeIssues } from '../d1/schemas.js';
+import { describeIssues, issuerIdSchema } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import {
@@ -31,9 +35,13 @@ import {
 } from '../orders/schema.js';
 import {
   CARD_ORDER_WORKFLOW,
+  CARD_ORDER_WORKFLOW_TYPES,
   cancelOrderUpdate,
+  cardOrderStatuses,
+  finalCardOrderStatuses,
   orderStateQuery,
   type CancelResult,
+  type CardOrderFailureDetails,
   type CardOrderInput,
   type CardOrderResult,
   type CardOrderStatus,
@@ -56,9 +64,11 @@ export interface PlacedOrder {
   placement: 'STARTED' | 'EXISTING';
 }
 
-/** An order as `getOrder` and `listOrders` see it: identifiers and states only. */
+/** An order as `listOrders` sees it: identifiers and states only. */
 export interface OrderSummary {
   workflowId: string;
+  /** The workflow type the order runs: `cardOrderV2`, or `cardOrder` for first-generation orders. */
+  workflowType: string;
   issuerId: string | undefined;
   cardId: string | undefined;
   issuerRequestId: string | undefined;
@@ -67,6 +77,74 @@ export interface OrderSummary {
   execution: WorkflowExecutionStatusName;
   startTime: Date;
   closeTime: Date | undefined;
+}
+
+/**
+ * Where `getOrder`'s answer came from:
+ * - `query`: the running workflow (or, for a legacy order that ended without its state in the result, the
+ *   `orderState` query, which a worker must answer);
+ * - `result`: the final state in the completed order's result;
+ * - `failure`: the final state in the failed order's failure details;
+ * - `searchAttributes`: a summary of an order that was cancelled (workflow cancel), terminated or timed out, from
+ *   its search attributes: ids, last `status` and `stage`; `timeline`, `attempts` and `compensations` are empty.
+ */
+export type OrderStateSource = 'query' | 'result' | 'failure' | 'searchAttributes';
+
+/** What `getOrder` answers: the order's state, plus how its workflow stands and where the state came from. */
+export interface OrderReading extends OrderState {
+  /** The workflow execution's status: `RUNNING` while the order lives, then how it closed. */
+  execution: WorkflowExecutionStatusName;
+  source: OrderStateSource;
+}
+
+/** The options of `cancelOrder`. */
+export interface CancelOrderOptions {
+  /** The issuer (default: the configured D1_ISSUER_ID). */
+  issuerId?: string;
+  /**
+   * The caller's id for this cancel request, sent as the update id: the same id sent again (a retry after a lost
+   * answer) is the same request to Temporal, answered with the first one's outcome. Default: a random UUID.
+   */
+  requestId?: string;
+}
+
+/** Execution statuses in which the workflow's last run ended with neither a result nor a failure of ours. */
+const closedWithoutOutcome: readonly WorkflowExecutionStatusName[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
+
+/** A string literal of Temporal's visibility query language, quotes and backslashes escaped. */
+function visibilityLiteral(value: string): string {
+  return `'${value.replace(/['"\\]/g, (char) => `\\${char}`)}'`;
+}
+
+/**
+ * Why a cancel of a closed order is refused, from its last status: the reasons of the update's validator
+ * (ORDER_ALREADY_SHIPPED, ORDER_ALREADY_CANCELLED, ORDER_ALREADY_FAILED), or ORDER_ALREADY_ENDED for a run that
+ * closed in another status (terminated, timed out).
+ */
+function refusalOfEnded(status: string | undefined): string {
+  if (status === 'SHIPPED' || status === 'CANCELLED') return `ORDER_ALREADY_${status}`;
+  if (status !== undefined && (finalCardOrderStatuses as readonly string[]).includes(status)) {
+    return 'ORDER_ALREADY_FAILED';
+  }
+  return 'ORDER_ALREADY_ENDED';
+}
+
+/** `details[0]` of an order's failure: the current shape, or the first generation's (`{d1ErrorCode,...}`, `{code}`). */
+type AnyFailureDetails = Partial<CardOrderFailureDetails> & { code?: string };
+
+/** D1's error code behind a failure (e.g. OUT_OF_STOCK): the details' own, else one found down the cause chain. */
+function d1ErrorCodeOf(failure: ApplicationFailure): string | undefined {
+  const details = (failure.details?.[0] ?? {}) as AnyFailureDetails;
+  if (typeof details.d1ErrorCode === 'string') return details.d1ErrorCode;
+  // First-generation refusals say `{code}` (our code, e.g. ERR_D1_CONFLICT) and keep the activity's failure, whose
+  // details carry D1's own code, as the cause.
+  for (let cause: unknown = failure.cause; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure) {
+      const inner = (cause.details?.[0] ?? {}) as { d1ErrorCode?: unknown };
+      if (typeof inner.d1ErrorCode === 'string') return inner.d1ErrorCode;
+    }
+  }
+  return typeof details.code === 'string' ? details.code : undefined;
 }
 
 export interface CardOrdersClientOptions {
@@ -140,24 +218,73 @@ export class CardOrdersClient {
     }
   }
 
-  /** The order's current state, from the workflow itself (running or finished). */
-  async getOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<OrderState> {
-    return this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId)).query(orderStateQuery);
+  /**
+   * The order's state. A running order answers the `orderState` query (a worker must be up). A closed one is read
+   * without a worker: a completed order from its result, a failed one from its failure details; one cancelled as a
+   * workflow, terminated or timed out from its search attributes (`source: 'searchAttributes'`, a summary). Only a
+   * first-generation order that ended needs a worker still: its result and failures do not hold its state.
+   *
+   * @throws {WorkflowNotFoundError} when there is no such order.
+   */
+  async getOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<OrderReading> {
+    const handle = this.orderHandle(issuerId, issuerRequestId);
+    const description = await handle.describe();
+    const execution = description.status.name;
+    const read = (state: OrderState, source: OrderStateSource): OrderReading => ({ ...state, execution, source });
+    const viaQuery = async () => read(await handle.query(orderStateQuery), 'query');
+    if (closedWithoutOutcome.includes(execution)) {
+      return read(summaryOf(description, issuerId, issuerRequestId), 'searchAttributes');
+    }
+    if (execution === 'COMPLETED') {
+      const result = await handle.result();
+      return result.state ? read(result.state, 'result') : viaQuery();
+    }
+    if (execution === 'FAILED') {
+      try {
+        await handle.result();
+      } catch (err) {
+        const failure = err instanceof WorkflowFailedError ? err.cause : undefined;
+        const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as AnyFailureDetails) : undefined;
+        if (details?.state) return read(details.state, 'failure');
+      }
+      return viaQuery();
+    }
+    return viaQuery();
   }
 
-  /** Orders as Temporal visibility sees them (eventually consistent), newest first, optionally by status. */
+  /**
+   * One issuer's orders (default: the configured one) as Temporal visibility sees them (eventually consistent),
+   * newest first, optionally by status, both workflow generations. Nothing the caller passes reaches the query
+   * unchecked: the issuer id must be in D1's format and the status one of {@link cardOrderStatuses} (and both are
+   * quoted as literals all the same), so no filter can widen the query to another issuer's orders.
+   *
+   * @throws {OrderValidationError} naming the filter field that is invalid (its value is not echoed).
+   */
   async listOrders(
     filter: { status?: CardOrderStatus; issuerId?: string; limit?: number } = {},
   ): Promise<OrderSummary[]> {
-    const clauses = [`WorkflowType = '${CARD_ORDER_WORKFLOW}'`];
-    if (filter.status) clauses.push(`${cardOrderStatusKey.name} = '${filter.status}'`);
-    if (filter.issuerId) clauses.push(`${issuerIdKey.name} = '${filter.issuerId}'`);
+    const issuerId = filter.issuerId ?? this.config.d1.issuerId;
+    const issues: { field: string; reason: string }[] = [];
+    if (!issuerIdSchema.safeParse(issuerId).success)
+      issues.push({ field: 'issuerId', reason: 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)' });
+    if (filter.status !== undefined && !cardOrderStatuses.includes(filter.status))
+      issues.push({ field: 'status', reason: `must be one of ${cardOrderStatuses.join(', ')}` });
     const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1)
+      issues.push({ field: 'limit', reason: 'must be a positive whole number' });
+    if (issues.length > 0) throw new OrderValidationError(issues);
+
+    const clauses = [
+      `WorkflowType IN (${CARD_ORDER_WORKFLOW_TYPES.map(visibilityLiteral).join(', ')})`,
+      `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
+    ];
+    if (filter.status) clauses.push(`${cardOrderStatusKey.name} = ${visibilityLiteral(filter.status)}`);
     const orders: OrderSummary[] = [];
     for await (const execution of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
       const attrs = execution.typedSearchAttributes;
       orders.push({
         workflowId: execution.workflowId,
+        workflowType: execution.type,
         issuerId: attrs.get(issuerIdKey),
         cardId: attrs.get(cardIdKey),
         issuerRequestId: attrs.get(issuerRequestIdKey),
@@ -174,23 +301,29 @@ export class CardOrdersClient {
 
   /**
    * Asks D1 to cancel the order; resolves once D1 confirmed (`CANCELLED`) or refused (`REJECTED`, with why, e.g.
-   * ORDER_ALREADY_SHIPPED). An order that already ended is refused without asking D1.
+   * ORDER_ALREADY_SHIPPED). An order that already ended is refused without asking D1, and without a trace in its
+   * history (the update's validator refuses it). The request goes as an update whose id is `requestId`: sending
+   * the same `requestId` again (a retry after a lost answer) does not make a second request, it gets the first
+   * one's outcome.
+   *
+   * @throws {WorkflowNotFoundError} when there is no such order.
    */
-  async cancelOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<CancelResult> {
-    const handle = this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId));
-    const ended = async () => {
-      const { typedSearchAttributes } = await handle.describe();
-      return {
-        outcome: 'REJECTED',
-        reason: `ORDER_ALREADY_${typedSearchAttributes.get(cardOrderStatusKey) ?? 'ENDED'}`,
-      } as const;
-    };
-    if ((await handle.describe()).status.name !== 'RUNNING') return ended();
+  async cancelOrder(issuerRequestId: string, options: CancelOrderOptions = {}): Promise<CancelResult> {
+    const handle = this.orderHandle(options.issuerId ?? this.config.d1.issuerId, issuerRequestId);
     try {
-      return await handle.executeUpdate(cancelOrderUpdate);
+      return await handle.executeUpdate(cancelOrderUpdate, { updateId: options.requestId ?? randomUUID() });
     } catch (err) {
-      // The order ended between the check and the update.
-      if (err instanceof WorkflowNotFoundError) return ended();
+      // The validator refused: the failure's type is the reason (ORDER_ALREADY_SHIPPED...).
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
+        return { outcome: 'REJECTED', reason: err.cause.type };
+      }
+      // The workflow has closed: the order ended, as its last indexed status says, with the validator's reasons.
+      if (err instanceof WorkflowNotFoundError) {
+        const { status, typedSearchAttributes } = await handle.describe();
+        if (status.name !== 'RUNNING') {
+          return { outcome: 'REJECTED', reason: refusalOfEnded(typedSearchAttributes.get(cardOrderStatusKey)) };
+        }
+      }
       throw err;
     }
   }
@@ -198,18 +331,16 @@ export class CardOrdersClient {
   /**
    * Waits until the order ends.
    *
-   * @throws {OrderFailedError} with the failure type (e.g. PRODUCTION_FAILED) and D1's error code.
+   * @throws {OrderFailedError} with the failure type (e.g. PRODUCTION_FAILED) and D1's error code (e.g.
+   *   OUT_OF_STOCK), from the failure details of either workflow generation; where D1 gave no code of its own, our
+   *   code behind the refusal (e.g. ERR_D1_CONFLICT).
    */
   async waitForOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<CardOrderResult> {
-    const handle = this.temporal.workflow.getHandle<(input: CardOrderInput) => Promise<CardOrderResult>>(
-      cardOrderWorkflowId(issuerId, issuerRequestId),
-    );
     try {
-      return await handle.result();
+      return await this.orderHandle(issuerId, issuerRequestId).result();
     } catch (err) {
       if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) {
-        const details = (err.cause.details?.[0] ?? {}) as { d1ErrorCode?: string };
-        throw new OrderFailedError(err.cause.type ?? 'UNKNOWN', err.cause.message, details.d1ErrorCode, {
+        throw new OrderFailedError(err.cause.type ?? 'UNKNOWN', err.cause.message, d1ErrorCodeOf(err.cause), {
           cause: err,
         });
       }
@@ -222,6 +353,13 @@ export class CardOrdersClient {
     if (this.ownsConnection) await this.temporal.connection.close();
   }
 
+  private orderHandle(
+    issuerId: string,
+    issuerRequestId: string,
+  ): WorkflowHandle<(input: CardOrderInput) => Promise<CardOrderResult>> {
+    return this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId));
+  }
+
   /** Validates the request and turns clear card data into D1's JWE; the workflow never sees clear values. */
   private async prepare(request: CardOrderRequest): Promise<{ order: CardOrder; timings: ParsedTimings }> {
     const parsed = cardOrderRequestSchema.safeParse(request);
@@ -232,4 +370,29 @@ export class CardOrdersClient {
     const jwe = encryptedData ?? (await encryptSensitiveData(sensitiveData, this.encryptionKey));
     return { order: { ...rest, encryptedData: jwe }, timings };
   }
+}
+
+/** The state of an order whose run closed without an outcome, from its search attributes (a summary). */
+function summaryOf(
+  { typedSearchAttributes: attrs }: WorkflowExecutionDescription,
+  issuerId: string,
+  issuerRequestId: string,
+): OrderState {
+  const stage = attrs.get(productionStageKey);
+  return {
+    issuerId: attrs.get(issuerIdKey) ?? issuerId,
+    cardId: attrs.get(cardIdKey) ?? '',
+    issuerRequestId: attrs.get(issuerRequestIdKey) ?? issuerRequestId,
+    status: (attrs.get(cardOrderStatusKey) as CardOrderStatus | undefined) ?? 'SUBMITTING',
+    stage: stage === 'NONE' ? undefined : stage,
+    operationId: undefined,
+    dueDate: undefined,
+    shipment: undefined,
+    failure: undefined,
+    timeline: [],
+    attempts: { submissions: 0, reorders: 0, polls: 0, pollFailures: 0 },
+    lastPollAt: undefined,
+    nextPollAt: undefined,
+    compensations: [],
+  };
 }

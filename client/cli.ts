@@ -7,27 +7,36 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
-import { isCardOrderError, OrderValidationError } from '../common/errors.js';
-import type { CardOrderStatus, OrderState } from '../workflows/definitions.js';
-import { CardOrdersClient } from './card-orders-client.js';
+import { CliUsageError, isCardOrderError, OrderValidationError } from '../common/errors.js';
+import { issuerIdSchema } from '../d1/schemas.js';
+import { cardOrderStatuses, finalCardOrderStatuses, type CardOrderStatus } from '../workflows/definitions.js';
+import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 
 export const usage = `Usage: card-orders <command> [options]
 
 Commands:
   order --file <order.json>       place an order (prints its workflow id and status)
   status <issuerRequestId>        show an order's state
-  list [--status <S>] [--limit N] list orders, newest first
-  cancel <issuerRequestId>        ask D1 to cancel an order; prints D1's verdict
+  list [--status <S>] [--limit N] list the issuer's orders, newest first
+  cancel <issuerRequestId> [--request-id <id>]
+                                  ask D1 to cancel an order; prints D1's verdict
   watch <issuerRequestId>         follow an order until it ends
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
+  --status <S>          one of ${cardOrderStatuses.join(', ')}
+  --request-id <id>     the cancel request's id: a retried cancel with the same id is the same request
   --json                machine-readable output
   -h, --help            this help
 
-Exit codes: 0 done, 1 failed (the order failed, or a cancel was refused), 2 invalid input.`;
+Exit codes: 0 done, 1 failed (the order failed, or a cancel was refused), 2 invalid input
+(ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE).`;
 
-const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
+const commands: readonly string[] = ['order', 'status', 'list', 'cancel', 'watch'];
+/** Execution statuses that end a run without an order outcome; `describeState` shows them. */
+const abnormalEnds: readonly string[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
+/** Execution statuses of an order whose run is still open. */
+const openExecutions: readonly string[] = ['RUNNING', 'CONTINUED_AS_NEW', 'PAUSED'];
 
 export interface CliIo {
   out(line: string): void;
@@ -37,13 +46,24 @@ export interface CliIo {
   watchIntervalMs?: number;
 }
 
-function describeState(state: OrderState): string {
+function describeState(state: OrderReading): string {
   const stage = state.stage ? ` stage=${state.stage}` : '';
   const failure = state.failure ? ` error=${state.failure.errorCode}` : '';
   const shipment = state.shipment?.trackingNumber
     ? ` tracking=${state.shipment.carrier ?? ''}:${state.shipment.trackingNumber}`
     : '';
-  return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}`;
+  const execution = abnormalEnds.includes(state.execution) ? ` execution=${state.execution}` : '';
+  return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}${execution}`;
+}
+
+/** Reports a usage error: its code and message (with the usage, unless --json), exit code 2. */
+function usageFailure(io: CliIo, err: CliUsageError, json: boolean): number {
+  io.err(
+    json
+      ? JSON.stringify({ code: err.code, message: err.message, argument: err.argument })
+      : `${err.code}: ${err.message}\n\n${usage}`,
+  );
+  return 2;
 }
 
 /** Runs one command; returns the process exit code. */
@@ -58,44 +78,42 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         status: { type: 'string' },
         limit: { type: 'string' },
         issuer: { type: 'string' },
+        'request-id': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (err) {
-    io.err(`${(err as Error).message}\n\n${usage}`);
-    return 2;
+    const json = argv.includes('--json');
+    return usageFailure(io, new CliUsageError('(arguments)', (err as Error).message), json);
   }
   const { values, positionals } = parsed;
   const [command, id] = positionals;
-  if (values.help || !command) {
-    if (values.help) {
-      io.out(usage);
-      return 0;
-    }
-    io.err(usage);
-    return 2;
+  if (values.help) {
+    io.out(usage);
+    return 0;
   }
+  if (!command) return usageFailure(io, new CliUsageError('<command>', 'is required'), values.json);
   const print = (human: string, machine: unknown) => io.out(values.json ? JSON.stringify(machine) : human);
   const needId = () => {
-    if (!id)
-      throw new OrderValidationError([
-        { field: 'issuerRequestId', reason: `is required: card-orders ${command} <issuerRequestId>` },
-      ]);
+    if (!id) throw new CliUsageError('<issuerRequestId>', `is required: card-orders ${command} <issuerRequestId>`);
     return id;
   };
 
   let client: CardOrdersClient | undefined;
   try {
+    if (!commands.includes(command)) {
+      throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);
+    }
+    if (values.issuer !== undefined && !issuerIdSchema.safeParse(values.issuer).success) {
+      throw new CliUsageError('--issuer', 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)');
+    }
     const config = loadConfig(io.env);
     const issuerId = values.issuer ?? config.d1.issuerId;
     const connect = async () => (client = await CardOrdersClient.connect({ config }));
     switch (command) {
       case 'order': {
-        if (!values.file)
-          throw new OrderValidationError([
-            { field: '--file', reason: 'is required: card-orders order --file order.json' },
-          ]);
+        if (!values.file) throw new CliUsageError('--file', 'is required: card-orders order --file order.json');
         let request: unknown;
         try {
           request = JSON.parse(await readFile(values.file, 'utf8'));
@@ -115,15 +133,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       case 'list': {
         const limit = values.limit === undefined ? undefined : Number(values.limit);
-        if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-          throw new OrderValidationError([{ field: '--limit', reason: 'must be a positive whole number' }]);
+        if (limit !== undefined && !(/^[0-9]+$/.test(values.limit ?? '') && Number.isSafeInteger(limit) && limit > 0)) {
+          throw new CliUsageError('--limit', 'must be a positive whole number');
+        }
+        const status = values.status;
+        if (status !== undefined && !(cardOrderStatuses as readonly string[]).includes(status)) {
+          throw new CliUsageError('--status', `must be one of ${cardOrderStatuses.join(', ')}`);
         }
         const orders = await (
           await connect()
         ).listOrders({
-          ...(values.status && { status: values.status as CardOrderStatus }),
+          ...(status !== undefined && { status: status as CardOrderStatus }),
           issuerId,
-          ...(limit && { limit }),
+          ...(limit !== undefined && { limit }),
         });
         if (values.json) io.out(JSON.stringify(orders));
         else
@@ -132,7 +154,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return 0;
       }
       case 'cancel': {
-        const result = await (await connect()).cancelOrder(needId(), issuerId);
+        const orderId = needId();
+        const result = await (
+          await connect()
+        ).cancelOrder(orderId, {
+          issuerId,
+          ...(values['request-id'] !== undefined && { requestId: values['request-id'] }),
+        });
         print(`${result.outcome}${result.reason ? ` (${result.reason})` : ''}`, result);
         return result.outcome === 'CANCELLED' ? 0 : 1;
       }
@@ -145,16 +173,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           const line = describeState(state);
           if (line !== last) print(line, state);
           last = line;
-          if (finalStatuses.includes(state.status))
-            return state.status === 'SHIPPED' || state.status === 'CANCELLED' ? 0 : 1;
+          // A closed run ends the watch whatever its last status (a terminated order stays IN_PRODUCTION).
+          if (finalCardOrderStatuses.includes(state.status) || !openExecutions.includes(state.execution)) {
+            const ok = (state.status === 'SHIPPED' || state.status === 'CANCELLED') && state.execution !== 'TERMINATED';
+            return ok ? 0 : 1;
+          }
           await delay(io.watchIntervalMs ?? 1000);
         }
       }
       default:
-        io.err(`Unknown command ${command}\n\n${usage}`);
-        return 2;
+        throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);
     }
   } catch (err) {
+    if (isCardOrderError(err) && err.code === 'ERR_USAGE') return usageFailure(io, err as CliUsageError, values.json);
     if (isCardOrderError(err) && (err.code === 'ERR_ORDER_INVALID' || err.code === 'ERR_CONFIG_INVALID')) {
       const { issues } = err as unknown as { issues: unknown[] };
       io.err(

@@ -20,16 +20,23 @@ import {
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 
-/** The codec protocol's body: proto3 JSON, so every bytes field (data, each metadata value) is base64. */
+/**
+ * The codec protocol's body: proto3 JSON, so every bytes field (data, each metadata value) is base64, and an empty
+ * list is left out: `{}` is an empty `Payloads` (e.g. the input of an update without arguments, as the cancel
+ * update's), answered with an empty list.
+ */
 const payloadsSchema = z.strictObject({
-  payloads: z.array(
-    z.looseObject({
-      metadata: z.record(z.string(), z.base64()).optional(),
-      data: z.base64().optional(),
-    }),
-  ),
+  payloads: z
+    .array(
+      z.looseObject({
+        metadata: z.record(z.string(), z.base64()).optional(),
+        data: z.base64().optional(),
+      }),
+    )
+    .nullish()
+    .transform((payloads) => payloads ?? []),
 });
-type JsonPayload = z.infer<typeof payloadsSchema>['payloads'][number];
+type JsonPayload = z.output<typeof payloadsSchema>['payloads'][number];
 
 const fromJson = (payload: JsonPayload): Payload => ({
   metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
@@ -101,6 +108,7 @@ export async function createCodecServer(
       app.post(url, async (request) => {
         requireMediaType(request);
         const { payloads } = parseOrRefuse(payloadsSchema, request.body);
+        if (payloads.length === 0) return { payloads: [] };
         const converted = await codec[action](payloads.map(fromJson));
         return { payloads: converted.map(toJson) };
       });

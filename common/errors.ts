@@ -15,6 +15,7 @@ export type CardOrderErrorCode =
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
   | 'ERR_ORDER_INVALID'
+  | 'ERR_USAGE'
   | 'ERR_ISSUER_EVENT_DELIVERY'
   | 'ERR_ORDER_FAILED'
   | 'ERR_SENSITIVE_DATA_INVALID'
@@ -107,6 +108,22 @@ export class OrderValidationError extends CardOrderError {
 
   constructor(readonly issues: readonly { field: string; reason: string }[]) {
     super(`Invalid card order: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`);
+  }
+}
+
+/**
+ * Thrown by the `card-orders` command line when it was called wrongly: an unknown command, a missing argument, an
+ * option value it does not take. It names the argument at fault; the process exits with code 2.
+ */
+export class CliUsageError extends CardOrderError {
+  readonly code = 'ERR_USAGE' as const;
+
+  constructor(
+    /** The argument or option at fault, e.g. `--limit` or `<issuerRequestId>`. */
+    readonly argument: string,
+    reason: string,
+  ) {
+    super(`${argument}: ${reason}`);
   }
 }
 

@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli } from '../../client/cli.js';
 import { projectRoot } from '../../common/config.js';
+import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
-import { uniqueName } from '../helpers/temporal.js';
+import { eventually, uniqueName } from '../helpers/temporal.js';
 
 const run = promisify(execFile);
 
@@ -66,14 +67,76 @@ describe('card-orders CLI', () => {
     stack.withWorker(async () => {
       const { file, issuerRequestId } = await exampleOrderFile();
       await cli('order', '--file', file);
-      const cancelled = await cli('cancel', issuerRequestId);
+      const requestId = uniqueName('cli-cancel');
+      const cancelled = await cli('cancel', issuerRequestId, '--request-id', requestId);
       assert.deepEqual([cancelled.code, cancelled.out], [0, ['CANCELLED']]);
+      const history = await stack.client.temporal.workflow
+        .getHandle(cardOrderWorkflowId('ISSUER0001', issuerRequestId))
+        .fetchHistory();
+      assert.deepEqual(
+        (history.events ?? [])
+          .filter((event) => event.workflowExecutionUpdateAcceptedEventAttributes)
+          .map((event) => event.workflowExecutionUpdateAcceptedEventAttributes?.protocolInstanceId),
+        [requestId],
+        'the request id is the update id',
+      );
       const refused = await cli('cancel', issuerRequestId, '--json');
       assert.equal(refused.code, 1);
       assert.deepEqual(JSON.parse(refused.out[0] ?? '{}'), { outcome: 'REJECTED', reason: 'ORDER_ALREADY_CANCELLED' });
       const listed = await cli('list', '--status', 'CANCELLED', '--json');
       assert.equal(listed.code, 0);
     }));
+
+  it(
+    'ends the watch of an order whose run closed in a status that is not final (terminated)',
+    { timeout: 60_000 },
+    async () => {
+      const { file, issuerRequestId } = await exampleOrderFile();
+      await stack.withWorker(async () => {
+        await cli('order', '--file', file);
+        await eventually(
+          async () => ((await stack.client.getOrder(issuerRequestId)).status === 'IN_PRODUCTION' ? true : undefined),
+          { timeoutMs: 20_000, what: 'IN_PRODUCTION' },
+        );
+        await stack.client.temporal.workflow
+          .getHandle(cardOrderWorkflowId('ISSUER0001', issuerRequestId))
+          .terminate('test: an operator ends the order');
+      });
+      // No worker runs now: the watch reads the closed order all the same.
+      const watched = await cli('watch', issuerRequestId);
+      assert.equal(watched.code, 1);
+      assert.match(watched.out.at(-1) ?? '', /status=IN_PRODUCTION .*execution=TERMINATED$/);
+    },
+  );
+
+  it('reports usage errors as ERR_USAGE with exit code 2, naming the argument', async () => {
+    const cases: [string[], string][] = [
+      [['nonsense'], '<command>'],
+      [[], '<command>'],
+      [['status'], '<issuerRequestId>'],
+      [['cancel'], '<issuerRequestId>'],
+      [['order'], '--file'],
+      [['list', '--limit', '0'], '--limit'],
+      [['list', '--limit', '1.5'], '--limit'],
+      [['list', '--status', 'LOST'], '--status'],
+      [['list', '--status', "SHIPPED' OR IssuerId != '"], '--status'],
+      [['list', '--issuer', "X' OR IssuerId != '"], '--issuer'],
+      [['list', '--no-such-option'], '(arguments)'],
+    ];
+    for (const [argv, argument] of cases) {
+      const { code, out, err } = await cli(...argv, '--json');
+      assert.equal(code, 2, argv.join(' '));
+      assert.deepEqual(out, []);
+      const body = JSON.parse(err[0] ?? '{}') as { code: string; argument: string };
+      assert.deepEqual([body.code, body.argument], ['ERR_USAGE', argument], argv.join(' '));
+    }
+    const human = await cli('list', '--status', 'LOST');
+    assert.match(
+      human.err[0] ?? '',
+      /^ERR_USAGE: --status: must be one of VALIDATING, SUBMITTING, .*COMPENSATION_FAILED/,
+    );
+    assert.match(human.err[0] ?? '', /Usage: card-orders/);
+  });
 
   it('exits 2 with every field error for an invalid order, and never echoes card data', async () => {
     const file = path.join(process.env.TEST_TMPDIR ?? tmpdir(), `${uniqueName('bad')}.json`);

@@ -1,28 +1,33 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
 import { sampleOrder, startInputAsCodecJson, testAddress, testCard } from '../helpers/fixtures.js';
 import { testEnvironment, uniqueName } from '../helpers/temporal.js';
 
 const uiOrigin = 'http://localhost:8233';
+const run = promisify(execFile);
 
 describe('codec server', () => {
   let env: TestWorkflowEnvironment;
   let server: CodecServer;
   let guarded: CodecServer;
   let orders: CardOrdersClient;
+  let config: Config;
 
   before(async () => {
     env = await testEnvironment();
-    const config = loadConfig({
+    config = loadConfig({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       TEMPORAL_ADDRESS: env.address,
@@ -117,5 +122,45 @@ describe('codec server', () => {
     });
     assert.equal(response.statusCode, 400);
     assert.match(response.body, /payloads\.0\.data/);
+  });
+
+  it('answers an empty payload list, as proto3 JSON leaves it out ({}), with an empty list', async () => {
+    for (const url of ['/encode', '/decode', '/default/encode', '/default/decode']) {
+      for (const payload of [{}, { payloads: [] }, { payloads: null }]) {
+        const response = await server.app.inject({
+          method: 'POST',
+          url,
+          headers: { origin: uiOrigin, 'content-type': 'application/json', 'x-namespace': 'default' },
+          payload,
+        });
+        assert.equal(response.statusCode, 200, `${url} ${JSON.stringify(payload)}: ${response.body}`);
+        assert.deepEqual(response.json(), { payloads: [] });
+      }
+    }
+  });
+
+  it('lets `temporal workflow show --codec-endpoint` show a history with an empty input (a call without arguments)', async () => {
+    const issuerRequestId = uniqueName('codec-empty');
+    await orders.orderCard(sampleOrder(issuerRequestId));
+    const workflowId = cardOrderWorkflowId('ISSUER0001', issuerRequestId);
+    // A signal without arguments records an empty Payloads, as the cancel update's input does.
+    await orders.temporal.workflow.getHandle(workflowId).signal('noArguments');
+    const cli = await resolveTemporalCli(config);
+    const { stdout } = await run(cli, [
+      'workflow',
+      'show',
+      '--address',
+      env.address,
+      '--codec-endpoint',
+      server.url,
+      '-w',
+      workflowId,
+      '-o',
+      'json',
+    ]);
+    const events = (JSON.parse(stdout) as { events: Record<string, Record<string, unknown> | undefined>[] }).events;
+    const signalled = events.find((event) => event.workflowExecutionSignaledEventAttributes);
+    assert.equal(signalled?.workflowExecutionSignaledEventAttributes?.signalName, 'noArguments');
+    assert.ok(stdout.includes(issuerRequestId), 'the start input is shown decoded');
   });
 });
