@@ -6,13 +6,16 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   Client,
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  ServiceError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
@@ -57,6 +60,10 @@ import {
 import { temporalConnectionOptions } from '../common/temporal.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
+
+/** A cancel whose update the server dropped in flight is asked again, under the same id, this many times in all. */
+const CANCEL_ATTEMPTS = 4;
+const CANCEL_RETRY_DELAY_MS = 500;
 
 export interface PlacedOrder {
   workflowId: string;
@@ -310,8 +317,19 @@ export class CardOrdersClient {
    */
   async cancelOrder(issuerRequestId: string, options: CancelOrderOptions = {}): Promise<CancelResult> {
     const handle = this.orderHandle(options.issuerId ?? this.config.d1.issuerId, issuerRequestId);
+    const updateId = options.requestId ?? randomUUID();
     try {
-      return await handle.executeUpdate(cancelOrderUpdate, { updateId: options.requestId ?? randomUUID() });
+      // The server may drop an update in flight (under load, on a shard move): ask again under the same id, which
+      // it deduplicates, so the order is cancelled once and every attempt gets the one answer.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await handle.executeUpdate(cancelOrderUpdate, { updateId });
+        } catch (err) {
+          const transient = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
+          if (!transient || attempt >= CANCEL_ATTEMPTS) throw err;
+          await delay(CANCEL_RETRY_DELAY_MS * attempt);
+        }
+      }
     } catch (err) {
       // The validator refused: the failure's type is the reason (ORDER_ALREADY_SHIPPED...).
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {

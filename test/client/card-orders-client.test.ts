@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { InterceptingCall, status, type Interceptor } from '@grpc/grpc-js';
+import { Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { toD1OrderRequest } from '../../activities/submit-order.js';
 import { OrderFailedError, OrderValidationError } from '../../common/errors.js';
 import { D1Client } from '../../d1/client.js';
@@ -288,6 +291,43 @@ describe('card-orders client library (real dev server and simulator)', () => {
         assert.deepEqual(await stack.client.cancelOrder(order.issuerRequestId, { requestId }), {
           outcome: 'CANCELLED',
         });
+      }));
+
+    it('asks again under the same id when the answer to a cancel is lost in transit, and cancels once', () =>
+      stack.withWorker(async () => {
+        const order = stack.newOrder();
+        await stack.client.orderCard(order);
+        await statusOf(order.issuerRequestId, 'IN_PRODUCTION');
+        // The server takes the first update, but its answer is lost: the client hears UNAVAILABLE.
+        let lost = 0;
+        const loseFirstUpdateAnswer: Interceptor = (options, nextCall) => {
+          if (lost > 0 || !options.method_definition.path.endsWith('/UpdateWorkflowExecution')) {
+            return new InterceptingCall(nextCall(options));
+          }
+          lost += 1;
+          return new InterceptingCall(nextCall(options), {
+            start: (metadata, _listener, next) =>
+              next(metadata, {
+                onReceiveStatus: (received, nextStatus) =>
+                  nextStatus({ ...received, code: status.UNAVAILABLE, details: 'answer lost in transit (test)' }),
+              }),
+          });
+        };
+        const connection = await Connection.connect({
+          address: stack.config.temporal.address,
+          interceptors: [loseFirstUpdateAnswer],
+        });
+        const client = await CardOrdersClient.connect({ config: stack.config, connection });
+        try {
+          assert.deepEqual(await client.cancelOrder(order.issuerRequestId), { outcome: 'CANCELLED' });
+        } finally {
+          await connection.close();
+        }
+        assert.equal(lost, 1);
+        const accepted = (await historyEvents(order.issuerRequestId)).filter(
+          (event) => event.workflowExecutionUpdateAcceptedEventAttributes,
+        );
+        assert.equal(accepted.length, 1, 'one cancel, however often it was asked');
       }));
 
     it("answers REJECTED with the validator's reason for an order that is ending", () =>
