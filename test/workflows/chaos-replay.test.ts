@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
@@ -23,6 +23,25 @@ const KILL_EVERY_MS = [1_500, 3_000] as const;
 
 type Kind = 'plain' | 'out-of-stock' | 'data-exception' | 'cancel';
 const kinds: Kind[] = ['plain', 'plain', 'plain', 'plain', 'out-of-stock', 'data-exception', 'cancel', 'cancel'];
+
+/**
+ * Cancels as a careful caller does: a transport error (the server may drop an in-flight update under load) is
+ * retried under the same update id, which the server deduplicates.
+ */
+async function cancelWithRetries(
+  handle: WorkflowHandle,
+  updateId: string,
+  attempts = 5,
+): Promise<CancelResult | string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate(cancelOrderUpdate, { updateId });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) return 'refused';
+      if (attempt >= attempts) return `error ${(err as Error).name}: ${(err as Error).message}`;
+    }
+  }
+}
 
 describe('card orders under chaos: workers killed mid-run, D1 faults, lossy notifications', () => {
   let stack: SagaStack;
@@ -106,11 +125,7 @@ describe('card orders under chaos: workers killed mid-run, D1 faults, lossy noti
             const handle = stack.client.temporal.workflow.getHandle(
               cardOrderWorkflowId(order.issuerId, order.issuerRequestId),
             );
-            cancel = handle
-              .executeUpdate(cancelOrderUpdate)
-              .catch((err: unknown) =>
-                err instanceof WorkflowUpdateFailedError ? `refused` : `error ${(err as Error).name}`,
-              );
+            cancel = cancelWithRetries(handle, `cancel-${order.issuerRequestId}`);
           }
           const end = await stack.client
             .waitForOrder(order.issuerRequestId)
