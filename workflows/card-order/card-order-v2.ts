@@ -10,8 +10,8 @@
  * - One timer, re-armed only when the wake-up time changes, and not for a burst of notifications (see
  *   `shouldRearm`).
  * - Search attributes are upserted only when they change; issuer events go out in one local activity per task.
- * - Continue-as-new carries the machine's whole state, and happens only while no handler is running, so no handler
- *   waits on a loop that waits on it.
+ * - Continue-as-new carries the machine's whole state, and happens only while no handler runs and no cancel is under
+ *   way, so no handler waits on a loop that waits on it.
  *
  * @module
  */
@@ -285,7 +285,9 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         await perform(step);
         continue;
       }
-      if (workflowInfo().continueAsNewSuggested && allHandlersFinished() && publishing.size === 0) {
+      // Not while a cancel is under way: its caller (an update, or a workflow cancel) belongs to this run.
+      const quiet = allHandlersFinished() && publishing.size === 0 && s.cancel.phase === 'IDLE';
+      if (workflowInfo().continueAsNewSuggested && quiet) {
         return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
       }
       if (step.until !== undefined) armTimer(step.until);
