@@ -1,0 +1,122 @@
+/**
+ * `npm run bench` flags. Sizes default to the issue's full run; `--quick` shrinks every one of them so the whole
+ * suite runs in a few minutes (a smoke test: it asserts nothing about speed).
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Where to write the entries as JSON. */
+  json: string | undefined;
+  /** A Temporal frontend to use instead of a dev server started for the run. */
+  temporalAddress: string | undefined;
+  namespace: string;
+  /** Benchmark ids (P1...) or file name parts to run; empty: all. */
+  only: string[];
+  /** Exit 1 when a target is missed (never with --quick). */
+  strict: boolean;
+  /** P1: orders per arm. */
+  orders: number;
+  /** P1: the simulator's time between production steps, ms (the pace of the notifications). */
+  stepMs: number;
+  /** P1: operations per notification POST from the simulator (its batchSize), and its gathering window, ms. */
+  notifyBatch: number;
+  notifyWindowMs: number;
+  /** P1, P4: orders (or bare workflows) started at once. */
+  startConcurrency: number;
+  /** P2: parked orders the notifications go to. */
+  webhookOrders: number;
+  /** P2: notifications per arm and round at saturation. */
+  notifications: number;
+  /** P2: requests (or signals) in flight at saturation. */
+  webhookConcurrency: number;
+  /** P3: D1 orders per arm and round. */
+  d1Orders: number;
+  /** P3: requests in flight (and keep-alive connections). */
+  d1Concurrency: number;
+  /** P4: orders parked waiting for production. */
+  openOrders: number;
+  /** P5: worker starts per arm. */
+  starts: number;
+}
+
+const usage = `npm run bench -- [options] [P1 P2 ...]
+
+  --quick                   small sizes, whole suite in a few minutes; asserts nothing about speed
+  --json FILE               write the entries as a JSON array
+  --temporal-address H:P    use this Temporal frontend (default: a dev server started for the run)
+  --namespace NS            (default: default)
+  --orders N                P1 orders per arm (default 500; quick 30)
+  --step-ms MS              P1 simulator step delay (default 20)
+  --notify-batch N          P1 operations per simulator notification POST (default 1, as D1 sends them)
+  --notify-window MS        P1 simulator batching window (default 0)
+  --start-concurrency N     P1/P4 starts in flight (default 32)
+  --webhook-orders N        P2 parked orders (default 300; quick 30)
+  --notifications N         P2 notifications per arm and round (default 3000; quick 300)
+  --webhook-concurrency N   P2 requests in flight (default 32)
+  --d1-orders N             P3 orders per arm and round (default 2000; quick 200)
+  --d1-concurrency N        P3 requests in flight (default 10, the D1_MAX_CONNECTIONS default)
+  --open-orders N           P4 parked orders (default 10000; quick 200)
+  --starts N                P5 worker starts per arm (default 3; quick 1)
+  --strict                  exit 1 when a target is missed
+`;
+
+export function parseBenchOptions(argv: string[]): BenchOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'temporal-address': { type: 'string' },
+      namespace: { type: 'string', default: 'default' },
+      orders: { type: 'string' },
+      'step-ms': { type: 'string' },
+      'start-concurrency': { type: 'string' },
+      'notify-batch': { type: 'string' },
+      'notify-window': { type: 'string' },
+      'webhook-orders': { type: 'string' },
+      notifications: { type: 'string' },
+      'webhook-concurrency': { type: 'string' },
+      'd1-orders': { type: 'string' },
+      'd1-concurrency': { type: 'string' },
+      'open-orders': { type: 'string' },
+      starts: { type: 'string' },
+      strict: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const quick = values.quick;
+  const int = (name: string, raw: string | undefined, full: number, small: number): number => {
+    if (raw === undefined) return quick ? small : full;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number`);
+    return n;
+  };
+  return {
+    quick,
+    json: values.json,
+    temporalAddress: values['temporal-address'],
+    namespace: values.namespace,
+    only: positionals,
+    strict: values.strict && !quick,
+    orders: int('orders', values.orders, 500, 30),
+    stepMs: int('step-ms', values['step-ms'], 20, 20),
+    notifyBatch: int('notify-batch', values['notify-batch'], 1, 1),
+    notifyWindowMs: values['notify-window'] === undefined ? 0 : int('notify-window', values['notify-window'], 0, 0),
+    startConcurrency: int('start-concurrency', values['start-concurrency'], 32, 32),
+    webhookOrders: int('webhook-orders', values['webhook-orders'], 300, 30),
+    notifications: int('notifications', values.notifications, 3000, 300),
+    webhookConcurrency: int('webhook-concurrency', values['webhook-concurrency'], 32, 32),
+    d1Orders: int('d1-orders', values['d1-orders'], 2000, 200),
+    d1Concurrency: int('d1-concurrency', values['d1-concurrency'], 10, 10),
+    openOrders: int('open-orders', values['open-orders'], 10_000, 200),
+    starts: int('starts', values.starts, 3, 1),
+  };
+}

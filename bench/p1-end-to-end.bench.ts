@@ -1,0 +1,211 @@
+/**
+ * P1, end to end: N orders placed through the client library, run by our worker process against the D1 simulator,
+ * with D1's notifications reaching them through our webhook, each to SHIPPED. Baseline: the bare workflow of the
+ * same business shape (`bench/workflows/bare-order.ts`) on a worker process with the same settings, its
+ * notifications sent as signals by a plain client at the simulator's pace. Both on the same server, in alternating
+ * rounds. History events per order are counted from the real histories.
+ *
+ * @module
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { countHistories, describeByType } from './lib/histories.js';
+import { startStack, type Stack } from './lib/stack.js';
+import { cpuSeconds } from './lib/temporal.js';
+import { entry, type BenchContext, type Benchmark } from './lib/types.js';
+import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
+import { delay, mapLimit, percentile, perSecond, progress } from './lib/util.js';
+import { bareNotificationSignal, type bareOrder } from './workflows/bare-order.js';
+
+/** The simulator's production stages after the order is received: one notification each, the last the shipment. */
+export const NOTIFIED_STAGES = [
+  'CARD_PROD_REQUESTED',
+  'DATA_PREPARED',
+  'CARD_PROD_READY',
+  'CARD_PROD_ONGOING',
+  'CARD_PROD_DONE',
+  'CARD_SHIPPED',
+] as const;
+
+interface ArmResult {
+  orders: number;
+  ms: number;
+  latenciesMs: number[];
+  serverCpu: number;
+  workerCpu: number;
+  benchCpu: number;
+}
+
+/** Runs `placeAndFinish` over `count` orders and measures wall time, latencies and CPU of each party. */
+async function measureArm(
+  context: BenchContext,
+  worker: WorkerProcess,
+  count: number,
+  concurrency: number,
+  place: (index: number) => Promise<() => Promise<void>>,
+): Promise<ArmResult> {
+  const [server0, worker0] = await Promise.all([cpuSeconds(context.serverPid), cpuSeconds(worker.pid)]);
+  const bench0 = process.cpuUsage();
+  const started = Date.now();
+  const latenciesMs: number[] = [];
+  const finishing: Promise<void>[] = [];
+  let done = 0;
+  const ticker = setInterval(() => progress(`  ${worker.kind}: ${done}/${count} shipped`), 5_000);
+  try {
+    await mapLimit(
+      Array.from({ length: count }, (_, i) => i),
+      concurrency,
+      async (index) => {
+        const t0 = Date.now();
+        const finish = await place(index);
+        finishing.push(
+          finish().then(() => {
+            latenciesMs.push(Date.now() - t0);
+            done += 1;
+          }),
+        );
+      },
+    );
+    await Promise.all(finishing);
+  } finally {
+    clearInterval(ticker);
+  }
+  const ms = Date.now() - started;
+  const bench = process.cpuUsage(bench0);
+  const [server1, worker1] = await Promise.all([cpuSeconds(context.serverPid), cpuSeconds(worker.pid)]);
+  return {
+    orders: count,
+    ms,
+    latenciesMs,
+    serverCpu: (server1 ?? Number.NaN) - (server0 ?? Number.NaN),
+    workerCpu: (worker1 ?? Number.NaN) - (worker0 ?? Number.NaN),
+    benchCpu: (bench.user + bench.system) / 1e6,
+  };
+}
+
+function sum(results: ArmResult[]): ArmResult {
+  return results.reduce((a, b) => ({
+    orders: a.orders + b.orders,
+    ms: a.ms + b.ms,
+    latenciesMs: [...a.latenciesMs, ...b.latenciesMs],
+    serverCpu: a.serverCpu + b.serverCpu,
+    workerCpu: a.workerCpu + b.workerCpu,
+    benchCpu: a.benchCpu + b.benchCpu,
+  }));
+}
+
+function cpuNote(arm: ArmResult): string {
+  const per = (cpu: number) => (Number.isFinite(cpu) ? `${((cpu * 1000) / arm.orders).toFixed(1)} ms` : 'n/a');
+  const busy = (cpu: number) => (Number.isFinite(cpu) ? `${((cpu * 100_000) / arm.ms).toFixed(0)}%` : 'n/a');
+  return (
+    `CPU per order: server ${per(arm.serverCpu)}, worker ${per(arm.workerCpu)}, bench process ${per(arm.benchCpu)}` +
+    ` (busy: server ${busy(arm.serverCpu)}, worker ${busy(arm.workerCpu)}, bench ${busy(arm.benchCpu)} of one core)`
+  );
+}
+
+export const benchmark: Benchmark = {
+  id: 'P1',
+  title: 'orders end to end, ours against the bare same-shape workflow',
+  async run(context) {
+    const { orders: total, stepMs, startConcurrency, quick } = context.options;
+    const rounds = quick || total < 100 ? 1 : 2;
+    const perRound = Math.ceil(total / rounds);
+    // The simulator sends one batch at a time per issuer (so a card's reports keep their order); by default one
+    // operation per POST, so both arms get one signal per notification.
+    const NOTIFY_BATCH = { batchSize: context.options.notifyBatch, batchWindowMs: context.options.notifyWindowMs };
+    const stack: Stack = await startStack(context, 'p1', { stepDelayMs: stepMs, faults: NOTIFY_BATCH });
+    const bareQueue = `${stack.taskQueue}-bare`;
+    const ours = spawnWorker('ours', { ...stack.workerEnv, WORKFLOW_BUNDLE_PATH: context.oursBundlePath });
+    const bare = spawnWorker('bare', {
+      ...stack.workerEnv,
+      TEMPORAL_TASK_QUEUE: bareQueue,
+      BENCH_BARE_BUNDLE: context.bareBundlePath,
+    });
+    try {
+      await Promise.all([ours.firstPoll(context.client, stack.taskQueue), bare.firstPoll(context.client, bareQueue)]);
+      let next = 0;
+      const placeOurs = async () => {
+        const order = stack.newOrder(next++);
+        await stack.client.orderCard(order);
+        return async () => {
+          const result = await stack.client.waitForOrder(order.issuerRequestId);
+          if (result.status !== 'SHIPPED') throw new Error(`order ${order.issuerRequestId} ended ${result.status}`);
+        };
+      };
+      const placeBare = async () => {
+        const id = `bare-${context.runId}-${next++}`;
+        const handle: WorkflowHandle<typeof bareOrder> = await stack.plain.workflow.start('bareOrder', {
+          taskQueue: bareQueue,
+          workflowId: id,
+          args: [id],
+        });
+        const base = Date.now();
+        return async () => {
+          // One signal per notification, at the simulator's pace: one production step every stepMs.
+          for (const [k, stage] of NOTIFIED_STAGES.entries()) {
+            const wait = base + k * stepMs - Date.now();
+            if (wait > 0) await delay(wait);
+            await handle.signal(bareNotificationSignal, { stage, final: stage === 'CARD_SHIPPED' });
+          }
+          await handle.result();
+        };
+      };
+
+      const warmUp = Math.min(10, Math.max(2, Math.floor(total / 20)));
+      progress(`warming up: ${warmUp} orders each`);
+      await measureArm(context, ours, warmUp, startConcurrency, placeOurs);
+      await measureArm(context, bare, warmUp, startConcurrency, placeBare);
+
+      const oursRuns: ArmResult[] = [];
+      const bareRuns: ArmResult[] = [];
+      for (let round = 1; round <= rounds; round += 1) {
+        progress(`round ${round}/${rounds}: ${perRound} orders of ours`);
+        oursRuns.push(await measureArm(context, ours, perRound, startConcurrency, placeOurs));
+        progress(`round ${round}/${rounds}: ${perRound} bare workflows`);
+        bareRuns.push(await measureArm(context, bare, perRound, startConcurrency, placeBare));
+      }
+      const o = sum(oursRuns);
+      const b = sum(bareRuns);
+
+      progress('counting history events from the real histories');
+      const [oursHistory, bareHistory] = await Promise.all([
+        countHistories(context.client, stack.taskQueue),
+        countHistories(context.client, bareQueue),
+      ]);
+      const rateO = perSecond(o.orders, o.ms);
+      const rateB = perSecond(b.orders, b.ms);
+      const setting = `${o.orders} orders per arm in ${rounds} alternating round(s), ${startConcurrency} starts in flight, simulator step ${stepMs} ms, simulator notifications ${NOTIFY_BATCH.batchSize} operation(s) per POST (window ${NOTIFY_BATCH.batchWindowMs} ms), one POST at a time; signals per order ours ${(oursHistory.byType.SIGNALED ?? 0).toFixed(1)}, bare ${(bareHistory.byType.SIGNALED ?? 0).toFixed(1)}`;
+      return [
+        entry(
+          'P1 orders/s',
+          'orders/s',
+          rateO,
+          rateB,
+          'higher',
+          { on: 'ratio', op: '>=', value: 0.9 },
+          `${setting}; ours: ${cpuNote(o)}; bare: ${cpuNote(b)}`,
+        ),
+        entry(
+          'P1 events/order',
+          'events',
+          oursHistory.eventsPerWorkflow,
+          bareHistory.eventsPerWorkflow,
+          'lower',
+          { on: 'ratio', op: '<=', value: 1.2 },
+          `counted over ${oursHistory.workflows} + ${bareHistory.workflows} real histories; ours: ${describeByType(oursHistory.byType)}; bare: ${describeByType(bareHistory.byType)}`,
+        ),
+        entry(
+          'P1 p99 s',
+          's',
+          percentile(o.latenciesMs, 99) / 1000,
+          percentile(b.latenciesMs, 99) / 1000,
+          'lower',
+          undefined,
+          `start to SHIPPED; p50 ours ${(percentile(o.latenciesMs, 50) / 1000).toFixed(2)} s, bare ${(percentile(b.latenciesMs, 50) / 1000).toFixed(2)} s; the production itself takes ${(5 * stepMs) / 1000} s`,
+        ),
+      ];
+    } finally {
+      await Promise.all([ours.kill('SIGTERM'), bare.kill('SIGTERM')]);
+      await stack.close();
+    }
+  },
+};

@@ -1,0 +1,129 @@
+/**
+ * P2, the webhook: notifications per second through our webhook (token check, validation, routing, signal), one
+ * operation per POST as D1 sends them, against the raw rate of the same signals sent by a Temporal client (the
+ * same client and codec the webhook uses) to the same parked workflows, in alternating rounds at the same
+ * concurrency. Then, at half the webhook's saturation rate, the time from a POST to the order's state change
+ * (the issuer event it causes), and every answer outside 2xx counted.
+ *
+ * @module
+ */
+import { d1NotificationSignal } from '../workflows/definitions.js';
+import { parkOrders, reportOf, WebhookPoster, type ParkedOrder } from './lib/parking.js';
+import { startStack } from './lib/stack.js';
+import { cpuSeconds } from './lib/temporal.js';
+import { entry, type Benchmark } from './lib/types.js';
+import { spawnWorker } from './lib/worker-process.js';
+import { delay, mapLimit, percentile, perSecond, progress } from './lib/util.js';
+
+const HOUR_MS = 3_600_000;
+
+export const benchmark: Benchmark = {
+  id: 'P2',
+  title: 'webhook notifications against raw client signals',
+  async run(context) {
+    const { webhookOrders, notifications, webhookConcurrency, quick } = context.options;
+    const rounds = quick ? 1 : 2;
+    const stack = await startStack(context, 'p2', { stepDelayMs: HOUR_MS });
+    const worker = spawnWorker('ours', { ...stack.workerEnv, WORKFLOW_BUNDLE_PATH: context.oursBundlePath });
+    const poster = new WebhookPoster(stack.webhook.url, webhookConcurrency);
+    try {
+      await worker.firstPoll(context.client, stack.taskQueue);
+      progress(`parking ${webhookOrders} orders`);
+      const parked = await parkOrders(context, stack, webhookOrders);
+      await poster.fetchToken();
+      // Duplicates of each order's first report: a full trip (validation, signal, workflow task) that changes nothing.
+      const duplicates = Array.from({ length: notifications }, (_, i) => parked[i % parked.length] as ParkedOrder);
+
+      const viaWebhook = async () => {
+        const started = Date.now();
+        await mapLimit(duplicates, webhookConcurrency, (order) =>
+          poster.post(order.issuerId, [reportOf(order, 'CARD_PROD_REQUESTED')]),
+        );
+        return Date.now() - started;
+      };
+      const viaClient = async () => {
+        const started = Date.now();
+        await mapLimit(duplicates, webhookConcurrency, (order) =>
+          stack.client.temporal.workflow
+            .getHandle(order.workflowId)
+            .signal(d1NotificationSignal, { operations: [reportOf(order, 'CARD_PROD_REQUESTED')] }),
+        );
+        return Date.now() - started;
+      };
+      let webhookMs = 0;
+      let clientMs = 0;
+      // CPU of this process (webhook, the poster standing in for D1, the Temporal client) and of the server.
+      let webhookCpu = 0;
+      let clientCpu = 0;
+      let webhookServerCpu = 0;
+      let clientServerCpu = 0;
+      const timed = async (arm: () => Promise<number>) => {
+        const [server0, cpu0] = [await cpuSeconds(context.serverPid), process.cpuUsage()];
+        const ms = await arm();
+        const cpu = process.cpuUsage(cpu0);
+        const server1 = await cpuSeconds(context.serverPid);
+        return { ms, cpu: (cpu.user + cpu.system) / 1e6, server: (server1 ?? Number.NaN) - (server0 ?? Number.NaN) };
+      };
+      for (let round = 1; round <= rounds; round += 1) {
+        progress(`round ${round}/${rounds}: ${notifications} notifications through the webhook`);
+        const w = await timed(viaWebhook);
+        webhookMs += w.ms;
+        webhookCpu += w.cpu;
+        webhookServerCpu += w.server;
+        progress(`round ${round}/${rounds}: ${notifications} raw signals`);
+        const c = await timed(viaClient);
+        clientMs += c.ms;
+        clientCpu += c.cpu;
+        clientServerCpu += c.server;
+      }
+      const perNotification = (cpu: number) => `${((cpu * 1000) / (notifications * rounds)).toFixed(2)} ms`;
+      const cpuNote = `CPU per notification: bench process (webhook + poster + client) ${perNotification(webhookCpu)} against ${perNotification(clientCpu)} for raw signals; server ${perNotification(webhookServerCpu)} against ${perNotification(clientServerCpu)}`;
+      const webhookRate = perSecond(notifications * rounds, webhookMs);
+      const clientRate = perSecond(notifications * rounds, clientMs);
+
+      // Latency at half saturation: each order moves to DATA_PREPARED once (SUBMITTED -> IN_PRODUCTION), which the
+      // issuer hears as a status-changed event.
+      const pace = webhookRate / 2;
+      progress(`latency: ${parked.length} state changes at ${pace.toFixed(0)}/s (half the webhook's saturation)`);
+      await delay(2_000); // let the saturation rounds' workflow tasks drain
+      const sentAt = new Map<string, number>();
+      const latencies: number[] = [];
+      const stop = stack.events.onEvent((event) => {
+        const t0 = sentAt.get(event.workflowId);
+        if (event.type === 'status-changed' && t0 !== undefined) {
+          latencies.push(event.at - t0);
+          sentAt.delete(event.workflowId);
+        }
+      });
+      const posts: Promise<number>[] = [];
+      const began = Date.now();
+      for (const [i, order] of parked.entries()) {
+        const wait = began + (i * 1000) / pace - Date.now();
+        if (wait > 0) await delay(wait);
+        sentAt.set(order.workflowId, Date.now());
+        posts.push(poster.post(order.issuerId, [reportOf(order, 'DATA_PREPARED')]));
+      }
+      await Promise.all(posts);
+      const deadline = Date.now() + 60_000;
+      while (latencies.length < parked.length && Date.now() < deadline) await delay(100);
+      stop();
+      const nonSuccess = poster.nonSuccessCount();
+      const p99 = percentile(latencies, 99) / 1000;
+      return [
+        entry(
+          'P2 notifications/s',
+          'notifications/s',
+          webhookRate,
+          clientRate,
+          'higher',
+          { on: 'ratio', op: '>=', value: 0.8 },
+          `${notifications} notifications per arm and round, ${rounds} alternating round(s), ${webhookConcurrency} in flight, one operation per POST, to ${parked.length} parked orders (worker running); at half saturation (${pace.toFixed(0)}/s) POST to state change p50 ${(percentile(latencies, 50) / 1000).toFixed(3)} s, p99 ${p99.toFixed(3)} s (${latencies.length}/${parked.length} seen); ${cpuNote}; non-2xx answers: ${nonSuccess}${nonSuccess > 0 ? ` (${JSON.stringify(Object.fromEntries(poster.failures))}); target 0 non-2xx: MISS` : ''}`,
+        ),
+      ];
+    } finally {
+      await poster.close();
+      await worker.kill('SIGTERM');
+      await stack.close();
+    }
+  },
+};

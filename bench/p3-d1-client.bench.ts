@@ -1,0 +1,166 @@
+/**
+ * P3, the D1 client: card orders per second through our D1 client (the card data encrypted into D1's JWE, the
+ * cached access token, the answer checked with zod) against raw undici POSTs of bodies prepared beforehand (JWE
+ * made, token fetched) to the same simulator, at the same concurrency over the same number of keep-alive
+ * connections, in alternating rounds. The simulator runs in a process of its own, as D1 is remote.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import path from 'node:path';
+import { Pool, request } from 'undici';
+import { toD1OrderRequest } from '../activities/submit-order.js';
+import { loadConfig, projectRoot } from '../common/config.js';
+import { D1Client } from '../d1/client.js';
+import { demoKeyFiles, ensureDemoKeys, loadEncryptionKey } from '../d1/keys.js';
+import { encryptSensitiveData } from '../d1/sensitive-data.js';
+import type { CardOrder } from '../orders/schema.js';
+import { testAddress, testCard } from './lib/stack.js';
+import { entry, type Benchmark } from './lib/types.js';
+import { delay, freePort, mapLimit, perSecond, progress } from './lib/util.js';
+
+export const benchmark: Benchmark = {
+  id: 'P3',
+  title: 'D1 client against raw undici POSTs',
+  async run(context) {
+    const { d1Orders, d1Concurrency, quick } = context.options;
+    const rounds = quick ? 1 : 2;
+    const keysDir = await mkdtemp(path.join(context.workDir, 'keys-p3-'));
+    await ensureDemoKeys(keysDir);
+    const port = await freePort();
+    const simulatorUrl = `http://127.0.0.1:${port}`;
+    const simulator = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')], {
+      cwd: projectRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        D1_SIM_PORT: String(port),
+        D1_SIM_ISSUER_JWKS: path.join(keysDir, demoKeyFiles.signingPublicJwks),
+        D1_SIM_ENCRYPTION_KEY_FILE: path.join(keysDir, demoKeyFiles.encryptionPrivateJwk),
+        D1_SIM_WEBHOOK_URL: 'none',
+        D1_SIM_STEP_DELAY: '24h',
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const config = loadConfig({
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KEYS_DIR: keysDir,
+      D1_BASE_URL: simulatorUrl,
+      D1_MAX_CONNECTIONS: String(d1Concurrency),
+      LOG_LEVEL: 'error',
+    });
+    const d1 = await D1Client.fromConfig(config.d1);
+    const pool = new Pool(simulatorUrl, { connections: d1Concurrency, keepAliveTimeout: 30_000 });
+    try {
+      for (let tries = 0; ; tries += 1) {
+        try {
+          const health = await request(`${simulatorUrl}/healthz`);
+          await health.body.dump();
+          if (health.statusCode === 200) break;
+        } catch {
+          if (tries > 200) throw new Error('the simulator did not start');
+        }
+        await delay(100);
+      }
+      const encryptionKey = await loadEncryptionKey(config.d1.encryptionKey);
+      const issuerId = config.d1.issuerId;
+      let next = 0;
+      const newOrder = (): CardOrder & { sensitiveData: typeof testCard } => {
+        const i = next++;
+        return {
+          issuerId,
+          cardId: `c${context.runId}p3${i}`,
+          consumerId: 'cons_42',
+          issuerRequestId: `r-${context.runId}-p3-${i}`,
+          cardProductId: 'PRD_VISA_DEBIT',
+          services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
+          shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
+          encryptedData: '',
+          sensitiveData: testCard,
+        };
+      };
+      const productionPath = (cardId: string) =>
+        `${config.d1.apiPath}/issuers/${issuerId}/physicalCards/${cardId}/operations:production`;
+
+      const ours = async (count: number) => {
+        const started = Date.now();
+        await mapLimit(Array.from({ length: count }, newOrder), d1Concurrency, async ({ sensitiveData, ...order }) => {
+          const encryptedData = await encryptSensitiveData(sensitiveData, encryptionKey);
+          await d1.orderCard(
+            issuerId,
+            order.cardId,
+            toD1OrderRequest({ ...order, encryptedData }, order.issuerRequestId),
+          );
+        });
+        return Date.now() - started;
+      };
+      const raw = async (count: number) => {
+        // Prepared before the clock starts: the token, every JWE and every body.
+        const token = await d1.getToken(issuerId);
+        const prepared = await Promise.all(
+          Array.from({ length: count }, newOrder).map(async ({ sensitiveData, ...order }) => ({
+            path: productionPath(order.cardId),
+            body: JSON.stringify(
+              toD1OrderRequest(
+                { ...order, encryptedData: await encryptSensitiveData(sensitiveData, encryptionKey) },
+                order.issuerRequestId,
+              ),
+            ),
+          })),
+        );
+        const started = Date.now();
+        await mapLimit(prepared, d1Concurrency, async ({ path: requestPath, body }) => {
+          const response = await pool.request({
+            method: 'POST',
+            path: requestPath,
+            headers: {
+              authorization: `Bearer ${token}`,
+              'content-type': 'application/json',
+              accept: 'application/json',
+            },
+            body,
+          });
+          await response.body.dump();
+          if (response.statusCode >= 300) throw new Error(`raw order answered ${response.statusCode}`);
+        });
+        return Date.now() - started;
+      };
+
+      progress('warming up');
+      await ours(Math.min(50, d1Orders));
+      await raw(Math.min(50, d1Orders));
+      let oursMs = 0;
+      let rawMs = 0;
+      for (let round = 1; round <= rounds; round += 1) {
+        progress(`round ${round}/${rounds}: ${d1Orders} orders through the D1 client`);
+        oursMs += await ours(d1Orders);
+        progress(`round ${round}/${rounds}: ${d1Orders} raw POSTs`);
+        rawMs += await raw(d1Orders);
+      }
+      // What the JWE alone costs, one at a time on this process: the part of ours the raw arm did beforehand.
+      const jweStarted = process.hrtime.bigint();
+      for (let i = 0; i < Math.min(d1Orders, 500); i += 1) await encryptSensitiveData(testCard, encryptionKey);
+      const jweMs = Number(process.hrtime.bigint() - jweStarted) / 1e6 / Math.min(d1Orders, 500);
+      return [
+        entry(
+          'P3 D1 orders/s',
+          'orders/s',
+          perSecond(d1Orders * rounds, oursMs),
+          perSecond(d1Orders * rounds, rawMs),
+          'higher',
+          { on: 'ratio', op: '>=', value: 0.9 },
+          `${d1Orders} orders per arm and round, ${rounds} alternating round(s), ${d1Concurrency} in flight over ${d1Concurrency} keep-alive connections, simulator in its own process; ours encrypts the card data, uses the cached token and checks the answer; raw sends prepared bodies; one JWE alone costs ${jweMs.toFixed(2)} ms of CPU here`,
+        ),
+      ];
+    } finally {
+      await d1.close();
+      await pool.close();
+      simulator.kill('SIGTERM');
+      if (simulator.exitCode === null && simulator.signalCode === null) await once(simulator, 'exit');
+    }
+  },
+};

@@ -1,0 +1,186 @@
+/**
+ * P4, open orders: N orders parked waiting for production (the simulator's steps are hours apart), the worker
+ * process's resident memory (VmRSS from /proc) with all of them open, then the time for all of them to move again
+ * after that worker is killed with SIGKILL and a new one started: from the restart until every order applied
+ * the shipment D1 then reports for each (through the webhook, in batches) and completed. Baseline: the bare
+ * same-shape workflow parked the same way (after its submit activity, waiting for signals), its worker killed and
+ * restarted the same way, the shipments sent as signals at the same concurrency.
+ *
+ * @module
+ */
+import type { Client } from '@temporalio/client';
+import { countWorkflows, parkOrders, reportOf, WebhookPoster, type ParkedOrder } from './lib/parking.js';
+import { startStack } from './lib/stack.js';
+import { entry, type BenchContext, type Benchmark } from './lib/types.js';
+import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
+import { delay, mapLimit, progress, waitUntil } from './lib/util.js';
+import { bareNotificationSignal } from './workflows/bare-order.js';
+
+const HOUR_MS = 3_600_000;
+/** Operations per webhook POST when D1 reports the shipments, and POSTs in flight. */
+const BATCH = 100;
+const POSTS_IN_FLIGHT = 4;
+
+interface Resume {
+  /** From the restart until every workflow completed, s. */
+  allMs: number;
+  firstPollMs: number;
+  /** From the restart until the first workflow completed. */
+  firstDoneMs: number;
+  /** From the restart until every notification was taken by Temporal. */
+  deliveredMs: number;
+}
+
+/** Waits until `count` workflows of the queue completed; the ms since `since` when the first and the last did. */
+async function waitCompleted(context: BenchContext, taskQueue: string, count: number, since: number) {
+  let firstDoneMs = Number.NaN;
+  let last = -1;
+  await waitUntil(
+    async () => {
+      const done = await countWorkflows(context, taskQueue, `ExecutionStatus = 'Completed'`);
+      if (done > 0 && Number.isNaN(firstDoneMs)) firstDoneMs = Date.now() - since;
+      if (done !== last && (done === count || Math.random() < 0.2)) progress(`  ${done}/${count} moved on`);
+      last = done;
+      return done >= count;
+    },
+    { timeoutMs: 3_600_000, intervalMs: 500, what: `${count} workflows to complete` },
+  );
+  return { allMs: Date.now() - since, firstDoneMs };
+}
+
+async function parkBare(context: BenchContext, plain: Client, taskQueue: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `bare-p4-${context.runId}-${i}`);
+  let started = 0;
+  const ticker = setInterval(() => progress(`  started ${started}/${count}`), 10_000);
+  try {
+    await mapLimit(ids, context.options.startConcurrency, async (id) => {
+      await plain.workflow.start('bareOrder', { taskQueue, workflowId: id, args: [id] });
+      started += 1;
+    });
+  } finally {
+    clearInterval(ticker);
+  }
+  // Parked: started, one workflow task, the submit activity, one more workflow task (10 events), and waiting.
+  let waiting = ids;
+  await waitUntil(
+    async () => {
+      const still: string[] = [];
+      await mapLimit(waiting, 32, async (id) => {
+        const { historyLength } = await plain.workflow.getHandle(id).describe();
+        if (historyLength < 10) still.push(id);
+      });
+      waiting = still;
+      progress(`  parked ${count - waiting.length}/${count}`);
+      return waiting.length === 0;
+    },
+    { timeoutMs: 3_600_000, intervalMs: 2_000, what: `${count} bare workflows to park` },
+  );
+  return ids;
+}
+
+async function settle(worker: WorkerProcess): Promise<{ rssMb: number; peakMb: number }> {
+  await delay(3_000);
+  return worker.memory();
+}
+
+export const benchmark: Benchmark = {
+  id: 'P4',
+  title: 'open orders: worker memory, and resuming after SIGKILL',
+  async run(context) {
+    const { openOrders: count } = context.options;
+    const stack = await startStack(context, 'p4', {
+      stepDelayMs: HOUR_MS,
+      faults: { batchSize: BATCH, batchWindowMs: 50 },
+    });
+    const bareQueue = `${stack.taskQueue}-bare`;
+    const oursEnv = { ...stack.workerEnv, WORKFLOW_BUNDLE_PATH: context.oursBundlePath };
+    const bareEnv = { ...stack.workerEnv, TEMPORAL_TASK_QUEUE: bareQueue, BENCH_BARE_BUNDLE: context.bareBundlePath };
+    const workers: WorkerProcess[] = [];
+    const poster = new WebhookPoster(stack.webhook.url, POSTS_IN_FLIGHT);
+    try {
+      // Ours.
+      let worker = spawnWorker('ours', oursEnv);
+      workers.push(worker);
+      await worker.firstPoll(context.client, stack.taskQueue);
+      progress(`parking ${count} orders of ours`);
+      const parked: ParkedOrder[] = await parkOrders(context, stack, count);
+      const oursMemory = await settle(worker);
+      progress(
+        `ours: ${count} open orders, worker RSS ${oursMemory.rssMb.toFixed(0)} MB (peak ${oursMemory.peakMb.toFixed(0)} MB)`,
+      );
+      await poster.fetchToken();
+      await worker.kill('SIGKILL');
+      const restart = Date.now();
+      worker = spawnWorker('ours', oursEnv);
+      workers.push(worker);
+      const oursPoll = worker.firstPoll(context.client, stack.taskQueue);
+      const batches = Array.from({ length: Math.ceil(parked.length / BATCH) }, (_, i) =>
+        parked.slice(i * BATCH, (i + 1) * BATCH),
+      );
+      const oursDelivered = mapLimit(batches, POSTS_IN_FLIGHT, async (batch) => {
+        // As D1 does: a batch the webhook could not store (503) is sent again after a while.
+        for (let attempt = 1; ; attempt += 1) {
+          const status = await poster.post(
+            batch[0]!.issuerId,
+            batch.map((order) => reportOf(order, 'CARD_SHIPPED')),
+          );
+          if (status < 300) return;
+          if (attempt >= 20) throw new Error(`the webhook answered ${status} ${attempt} times`);
+          await delay(500);
+        }
+      }).then(() => Date.now() - restart);
+      const oursDone = await waitCompleted(context, stack.taskQueue, count, restart);
+      const ours: Resume = { ...oursDone, firstPollMs: await oursPoll, deliveredMs: await oursDelivered };
+      await worker.kill('SIGKILL');
+
+      // Baseline.
+      let bare = spawnWorker('bare', bareEnv);
+      workers.push(bare);
+      await bare.firstPoll(context.client, bareQueue);
+      progress(`parking ${count} bare workflows`);
+      const ids = await parkBare(context, stack.plain, bareQueue, count);
+      const bareMemory = await settle(bare);
+      progress(
+        `bare: ${count} open workflows, worker RSS ${bareMemory.rssMb.toFixed(0)} MB (peak ${bareMemory.peakMb.toFixed(0)} MB)`,
+      );
+      await bare.kill('SIGKILL');
+      const bareRestart = Date.now();
+      bare = spawnWorker('bare', bareEnv);
+      workers.push(bare);
+      const barePoll = bare.firstPoll(context.client, bareQueue);
+      const bareDelivered = mapLimit(ids, POSTS_IN_FLIGHT * 32, (id) =>
+        stack.plain.workflow.getHandle(id).signal(bareNotificationSignal, { stage: 'CARD_SHIPPED', final: true }),
+      ).then(() => Date.now() - bareRestart);
+      const bareDone = await waitCompleted(context, bareQueue, count, bareRestart);
+      const baseline: Resume = { ...bareDone, firstPollMs: await barePoll, deliveredMs: await bareDelivered };
+
+      const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      const resumeNote = (r: Resume) =>
+        `first poll ${s(r.firstPollMs)}, all notifications taken ${s(r.deliveredMs)}, first done ${s(r.firstDoneMs)}, all done ${s(r.allMs)}`;
+      return [
+        entry(
+          'P4 worker RSS MB',
+          'MB',
+          oursMemory.rssMb,
+          bareMemory.rssMb,
+          'lower',
+          { on: 'ours', op: '<', value: 1024 },
+          `${count} open orders, VmRSS of the worker process once all were parked; peak (VmHWM) ours ${oursMemory.peakMb.toFixed(0)} MB, bare ${bareMemory.peakMb.toFixed(0)} MB`,
+        ),
+        entry(
+          'P4 resume s',
+          's',
+          ours.allMs / 1000,
+          baseline.allMs / 1000,
+          'lower',
+          { on: 'ours', op: '<', value: 60 },
+          `${count} open orders, from the restart after SIGKILL until every one applied its shipment and completed (the shipments sent from the restart on: ours through the webhook, ${BATCH} per POST, ${POSTS_IN_FLIGHT} POSTs in flight; bare as ${POSTS_IN_FLIGHT * 32} signals in flight); webhook answers outside 2xx (retried): ${JSON.stringify(Object.fromEntries(poster.failures))}; ours: ${resumeNote(ours)}; bare: ${resumeNote(baseline)}`,
+        ),
+      ];
+    } finally {
+      await poster.close();
+      for (const w of workers) await w.kill('SIGKILL');
+      await stack.close();
+    }
+  },
+};

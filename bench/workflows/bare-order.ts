@@ -1,0 +1,26 @@
+/**
+ * The baseline of P1 and P4: a bare workflow of the card order's business shape, with nothing of ours in it. One
+ * no-op activity stands for the D1 submit, signals for D1's notifications (the one marked `final` is the shipment),
+ * one no-op activity for the final issuer event, then completion. Bundled for the benchmarks only.
+ *
+ * @module
+ */
+import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { BareActivities } from '../workers/bare-activities.js';
+
+export const bareNotificationSignal = defineSignal<[{ stage: string; final: boolean }]>('bareNotification');
+
+const { bareSubmit, bareIssuerEvent } = proxyActivities<BareActivities>({ startToCloseTimeout: '1m' });
+
+export async function bareOrder(orderId: string): Promise<{ status: 'SHIPPED'; notifications: number }> {
+  let notifications = 0;
+  let shipped = false;
+  setHandler(bareNotificationSignal, ({ final }) => {
+    notifications += 1;
+    shipped ||= final;
+  });
+  await bareSubmit(orderId);
+  await condition(() => shipped);
+  await bareIssuerEvent(orderId);
+  return { status: 'SHIPPED', notifications };
+}
