@@ -8,6 +8,7 @@
  * @module
  */
 import type { WorkflowHandle } from '@temporalio/client';
+import { productionLifecycle } from '../d1/schemas.js';
 import { countHistories, describeByType } from './lib/histories.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
@@ -17,14 +18,7 @@ import { delay, mapLimit, percentile, perSecond, progress } from './lib/util.js'
 import { bareNotificationSignal, type bareOrder } from './workflows/bare-order.js';
 
 /** The simulator's production stages after the order is received: one notification each, the last the shipment. */
-export const NOTIFIED_STAGES = [
-  'CARD_PROD_REQUESTED',
-  'DATA_PREPARED',
-  'CARD_PROD_READY',
-  'CARD_PROD_ONGOING',
-  'CARD_PROD_DONE',
-  'CARD_SHIPPED',
-] as const;
+export const NOTIFIED_STAGES = productionLifecycle;
 
 interface ArmResult {
   orders: number;

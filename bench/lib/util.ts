@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export { delay };
@@ -68,19 +67,7 @@ export async function waitUntil(
   }
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
-}
+export { freePort } from '../../scripts/lib/ports.js';
 
 /** A rate from a count and a duration in ms. */
 export function perSecond(count: number, ms: number): number {
