@@ -73,3 +73,13 @@ export { freePort } from '../../scripts/lib/ports.js';
 export function perSecond(count: number, ms: number): number {
   return ms > 0 ? (count * 1000) / ms : Number.NaN;
 }
+
+/** A lane that runs the tasks given to it one at a time, in the order they were given. */
+export function serialLane(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (task) => {
+    const run = tail.then(task);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
