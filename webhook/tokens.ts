@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
@@ -106,12 +106,17 @@ export interface IssuedWebhookToken {
 }
 
 export class WebhookTokens {
+  /** Imported once: given raw bytes, jose imports the HMAC key again on every sign and verify. */
+  private readonly key: KeyObject;
+
   constructor(
     private readonly clients: readonly WebhookClient[],
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.key = createSecretKey(secret);
+  }
 
   /** The client whose credentials these are, compared in constant time; undefined when none matches. */
   authenticate(clientId: string, clientSecret: string): WebhookClient | undefined {
@@ -132,7 +137,7 @@ export class WebhookTokens {
       .setSubject(client.clientId)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttl)
-      .sign(this.secret);
+      .sign(this.key);
     return {
       access_token: accessToken,
       token_type: 'Bearer',
@@ -143,7 +148,7 @@ export class WebhookTokens {
 
   /** The issuer ids a valid token allows; throws (any jose error) for a forged, expired or foreign token. */
   async verify(token: string): Promise<string[]> {
-    const { payload } = await jwtVerify(token, this.secret, {
+    const { payload } = await jwtVerify(token, this.key, {
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
       algorithms: ['HS256'],
