@@ -42,10 +42,18 @@ export const simulatorEnvSchema = z
     KEYS_DIR: z.string().min(1).default('.data/keys'),
     /** Comma list of the issuerIds allowed a token. @default any issuerId whose assertion verifies */
     D1_SIM_ISSUER_IDS: commaList.pipe(z.array(issuerIdSchema).min(1, 'must list at least one issuerId')).optional(),
-    /** Base URL of the issuer webhook; `none` (or empty) sends no notifications. */
+    /**
+     * Base URL of the issuer webhook; `none` (or empty) sends no notifications. A comma list of replicas' URLs gets
+     * the batches in turn, each try at the next one, so a replica that is down costs one retry, not the batch.
+     */
     D1_SIM_WEBHOOK_URL: z
-      .union([z.literal('none'), z.url({ protocol: /^https?$/, error: 'must be an http(s) URL or none' })])
-      .default('http://127.0.0.1:8091'),
+      .union([
+        z.literal('none'),
+        commaList.pipe(
+          z.array(z.url({ protocol: /^https?$/, error: 'must be http(s) URLs (comma-separated) or none' })).min(1),
+        ),
+      ])
+      .default(['http://127.0.0.1:8091']),
     /** Credentials for the webhook's token endpoint (HTTP Basic). */
     D1_SIM_WEBHOOK_CLIENT_ID: z.string().min(1).default('d1-simulator'),
     D1_SIM_WEBHOOK_CLIENT_SECRET: z.string().min(1).default('d1-simulator-secret'),
@@ -114,8 +122,8 @@ function toConfig(env: z.output<typeof simulatorEnvSchema>) {
     /** Undefined: every issuerId whose assertion verifies. */
     issuerIds: env.D1_SIM_ISSUER_IDS as readonly string[] | undefined,
     webhook: {
-      /** Undefined: notifications are not sent (the status endpoint still reports everything). */
-      url: env.D1_SIM_WEBHOOK_URL === 'none' ? undefined : env.D1_SIM_WEBHOOK_URL.replace(/\/+$/, ''),
+      /** Empty: notifications are not sent (the status endpoint still reports everything). */
+      urls: env.D1_SIM_WEBHOOK_URL === 'none' ? [] : env.D1_SIM_WEBHOOK_URL.map((url) => url.replace(/\/+$/, '')),
       clientId: env.D1_SIM_WEBHOOK_CLIENT_ID,
       clientSecret: env.D1_SIM_WEBHOOK_CLIENT_SECRET,
       retryMaxAttempts: env.D1_SIM_NOTIFY_RETRY_MAX_ATTEMPTS,

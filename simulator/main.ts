@@ -16,10 +16,11 @@ try {
   const logger = createLogger({ logLevel: config.logLevel }, 'd1-simulator');
   const simulator = await createSimulator(config, { logger });
   logger.info(
-    { url: simulator.url, webhook: config.webhook.url ?? 'none', stepDelayMs: config.stepDelayMs },
+    { url: simulator.url, webhooks: config.webhook.urls, stepDelayMs: config.stepDelayMs },
     'D1 simulator listening',
   );
-  say(`D1 simulator at ${simulator.url} (notifications to ${config.webhook.url ?? 'nowhere'}). Ctrl-C stops it.`);
+  const notified = config.webhook.urls.join(' and ') || 'nowhere';
+  say(`D1 simulator at ${simulator.url} (notifications to ${notified}). Ctrl-C stops it.`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -29,8 +29,8 @@ export interface DeliveryRecord {
 }
 
 export interface NotifierOptions {
-  /** The webhook's base URL, without a trailing slash. */
-  webhookUrl: string;
+  /** The base URLs of the webhook's replicas, without a trailing slash; each try goes to the next one. */
+  webhookUrls: readonly string[];
   clientId: string;
   clientSecret: string;
   retryMaxAttempts: number;
@@ -63,6 +63,7 @@ export class Notifier {
   #records: DeliveryRecord[] = [];
   #token: { value: string; refreshAt: number } | undefined;
   #tokenRequest: Promise<string> | undefined;
+  #nextReplica = 0;
   /** Aborted by reset and close: every send and backoff in progress stops. */
   #stop = new AbortController();
 
@@ -196,7 +197,8 @@ export class Notifier {
 
   /** One try: the status the webhook answered, after one token refresh if it answered 401. */
   async #post(record: DeliveryRecord, signal: AbortSignal): Promise<number> {
-    const url = `${this.#options.webhookUrl}/notifications/d1/v2/issuers/${encodeURIComponent(record.issuerId)}/cards`;
+    const webhookUrl = this.#nextWebhookUrl();
+    const url = `${webhookUrl}/notifications/d1/v2/issuers/${encodeURIComponent(record.issuerId)}/cards`;
     const body = JSON.stringify({ operations: record.operations });
     const send = async (token: string) => {
       const response = await request(url, {
@@ -212,11 +214,19 @@ export class Notifier {
       await response.body.dump();
       return response.statusCode;
     };
-    const token = await this.#getToken(signal);
+    // The replicas share their signing secret, so a token from one is good at every other.
+    const token = await this.#getToken(webhookUrl, signal);
     const status = await send(token);
     if (status !== 401) return status;
     if (this.#token?.value === token) this.#token = undefined;
-    return send(await this.#getToken(signal));
+    return send(await this.#getToken(webhookUrl, signal));
+  }
+
+  #nextWebhookUrl(): string {
+    const urls = this.#options.webhookUrls;
+    const url = urls[this.#nextReplica % urls.length] as string;
+    this.#nextReplica += 1;
+    return url;
   }
 
   #requestOptions(signal: AbortSignal) {
@@ -230,11 +240,11 @@ export class Notifier {
   }
 
   /** The webhook's access token, fetched once for concurrent callers and kept until shortly before expiry. */
-  #getToken(signal: AbortSignal): Promise<string> {
+  #getToken(webhookUrl: string, signal: AbortSignal): Promise<string> {
     const now = this.#options.clock.now();
     if (this.#token && now < this.#token.refreshAt) return Promise.resolve(this.#token.value);
     if (!this.#tokenRequest) {
-      const pending = this.#fetchToken(signal).finally(() => {
+      const pending = this.#fetchToken(webhookUrl, signal).finally(() => {
         if (this.#tokenRequest === pending) this.#tokenRequest = undefined;
       });
       this.#tokenRequest = pending;
@@ -242,8 +252,8 @@ export class Notifier {
     return this.#tokenRequest;
   }
 
-  async #fetchToken(signal: AbortSignal): Promise<string> {
-    const { webhookUrl, clientId, clientSecret, clock } = this.#options;
+  async #fetchToken(webhookUrl: string, signal: AbortSignal): Promise<string> {
+    const { clientId, clientSecret, clock } = this.#options;
     const requestedAt = clock.now();
     const response = await request(`${webhookUrl}/authz/d1/v1/oauth2/token`, {
       ...this.#requestOptions(signal),

@@ -59,9 +59,9 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
   const faults = new FaultState();
   faults.merge(config.faults);
   const notifier =
-    config.webhook.url === undefined
+    config.webhook.urls.length === 0
       ? undefined
-      : new Notifier({ ...config.webhook, webhookUrl: config.webhook.url, clock, faults, logger });
+      : new Notifier({ ...config.webhook, webhookUrls: config.webhook.urls, clock, faults, logger });
   const orders = new OrderStore({
     clock,
     stepDelayMs: config.stepDelayMs,

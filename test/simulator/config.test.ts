@@ -25,7 +25,7 @@ describe('loadSimulatorConfig', () => {
     assert.equal(config.encryptionKeyFile, path.join(projectRoot, '.data/keys/d1-encryption.private.jwk.json'));
     assert.equal(config.issuerIds, undefined);
     assert.deepEqual(config.webhook, {
-      url: 'http://127.0.0.1:8091',
+      urls: ['http://127.0.0.1:8091'],
       clientId: 'd1-simulator',
       clientSecret: 'd1-simulator-secret',
       retryMaxAttempts: 20,
@@ -41,9 +41,15 @@ describe('loadSimulatorConfig', () => {
   });
 
   it('turns notifications off with D1_SIM_WEBHOOK_URL set to none or empty', () => {
-    assert.equal(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'none' }).webhook.url, undefined);
-    assert.equal(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: '' }).webhook.url, undefined);
-    assert.equal(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'http://hooks:9000/' }).webhook.url, 'http://hooks:9000');
+    assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'none' }).webhook.urls, []);
+    assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: '' }).webhook.urls, []);
+    assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'http://hooks:9000/' }).webhook.urls, [
+      'http://hooks:9000',
+    ]);
+    assert.deepEqual(
+      loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'http://hook-a:9000, http://hook-b:9000/' }).webhook.urls,
+      ['http://hook-a:9000', 'http://hook-b:9000'],
+    );
   });
 
   it('reads durations, the issuer list, faults and TLS files', () => {
@@ -86,7 +92,7 @@ describe('loadSimulatorConfig', () => {
         'D1_SIM_ISSUER_IDS.0',
         'D1_SIM_PORT',
         'D1_SIM_STEP_DELAY',
-        'D1_SIM_WEBHOOK_URL',
+        'D1_SIM_WEBHOOK_URL.0',
       ],
     );
     assert.deepEqual(configIssues({ D1_SIM_FAULTS: 'not json' }), ['D1_SIM_FAULTS']);

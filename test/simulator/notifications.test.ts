@@ -25,8 +25,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** An issuer webhook as Part A describes it: a Basic-auth token endpoint and a Bearer-protected notification one. */
-async function startReceiver() {
-  const tokens = new Set<string>();
+/** A webhook stand-in; replicas given the same `tokens` accept each other's tokens, as ours share their secret. */
+async function startReceiver(tokens = new Set<string>()) {
   const state = {
     batches: [] as Batch[],
     tokenRequests: 0,
@@ -145,6 +145,35 @@ describe('simulator notifications to the issuer webhook', () => {
       assert.equal(first?.attempts, 4);
       assert.equal(first?.lastStatus, 500);
     });
+  });
+
+  it('sends batches to webhook replicas in turn, and a try that finds a replica down to the next one', async () => {
+    const tokens = new Set<string>();
+    const [a, b] = await Promise.all([startReceiver(tokens), startReceiver(tokens)]);
+    const sim = await startSimulator({
+      D1_SIM_WEBHOOK_URL: `${a.url},${b.url}`,
+      D1_SIM_STEP_DELAY: '10ms',
+      D1_SIM_NOTIFY_RETRY_BASE: '10ms',
+    });
+    try {
+      await sim.order('card-both');
+      await waitFor(() => (a.operations().length + b.operations().length >= 6 ? true : undefined), 'six operations');
+      assert.ok(a.state.batches.length > 0 && b.state.batches.length > 0, 'both replicas got batches');
+
+      await b.close();
+      await sim.order('card-one-down');
+      const operations = await receivedAtLeast(a, a.operations().length + 6);
+      assert.deepEqual(statuses(operations.filter((op) => op.cardId === 'card-one-down')), LIFECYCLE);
+      const records = await deliveries(sim);
+      assert.ok(records.every((record) => record.state === 'delivered'));
+      assert.ok(
+        records.some((record) => record.attempts > 1),
+        'tries that found the replica down were retried',
+      );
+    } finally {
+      await sim.close();
+      await a.close();
+    }
   });
 
   it('fetches a new token when the webhook answers 401 to the cached one', async () => {
