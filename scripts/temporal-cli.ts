@@ -9,72 +9,34 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, type Config } from '../common/config.js';
 import { TemporalCliNotFoundError } from '../common/errors.js';
+import { findGo, findOnPath, goInstall, isExecutable, type Say } from './lib/go-tools.js';
 
 /** The CLI release we build: later v1.x releases carry a go.mod `replace` directive that `go install` refuses. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
-
-type Say = (message: string) => void;
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function findOnPath(name: string, searchPath: readonly string[]): Promise<string | undefined> {
-  for (const dir of searchPath) {
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 /** Where the built CLI lives, shared by every clone of the project for this user. */
 export function cachedCliPath(config: Config): string {
   return path.join(config.cacheDir, `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // Output goes to stderr so that stdout carries nothing but the binary's path.
-    const child = spawn(command, args, { env, stdio: ['ignore', process.stderr, process.stderr] });
-    child.once('error', reject);
-    child.once('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}`)),
-    );
-  });
-}
-
-/**
- * Builds the CLI with `go install` into a private temp dir, then renames it into the cache, so that two processes
- * building at once never leave a half-written binary behind: the rename is atomic and the last one wins.
- */
 async function buildWithGo(go: string, config: Config, say: Say): Promise<string> {
   const target = cachedCliPath(config);
-  await mkdir(path.dirname(target), { recursive: true });
-  const buildDir = await mkdtemp(path.join(config.cacheDir, '.build-'));
   say(
     `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(target)}.\n` +
       'This is a one-time build shared by every clone; it takes about 5 to 10 minutes on 2 cores.',
   );
-  try {
-    await run(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], { ...process.env, GOBIN: buildDir });
-    await rename(path.join(buildDir, 'temporal'), target);
-  } finally {
-    await rm(buildDir, { recursive: true, force: true });
-  }
+  await goInstall(go, config, {
+    packages: [{ pkg: TEMPORAL_CLI_MODULE, builds: 'temporal', cachedAs: 'temporal' }],
+    version: TEMPORAL_CLI_VERSION,
+    targetDir: path.dirname(target),
+  });
   say(`Built ${target}`);
   return target;
 }
@@ -114,7 +76,7 @@ export async function resolveTemporalCli(
   if (await isExecutable(cached)) return cached;
 
   const failures: string[] = [];
-  const go = (await findOnPath('go', config.searchPath)) ?? (await findOnPath('go', ['/usr/local/go/bin']));
+  const go = await findGo(config);
   if (go) {
     try {
       return await buildWithGo(go, config, say);
