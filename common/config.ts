@@ -51,6 +51,8 @@ export const envSchema = z
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('card-orders'),
     /** Port of the embedded dev server's Web UI. @default 8233 */
     TEMPORAL_UI_PORT: port.default(8233),
+    /** The Web UI `npm start` links to; unset: the dev server's when it started one, else no links. */
+    TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** SQLite file of the embedded dev server; relative paths are resolved against the repository. */
     TEMPORAL_DB_FILE: z.string().min(1).default('.data/temporal.sqlite'),
     /** A `temporal` CLI binary to use instead of searching PATH, the cache, or building one. */
@@ -66,6 +68,10 @@ export const envSchema = z
     WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
     /** @default info */
     LOG_LEVEL: logLevel.default('info'),
+    /** Where supervised children (`npm start`) write their output, one `<name>.log` each. @default .data/logs */
+    LOGS_DIR: z.string().min(1).default('.data/logs'),
+    /** Also show the children's raw output on the terminal, prefixed with their name. @default false */
+    LOG_TO_TERMINAL: z.stringbool().default(false),
     /**
      * The local demo (`npm start`, tests): allows the demo's public credentials where a production setting is unset
      * (the webhook's D1 clients). Never set it in production: unset settings then fail closed. @default false
@@ -239,6 +245,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       uiPort: env.TEMPORAL_UI_PORT,
+      uiUrl: env.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
       dbFile: fromRoot(env.TEMPORAL_DB_FILE),
       cliPath: env.TEMPORAL_CLI_PATH,
     },
@@ -312,6 +319,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
     },
     logLevel: env.LOG_LEVEL,
+    logs: { dir: fromRoot(env.LOGS_DIR), toTerminal: env.LOG_TO_TERMINAL },
     demoMode: env.DEMO_MODE,
     keysDir: fromRoot(env.KEYS_DIR),
     d1: {

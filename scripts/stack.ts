@@ -141,7 +141,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
 const config = loadConfig();
 const supervisor = new Supervisor();
 supervisor.stopOnSignals(() => say('Stopping...'));
-main(config, supervisor).catch(async (err: Error) => {
+Promise.race([main(config, supervisor), supervisor.failed]).catch(async (err: Error) => {
   say(err.message);
   await supervisor.stop();
   process.exit(1);

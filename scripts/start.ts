@@ -3,24 +3,23 @@
  * Temporal dev server (unless one already answers at TEMPORAL_ADDRESS), the codec server, the D1 simulator, the
  * notification webhook and the card-order worker,
  * places the example orders and shows their progress, keeps running for more orders from the CLI, and stops
- * everything cleanly on Ctrl-C.
+ * everything cleanly on Ctrl-C. Each child's output goes to its own file under LOGS_DIR, not to the terminal.
  *
  * @module
  */
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
 import { request } from 'undici';
-import proto from '@temporalio/proto';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
 import { CardOrdersClient } from '../client/card-orders-client.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
 import { cancelDemoOrder, placeDemoOrders, showDemoProgress } from './lib/demo-orders.js';
+import { waitForPoller } from './lib/pollers.js';
 import { assertPortFree } from './lib/ports.js';
-import { Supervisor } from './lib/supervisor.js';
+import { displayPath, Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
+import { describeSetup, setUpTemporal } from './temporal-setup.js';
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -46,26 +45,6 @@ async function temporalAlreadyRunning(config: Config): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Resolves once a worker polls the task queue, so "ready" means ready. */
-async function waitForPoller(config: Config, timeoutMs: number): Promise<void> {
-  const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const { pollers } = await connection.workflowService.describeTaskQueue({
-        namespace: config.temporal.namespace,
-        taskQueue: { name: config.temporal.taskQueue },
-        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
-      if (pollers.length > 0) return;
-      await delay(250);
-    }
-    throw new Error(`no worker polled task queue ${config.temporal.taskQueue} within ${timeoutMs} ms`);
-  } finally {
-    await connection.close();
   }
 }
 
@@ -122,8 +101,13 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   const demoEnv = { ...process.env, DEMO_MODE: process.env.DEMO_MODE || 'true' };
   const run = (name: string, entry: string) =>
     supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], demoEnv);
+  say(`Logs: ${displayPath(config.logs.dir)}/`);
   if (temporalRunning) {
     say(`Using the Temporal server already running at ${config.temporal.address}`);
+    // The dev server we start registers them itself; a server of someone else's may lack them.
+    const setup = await setUpTemporal(config);
+    say(`Temporal setup:\n${describeSetup(setup)}`);
+    if (!setup.ok) throw new Error('The Temporal setup is incomplete (see above); card orders cannot run without it.');
   } else {
     say(`Starting the Temporal dev server (data in ${path.relative(projectRoot, config.temporal.dbFile)})`);
     await startDevServer(config, supervisor);
@@ -131,13 +115,15 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   for (const component of toStart) run(component.name, component.entry);
   run('worker', 'workers/main.ts');
   await waitForPoller(config, 120_000);
+  // An external server's Web UI is known only when configured: no link rather than a dead one.
+  const webUi = config.temporal.uiUrl ?? (temporalRunning ? undefined : webUiUrl(config));
   const orders = await CardOrdersClient.connect({ config });
   try {
     say('\nPlacing the example orders (npm start places them once per data set):');
     await placeDemoOrders(config, orders);
     await Promise.all([
       cancelDemoOrder(orders),
-      showDemoProgress(config, orders, webUiUrl(config), {
+      showDemoProgress(config, orders, webUi, {
         isTTY: process.stdout.isTTY,
         write: (text) => process.stdout.write(text),
       }),
@@ -148,7 +134,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   say(
     [
       '',
-      `Temporal Web UI:  ${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows`,
+      ...(webUi ? [`Temporal Web UI:  ${webUi}/namespaces/${config.temporal.namespace}/workflows`] : []),
       `Worker polling:   task queue ${config.temporal.taskQueue} on ${config.temporal.address}`,
       `D1 simulator:     ${config.d1.baseUrl}`,
       `Codec server:     http://${config.codecServer.host}:${config.codecServer.port} (Web UI decodes payloads through it)`,
@@ -162,7 +148,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
 const config = loadConfig();
 const supervisor = new Supervisor();
 supervisor.stopOnSignals(() => say('Stopping...'));
-main(config, supervisor).catch(async (err: Error) => {
+Promise.race([main(config, supervisor), supervisor.failed]).catch(async (err: Error) => {
   say(err.message);
   await supervisor.stop();
   process.exit(1);

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../common/config.js';
 import { parseHostPort, waitForTemporal } from '../common/temporal.js';
 import { cardOrderSearchAttributes } from '../workflows/search-attributes.js';
-import { Supervisor } from './lib/supervisor.js';
+import { displayPath, Supervisor } from './lib/supervisor.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 /** The `temporal server start-dev` arguments for this configuration. */
@@ -47,11 +47,14 @@ export function webUiUrl(config: Config): string {
   return `http://${host === '127.0.0.1' || host === '0.0.0.0' ? 'localhost' : host}:${config.temporal.uiPort}`;
 }
 
+/** The dev server's name under the supervisor, and so of its log file. */
+const devServerName = 'temporal';
+
 /** Starts the dev server under `supervisor` and resolves once its frontend answers. */
 export async function startDevServer(config: Config, supervisor: Supervisor): Promise<void> {
   const cli = await resolveTemporalCli(config, (message) => process.stderr.write(`${message}\n`));
   await mkdir(path.dirname(config.temporal.dbFile), { recursive: true });
-  supervisor.spawn('temporal', cli, devServerArgs(config));
+  supervisor.spawn(devServerName, cli, devServerArgs(config));
   const connection = await waitForTemporal(config.temporal.address, 60_000);
   await connection.close();
 }
@@ -64,7 +67,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     () =>
       process.stderr.write(
         `Temporal dev server on ${config.temporal.address} (namespace ${config.temporal.namespace}), ` +
-          `data in ${config.temporal.dbFile}\nWeb UI: ${webUiUrl(config)}\n`,
+          `data in ${config.temporal.dbFile}\nWeb UI: ${webUiUrl(config)}\n` +
+          `Log: ${displayPath(supervisor.logFile(devServerName))}\n`,
       ),
     async (err: Error) => {
       process.stderr.write(`${err.message}\n`);

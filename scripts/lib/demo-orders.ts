@@ -76,20 +76,22 @@ export async function cancelDemoOrder(orders: CardOrdersClient): Promise<void> {
   await orders.cancelOrder('demo-cancel');
 }
 
-function line(demo: DemoOrder, state: OrderState | undefined, webUi: string, config: Config): string {
-  const link = `${webUi}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(cardOrderWorkflowId(config.d1.issuerId, demo.issuerRequestId))}`;
+function line(demo: DemoOrder, state: OrderState | undefined, webUi: string | undefined, config: Config): string {
   const status = state ? `${state.status}${state.stage ? ` (${state.stage})` : ''}` : 'placing';
-  return `${demo.label.padEnd(20)} ${demo.issuerRequestId.padEnd(12)} ${status.padEnd(36)} ${link}`;
+  const order = `${demo.label.padEnd(20)} ${demo.issuerRequestId.padEnd(12)}`;
+  if (!webUi) return `${order} ${status}`;
+  const workflowId = encodeURIComponent(cardOrderWorkflowId(config.d1.issuerId, demo.issuerRequestId));
+  return `${order} ${status.padEnd(36)} ${webUi}/namespaces/${config.temporal.namespace}/workflows/${workflowId}`;
 }
 
 /**
  * Shows each demo order's progress until all four ended: one line per order updated in place on a terminal, a new
- * line per change otherwise.
+ * line per change otherwise. Each line links to the order in `webUi`, when there is one.
  */
 export async function showDemoProgress(
   config: Config,
   orders: CardOrdersClient,
-  webUi: string,
+  webUi: string | undefined,
   out: { isTTY: boolean; write(text: string): void },
 ): Promise<void> {
   let shown: string[] = [];

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../common/errors.js';
@@ -42,6 +43,11 @@ const stackEnvSchema = z.object({
   /** How many card-order workers to run. @default 2 */
   STACK_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
 });
+
+/** What starts the stack's long-running processes: the Supervisor in `npm run stack`, a test's own in tests. */
+export interface Spawner {
+  spawn(name: string, command: string, args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess;
+}
 
 export interface StackConfig {
   dataDir: string;

@@ -11,9 +11,8 @@ import { access, chmod, chown, constants, mkdir, readFile, readdir, rm, writeFil
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { Supervisor } from '../lib/supervisor.js';
 import type { Say } from '../lib/go-tools.js';
-import type { StackConfig } from './config.js';
+import type { Spawner, StackConfig } from './config.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -111,7 +110,7 @@ export interface RunningPostgres {
  * Creates the cluster on first start (`initdb`, password auth only, owner `temporal`), starts `postgres` under
  * `supervisor`, and resolves once it accepts connections.
  */
-export async function startPostgres(stack: StackConfig, supervisor: Supervisor, say: Say): Promise<RunningPostgres> {
+export async function startPostgres(stack: StackConfig, supervisor: Spawner, say: Say): Promise<RunningPostgres> {
   const bin = await postgresBinDir();
   const user = await runAs();
   const { dataDir, socketDir, passwordFile, port } = stack.postgres;

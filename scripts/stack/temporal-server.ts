@@ -11,10 +11,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../common/config.js';
 import { waitForTemporal } from '../../common/temporal.js';
-import type { Supervisor } from '../lib/supervisor.js';
 import type { Say } from '../lib/go-tools.js';
 import type { StackBinaries } from './binaries.js';
-import type { StackConfig } from './config.js';
+import type { Spawner, StackConfig } from './config.js';
 import type { RunningPostgres } from './postgres.js';
 
 const execFileAsync = promisify(execFile);
@@ -153,7 +152,7 @@ export async function startTemporalServer(
   stack: StackConfig,
   binaries: StackBinaries,
   postgres: RunningPostgres,
-  supervisor: Supervisor,
+  supervisor: Spawner,
 ): Promise<void> {
   const configDir = path.join(stack.temporal.rootDir, 'config');
   await mkdir(configDir, { recursive: true, mode: 0o700 });

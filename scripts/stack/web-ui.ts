@@ -9,9 +9,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Config } from '../../common/config.js';
-import type { Supervisor } from '../lib/supervisor.js';
 import type { StackBinaries } from './binaries.js';
-import type { StackConfig } from './config.js';
+import type { Spawner, StackConfig } from './config.js';
 
 export class WebUiError extends Error {
   readonly code = 'ERR_STACK_WEB_UI' as const;
@@ -46,7 +45,7 @@ export async function startWebUi(
   config: Config,
   stack: StackConfig,
   binaries: StackBinaries,
-  supervisor: Supervisor,
+  supervisor: Spawner,
 ): Promise<string> {
   const configDir = path.join(stack.ui.rootDir, 'config');
   await mkdir(configDir, { recursive: true });

@@ -48,6 +48,7 @@ describe('npm start', () => {
         TEMPORAL_UI_PORT: String(ports.ui),
         TEMPORAL_DB_FILE: path.join(dir, 'temporal.sqlite'),
         KEYS_DIR: path.join(dir, 'keys'),
+        LOGS_DIR: path.join(dir, 'logs'),
         D1_SIM_PORT: String(ports.simulator),
         D1_BASE_URL: `http://127.0.0.1:${ports.simulator}`,
         D1_SIM_WEBHOOK_URL: `http://127.0.0.1:${ports.webhook}`,
