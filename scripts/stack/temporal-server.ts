@@ -20,13 +20,14 @@ const execFileAsync = promisify(execFile);
 
 /** Fixed once the cluster's data exists: history shards cannot be changed afterwards. */
 const HISTORY_SHARDS = 4;
-const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as const;
+export const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as const;
 
 export class TemporalServerError extends Error {
   readonly code = 'ERR_STACK_TEMPORAL' as const;
 }
 
-async function sqlTool(
+/** Runs `temporal-sql-tool` against `database`; the password goes through the environment. */
+export async function sqlTool(
   binaries: StackBinaries,
   postgres: RunningPostgres,
   database: string,

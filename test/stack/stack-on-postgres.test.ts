@@ -1,0 +1,240 @@
+/**
+ * The production topology for real: PostgreSQL, the Temporal server on it, two workers and two webhook replicas the
+ * simulator posts to in turn, all as separate processes on private ports and a data dir of the test's own. Orders
+ * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
+ * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time.
+ *
+ * The first run on a machine builds the Temporal server and temporal-sql-tool with Go into the per-user cache
+ * (about 5 minutes on 2 cores, longer on a busy one); later runs find them there.
+ *
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
+import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { OrderFailedError } from '../../common/errors.js';
+import { ensureDemoKeys } from '../../d1/keys.js';
+import type { CardOrderRequest } from '../../orders/schema.js';
+import type { OrderSummary } from '../../simulator/orders.js';
+import { assertPortFree, freePort } from '../../scripts/lib/ports.js';
+import { waitForPoller } from '../../scripts/lib/pollers.js';
+import { resolveStackBinaries, type StackBinaries } from '../../scripts/stack/binaries.js';
+import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from '../../scripts/stack/config.js';
+import { startPostgres, type RunningPostgres } from '../../scripts/stack/postgres.js';
+import { DATABASES, setUpSchemas, sqlTool, startTemporalServer } from '../../scripts/stack/temporal-server.js';
+import { setUpTemporal } from '../../scripts/temporal-setup.js';
+import { testAddress, testCard } from '../helpers/fixtures.js';
+import { TestProcesses } from '../helpers/processes.js';
+
+/** A run of `count` consecutive free ports below 32768 (the Temporal server's membership ports must be). */
+async function freePortRun(count: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
+    try {
+      for (let port = base; port < base + count; port += 1) await assertPortFree('127.0.0.1', port, 'test');
+      return base;
+    } catch {
+      // taken: try another run
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports below 32768`);
+}
+
+/** The schema version before the newest in `versioned`, so that setting up from it is a real upgrade. */
+async function previousVersion(versioned: string): Promise<{ previous: string; newest: string }> {
+  const versions = (await readdir(versioned))
+    .map((name) => name.replace(/^v/, ''))
+    .sort((a, b) => {
+      const [a1 = 0, a2 = 0] = a.split('.').map(Number);
+      const [b1 = 0, b2 = 0] = b.split('.').map(Number);
+      return a1 - b1 || a2 - b2;
+    });
+  const newest = versions.at(-1);
+  const previous = versions.at(-2);
+  assert.ok(newest && previous, `at least two schema versions in ${versioned}`);
+  return { previous, newest };
+}
+
+describe('the stack on PostgreSQL', () => {
+  let dir: string;
+  let env: Record<string, string | undefined>;
+  let config: Config;
+  let stack: StackConfig;
+  let binaries: StackBinaries;
+  let postgres: RunningPostgres;
+  let processes: TestProcesses;
+  const said: string[] = [];
+  const say = (message: string) => said.push(message);
+
+  before(async () => {
+    // PostgreSQL runs as the postgres user when the tests run as root: its data dir must be reachable by it, which
+    // the test run's own 0700 temp dir is not.
+    dir = await mkdtemp(path.join(tmpdir(), 'd1-stack-test-'));
+    await chmod(dir, 0o755);
+    await mkdir(path.join(dir, 'logs'));
+    const [temporalPort, postgresPort, simulatorPort, webhookA, webhookB, internal] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePortRun(TEMPORAL_INTERNAL_PORTS),
+    ];
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      KEYS_DIR: path.join(dir, 'keys'),
+      LOGS_DIR: path.join(dir, 'logs'),
+      STACK_DATA_DIR: path.join(dir, 'stack'),
+      STACK_POSTGRES_PORT: String(postgresPort),
+      STACK_TEMPORAL_INTERNAL_PORT: String(internal),
+      STACK_WEBHOOK_PORTS: `${webhookA},${webhookB}`,
+      D1_SIM_PORT: String(simulatorPort),
+      D1_BASE_URL: `http://127.0.0.1:${simulatorPort}`,
+      D1_SIM_STEP_DELAY: '400ms',
+      D1_SIM_NOTIFY_RETRY_BASE: '200ms',
+      D1_SIM_FAULTS: JSON.stringify({
+        outcomes: [
+          { match: { cardId: 'pg-card-fails' }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' },
+        ],
+      }),
+      // Short timings, as every test sets them; the defaults are production's.
+      ORDER_NOTIFICATION_TIMEOUT: '5s',
+      ORDER_POLL_INTERVAL: '2s',
+      ORDER_POLL_MAX_INTERVAL: '5s',
+      WORKER_METRICS_PORT: '0',
+      WEBHOOK_METRICS_PORT: '0',
+      WORKER_SHUTDOWN_GRACE: '2s',
+      LOG_LEVEL: 'warn',
+      // The simulator notifies the webhooks with its public demo credentials, allowed only in demo mode.
+      DEMO_MODE: 'true',
+    };
+    config = loadConfig(env);
+    stack = loadStackConfig(config, env);
+    await ensureDemoKeys(config.keysDir);
+    binaries = await resolveStackBinaries(config, (message) => process.stderr.write(`${message}\n`), {
+      webUi: false,
+    });
+    processes = new TestProcesses(path.join(dir, 'logs'));
+  });
+
+  after(async () => {
+    await processes?.stopAll();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('upgrades an older schema on the same data, and changes nothing on a later start', async () => {
+    postgres = await startPostgres(stack, processes, say);
+    // A cluster left at the release before this one: its schemas one version behind.
+    for (const [kind, database] of Object.entries(DATABASES) as [keyof typeof DATABASES, string][]) {
+      const versioned = path.join(binaries.postgresSchemaDir, kind, 'versioned');
+      const { previous } = await previousVersion(versioned);
+      await sqlTool(binaries, postgres, database, ['create-database']);
+      await sqlTool(binaries, postgres, database, ['setup-schema', '-v', '0.0']);
+      await sqlTool(binaries, postgres, database, ['update-schema', '-d', versioned, '-v', previous]);
+    }
+
+    said.length = 0;
+    await setUpSchemas(binaries, postgres, say);
+    for (const [kind, database] of Object.entries(DATABASES) as [keyof typeof DATABASES, string][]) {
+      const { newest } = await previousVersion(path.join(binaries.postgresSchemaDir, kind, 'versioned'));
+      assert.ok(said.includes(`Upgraded the ${database} schema to version ${newest}`), said.join('\n'));
+    }
+
+    said.length = 0;
+    await setUpSchemas(binaries, postgres, say);
+    assert.deepEqual(said, [], 'a start on an up-to-date schema does nothing');
+  });
+
+  it('sets up the namespace and search attributes once; the second setup finds them all present', async () => {
+    await startTemporalServer(config, stack, binaries, postgres, processes);
+    const first = await setUpTemporal(config);
+    assert.ok(first.ok, JSON.stringify(first.steps));
+    assert.ok(
+      first.steps.some((step) => step.outcome === 'created'),
+      'a fresh server lacks at least the search attributes',
+    );
+    const second = await setUpTemporal(config);
+    assert.ok(second.ok, JSON.stringify(second.steps));
+    assert.deepEqual(
+      second.steps.map((step) => step.outcome),
+      second.steps.map(() => 'present'),
+    );
+  });
+
+  it('takes every order to its end with one D1 order each, through worker and webhook kills and a server restart', async () => {
+    const node = (name: string, entry: string, extra: Record<string, string> = {}) =>
+      processes.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
+        ...env,
+        ...extra,
+      });
+    const webhookUrls = stack.webhookPorts.map((port) => `http://127.0.0.1:${port}`);
+    stack.webhookPorts.forEach((port, i) =>
+      node(`webhook-${i + 1}`, 'webhook/main.ts', { WEBHOOK_PORT: String(port) }),
+    );
+    node('d1-simulator', 'simulator/main.ts', { D1_SIM_WEBHOOK_URL: webhookUrls.join(',') });
+    node('worker-1', 'workers/main.ts');
+    node('worker-2', 'workers/main.ts');
+    await waitForPoller(config, 120_000);
+
+    const client = await CardOrdersClient.connect({ config });
+    try {
+      const order = (id: string): CardOrderRequest => ({
+        issuerId: config.d1.issuerId,
+        cardId: `pg-card-${id}`,
+        consumerId: 'cons_42',
+        issuerRequestId: `pg-${id}`,
+        cardProductId: 'PRD_VISA_DEBIT',
+        services: { issuance: 'CREATION', delivery: 'usps-imb' },
+        shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
+        sensitiveData: testCard,
+      });
+      const expected = new Map<string, string>([
+        ...Array.from({ length: 8 }, (_, i) => [`ships-${i}`, 'SHIPPED'] as const),
+        ['fails', 'COMPENSATED'],
+        ['cancel', 'CANCELLED'],
+      ]);
+      for (const id of expected.keys()) await client.orderCard(order(id));
+      const cancelled = client.cancelOrder('pg-cancel');
+
+      // Mid-run: one worker and one webhook replica die without a goodbye, then the Temporal server restarts.
+      await processes.kill('worker-1');
+      await processes.kill('webhook-1');
+      await processes.kill('temporal-server');
+      await delay(1_000);
+      processes.restart('temporal-server');
+
+      assert.equal((await cancelled).outcome, 'CANCELLED');
+      const ended = await Promise.all(
+        [...expected.keys()].map(async (id) => {
+          // A compensated order's result is an OrderFailedError; its end state is what counts here.
+          await client.waitForOrder(`pg-${id}`).catch((err: unknown) => {
+            if (!(err instanceof OrderFailedError)) throw err;
+          });
+          return [id, (await client.getOrder(`pg-${id}`)).status] as const;
+        }),
+      );
+      assert.deepEqual(new Map(ended), expected);
+    } finally {
+      await client.close();
+    }
+
+    const response = await request(`${config.d1.baseUrl}/__sim/orders`);
+    const d1Orders = (await response.body.json()) as OrderSummary[];
+    const perCard = new Map<string, number>();
+    for (const { cardId } of d1Orders) perCard.set(cardId, (perCard.get(cardId) ?? 0) + 1);
+    assert.equal(d1Orders.length, 10, 'one D1 order per card order');
+    assert.ok(
+      [...perCard.values()].every((count) => count === 1),
+      JSON.stringify([...perCard]),
+    );
+  });
+});
