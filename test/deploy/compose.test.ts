@@ -5,7 +5,6 @@ import { describe, it } from 'node:test';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { projectRoot } from '../../common/config.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
 
 interface ComposeService {
   image?: string;
@@ -15,6 +14,8 @@ interface ComposeService {
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string>;
+  deploy?: { replicas?: number };
+  depends_on?: Record<string, { condition: string }>;
 }
 
 async function compose(): Promise<{ services: Record<string, ComposeService>; raw: unknown }> {
@@ -50,9 +51,18 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.ok(validate(raw), JSON.stringify(validate.errors, null, 2));
   });
 
-  it('runs Temporal on PostgreSQL with Web UI, our worker, webhook and codec server, and the simulator as a profile', async () => {
+  it('runs Temporal on PostgreSQL with Web UI, two workers, two webhook replicas, the codec server, and the simulator as a profile', async () => {
     const { services } = await compose();
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'webhook', 'codec-server', 'd1-simulator']) {
+    for (const name of [
+      'postgresql',
+      'temporal',
+      'temporal-ui',
+      'worker',
+      'webhook-1',
+      'webhook-2',
+      'codec-server',
+      'd1-simulator',
+    ]) {
       assert.ok(services[name], `service ${name}`);
       assert.ok(services[name].healthcheck, `healthcheck of ${name}`);
     }
@@ -61,12 +71,22 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.equal(services.temporal?.environment?.DB, 'postgres12');
     assert.equal(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, 'http://localhost:8888');
     assert.deepEqual(services.worker?.command, ['node', '--import', 'tsx', 'workers/main.ts']);
+    assert.equal(services.worker?.deploy?.replicas, 2);
+    for (const name of ['webhook-1', 'webhook-2']) {
+      assert.deepEqual(services[name]?.command, ['node', '--import', 'tsx', 'webhook/main.ts'], name);
+    }
+    // As in `npm run stack`, the simulator posts to both replicas in turn.
+    assert.equal(
+      services['d1-simulator']?.environment?.D1_SIM_WEBHOOK_URL,
+      'http://webhook-1:8091,http://webhook-2:8091',
+    );
   });
 
-  it('registers every search attribute the workflows set', async () => {
+  // What temporal:setup registers is tested against a real server (test/stack, test/scripts).
+  it('sets Temporal up with temporal:setup before any worker starts', async () => {
     const { services } = await compose();
-    const setup = JSON.stringify(services['temporal-search-attributes']?.entrypoint);
-    for (const key of cardOrderSearchAttributes) assert.ok(setup.includes(key.name), key.name);
+    assert.deepEqual(services['temporal-setup']?.command, ['node', '--import', 'tsx', 'scripts/temporal-setup.ts']);
+    assert.equal(services.worker?.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
   });
 
   it('builds a multi-stage, non-root image with the workflow bundle prebuilt', async () => {
