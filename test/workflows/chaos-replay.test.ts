@@ -140,8 +140,14 @@ describe('card orders under chaos: workers killed mid-run, D1 faults, lossy noti
         if (kind === 'plain' || kind === 'out-of-stock') assert.equal(end, 'SHIPPED', label);
         if (kind === 'data-exception') assert.equal(end, 'PRODUCTION_FAILED', label);
         if (kind === 'cancel') {
-          const cancelled = typeof cancel === 'object' && cancel.outcome === 'CANCELLED';
-          assert.equal(end, cancelled ? 'CANCELLED' : 'SHIPPED', label);
+          if (typeof cancel === 'string' && cancel.startsWith('error')) {
+            // Every try lost its answer (an overloaded server times the calls out): the caller cannot know whether
+            // the cancel landed, so either end is right, and nothing else is.
+            assert.ok(end === 'CANCELLED' || end === 'SHIPPED', label);
+          } else {
+            const cancelled = typeof cancel === 'object' && cancel.outcome === 'CANCELLED';
+            assert.equal(end, cancelled ? 'CANCELLED' : 'SHIPPED', label);
+          }
         }
       }
       // No card ordered twice at D1: one D1 order per card, plus the one re-order of out-of-stock; a cancel that
