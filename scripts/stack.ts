@@ -10,13 +10,12 @@
 import path from 'node:path';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort } from '../common/temporal.js';
-import { CardOrdersClient } from '../client/card-orders-client.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
-import { cancelDemoOrder, placeDemoOrders, showDemoProgress } from './lib/demo-orders.js';
+import { runDemoOrders } from './lib/demo-orders.js';
 import { assertPortFree } from './lib/ports.js';
 import { waitForPoller } from './lib/pollers.js';
-import { Supervisor } from './lib/supervisor.js';
+import { superviseMain, type Supervisor } from './lib/supervisor.js';
 import { resolveStackBinaries } from './stack/binaries.js';
 import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from './stack/config.js';
 import { startPostgres } from './stack/postgres.js';
@@ -110,20 +109,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   }
   await waitForPoller(config, 120_000);
 
-  const orders = await CardOrdersClient.connect({ config });
-  try {
-    say('\nPlacing the example orders (placed once per data set):');
-    await placeDemoOrders(config, orders);
-    await Promise.all([
-      cancelDemoOrder(orders),
-      showDemoProgress(config, orders, webUi, {
-        isTTY: process.stdout.isTTY,
-        write: (text) => process.stdout.write(text),
-      }),
-    ]);
-  } finally {
-    await orders.close();
-  }
+  await runDemoOrders(config, webUi, 'Placing the example orders (placed once per data set):');
   say(
     [
       '',
@@ -139,10 +125,4 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
 }
 
 const config = loadConfig();
-const supervisor = new Supervisor();
-supervisor.stopOnSignals(() => say('Stopping...'));
-Promise.race([main(config, supervisor), supervisor.failed]).catch(async (err: Error) => {
-  say(err.message);
-  await supervisor.stop();
-  process.exit(1);
-});
+superviseMain((supervisor) => main(config, supervisor));

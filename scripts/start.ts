@@ -11,13 +11,12 @@ import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
-import { CardOrdersClient } from '../client/card-orders-client.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
-import { cancelDemoOrder, placeDemoOrders, showDemoProgress } from './lib/demo-orders.js';
+import { runDemoOrders } from './lib/demo-orders.js';
 import { waitForPoller } from './lib/pollers.js';
 import { assertPortFree } from './lib/ports.js';
-import { displayPath, Supervisor } from './lib/supervisor.js';
+import { displayPath, superviseMain, type Supervisor } from './lib/supervisor.js';
 import { startDevServer, webUiUrl } from './temporal-server.js';
 import { describeSetup, setUpTemporal } from './temporal-setup.js';
 
@@ -117,20 +116,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   await waitForPoller(config, 120_000);
   // An external server's Web UI is known only when configured: no link rather than a dead one.
   const webUi = config.temporal.uiUrl ?? (temporalRunning ? undefined : webUiUrl(config));
-  const orders = await CardOrdersClient.connect({ config });
-  try {
-    say('\nPlacing the example orders (npm start places them once per data set):');
-    await placeDemoOrders(config, orders);
-    await Promise.all([
-      cancelDemoOrder(orders),
-      showDemoProgress(config, orders, webUi, {
-        isTTY: process.stdout.isTTY,
-        write: (text) => process.stdout.write(text),
-      }),
-    ]);
-  } finally {
-    await orders.close();
-  }
+  await runDemoOrders(config, webUi, 'Placing the example orders (npm start places them once per data set):');
   say(
     [
       '',
@@ -146,10 +132,4 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
 }
 
 const config = loadConfig();
-const supervisor = new Supervisor();
-supervisor.stopOnSignals(() => say('Stopping...'));
-Promise.race([main(config, supervisor), supervisor.failed]).catch(async (err: Error) => {
-  say(err.message);
-  await supervisor.stop();
-  process.exit(1);
-});
+superviseMain((supervisor) => main(config, supervisor));

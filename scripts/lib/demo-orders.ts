@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
-import type { CardOrdersClient } from '../../client/card-orders-client.js';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { projectRoot, type Config } from '../../common/config.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
@@ -109,5 +109,26 @@ export async function showDemoProgress(
     shown = lines;
     if (states.every((state) => state && finalStatuses.includes(state.status))) return;
     await delay(500);
+  }
+}
+
+/**
+ * Places the example orders once per data set, cancels the one meant to be cancelled, and shows all four until
+ * they ended (links to `webUi` when there is one). What `npm start` and `npm run stack` do once the stack is up.
+ */
+export async function runDemoOrders(config: Config, webUi: string | undefined, heading: string): Promise<void> {
+  const orders = await CardOrdersClient.connect({ config });
+  try {
+    process.stderr.write(`\n${heading}\n`);
+    await placeDemoOrders(config, orders);
+    await Promise.all([
+      cancelDemoOrder(orders),
+      showDemoProgress(config, orders, webUi, {
+        isTTY: process.stdout.isTTY,
+        write: (text) => process.stdout.write(text),
+      }),
+    ]);
+  } finally {
+    await orders.close();
   }
 }

@@ -177,3 +177,18 @@ export class Supervisor {
     process.on('SIGTERM', handle);
   }
 }
+
+/**
+ * Runs a stack's `main` under a new Supervisor: Ctrl-C stops everything in order; an error, or a child's exit
+ * during start-up, stops everything and exits 1 with the message.
+ */
+export function superviseMain(main: (supervisor: Supervisor) => Promise<void>): void {
+  const say = (message: string) => process.stderr.write(`${message}\n`);
+  const supervisor = new Supervisor();
+  supervisor.stopOnSignals(() => say('Stopping...'));
+  Promise.race([main(supervisor), supervisor.failed]).catch(async (err: Error) => {
+    say(err.message);
+    await supervisor.stop();
+    process.exit(1);
+  });
+}
