@@ -46,21 +46,17 @@ async function schemaPresent(dir: string): Promise<boolean> {
 
 /**
  * The stack's binaries, built with Go into the per-user cache when missing (about 5 to 8 minutes on 2 cores, once;
- * three times that on a busy machine). `webUi: false` skips the Web UI server (tests need none).
+ * three times that on a busy machine).
  *
  * @throws {TemporalCliNotFoundError} when a binary is missing and Go is not installed.
  */
-export async function resolveStackBinaries(
-  config: Config,
-  say: Say,
-  { webUi = true }: { webUi?: boolean } = {},
-): Promise<StackBinaries> {
+export async function resolveStackBinaries(config: Config, say: Say): Promise<StackBinaries> {
   const wanted = paths(config);
   const serverReady =
     (await isExecutable(wanted.temporalServer)) &&
     (await isExecutable(wanted.sqlTool)) &&
     (await schemaPresent(wanted.postgresSchemaDir));
-  const uiReady = !webUi || (await isExecutable(wanted.uiServer));
+  const uiReady = await isExecutable(wanted.uiServer);
   if (serverReady && uiReady) return wanted;
 
   const go = await findGo(config);

@@ -2,10 +2,11 @@
  * The production topology for real: PostgreSQL, the Temporal server on it, two workers and two webhook replicas the
  * simulator posts to in turn, all as separate processes on private ports and a data dir of the test's own. Orders
  * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
- * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time.
+ * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; Web UI
+ * serves the orders from the server's PostgreSQL visibility.
  *
- * The first run on a machine builds the Temporal server and temporal-sql-tool with Go into the per-user cache
- * (about 5 minutes on 2 cores, longer on a busy one); later runs find them there.
+ * The first run on a machine builds the Temporal server, temporal-sql-tool and the Web UI server with Go into the
+ * per-user cache (about 7 minutes on 2 cores, longer on a busy one); later runs find them there.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import { resolveStackBinaries, type StackBinaries } from '../../scripts/stack/bi
 import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from '../../scripts/stack/config.js';
 import { startPostgres, type RunningPostgres } from '../../scripts/stack/postgres.js';
 import { DATABASES, setUpSchemas, sqlTool, startTemporalServer } from '../../scripts/stack/temporal-server.js';
+import { startWebUi } from '../../scripts/stack/web-ui.js';
 import { setUpTemporal } from '../../scripts/temporal-setup.js';
 import { testAddress, testCard } from '../helpers/fixtures.js';
 import { TestProcesses } from '../helpers/processes.js';
@@ -78,7 +80,8 @@ describe('the stack on PostgreSQL', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'd1-stack-test-'));
     await chmod(dir, 0o755);
     await mkdir(path.join(dir, 'logs'));
-    const [temporalPort, postgresPort, simulatorPort, webhookA, webhookB, internal] = [
+    const [temporalPort, postgresPort, simulatorPort, webhookA, webhookB, uiPort, internal] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -91,6 +94,7 @@ describe('the stack on PostgreSQL', () => {
       HOME: process.env.HOME,
       XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
       TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      TEMPORAL_UI_PORT: String(uiPort),
       KEYS_DIR: path.join(dir, 'keys'),
       LOGS_DIR: path.join(dir, 'logs'),
       STACK_DATA_DIR: path.join(dir, 'stack'),
@@ -121,9 +125,7 @@ describe('the stack on PostgreSQL', () => {
     config = loadConfig(env);
     stack = loadStackConfig(config, env);
     await ensureDemoKeys(config.keysDir);
-    binaries = await resolveStackBinaries(config, (message) => process.stderr.write(`${message}\n`), {
-      webUi: false,
-    });
+    binaries = await resolveStackBinaries(config, (message) => process.stderr.write(`${message}\n`));
     processes = new TestProcesses(path.join(dir, 'logs'));
   });
 
@@ -237,5 +239,19 @@ describe('the stack on PostgreSQL', () => {
       [...perCard.values()].every((count) => count === 1),
       JSON.stringify([...perCard]),
     );
+  });
+
+  it('serves Web UI for the server, listing the orders from PostgreSQL visibility', async () => {
+    await startWebUi(config, stack, binaries, processes);
+    const page = await request(`http://127.0.0.1:${stack.ui.port}/`);
+    assert.equal(page.statusCode, 200);
+    await page.body.dump();
+    const query = encodeURIComponent("CardOrderStatus = 'SHIPPED'");
+    const listed = await request(
+      `http://127.0.0.1:${stack.ui.port}/api/v1/namespaces/${config.temporal.namespace}/workflows?query=${query}`,
+    );
+    assert.equal(listed.statusCode, 200);
+    const { executions } = (await listed.body.json()) as { executions: { execution: { workflowId: string } }[] };
+    assert.equal(executions.length, 8, 'the eight shipped orders');
   });
 });
