@@ -24,11 +24,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { createDataConverter } from '../codec/data-converter.js';
 import type { Config } from '../common/config.js';
-import { OrderFailedError, OrderValidationError } from '../common/errors.js';
+import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
 import { describeIssues, issuerIdSchema } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
+import {
+  differingFields,
+  ORDER_FINGERPRINT_MEMO,
+  OrderFingerprintKey,
+  type OrderFingerprint,
+} from '../orders/fingerprint.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import {
   cardOrderRequestSchema,
@@ -166,29 +172,34 @@ export class CardOrdersClient {
     private readonly config: Config,
     private readonly encryptionKey: KeyWithId,
     private readonly catalog: ProgramCatalog,
+    private readonly fingerprintKey: OrderFingerprintKey,
     private readonly ownsConnection: boolean,
   ) {}
 
   /** Connects to Temporal with the codec and loads D1's encryption key and the program catalog. */
   static async connect({ config, connection }: CardOrdersClientOptions): Promise<CardOrdersClient> {
-    const [encryptionKey, catalog, dataConverter] = await Promise.all([
+    const [encryptionKey, catalog, fingerprintKey, dataConverter] = await Promise.all([
       loadEncryptionKey(config.d1.encryptionKey),
       loadProgramCatalog(config.programCatalogFile),
+      OrderFingerprintKey.load(config.orderFingerprintKey),
       createDataConverter(config),
     ]);
     const conn = connection ?? (await Connection.connect(temporalConnectionOptions(config.temporal)));
     const temporal = new Client({ connection: conn, namespace: config.temporal.namespace, dataConverter });
-    return new CardOrdersClient(temporal, config, encryptionKey, catalog, !connection);
+    return new CardOrdersClient(temporal, config, encryptionKey, catalog, fingerprintKey, !connection);
   }
 
   /**
    * Places an order. Placing the same order again (same issuer and issuerRequestId) returns the existing one,
-   * running or finished, and never orders a second card.
+   * running or finished, and never orders a second card. The comparison covers every field but `timings`, card
+   * data included (by keyed hash); an order placed before fingerprints existed, or under another
+   * ORDER_FINGERPRINT_KEY, cannot be compared and counts as the same.
    *
    * @throws {OrderValidationError} naming every invalid field, before anything reaches Temporal or D1.
+   * @throws {OrderConflictError} when the issuerRequestId was used for a different order, naming the fields.
    */
   async orderCard(request: CardOrderRequest): Promise<PlacedOrder> {
-    const { order, timings } = await this.prepare(request);
+    const { order, timings, fingerprint } = await this.prepare(request);
     const workflowId = cardOrderWorkflowId(order.issuerId, order.issuerRequestId);
     const { orderDefaults } = this.config;
     const input: CardOrderInput = {
@@ -217,12 +228,17 @@ export class CardOrdersClient {
           { key: cardOrderStatusKey, value: 'SUBMITTING' },
         ],
         staticSummary: `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`,
+        memo: { [ORDER_FINGERPRINT_MEMO]: fingerprint },
       });
       return { workflowId, placement: 'STARTED' };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, placement: 'EXISTING' };
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
+    // The first run's memo: continue-as-new carries it to every later run.
+    const { memo } = await this.temporal.workflow.getHandle(workflowId).describe();
+    const differing = differingFields(memo?.[ORDER_FINGERPRINT_MEMO], fingerprint);
+    if (differing && differing.length > 0) throw new OrderConflictError(workflowId, differing);
+    return { workflowId, placement: 'EXISTING' };
   }
 
   /**
@@ -231,11 +247,11 @@ export class CardOrdersClient {
    * workflow, terminated or timed out from its search attributes (`source: 'searchAttributes'`, a summary). Only a
    * first-generation order that ended needs a worker still: its result and failures do not hold its state.
    *
-   * @throws {WorkflowNotFoundError} when there is no such order.
+   * @throws {OrderNotFoundError} when there is no such order.
    */
   async getOrder(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<OrderReading> {
     const handle = this.orderHandle(issuerId, issuerRequestId);
-    const description = await handle.describe();
+    const description = await handle.describe().catch(orderNotFound(issuerId, issuerRequestId));
     const execution = description.status.name;
     const read = (state: OrderState, source: OrderStateSource): OrderReading => ({ ...state, execution, source });
     const viaQuery = async () => read(await handle.query(orderStateQuery), 'query');
@@ -313,10 +329,11 @@ export class CardOrdersClient {
    * the same `requestId` again (a retry after a lost answer) does not make a second request, it gets the first
    * one's outcome.
    *
-   * @throws {WorkflowNotFoundError} when there is no such order.
+   * @throws {OrderNotFoundError} when there is no such order.
    */
   async cancelOrder(issuerRequestId: string, options: CancelOrderOptions = {}): Promise<CancelResult> {
-    const handle = this.orderHandle(options.issuerId ?? this.config.d1.issuerId, issuerRequestId);
+    const issuerId = options.issuerId ?? this.config.d1.issuerId;
+    const handle = this.orderHandle(issuerId, issuerRequestId);
     const updateId = options.requestId ?? randomUUID();
     try {
       // The server may drop an update in flight (under load, on a shard move): ask again under the same id, which
@@ -337,7 +354,9 @@ export class CardOrdersClient {
       }
       // The workflow has closed: the order ended, as its last indexed status says, with the validator's reasons.
       if (err instanceof WorkflowNotFoundError) {
-        const { status, typedSearchAttributes } = await handle.describe();
+        const { status, typedSearchAttributes } = await handle
+          .describe()
+          .catch(orderNotFound(issuerId, issuerRequestId));
         if (status.name !== 'RUNNING') {
           return { outcome: 'REJECTED', reason: refusalOfEnded(typedSearchAttributes.get(cardOrderStatusKey)) };
         }
@@ -349,6 +368,7 @@ export class CardOrdersClient {
   /**
    * Waits until the order ends.
    *
+   * @throws {OrderNotFoundError} when there is no such order.
    * @throws {OrderFailedError} with the failure type (e.g. PRODUCTION_FAILED) and D1's error code (e.g.
    *   OUT_OF_STOCK), from the failure details of either workflow generation; where D1 gave no code of its own, our
    *   code behind the refusal (e.g. ERR_D1_CONFLICT).
@@ -362,7 +382,7 @@ export class CardOrdersClient {
           cause: err,
         });
       }
-      throw err;
+      return orderNotFound(issuerId, issuerRequestId)(err);
     }
   }
 
@@ -379,15 +399,27 @@ export class CardOrdersClient {
   }
 
   /** Validates the request and turns clear card data into D1's JWE; the workflow never sees clear values. */
-  private async prepare(request: CardOrderRequest): Promise<{ order: CardOrder; timings: ParsedTimings }> {
+  private async prepare(
+    request: CardOrderRequest,
+  ): Promise<{ order: CardOrder; timings: ParsedTimings; fingerprint: OrderFingerprint }> {
     const parsed = cardOrderRequestSchema.safeParse(request);
     if (!parsed.success) throw new OrderValidationError(describeIssues(parsed.error));
     const { sensitiveData, encryptedData, timings, ...rest } = parsed.data;
     const issues = checkOrderAgainstCatalog(rest, this.catalog);
     if (issues.length > 0) throw new OrderValidationError(issues);
+    // Clear card data is fingerprinted as given (each JWE of it differs); a ready JWE, as that JWE.
+    const fingerprint = this.fingerprintKey.fingerprint({ ...rest, sensitiveData, encryptedData });
     const jwe = encryptedData ?? (await encryptSensitiveData(sensitiveData, this.encryptionKey));
-    return { order: { ...rest, encryptedData: jwe }, timings };
+    return { order: { ...rest, encryptedData: jwe }, timings, fingerprint };
   }
+}
+
+/** A rejection handler that turns Temporal's "no such workflow" into our ORDER_NOT_FOUND, and rethrows the rest. */
+function orderNotFound(issuerId: string, issuerRequestId: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof WorkflowNotFoundError) throw new OrderNotFoundError(issuerId, issuerRequestId, { cause: err });
+    throw err;
+  };
 }
 
 /** The state of an order whose run closed without an outcome, from its search attributes (a summary). */

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
-import { CliUsageError, isCardOrderError, OrderValidationError } from '../common/errors.js';
+import { CliUsageError, isCardOrderError, OrderValidationError, type OrderConflictError } from '../common/errors.js';
 import { issuerIdSchema } from '../d1/schemas.js';
 import { cardOrderStatuses, finalCardOrderStatuses, type CardOrderStatus } from '../workflows/definitions.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
@@ -29,8 +29,9 @@ Options:
   --json                machine-readable output
   -h, --help            this help
 
-Exit codes: 0 done, 1 failed (the order failed, or a cancel was refused), 2 invalid input
-(ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE).`;
+Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND), 2 invalid
+input (ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used
+by a different order (ORDER_CONFLICT, naming the fields that differ).`;
 
 const commands: readonly string[] = ['order', 'status', 'list', 'cancel', 'watch'];
 /** Execution statuses that end a run without an order outcome; `describeState` shows them. */
@@ -192,6 +193,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         values.json ? JSON.stringify({ code: err.code, message: err.message, issues }) : `${err.code}: ${err.message}`,
       );
       return 2;
+    }
+    if (isCardOrderError(err) && err.code === 'ORDER_CONFLICT') {
+      const { fields, workflowId } = err as OrderConflictError;
+      io.err(
+        values.json
+          ? JSON.stringify({ code: err.code, message: err.message, workflowId, fields })
+          : `${err.code}: ${err.message}`,
+      );
+      return 3;
     }
     const code = isCardOrderError(err) ? err.code : (err as Error).name;
     io.err(

@@ -132,6 +132,13 @@ export const envSchema = z
     PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
     PAYLOAD_CODEC_KEYS_FILE: z.string().min(1).optional(),
     /**
+     * Base64 secret (32 bytes or more) that keys the order fingerprints: placing an issuerRequestId again with a
+     * different order is refused as ORDER_CONFLICT, naming the fields that differ. Inline (wins) or in a file. The
+     * same secret for every client of one Temporal namespace; a new one makes older orders uncomparable (EXISTING).
+     */
+    ORDER_FINGERPRINT_KEY: z.string().min(1).optional(),
+    ORDER_FINGERPRINT_KEY_FILE: z.string().min(1).optional(),
+    /**
      * Quiet time after the last news from D1 (a notification, or a poll that found a change) before the order polls
      * D1's status endpoint. Real production takes days between stages: polls are the fallback. @default 4h
      */
@@ -272,6 +279,10 @@ function toConfig(env: z.output<typeof envSchema>) {
     payloadCodec: {
       inline: env.PAYLOAD_CODEC_KEYS,
       file: fromRoot(env.PAYLOAD_CODEC_KEYS_FILE ?? path.join(env.KEYS_DIR, 'payload-codec-keys.json')),
+    },
+    orderFingerprintKey: {
+      inline: env.ORDER_FINGERPRINT_KEY,
+      file: fromRoot(env.ORDER_FINGERPRINT_KEY_FILE ?? path.join(env.KEYS_DIR, 'order-fingerprint-key')),
     },
     webhook: {
       host: env.WEBHOOK_HOST,

@@ -6,8 +6,13 @@
  * @module
  */
 
-/** Every stable error code this project raises. */
+/**
+ * Every stable error code this project raises: `ERR_*` for faults and invalid input, `ORDER_*` for verdicts on an
+ * order (the same family as the cancel's `ORDER_ALREADY_SHIPPED`).
+ */
 export type CardOrderErrorCode =
+  | 'ORDER_CONFLICT'
+  | 'ORDER_NOT_FOUND'
   | 'ERR_CONFIG_INVALID'
   | 'ERR_TEMPORAL_CLI_NOT_FOUND'
   | 'ERR_TEMPORAL_UNAVAILABLE'
@@ -108,6 +113,38 @@ export class OrderValidationError extends CardOrderError {
 
   constructor(readonly issues: readonly { field: string; reason: string }[]) {
     super(`Invalid card order: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`);
+  }
+}
+
+/**
+ * Thrown when an order is placed under an `issuerRequestId` the issuer already used for a different order: no second
+ * card is ordered. Names the top-level fields that differ, never their values.
+ */
+export class OrderConflictError extends CardOrderError {
+  readonly code = 'ORDER_CONFLICT' as const;
+
+  constructor(
+    readonly workflowId: string,
+    /** The top-level fields that differ from the order placed first, e.g. `shipment`, `sensitiveData`. */
+    readonly fields: readonly string[],
+  ) {
+    super(
+      `${workflowId} was placed with a different order (differing: ${fields.join(', ')}); ` +
+        'a new card needs a new issuerRequestId',
+    );
+  }
+}
+
+/** Thrown when there is no order under the given issuer and issuerRequestId. */
+export class OrderNotFoundError extends CardOrderError {
+  readonly code = 'ORDER_NOT_FOUND' as const;
+
+  constructor(
+    readonly issuerId: string,
+    readonly issuerRequestId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`No order ${issuerRequestId} for issuer ${issuerId}`, options);
   }
 }
 
@@ -284,5 +321,7 @@ export type AnyD1Error =
 /** Narrows an unknown value to one of our errors, by code (works across realms and library copies). */
 export function isCardOrderError(value: unknown): value is CardOrderError {
   const code = value instanceof Error ? (value as Partial<CardOrderError>).code : undefined;
-  return typeof code === 'string' && code.startsWith('ERR_');
+  return typeof code === 'string' && (code.startsWith('ERR_') || orderVerdictCodes.includes(code));
 }
+
+const orderVerdictCodes: readonly string[] = ['ORDER_CONFLICT', 'ORDER_NOT_FOUND'] satisfies CardOrderErrorCode[];

@@ -84,6 +84,7 @@ export const demoKeyFiles = {
   eventsSigningPublicJwks: 'issuer-events-signing.jwks.json',
   payloadCodecKeys: 'payload-codec-keys.json',
   webhookTokenSecret: 'webhook-token-secret',
+  orderFingerprintKey: 'order-fingerprint-key',
 } as const;
 
 async function exists(file: string): Promise<boolean> {
@@ -161,6 +162,11 @@ export async function ensureDemoKeys(dir: string): Promise<boolean> {
       files: [demoKeyFiles.webhookTokenSecret],
       write: () =>
         writeAtomically(file(demoKeyFiles.webhookTokenSecret), `${randomBytes(32).toString('base64')}\n`, 0o600),
+    },
+    {
+      files: [demoKeyFiles.orderFingerprintKey],
+      write: () =>
+        writeAtomically(file(demoKeyFiles.orderFingerprintKey), `${randomBytes(32).toString('base64')}\n`, 0o600),
     },
   ];
   let written = false;

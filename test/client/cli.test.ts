@@ -109,6 +109,28 @@ describe('card-orders CLI', () => {
     },
   );
 
+  it('exits 3 with ORDER_CONFLICT for another order under a used issuerRequestId, and 1 with ORDER_NOT_FOUND', () =>
+    stack.withWorker(async () => {
+      const { file, issuerRequestId } = await exampleOrderFile();
+      assert.equal((await cli('order', '--file', file)).code, 0);
+      const order = JSON.parse(await readFile(file, 'utf8')) as { shipment: { deliveryAddress: object } };
+      const changed = path.join(path.dirname(file), `${issuerRequestId}-changed.json`);
+      const moved = { ...order.shipment.deliveryAddress, line1: '9 Other Street' };
+      await writeFile(changed, JSON.stringify({ ...order, shipment: { ...order.shipment, deliveryAddress: moved } }));
+      const conflict = await cli('order', '--file', changed, '--json');
+      assert.equal(conflict.code, 3, conflict.err.join('\n'));
+      assert.deepEqual(conflict.out, []);
+      const body = JSON.parse(conflict.err[0] ?? '{}') as { code: string; fields: string[] };
+      assert.deepEqual([body.code, body.fields], ['ORDER_CONFLICT', ['shipment']]);
+      assert.doesNotMatch(conflict.err.join(''), /Other Street/);
+      const human = await cli('order', '--file', changed);
+      assert.match(human.err[0] ?? '', /^ORDER_CONFLICT: .*differing: shipment/);
+
+      const missing = await cli('status', `${issuerRequestId}-none`);
+      assert.equal(missing.code, 1);
+      assert.deepEqual(missing.err, [`ORDER_NOT_FOUND: No order ${issuerRequestId}-none for issuer ISSUER0001`]);
+    }));
+
   it('reports usage errors as ERR_USAGE with exit code 2, naming the argument', async () => {
     const cases: [string[], string][] = [
       [['nonsense'], '<command>'],

@@ -54,5 +54,11 @@ describe('card order saga over a long wait', () => {
         state.attempts.polls > lastRunPolls,
         `polls ${state.attempts.polls} vs ${lastRunPolls} in the last run`,
       );
+      // The first run's fingerprint reaches the last run: the same order is still EXISTING, another a conflict.
+      assert.equal((await stack.client.orderCard(order)).placement, 'EXISTING');
+      await assert.rejects(stack.client.orderCard({ ...order, consumerId: 'cons_43' }), {
+        code: 'ORDER_CONFLICT',
+        fields: ['consumerId'],
+      });
     }));
 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { OrderFailedError } from '../../common/errors.js';
+import { OrderFailedError, type OrderConflictError } from '../../common/errors.js';
 import { productionLifecycle } from '../../d1/schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { eventually } from '../helpers/temporal.js';
+import { eventually, uniqueName } from '../helpers/temporal.js';
 import { startSagaStack, testCard, type SagaStack } from '../helpers/saga-stack.js';
 
 const lifecycle = productionLifecycle;
@@ -139,6 +139,47 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
       assert.equal(count, 1);
       assert.equal((await stack.d1.orders()).filter((o) => o.cardId === order.cardId).length, 1);
     }));
+
+  it('refuses the same issuerRequestId with a different order as ORDER_CONFLICT, naming the fields, not the values', () =>
+    stack.withWorker(async () => {
+      const order = stack.newOrder();
+      await stack.client.orderCard(order);
+      const otherCard = { ...testCard, pan: '4012888888881881' };
+      const conflict = await stack.client
+        // A copy of the same shipment is the same shipment: only the card data differs.
+        .orderCard({ ...order, sensitiveData: otherCard, shipment: structuredClone(order.shipment) })
+        .then(
+          () => assert.fail('a different card under the same issuerRequestId was placed'),
+          (err: unknown) => err as OrderConflictError,
+        );
+      assert.equal(conflict.code, 'ORDER_CONFLICT');
+      assert.deepEqual(conflict.fields, ['sensitiveData']);
+      assert.doesNotMatch(JSON.stringify({ ...conflict, message: conflict.message }), /4012|4111/);
+      await assert.rejects(
+        stack.client.orderCard({ ...order, cardId: uniqueName('card2').slice(0, 40), consumerId: 'cons_43' }),
+        {
+          code: 'ORDER_CONFLICT',
+          fields: ['cardId', 'consumerId'],
+        },
+      );
+      // Key order and the timings are not the order: both give the first order back.
+      const reordered = Object.fromEntries(Object.entries(order).reverse()) as typeof order;
+      const again = await stack.client.orderCard({ ...reordered, timings: { pollInterval: '1h' } });
+      assert.equal(again.placement, 'EXISTING');
+      await stack.client.waitForOrder(order.issuerRequestId);
+      assert.equal((await stack.d1.orders()).filter((o) => o.issuerRequestId === order.issuerRequestId).length, 1);
+    }));
+
+  it('answers ORDER_NOT_FOUND for an order that does not exist', async () => {
+    const missing = uniqueName('missing');
+    for (const read of [
+      () => stack.client.getOrder(missing),
+      () => stack.client.cancelOrder(missing),
+      () => stack.client.waitForOrder(missing),
+    ]) {
+      await assert.rejects(read(), { code: 'ORDER_NOT_FOUND', issuerRequestId: missing });
+    }
+  });
 
   it('keeps the PAN, CVV and cardholder name out of the history and every log', () =>
     stack.withWorker(async () => {
