@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { visibilityLiteral } from '../common/visibility-query.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -64,6 +65,12 @@ import {
   productionStageKey,
 } from '../workflows/search-attributes.js';
 import { temporalConnectionOptions } from '../common/temporal.js';
+import {
+  listUnmatched,
+  redeliverUnmatched,
+  type UnmatchedRecord,
+  type UnmatchedRedelivery,
+} from './unmatched-notifications.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -123,11 +130,6 @@ export interface CancelOrderOptions {
 
 /** Execution statuses in which the workflow's last run ended with neither a result nor a failure of ours. */
 const closedWithoutOutcome: readonly WorkflowExecutionStatusName[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
-
-/** A string literal of Temporal's visibility query language, quotes and backslashes escaped. */
-function visibilityLiteral(value: string): string {
-  return `'${value.replace(/['"\\]/g, (char) => `\\${char}`)}'`;
-}
 
 /**
  * Why a cancel of a closed order is refused, from its last status: the reasons of the update's validator
@@ -384,6 +386,24 @@ export class CardOrdersClient {
       }
       return orderNotFound(issuerId, issuerRequestId)(err);
     }
+  }
+
+  /**
+   * The issuer's open records of unmatched notifications (D1 reports for cards with no order of ours), newest first.
+   * A worker must be up.
+   */
+  listUnmatched(options: { issuerId?: string; limit?: number } = {}): Promise<UnmatchedRecord[]> {
+    const { taskQueue } = this.config.temporal;
+    return listUnmatched(this.temporal, taskQueue, options.issuerId ?? this.config.d1.issuerId, options.limit);
+  }
+
+  /**
+   * Hands a card's unmatched notifications to its order, once the order exists; see {@link redeliverUnmatched}.
+   *
+   * @throws {UnmatchedNotFoundError} when the card has no open record.
+   */
+  redeliverUnmatched(cardId: string, issuerId = this.config.d1.issuerId): Promise<UnmatchedRedelivery> {
+    return redeliverUnmatched(this.temporal, this.config, issuerId, cardId);
   }
 
   /** Closes the connection, when the client opened it. */

@@ -21,6 +21,8 @@ Commands:
   cancel <issuerRequestId> [--request-id <id>]
                                   ask D1 to cancel an order; prints D1's verdict
   watch <issuerRequestId>         follow an order until it ends
+  unmatched list [--limit N]      the issuer's kept notifications for cards with no order of ours
+  unmatched redeliver <cardId>    hand a card's kept notifications to its order, once it exists
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
@@ -29,11 +31,13 @@ Options:
   --json                machine-readable output
   -h, --help            this help
 
-Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND), 2 invalid
+Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND, a redelivery
+found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND), 2 invalid
 input (ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used
 by a different order (ORDER_CONFLICT, naming the fields that differ).`;
 
-const commands: readonly string[] = ['order', 'status', 'list', 'cancel', 'watch'];
+const commands: readonly string[] = ['order', 'status', 'list', 'cancel', 'watch', 'unmatched'];
+const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
 /** Execution statuses that end a run without an order outcome; `describeState` shows them. */
 const abnormalEnds: readonly string[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
 /** Execution statuses of an order whose run is still open. */
@@ -55,6 +59,16 @@ function describeState(state: OrderReading): string {
     : '';
   const execution = abnormalEnds.includes(state.execution) ? ` execution=${state.execution}` : '';
   return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}${execution}`;
+}
+
+/** `--limit`: a positive whole number, or absent. */
+function parseLimit(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const limit = Number(raw);
+  if (!(/^[0-9]+$/.test(raw) && Number.isSafeInteger(limit) && limit > 0)) {
+    throw new CliUsageError('--limit', 'must be a positive whole number');
+  }
+  return limit;
 }
 
 /** Reports a usage error: its code and message (with the usage, unless --json), exit code 2. */
@@ -133,10 +147,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return 0;
       }
       case 'list': {
-        const limit = values.limit === undefined ? undefined : Number(values.limit);
-        if (limit !== undefined && !(/^[0-9]+$/.test(values.limit ?? '') && Number.isSafeInteger(limit) && limit > 0)) {
-          throw new CliUsageError('--limit', 'must be a positive whole number');
-        }
+        const limit = parseLimit(values.limit);
         const status = values.status;
         if (status !== undefined && !(cardOrderStatuses as readonly string[]).includes(status)) {
           throw new CliUsageError('--status', `must be one of ${cardOrderStatuses.join(', ')}`);
@@ -181,6 +192,31 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           }
           await delay(io.watchIntervalMs ?? 1000);
         }
+      }
+      case 'unmatched': {
+        const [, action, cardId] = positionals;
+        if (!action || !unmatchedCommands.includes(action)) {
+          throw new CliUsageError('<action>', 'must be list or redeliver: card-orders unmatched list|redeliver');
+        }
+        if (action === 'list') {
+          const limit = parseLimit(values.limit);
+          const records = await (await connect()).listUnmatched({ issuerId, ...(limit !== undefined && { limit }) });
+          if (values.json) io.out(JSON.stringify(records));
+          else
+            for (const r of records)
+              io.out(
+                `${r.cardId} notifications=${r.notifications} latest=${r.latest} last=${r.lastReceivedAt}` +
+                  (r.issuerRequestIds.length > 0 ? ` issuerRequestIds=${r.issuerRequestIds.join(',')}` : ''),
+              );
+          return 0;
+        }
+        if (!cardId) throw new CliUsageError('<cardId>', 'is required: card-orders unmatched redeliver <cardId>');
+        const result = await (await connect()).redeliverUnmatched(cardId, issuerId);
+        print(
+          `${result.outcome} delivered=${result.delivered} late=${result.late} remaining=${result.remaining}`,
+          result,
+        );
+        return result.outcome === 'REDELIVERED' ? 0 : 1;
       }
       default:
         throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);

@@ -13,6 +13,7 @@
 export type CardOrderErrorCode =
   | 'ORDER_CONFLICT'
   | 'ORDER_NOT_FOUND'
+  | 'UNMATCHED_NOT_FOUND'
   | 'ERR_CONFIG_INVALID'
   | 'ERR_TEMPORAL_CLI_NOT_FOUND'
   | 'ERR_TEMPORAL_UNAVAILABLE'
@@ -145,6 +146,19 @@ export class OrderNotFoundError extends CardOrderError {
     options?: { cause?: unknown },
   ) {
     super(`No order ${issuerRequestId} for issuer ${issuerId}`, options);
+  }
+}
+
+/** Thrown when a card has no open record of unmatched notifications (none came, or they were redelivered). */
+export class UnmatchedNotFoundError extends CardOrderError {
+  readonly code = 'UNMATCHED_NOT_FOUND' as const;
+
+  constructor(
+    readonly issuerId: string,
+    readonly cardId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`No unmatched notifications kept for card ${cardId} of issuer ${issuerId}`, options);
   }
 }
 
@@ -324,4 +338,8 @@ export function isCardOrderError(value: unknown): value is CardOrderError {
   return typeof code === 'string' && (code.startsWith('ERR_') || orderVerdictCodes.includes(code));
 }
 
-const orderVerdictCodes: readonly string[] = ['ORDER_CONFLICT', 'ORDER_NOT_FOUND'] satisfies CardOrderErrorCode[];
+const orderVerdictCodes: readonly string[] = [
+  'ORDER_CONFLICT',
+  'ORDER_NOT_FOUND',
+  'UNMATCHED_NOT_FOUND',
+] satisfies CardOrderErrorCode[];

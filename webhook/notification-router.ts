@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { visibilityLiteral } from '../common/visibility-query.js';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
@@ -26,6 +27,7 @@ import {
   d1NotificationSignal,
   type UnmatchedNotificationsInput,
 } from '../workflows/definitions.js';
+import { cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /** Where an operation went: see the module description. */
@@ -49,11 +51,6 @@ export function unmatchedWorkflowId(issuerId: string, cardId: string): string {
   return `card-notifications:${issuerId}:${cardId}`;
 }
 
-/** A string literal of Temporal's visibility query language. */
-function literal(value: string): string {
-  return `'${value.replace(/['"\\]/g, (char) => `\\${char}`)}'`;
-}
-
 /**
  * The visibility query for the card-order workflows (every type, {@link CARD_ORDER_WORKFLOW_TYPES}) of one card,
  * running or ended. The ids are checked against D1's id formats first (letters, digits, `_` and `-`), so no id can
@@ -64,9 +61,9 @@ function literal(value: string): string {
 export function cardOrdersQuery(issuerId: string, cardId: string, execution: 'running' | 'ended'): string {
   if (!issuerIdSchema.safeParse(issuerId).success) throw new RangeError('issuerId is not a D1 issuer id');
   if (!cardIdSchema.safeParse(cardId).success) throw new RangeError('cardId is not a D1 card id');
-  const types = CARD_ORDER_WORKFLOW_TYPES.map(literal).join(', ');
+  const types = CARD_ORDER_WORKFLOW_TYPES.map((type) => visibilityLiteral(type)).join(', ');
   const status = execution === 'running' ? `ExecutionStatus = 'Running'` : `ExecutionStatus != 'Running'`;
-  return `WorkflowType IN (${types}) AND ${status} AND IssuerId = ${literal(issuerId)} AND CardId = ${literal(cardId)}`;
+  return `WorkflowType IN (${types}) AND ${status} AND IssuerId = ${visibilityLiteral(issuerId)} AND CardId = ${visibilityLiteral(cardId)}`;
 }
 
 /**
@@ -222,6 +219,11 @@ export class NotificationRouter {
           args: [input],
           signal: d1NotificationSignal,
           signalArgs: [payload(group)],
+          // So that operators list an issuer's records (`card-orders unmatched list`) and Web UI filters them.
+          typedSearchAttributes: [
+            { key: issuerIdKey, value: issuerId },
+            { key: cardIdKey, value: cardId },
+          ],
         });
         this.options.metrics?.signals.inc();
         result.signals += 1;

@@ -182,3 +182,18 @@ export interface UnmatchedNotification {
 }
 
 export const unmatchedNotificationsQuery = defineQuery<UnmatchedNotification[]>('unmatchedNotifications');
+
+/** What an operator's redelivery handed on: the dedupe keys of the operations its card's order now has. */
+export interface ReleaseUnmatchedRequest {
+  keys: string[];
+}
+
+/** How many notifications the record still keeps after a release; at 0 the record ends. */
+export interface ReleaseUnmatchedResult {
+  remaining: number;
+}
+
+/** Drops the notifications an operator redelivered to the card's order; the record ends once none remain. */
+export const releaseUnmatchedUpdate = defineUpdate<ReleaseUnmatchedResult, [ReleaseUnmatchedRequest]>(
+  'releaseUnmatched',
+);

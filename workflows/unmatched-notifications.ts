@@ -1,13 +1,15 @@
 /**
  * The durable record of D1 notifications that match no running order (an order placed outside this system, or a
  * late duplicate after the order ended): one workflow per card, started by the webhook with signal-with-start,
- * queryable, and ended once no notification arrived for the retention period.
+ * queryable, and ended once no notification arrived for the retention period, or once an operator redelivered all
+ * it kept to the card's order (`releaseUnmatched`).
  *
  * @module
  */
 import { condition, continueAsNew, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import {
   d1NotificationSignal,
+  releaseUnmatchedUpdate,
   unmatchedNotificationsQuery,
   type UnmatchedNotification,
   type UnmatchedNotificationsInput,
@@ -32,11 +34,26 @@ export async function unmatchedNotifications(input: UnmatchedNotificationsInput)
     received += operations.length;
   });
   setHandler(unmatchedNotificationsQuery, () => kept);
+  let releases = 0;
+  setHandler(releaseUnmatchedUpdate, ({ keys }) => {
+    const delivered = new Set(keys);
+    const remaining = kept.filter((entry) => !delivered.has(dedupeKey(entry.operation)));
+    kept.splice(0, kept.length, ...remaining);
+    releases += 1;
+    return { remaining: kept.length };
+  });
+  // A notification arriving after the release keeps the record open.
+  const released = () => releases > 0 && kept.length === 0;
 
   for (;;) {
     const before = received;
     // Each new notification restarts the retention period.
-    const renewed = await condition(() => received !== before, input.retentionMs);
+    const renewed = await condition(() => received !== before || released(), input.retentionMs);
+    if (released()) {
+      // Replies to the release go out with the completion.
+      await condition(allHandlersFinished);
+      return kept;
+    }
     if (!renewed) return kept;
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
