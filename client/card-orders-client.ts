@@ -28,7 +28,7 @@ import type { Config } from '../common/config.js';
 import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
-import { describeIssues, issuerIdSchema } from '../d1/schemas.js';
+import { cardIdSchema, describeIssues, issuerIdSchema } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import {
   differingFields,
@@ -63,6 +63,7 @@ import {
   issuerIdKey,
   issuerRequestIdKey,
   productionStageKey,
+  replacesCardIdKey,
 } from '../workflows/search-attributes.js';
 import { temporalConnectionOptions } from '../common/temporal.js';
 import {
@@ -92,6 +93,8 @@ export interface OrderSummary {
   issuerId: string | undefined;
   cardId: string | undefined;
   issuerRequestId: string | undefined;
+  /** The card a RENEWAL or REPLACEMENT order replaces, when it named one. */
+  replacesCardId: string | undefined;
   status: CardOrderStatus | undefined;
   stage: string | undefined;
   execution: WorkflowExecutionStatusName;
@@ -228,6 +231,7 @@ export class CardOrdersClient {
           { key: cardIdKey, value: order.cardId },
           { key: issuerRequestIdKey, value: order.issuerRequestId },
           { key: cardOrderStatusKey, value: 'SUBMITTING' },
+          ...(order.replacesCardId === undefined ? [] : [{ key: replacesCardIdKey, value: order.replacesCardId }]),
         ],
         staticSummary: `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`,
         memo: { [ORDER_FINGERPRINT_MEMO]: fingerprint },
@@ -279,14 +283,14 @@ export class CardOrdersClient {
 
   /**
    * One issuer's orders (default: the configured one) as Temporal visibility sees them (eventually consistent),
-   * newest first, optionally by status, both workflow generations. Nothing the caller passes reaches the query
+   * newest first, optionally by status or by the card they replace, both workflow generations. Nothing the caller passes reaches the query
    * unchecked: the issuer id must be in D1's format and the status one of {@link cardOrderStatuses} (and both are
    * quoted as literals all the same), so no filter can widen the query to another issuer's orders.
    *
    * @throws {OrderValidationError} naming the filter field that is invalid (its value is not echoed).
    */
   async listOrders(
-    filter: { status?: CardOrderStatus; issuerId?: string; limit?: number } = {},
+    filter: { status?: CardOrderStatus; issuerId?: string; replacesCardId?: string; limit?: number } = {},
   ): Promise<OrderSummary[]> {
     const issuerId = filter.issuerId ?? this.config.d1.issuerId;
     const issues: { field: string; reason: string }[] = [];
@@ -294,6 +298,8 @@ export class CardOrdersClient {
       issues.push({ field: 'issuerId', reason: 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)' });
     if (filter.status !== undefined && !cardOrderStatuses.includes(filter.status))
       issues.push({ field: 'status', reason: `must be one of ${cardOrderStatuses.join(', ')}` });
+    if (filter.replacesCardId !== undefined && !cardIdSchema.safeParse(filter.replacesCardId).success)
+      issues.push({ field: 'replacesCardId', reason: 'must be a D1 card id (letters, digits, _ and -)' });
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1)
       issues.push({ field: 'limit', reason: 'must be a positive whole number' });
@@ -304,6 +310,9 @@ export class CardOrdersClient {
       `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
     ];
     if (filter.status) clauses.push(`${cardOrderStatusKey.name} = ${visibilityLiteral(filter.status)}`);
+    if (filter.replacesCardId) {
+      clauses.push(`${replacesCardIdKey.name} = ${visibilityLiteral(filter.replacesCardId)}`);
+    }
     const orders: OrderSummary[] = [];
     for await (const execution of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
       const attrs = execution.typedSearchAttributes;
@@ -313,6 +322,7 @@ export class CardOrdersClient {
         issuerId: attrs.get(issuerIdKey),
         cardId: attrs.get(cardIdKey),
         issuerRequestId: attrs.get(issuerRequestIdKey),
+        replacesCardId: attrs.get(replacesCardIdKey),
         status: attrs.get(cardOrderStatusKey) as CardOrderStatus | undefined,
         stage: attrs.get(productionStageKey),
         execution: execution.status.name,

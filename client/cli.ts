@@ -17,7 +17,9 @@ export const usage = `Usage: card-orders <command> [options]
 Commands:
   order --file <order.json>       place an order (prints its workflow id and status)
   status <issuerRequestId>        show an order's state
-  list [--status <S>] [--limit N] list the issuer's orders, newest first
+  list [--status <S>] [--replaces <cardId>] [--limit N]
+                                  list the issuer's orders, newest first (--replaces: renewals and
+                                  replacements of that card)
   cancel <issuerRequestId> [--request-id <id>]
                                   ask D1 to cancel an order; prints D1's verdict
   watch <issuerRequestId>         follow an order until it ends
@@ -94,6 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         limit: { type: 'string' },
         issuer: { type: 'string' },
         'request-id': { type: 'string' },
+        replaces: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -156,6 +159,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           await connect()
         ).listOrders({
           ...(status !== undefined && { status: status as CardOrderStatus }),
+          ...(values.replaces !== undefined && { replacesCardId: values.replaces }),
           issuerId,
           ...(limit !== undefined && { limit }),
         });

@@ -56,6 +56,11 @@ const orderFields = {
   packagingConfig: packagingConfigSchema.optional(),
   paymentApplication: paymentApplicationSchema.optional(),
   trackData: trackDataSchema.optional(),
+  /**
+   * Ours, not D1's: the card a RENEWAL or REPLACEMENT order replaces. Never sent to D1; indexed as the
+   * `ReplacesCardId` search attribute, so an operator finds every replacement of a card.
+   */
+  replacesCardId: cardIdSchema.optional(),
 };
 
 /** The order the workflow runs: card data only as D1's JWE. */
@@ -74,6 +79,13 @@ export const cardOrderRequestSchema = z
     encryptedData: compactJweSchema.optional(),
   })
   .superRefine((order, ctx) => {
+    if (order.replacesCardId !== undefined && order.services.issuance === 'CREATION') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replacesCardId'],
+        message: 'only a RENEWAL or REPLACEMENT order names the card it replaces (services.issuance is CREATION)',
+      });
+    }
     if (Boolean(order.sensitiveData) === Boolean(order.encryptedData)) {
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,6 @@
 /**
  * `npm run temporal:setup`: makes whatever Temporal `TEMPORAL_ADDRESS` points at ready for card orders. Registers
- * the namespace and the five search attributes operators filter orders by, keeps whatever already exists, and
+ * the namespace and the six search attributes operators filter orders by, keeps whatever already exists, and
  * says exactly what it could not do (Temporal Cloud, for one, creates namespaces and search attributes through
  * its own tools, not through this API). Run again at any time: it changes nothing that is already right.
  *

@@ -11,6 +11,8 @@ export const productionStageKey = defineSearchAttributeKey('ProductionStage', Se
 export const issuerIdKey = defineSearchAttributeKey('IssuerId', SearchAttributeType.KEYWORD);
 export const cardIdKey = defineSearchAttributeKey('CardId', SearchAttributeType.KEYWORD);
 export const issuerRequestIdKey = defineSearchAttributeKey('IssuerRequestId', SearchAttributeType.KEYWORD);
+/** Set at start on RENEWAL and REPLACEMENT orders that name the card they replace. */
+export const replacesCardIdKey = defineSearchAttributeKey('ReplacesCardId', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute the Temporal namespace must have registered. */
 export const cardOrderSearchAttributes = [
@@ -19,4 +21,5 @@ export const cardOrderSearchAttributes = [
   issuerIdKey,
   cardIdKey,
   issuerRequestIdKey,
+  replacesCardIdKey,
 ] as const;

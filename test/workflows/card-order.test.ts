@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { OrderFailedError, type OrderConflictError } from '../../common/errors.js';
+import { OrderFailedError, type OrderConflictError, type OrderValidationError } from '../../common/errors.js';
 import { productionLifecycle } from '../../d1/schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
@@ -169,6 +169,49 @@ describe('card order saga (real dev server, real simulator, real HTTP)', () => {
       await stack.client.waitForOrder(order.issuerRequestId);
       assert.equal((await stack.d1.orders()).filter((o) => o.issuerRequestId === order.issuerRequestId).length, 1);
     }));
+
+  it('ships RENEWAL and REPLACEMENT orders; an operator lists every replacement of a card', () =>
+    stack.withWorker(async () => {
+      const lost = stack.newOrder();
+      const replacement = stack.newOrder({
+        services: { ...lost.services, issuance: 'REPLACEMENT' },
+        replacesCardId: lost.cardId,
+      });
+      const renewal = stack.newOrder({ services: { ...lost.services, issuance: 'RENEWAL' } });
+      for (const order of [replacement, renewal]) await stack.client.orderCard(order);
+      for (const order of [replacement, renewal]) {
+        assert.equal((await stack.client.waitForOrder(order.issuerRequestId)).status, 'SHIPPED');
+      }
+      const atD1 = (await stack.d1.orders()).filter((o) => o.cardId === replacement.cardId);
+      assert.equal(atD1.length, 1);
+      const replacements = await eventually(async () => {
+        const found = await stack.client.listOrders({ replacesCardId: lost.cardId });
+        return found.length > 0 ? found : undefined;
+      });
+      assert.deepEqual(
+        replacements.map((o) => [o.issuerRequestId, o.replacesCardId]),
+        [[replacement.issuerRequestId, lost.cardId]],
+      );
+    }));
+
+  it('refuses a card it replaces on a CREATION order, and an issuance type its program does not allow', async () => {
+    const order = stack.newOrder();
+    await assert.rejects(
+      stack.client.orderCard({ ...order, replacesCardId: 'card-old' }),
+      (err: OrderValidationError) => err.issues.some((issue) => issue.field === 'replacesCardId'),
+    );
+    const credit = stack.newOrder({
+      cardProductId: 'PRD_MC_CREDIT',
+      services: { issuance: 'RENEWAL', delivery: 'laposte-cip', cardCarrier: 'carrier-standard' },
+    });
+    await assert.rejects(stack.client.orderCard(credit), (err: OrderValidationError) =>
+      err.issues.some((issue) => issue.field === 'services.issuance'),
+    );
+    await assert.rejects(stack.client.listOrders({ replacesCardId: "x' OR CardId != '" }), {
+      code: 'ERR_ORDER_INVALID',
+      issues: [{ field: 'replacesCardId', reason: 'must be a D1 card id (letters, digits, _ and -)' }],
+    });
+  });
 
   it('answers ORDER_NOT_FOUND for an order that does not exist', async () => {
     const missing = uniqueName('missing');
