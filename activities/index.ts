@@ -15,6 +15,7 @@ import {
   type IssuerEventsTarget,
 } from './publish-issuer-event.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
+import { createRequestOrderChange } from './request-order-change.js';
 import { createSubmitOrder } from './submit-order.js';
 import { createValidateOrder } from './validate-order.js';
 
@@ -36,6 +37,7 @@ export function createActivities({ d1, catalog, issuerEvents }: ActivityDependen
     submitOrder: createSubmitOrder(d1, catalog),
     pollOrderStatus: createPollOrderStatus(d1),
     requestOrderCancel: createRequestOrderCancel(d1),
+    requestOrderChange: createRequestOrderChange(d1),
     cancelD1Order: createCancelD1Order(d1),
     publishIssuerEvents: createPublishIssuerEvents(issuerEvents),
     validateOrder: createValidateOrder(catalog),

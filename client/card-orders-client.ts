@@ -28,7 +28,7 @@ import type { Config } from '../common/config.js';
 import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
-import { cardIdSchema, describeIssues, issuerIdSchema } from '../d1/schemas.js';
+import { cardIdSchema, describeIssues, issuerIdSchema, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import {
   differingFields,
@@ -48,9 +48,13 @@ import {
   CARD_ORDER_WORKFLOW_TYPES,
   cancelOrderUpdate,
   cardOrderStatuses,
+  changeOrderUpdate,
+  changeTypes,
   finalCardOrderStatuses,
   orderStateQuery,
   type CancelResult,
+  type ChangeRequest,
+  type ChangeResult,
   type CardOrderFailureDetails,
   type CardOrderInput,
   type CardOrderResult,
@@ -75,9 +79,9 @@ import {
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
-/** A cancel whose update the server dropped in flight is asked again, under the same id, this many times in all. */
-const CANCEL_ATTEMPTS = 4;
-const CANCEL_RETRY_DELAY_MS = 500;
+/** An update (cancel, change) the server dropped in flight is sent again, under the same id, this many times in all. */
+const UPDATE_ATTEMPTS = 4;
+const UPDATE_RETRY_DELAY_MS = 500;
 
 export interface PlacedOrder {
   workflowId: string;
@@ -345,36 +349,78 @@ export class CardOrdersClient {
    */
   async cancelOrder(issuerRequestId: string, options: CancelOrderOptions = {}): Promise<CancelResult> {
     const issuerId = options.issuerId ?? this.config.d1.issuerId;
-    const handle = this.orderHandle(issuerId, issuerRequestId);
-    const updateId = options.requestId ?? randomUUID();
-    try {
-      // The server may drop an update in flight (under load, on a shard move): ask again under the same id, which
-      // it deduplicates, so the order is cancelled once and every attempt gets the one answer.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await handle.executeUpdate(cancelOrderUpdate, { updateId });
-        } catch (err) {
-          const transient = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
-          if (!transient || attempt >= CANCEL_ATTEMPTS) throw err;
-          await delay(CANCEL_RETRY_DELAY_MS * attempt);
-        }
-      }
-    } catch (err) {
-      // The validator refused: the failure's type is the reason (ORDER_ALREADY_SHIPPED...).
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
-        return { outcome: 'REJECTED', reason: err.cause.type };
-      }
-      // The workflow has closed: the order ended, as its last indexed status says, with the validator's reasons.
-      if (err instanceof WorkflowNotFoundError) {
-        const { status, typedSearchAttributes } = await handle
-          .describe()
-          .catch(orderNotFound(issuerId, issuerRequestId));
-        if (status.name !== 'RUNNING') {
-          return { outcome: 'REJECTED', reason: refusalOfEnded(typedSearchAttributes.get(cardOrderStatusKey)) };
-        }
-      }
-      throw err;
+    const outcome = await this.sendOrderUpdate(issuerId, issuerRequestId, options.requestId, (handle, updateId) =>
+      handle.executeUpdate(cancelOrderUpdate, { updateId }),
+    );
+    return 'refusal' in outcome ? { outcome: 'REJECTED', reason: outcome.refusal } : outcome.result;
+  }
+
+  /**
+   * Pull & change: asks D1 to accelerate the order, redirect it to `newDeliveryAddress`, or both; resolves with the
+   * personalization center's verdict (`ACCEPTED`, or `REJECTED` with its reason, e.g. ADDRESS_LOCKED). The address
+   * is checked first against D1's schema and the order's program (its countries). A change that cannot succeed is
+   * refused at once, without asking D1: `REJECTED` with ORDER_ALREADY_SHIPPED, ORDER_ALREADY_CANCELLED,
+   * ORDER_ALREADY_FAILED, ORDER_CANCELLING or ORDER_NOT_AT_D1. Changes to one order are carried out one at a time.
+   * `requestId` works as for {@link cancelOrder}.
+   *
+   * @throws {OrderValidationError} naming each invalid field of the request (never its value).
+   * @throws {OrderNotFoundError} when there is no such order.
+   */
+  async changeOrder(
+    issuerRequestId: string,
+    request: ChangeRequest,
+    options: CancelOrderOptions = {},
+  ): Promise<ChangeResult> {
+    const issuerId = options.issuerId ?? this.config.d1.issuerId;
+    const parsed = updateOrderRequestSchema.safeParse(request);
+    if (!parsed.success || !(changeTypes as readonly string[]).includes(parsed.data.type)) {
+      throw new OrderValidationError(
+        parsed.success
+          ? [{ field: 'type', reason: `must be one of ${changeTypes.join(', ')}` }]
+          : describeIssues(parsed.error),
+      );
     }
+    const change = parsed.data as ChangeRequest;
+    if (change.newDeliveryAddress) {
+      const { cardProductId } = await this.getOrder(issuerRequestId, issuerId);
+      const program = cardProductId === undefined ? undefined : this.catalog.programs[cardProductId];
+      const country = change.newDeliveryAddress.countryCode;
+      if (program && !program.destinationCountries.includes(country)) {
+        throw new OrderValidationError([
+          {
+            field: 'newDeliveryAddress.countryCode',
+            reason: `is not a country program ${cardProductId} ships to (${program.destinationCountries.join(', ')})`,
+          },
+        ]);
+      }
+    }
+    const outcome = await this.sendOrderUpdate(issuerId, issuerRequestId, options.requestId, (handle, updateId) =>
+      handle.executeUpdate(changeOrderUpdate, { args: [change], updateId }),
+    );
+    return 'refusal' in outcome ? { outcome: 'REJECTED', reason: outcome.refusal } : outcome.result;
+  }
+
+  /** Speeds the order up (produce at once, express carrier); see {@link changeOrder}. */
+  accelerateOrder(issuerRequestId: string, options?: CancelOrderOptions): Promise<ChangeResult> {
+    return this.changeOrder(issuerRequestId, { type: 'ACCELERATE' }, options);
+  }
+
+  /** Sends the card to a new address; see {@link changeOrder}. */
+  redirectOrder(
+    issuerRequestId: string,
+    newDeliveryAddress: Address,
+    options?: CancelOrderOptions,
+  ): Promise<ChangeResult> {
+    return this.changeOrder(issuerRequestId, { type: 'REDIRECT', newDeliveryAddress }, options);
+  }
+
+  /** Both at once; see {@link changeOrder}. */
+  accelerateAndRedirectOrder(
+    issuerRequestId: string,
+    newDeliveryAddress: Address,
+    options?: CancelOrderOptions,
+  ): Promise<ChangeResult> {
+    return this.changeOrder(issuerRequestId, { type: 'ACCELERATE_AND_REDIRECT', newDeliveryAddress }, options);
   }
 
   /**
@@ -419,6 +465,47 @@ export class CardOrdersClient {
   /** Closes the connection, when the client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+  }
+
+  /**
+   * Sends an update to the order: its result, or why it was refused without being run (the validator's reason, or
+   * the reason a closed order would have been refused for).
+   */
+  private async sendOrderUpdate<R>(
+    issuerId: string,
+    issuerRequestId: string,
+    requestId: string | undefined,
+    send: (handle: WorkflowHandle, updateId: string) => Promise<R>,
+  ): Promise<{ result: R } | { refusal: string }> {
+    const handle = this.orderHandle(issuerId, issuerRequestId);
+    const updateId = requestId ?? randomUUID();
+    try {
+      // The server may drop an update in flight (under load, on a shard move): ask again under the same id, which
+      // it deduplicates, so the request is made once and every attempt gets the one answer.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return { result: await send(handle, updateId) };
+        } catch (err) {
+          const transient = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
+          if (!transient || attempt >= UPDATE_ATTEMPTS) throw err;
+          await delay(UPDATE_RETRY_DELAY_MS * attempt);
+        }
+      }
+    } catch (err) {
+      // The validator refused: the failure's type is the reason (ORDER_ALREADY_SHIPPED...).
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
+        return { refusal: err.cause.type };
+      }
+      // The workflow has closed: the order ended, as its last indexed status says, with the validator's reasons.
+      if (err instanceof WorkflowNotFoundError) {
+        const { status, typedSearchAttributes } = await handle
+          .describe()
+          .catch(orderNotFound(issuerId, issuerRequestId));
+        if (status.name !== 'RUNNING')
+          return { refusal: refusalOfEnded(typedSearchAttributes.get(cardOrderStatusKey)) };
+      }
+      throw err;
+    }
   }
 
   private orderHandle(

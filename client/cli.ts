@@ -9,7 +9,13 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { CliUsageError, isCardOrderError, OrderValidationError, type OrderConflictError } from '../common/errors.js';
 import { issuerIdSchema } from '../d1/schemas.js';
-import { cardOrderStatuses, finalCardOrderStatuses, type CardOrderStatus } from '../workflows/definitions.js';
+import type { Address } from '../d1/schemas.js';
+import {
+  cardOrderStatuses,
+  finalCardOrderStatuses,
+  type CardOrderStatus,
+  type ChangeType,
+} from '../workflows/definitions.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 
 export const usage = `Usage: card-orders <command> [options]
@@ -23,13 +29,19 @@ Commands:
   cancel <issuerRequestId> [--request-id <id>]
                                   ask D1 to cancel an order; prints D1's verdict
   watch <issuerRequestId>         follow an order until it ends
+  accelerate <issuerRequestId>    Pull & change: produce at once, express carrier; prints D1's verdict
+  redirect <issuerRequestId> --address-file <address.json>
+                                  Pull & change: send the card to a new address; prints D1's verdict
+  accelerate-and-redirect <issuerRequestId> --address-file <address.json>
+                                  both at once
   unmatched list [--limit N]      the issuer's kept notifications for cards with no order of ours
   unmatched redeliver <cardId>    hand a card's kept notifications to its order, once it exists
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
   --status <S>          one of ${cardOrderStatuses.join(', ')}
-  --request-id <id>     the cancel request's id: a retried cancel with the same id is the same request
+  --request-id <id>     the cancel or change request's id: a retry with the same id is the same request
+  --address-file <f>    the new delivery address, as D1's address JSON
   --json                machine-readable output
   -h, --help            this help
 
@@ -38,7 +50,20 @@ found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND), 2 invalid
 input (ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used
 by a different order (ORDER_CONFLICT, naming the fields that differ).`;
 
-const commands: readonly string[] = ['order', 'status', 'list', 'cancel', 'watch', 'unmatched'];
+const changeCommands = {
+  accelerate: 'ACCELERATE',
+  redirect: 'REDIRECT',
+  'accelerate-and-redirect': 'ACCELERATE_AND_REDIRECT',
+} as const satisfies Record<string, ChangeType>;
+const commands: readonly string[] = [
+  'order',
+  'status',
+  'list',
+  'cancel',
+  'watch',
+  'unmatched',
+  ...Object.keys(changeCommands),
+];
 const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
 /** Execution statuses that end a run without an order outcome; `describeState` shows them. */
 const abnormalEnds: readonly string[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
@@ -97,6 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         issuer: { type: 'string' },
         'request-id': { type: 'string' },
         replaces: { type: 'string' },
+        'address-file': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -196,6 +222,42 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           }
           await delay(io.watchIntervalMs ?? 1000);
         }
+      }
+      case 'accelerate':
+      case 'redirect':
+      case 'accelerate-and-redirect': {
+        const orderId = needId();
+        const type = changeCommands[command];
+        const file = values['address-file'];
+        if (type !== 'ACCELERATE' && !file) {
+          throw new CliUsageError(
+            '--address-file',
+            `is required: card-orders ${command} <issuerRequestId> --address-file address.json`,
+          );
+        }
+        if (type === 'ACCELERATE' && file) throw new CliUsageError('--address-file', 'an accelerate keeps the address');
+        let newDeliveryAddress: Address | undefined;
+        if (file) {
+          try {
+            newDeliveryAddress = JSON.parse(await readFile(file, 'utf8')) as Address;
+          } catch (err) {
+            throw new OrderValidationError([
+              { field: '--address-file', reason: `cannot read JSON from ${file}: ${(err as Error).message}` },
+            ]);
+          }
+        }
+        const result = await (
+          await connect()
+        ).changeOrder(
+          orderId,
+          { type, newDeliveryAddress },
+          {
+            issuerId,
+            ...(values['request-id'] !== undefined && { requestId: values['request-id'] }),
+          },
+        );
+        print(`${result.outcome}${result.reason ? ` (${result.reason})` : ''}`, result);
+        return result.outcome === 'ACCEPTED' ? 0 : 1;
       }
       case 'unmatched': {
         const [, action, cardId] = positionals;

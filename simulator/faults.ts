@@ -46,6 +46,14 @@ export const faultsSchema = z.strictObject({
   statusFault: z.enum(['NONE', 'UNAVAILABLE', 'MALFORMED']),
   /** Pull & change requests (cancel included) are refused with 400 and this errorCode; none when null. */
   updateOrderRefusal: z.string().min(1).max(64).nullable(),
+  /**
+   * Forces the personalization center's verdict on ACCELERATE and REDIRECT requests (its UPDATE_ORDER report):
+   * `ACCEPT` whatever the stage (shipped cards excepted), `REJECT` with `updateOrderRejectCode`; `BY_STAGE` (the
+   * default) applies the center's rules: a REDIRECT is refused once the card is made (CARD_PROD_DONE:
+   * ADDRESS_LOCKED), every change once it shipped.
+   */
+  updateOrderVerdict: z.enum(['BY_STAGE', 'ACCEPT', 'REJECT']),
+  updateOrderRejectCode: z.string().min(1).max(64),
   /** Share of orders accepted and stored but never answered (the socket is held until the client gives up). */
   timeoutRate: rate,
   /** Share of notification batches never sent. */
@@ -87,6 +95,8 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   unauthorizedRate: 0,
   statusFault: 'NONE',
   updateOrderRefusal: null,
+  updateOrderVerdict: 'BY_STAGE',
+  updateOrderRejectCode: 'CHANGE_REFUSED',
   timeoutRate: 0,
   dropNotificationRate: 0,
   dropNotificationCardIds: [],

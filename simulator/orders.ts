@@ -226,6 +226,14 @@ export class OrderStore {
         ? { errorCode: 'ORDER_NOT_CANCELABLE', error: 'The order has already ended or is being canceled' }
         : { errorCode: 'ORDER_NOT_UPDATABLE', error: 'The order has already ended or is being canceled' };
     }
+    if (type === 'CANCEL') return undefined;
+    const { updateOrderVerdict: verdict, updateOrderRejectCode: errorCode } = this.#options.faults.current;
+    if (verdict === 'REJECT') return { errorCode, error: 'The personalization center refused the change' };
+    const stages: readonly string[] = productionLifecycle;
+    const made = stages.indexOf(order.operation.details.status) >= stages.indexOf('CARD_PROD_DONE');
+    if (verdict === 'BY_STAGE' && type.endsWith('REDIRECT') && made) {
+      return { errorCode: 'ADDRESS_LOCKED', error: 'The card is made and labelled: its address can no longer change' };
+    }
     return undefined;
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Operation, ShipmentTracking } from '../d1/schemas.js';
+import type { Address, Operation, ShipmentTracking } from '../d1/schemas.js';
 import type { CardOrder } from '../orders/schema.js';
 import type { OrderMachineState } from './card-order/order-machine.js';
 
@@ -103,6 +103,8 @@ export interface OrderState {
   issuerId: string;
   cardId: string;
   issuerRequestId: string;
+  /** The order's program; absent on first-generation orders. */
+  cardProductId?: string | undefined;
   status: CardOrderStatus;
   /** D1's production stage of the current D1 order (`details.status`), e.g. CARD_PROD_ONGOING. */
   stage: string | undefined;
@@ -117,6 +119,31 @@ export interface OrderState {
   /** When the next status poll is planned (ISO 8601), while the order waits on D1. */
   nextPollAt: string | undefined;
   compensations: string[];
+  /** Pull & change requests (accelerate, redirect) and their verdicts, oldest first; absent on older orders. */
+  changes?: ChangeRecord[] | undefined;
+}
+
+/** Pull & change requests other than cancel (which has its own update). */
+export const changeTypes = ['ACCELERATE', 'REDIRECT', 'ACCELERATE_AND_REDIRECT'] as const;
+export type ChangeType = (typeof changeTypes)[number];
+
+/** An accelerate, a redirect (with the new delivery address), or both. */
+export interface ChangeRequest {
+  type: ChangeType;
+  /** Required for the REDIRECT kinds, absent otherwise. */
+  newDeliveryAddress?: Address | undefined;
+}
+
+export interface ChangeResult {
+  outcome: 'ACCEPTED' | 'REJECTED';
+  /** Why the personalization center (or the workflow) refused, e.g. ADDRESS_LOCKED or ORDER_ALREADY_SHIPPED. */
+  reason?: string | undefined;
+}
+
+/** A change as the order's state lists it: no address (it is personal data). */
+export interface ChangeRecord extends ChangeResult {
+  type: ChangeType;
+  requestedAt: string;
 }
 
 export interface CardOrderResult {
@@ -155,6 +182,14 @@ export const orderStateQuery = defineQuery<OrderState>('orderState');
  * reason, e.g. ORDER_ALREADY_SHIPPED.
  */
 export const cancelOrderUpdate = defineUpdate<CancelResult>('cancelOrder');
+/**
+ * Pull & change: asks D1 to accelerate the order, redirect it to a new address, or both; answers with the
+ * personalization center's verdict (its UPDATE_ORDER report, or a poll when that report is lost). Changes are
+ * carried out one at a time, in the order they came. The validator refuses at once what cannot succeed: the reason
+ * is the failure's `type` (ORDER_ALREADY_SHIPPED, ORDER_ALREADY_CANCELLED, ORDER_ALREADY_FAILED, ORDER_CANCELLING,
+ * ORDER_NOT_AT_D1, CHANGE_INVALID).
+ */
+export const changeOrderUpdate = defineUpdate<ChangeResult, [ChangeRequest]>('changeOrder');
 
 /** Failure types an order ends with (`ApplicationFailure.type`), for callers to switch on. */
 export const cardOrderFailureTypes = {

@@ -55,6 +55,8 @@ export interface SimulatorOrder {
   submissions: number;
   status: string;
   detailsStatus: string;
+  /** Pull & change requests the center accepted (CANCEL, ACCELERATE...). */
+  updates: string[];
   /** When D1 ended the PRODUCE operation (shipped, failed or cancelled). */
   endTime?: string;
 }

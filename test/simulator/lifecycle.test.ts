@@ -171,6 +171,46 @@ describe('simulator production lifecycle', () => {
       assert.equal(refused?.errorCode, 'ORDER_ALREADY_SHIPPED');
     });
 
+    it('decides ACCELERATE and REDIRECT by stage (a made card keeps its address), or as the verdict knob forces', async () => {
+      const boston = { line1: '1 Other St', city: 'Boston', zipCode: '02101', countryCode: 'US' };
+      const verdictOf = async (id: string, body: unknown) => {
+        const { operationId } = (await update(id, body)).json;
+        steps(1);
+        const op = (await operations(id)).find((o) => o.operationId === operationId);
+        return [op?.status, op?.errorCode];
+      };
+      const early = cardId();
+      await sim.order(early);
+      assert.deepEqual(await verdictOf(early, { type: 'REDIRECT', newDeliveryAddress: boston }), [
+        'SUCCESSFUL',
+        undefined,
+      ]);
+
+      const made = cardId();
+      await sim.order(made);
+      steps(4);
+      assert.equal((await latestProduce(made))?.details.status, 'CARD_PROD_DONE');
+      assert.deepEqual(await verdictOf(made, { type: 'REDIRECT', newDeliveryAddress: boston }), [
+        'FAILED',
+        'ADDRESS_LOCKED',
+      ]);
+
+      const forced = cardId();
+      await sim.order(forced);
+      await sim.call('POST', '/__sim/faults', {
+        json: { updateOrderVerdict: 'REJECT', updateOrderRejectCode: 'NO_EXPRESS' },
+      });
+      assert.deepEqual(await verdictOf(forced, { type: 'ACCELERATE' }), ['FAILED', 'NO_EXPRESS']);
+      await sim.call('POST', '/__sim/faults', { json: { updateOrderVerdict: 'ACCEPT' } });
+      steps(3);
+      assert.deepEqual(
+        await verdictOf(forced, { type: 'ACCELERATE_AND_REDIRECT', newDeliveryAddress: boston }),
+        ['SUCCESSFUL', undefined],
+        'forced past the stage rule',
+      );
+      await sim.call('POST', '/__sim/faults', { json: { updateOrderVerdict: 'BY_STAGE' } });
+    });
+
     it('answers 404 for a card never ordered and 400 naming newDeliveryAddress for a REDIRECT without one', async () => {
       const unknown = await update(cardId(), { type: 'CANCEL' });
       assert.equal(unknown.status, 404);

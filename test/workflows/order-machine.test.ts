@@ -5,10 +5,15 @@ import { cardOrderSchema } from '../../orders/schema.js';
 import { originalRequestId, reorderRequestId } from '../../orders/reorder-id.js';
 import {
   cancelRefusal,
+  changeRefusal,
   decide,
   newOrderMachine,
   onCancelRequested,
   onCancelSent,
+  onChangeFailed,
+  onChangeRequested,
+  onChangeSent,
+  onPolled,
   onNotification,
   onSubmitFailed,
   onSubmitted,
@@ -218,6 +223,105 @@ describe('order machine: cancel requests', () => {
     assert.deepEqual(run.cancelResults, ['CANCELLED']);
     // Not at D1's expected date days later: at the usual back-off after the request.
     assert.ok(run.endedAt < T0 + 40 * HOUR + productionTimings().notificationTimeoutMs + HOUR);
+  });
+});
+
+describe('order machine: accelerate and redirect (Pull & change)', () => {
+  const address = { line1: '9 Other St', city: 'Boston', zipCode: '02101', countryCode: 'US' };
+  function inProduction(): OrderMachineState {
+    const s = newOrder();
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    onNotification(s, [produceOp('op-1', { at: 0, status: 'PENDING', stage: 'CARD_PROD_ONGOING' })], T0 + 1);
+    return s;
+  }
+
+  it('refuses at once what cannot succeed, naming why', () => {
+    const s = newOrder();
+    assert.equal(changeRefusal(s, { type: 'ACCELERATE' }), 'ORDER_NOT_AT_D1');
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    assert.equal(changeRefusal(s, { type: 'ACCELERATE' }), undefined);
+    assert.equal(changeRefusal(s, { type: 'REDIRECT' }), 'CHANGE_INVALID', 'a redirect needs an address');
+    assert.equal(changeRefusal(s, { type: 'ACCELERATE', newDeliveryAddress: address }), 'CHANGE_INVALID');
+    assert.equal(changeRefusal(s, { type: 'CANCEL' }), 'CHANGE_INVALID', 'cancel has its own update');
+    onCancelRequested(s, false, T0 + 1);
+    assert.equal(changeRefusal(s, { type: 'ACCELERATE' }), 'ORDER_CANCELLING');
+    assert.equal(
+      changeRefusal(drive({ productions: [shipped] }).state, { type: 'ACCELERATE' }),
+      'ORDER_ALREADY_SHIPPED',
+    );
+  });
+
+  it('answers with the center verdict, and changes the delivery address only on acceptance', () => {
+    const s = inProduction();
+    const refused = onChangeRequested(s, { type: 'REDIRECT', newDeliveryAddress: address }, T0 + 2);
+    assert.deepEqual(decide(s, T0 + 2), {
+      kind: 'requestChange',
+      request: { type: 'REDIRECT', newDeliveryAddress: address },
+    });
+    onChangeSent(s, 'chg-1', T0 + 3);
+    onNotification(s, [updateOrderOp('chg-1', 'FAILED', 'ADDRESS_LOCKED')], T0 + 4);
+    assert.deepEqual(s.change?.results[refused], { outcome: 'REJECTED', reason: 'ADDRESS_LOCKED' });
+    assert.equal(s.change?.deliveryAddress, undefined);
+
+    const accepted = onChangeRequested(s, { type: 'ACCELERATE_AND_REDIRECT', newDeliveryAddress: address }, T0 + 5);
+    decide(s, T0 + 5);
+    onChangeSent(s, 'chg-2', T0 + 6);
+    onNotification(s, [updateOrderOp('chg-2', 'SUCCESSFUL')], T0 + 7);
+    assert.deepEqual(s.change?.results[accepted], { outcome: 'ACCEPTED' });
+    assert.deepEqual(s.change?.deliveryAddress, address);
+    assert.equal(s.status, 'IN_PRODUCTION', 'a change does not move the order');
+    assert.deepEqual(
+      s.change?.log.map((c) => [c.type, c.outcome, c.reason]),
+      [
+        ['REDIRECT', 'REJECTED', 'ADDRESS_LOCKED'],
+        ['ACCELERATE_AND_REDIRECT', 'ACCEPTED', undefined],
+      ],
+    );
+  });
+
+  it('serializes concurrent changes: one request to D1 at a time, in the order they came', () => {
+    const s = inProduction();
+    const first = onChangeRequested(s, { type: 'ACCELERATE' }, T0 + 2);
+    const second = onChangeRequested(s, { type: 'REDIRECT', newDeliveryAddress: address }, T0 + 2);
+    assert.deepEqual(decide(s, T0 + 2), { kind: 'requestChange', request: { type: 'ACCELERATE' } });
+    onChangeSent(s, 'chg-1', T0 + 3);
+    assert.notEqual(decide(s, T0 + 3).kind, 'requestChange', 'the second waits for the first verdict');
+    onNotification(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], T0 + 4);
+    assert.deepEqual(s.change?.results[first], { outcome: 'ACCEPTED' });
+    assert.equal(decide(s, T0 + 4).kind, 'requestChange');
+    onChangeFailed(s, { code: 'ERR_D1_BAD_REQUEST', d1ErrorCode: 'INVALID_ADDRESS' }, T0 + 5);
+    assert.deepEqual(s.change?.results[second], { outcome: 'REJECTED', reason: 'INVALID_ADDRESS' });
+    assert.equal(s.change?.phase, 'IDLE');
+  });
+
+  it('answers a change racing shipment: its verdict if it came with the shipment, else ORDER_ALREADY_SHIPPED', () => {
+    const s = inProduction();
+    const lost = onChangeRequested(s, { type: 'ACCELERATE' }, T0 + 2);
+    decide(s, T0 + 2);
+    onChangeSent(s, 'chg-1', T0 + 3);
+    const queued = onChangeRequested(s, { type: 'REDIRECT', newDeliveryAddress: address }, T0 + 4);
+    onNotification(
+      s,
+      [produceOp('op-1', { at: 0, status: 'SUCCESSFUL', stage: 'CARD_SHIPPED' }), updateOrderOp('chg-1', 'SUCCESSFUL')],
+      T0 + 5,
+    );
+    assert.equal(s.status, 'SHIPPED');
+    assert.deepEqual(s.change?.results[lost], { outcome: 'ACCEPTED' });
+    assert.deepEqual(s.change?.results[queued], { outcome: 'REJECTED', reason: 'ORDER_ALREADY_SHIPPED' });
+  });
+
+  it('learns the verdict by polling, sooner than the production back-off, when its notification is lost', () => {
+    const s = inProduction();
+    const id = onChangeRequested(s, { type: 'ACCELERATE' }, T0 + HOUR);
+    decide(s, T0 + HOUR);
+    onChangeSent(s, 'chg-1', T0 + HOUR);
+    const { changeVerdictTimeoutMs } = productionTimings();
+    const step = decide(s, T0 + HOUR + changeVerdictTimeoutMs);
+    assert.deepEqual(step, { kind: 'poll', operationId: 'op-1', changeIds: ['chg-1'] });
+    onPolled(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], T0 + HOUR + changeVerdictTimeoutMs);
+    assert.deepEqual(s.change?.results[id], { outcome: 'ACCEPTED' });
   });
 });
 

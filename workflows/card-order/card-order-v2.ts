@@ -1,6 +1,6 @@
 /**
  * One physical card order, from submit to the cardholder's door: the thin Temporal shell around the order's state
- * machine (`order-machine.ts`). It feeds the machine D1's notifications (signal), cancel requests (update and
+ * machine (`order-machine.ts`). It feeds the machine D1's notifications (signal), cancel and Pull & change requests (updates,
  * workflow cancel) and the outcomes of its activities, and carries out the one step the machine decides.
  *
  * Why it is shaped this way:
@@ -37,9 +37,11 @@ import type { CardOrderActivities } from '../../activities/index.js';
 import {
   cancelOrderUpdate,
   cardOrderFailureTypes,
+  changeOrderUpdate,
   d1NotificationSignal,
   orderStateQuery,
   type CancelResult,
+  type ChangeResult,
   type CardOrderFailureDetails,
   type CardOrderInput,
   type CardOrderResult,
@@ -47,12 +49,16 @@ import {
 import { cardOrderStatusKey, productionStageKey } from '../search-attributes.js';
 import {
   cancelRefusal,
+  changeRefusal,
   decide,
   describeOrder,
   newOrderMachine,
   onCancelFailed,
   onCancelRequested,
   onCancelSent,
+  onChangeFailed,
+  onChangeRequested,
+  onChangeSent,
   onCompensated,
   onCompensationFailed,
   onEventsPublished,
@@ -122,8 +128,12 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       input.publishEvents,
       Date.now(),
     );
+  // States carried from runs before it was kept.
+  s.cardProductId ??= order.cardProductId;
   const card = { issuerId: s.issuerId, cardId: s.cardId };
-  const { submitOrder, requestOrderCancel, cancelD1Order } = mustSucceedActivities(s.timings.d1RetryTimeoutMs);
+  const { submitOrder, requestOrderCancel, requestOrderChange, cancelD1Order } = mustSucceedActivities(
+    s.timings.d1RetryTimeoutMs,
+  );
 
   /** Set by handlers and the timer; the loop sleeps until it is. */
   let wake = false;
@@ -146,6 +156,21 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       validator: () => {
         const reason = cancelRefusal(s);
         if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot cancel: ${reason}` });
+      },
+    },
+  );
+  setHandler(
+    changeOrderUpdate,
+    async (request): Promise<ChangeResult> => {
+      const id = onChangeRequested(s, request, Date.now());
+      wake = true;
+      await condition(() => s.change?.results[id] !== undefined);
+      return s.change?.results[id] ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
+    },
+    {
+      validator: (request) => {
+        const reason = changeRefusal(s, request);
+        if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot change the order: ${reason}` });
       },
     },
   );
@@ -203,7 +228,10 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
     switch (step.kind) {
       case 'submit':
         try {
-          const { operationId } = await submitOrder({ order, issuerRequestId: step.issuerRequestId });
+          // A re-order goes where D1 last agreed to send the card.
+          const deliveryAddress = s.change?.deliveryAddress;
+          const current = deliveryAddress ? { ...order, shipment: { ...order.shipment, deliveryAddress } } : order;
+          const { operationId } = await submitOrder({ order: current, issuerRequestId: step.issuerRequestId });
           onSubmitted(s, operationId, Date.now());
         } catch (err) {
           onSubmitFailed(s, stepFailure(err), Date.now());
@@ -215,6 +243,14 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
           onCancelSent(s, operationId, Date.now());
         } catch (err) {
           onCancelFailed(s, stepFailure(err), Date.now());
+        }
+        return;
+      case 'requestChange':
+        try {
+          const { operationId } = await requestOrderChange({ ...card, request: step.request });
+          onChangeSent(s, operationId, Date.now());
+        } catch (err) {
+          onChangeFailed(s, stepFailure(err), Date.now());
         }
         return;
       case 'poll':
@@ -286,7 +322,11 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         continue;
       }
       // Not while a cancel is under way: its caller (an update, or a workflow cancel) belongs to this run.
-      const quiet = allHandlersFinished() && publishing.size === 0 && s.cancel.phase === 'IDLE';
+      const quiet =
+        allHandlersFinished() &&
+        publishing.size === 0 &&
+        s.cancel.phase === 'IDLE' &&
+        (s.change?.phase ?? 'IDLE') === 'IDLE';
       if (workflowInfo().continueAsNewSuggested && quiet) {
         return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
       }

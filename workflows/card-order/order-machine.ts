@@ -9,12 +9,16 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Address, Operation } from '../../d1/schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import {
   cardOrderFailureTypes,
+  changeTypes,
   finalCardOrderStatuses,
   type CancelResult,
+  type ChangeRecord,
+  type ChangeRequest,
+  type ChangeResult,
   type CardOrderStatus,
   type OrderState,
   type OrderTimings,
@@ -54,6 +58,8 @@ export interface OrderMachineState {
   issuerId: string;
   cardId: string;
   issuerRequestId: string;
+  /** The program the order belongs to (absent in states carried from older runs until the workflow sets it). */
+  cardProductId?: string | undefined;
   timings: OrderTimings;
   status: CardOrderStatus;
   startedAt: number;
@@ -77,6 +83,8 @@ export interface OrderMachineState {
     byWorkflow: boolean;
     results: CancelResult[];
   };
+  /** Pull & change requests other than cancel; absent until the first one (and in states carried from older runs). */
+  change?: ChangeState | undefined;
   end: OrderEnd | undefined;
   compensation: { done: boolean; failedCode: string | undefined; log: string[] };
   events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
@@ -84,9 +92,25 @@ export interface OrderMachineState {
   indexed: { status: string; stage: string };
 }
 
+/** Accelerate and redirect requests: carried out one at a time, in the order they came. */
+export interface ChangeState {
+  /** Requests not yet answered, oldest first; the first is the one under way. */
+  queue: { id: number; request: ChangeRequest; requestedAt: number }[];
+  phase: 'IDLE' | 'WANTED' | 'SENT';
+  /** D1's operation id of the request under way, once sent. */
+  operationId: string | undefined;
+  nextId: number;
+  /** Each request's answer, by the id {@link onChangeRequested} gave it. */
+  results: Record<number, ChangeResult>;
+  log: ChangeRecord[];
+  /** The delivery address D1 accepted last; the order's own until then. */
+  deliveryAddress: Address | undefined;
+}
+
 export type Step =
   | { kind: 'submit'; issuerRequestId: string }
   | { kind: 'requestCancel' }
+  | { kind: 'requestChange'; request: ChangeRequest }
   | { kind: 'poll'; operationId: string; changeIds: string[] }
   | { kind: 'compensate'; issuerRequestIds: string[] }
   | { kind: 'wait'; until: number | undefined }
@@ -158,8 +182,43 @@ export function cancelRefusal(s: OrderMachineState): string | undefined {
   return undefined;
 }
 
+/** Why a change cannot succeed now, as the update's refusal reason; undefined when it may. */
+export function changeRefusal(s: OrderMachineState, request: unknown): string | undefined {
+  if (!isChangeRequest(request)) return 'CHANGE_INVALID';
+  const ended = cancelRefusal(s);
+  if (ended) return ended;
+  if (s.cancel.phase !== 'IDLE') return 'ORDER_CANCELLING';
+  const atD1 = s.status !== 'AWAITING_STOCK' && !s.submission.needed && s.production.operationId !== undefined;
+  return atD1 ? undefined : 'ORDER_NOT_AT_D1';
+}
+
+/** The shape only: the client checked the address against D1's schema and the program's countries. */
+function isChangeRequest(value: unknown): value is ChangeRequest {
+  if (typeof value !== 'object' || value === null) return false;
+  const { type, newDeliveryAddress } = value as Record<string, unknown>;
+  if (!(changeTypes as readonly unknown[]).includes(type)) return false;
+  const hasAddress = typeof newDeliveryAddress === 'object' && newDeliveryAddress !== null;
+  return hasAddress === (type !== 'ACCELERATE');
+}
+
+function resolveChange(s: OrderMachineState, result: ChangeResult): void {
+  const c = s.change;
+  const current = c?.queue.shift();
+  if (!c || !current) return;
+  c.results[current.id] = result;
+  c.log.push({ type: current.request.type, requestedAt: iso(current.requestedAt), ...result });
+  if (result.outcome === 'ACCEPTED' && current.request.newDeliveryAddress) {
+    c.deliveryAddress = current.request.newDeliveryAddress;
+  }
+  c.operationId = undefined;
+  c.phase = c.queue.length > 0 ? 'WANTED' : 'IDLE';
+}
+
 function endWith(s: OrderMachineState, end: OrderEnd, now: number): void {
   s.end = end;
+  // The order is over: changes still waiting get the same answer as a cancel would.
+  const changeReason = end.status === 'CANCELLED' ? 'ORDER_ALREADY_CANCELLED' : cancelRefusalFor(end.status);
+  while (s.change && s.change.queue.length > 0) resolveChange(s, { outcome: 'REJECTED', reason: changeReason });
   s.compensation.done = !end.compensate;
   const reason = end.status === 'CANCELLED' ? undefined : cancelRefusalFor(end.status);
   if (s.cancel.attempts > s.cancel.results.length) {
@@ -200,6 +259,16 @@ function productionFailed(s: OrderMachineState, now: number): void {
 
 /** Brings status and end in line with what production and the cancel request say. */
 function settle(s: OrderMachineState, now: number): void {
+  // Before the end: a verdict that came with the shipment report still counts.
+  const changeVerdict = s.change?.operationId === undefined ? undefined : s.production.changes[s.change.operationId];
+  if (changeVerdict) {
+    resolveChange(
+      s,
+      changeVerdict.status === 'SUCCESSFUL'
+        ? { outcome: 'ACCEPTED' }
+        : { outcome: 'REJECTED', reason: changeVerdict.errorCode ?? 'CHANGE_REFUSED' },
+    );
+  }
   if (s.end !== undefined || s.status === 'AWAITING_STOCK') return;
   const p = s.production;
   const verdict = s.cancel.operationId === undefined ? undefined : p.changes[s.cancel.operationId];
@@ -302,6 +371,40 @@ export function onCancelSent(s: OrderMachineState, operationId: string, now: num
   settle(s, now);
 }
 
+/**
+ * An accelerate or redirect request (the update, after its validator: see {@link changeRefusal}). Returns the id
+ * under which its answer appears in `change.results`.
+ */
+export function onChangeRequested(s: OrderMachineState, request: ChangeRequest, now: number): number {
+  const c = (s.change ??= {
+    queue: [],
+    phase: 'IDLE',
+    operationId: undefined,
+    nextId: 1,
+    results: {},
+    log: [],
+    deliveryAddress: undefined,
+  });
+  const id = c.nextId++;
+  c.queue.push({ id, request, requestedAt: now });
+  if (c.phase === 'IDLE') c.phase = 'WANTED';
+  return id;
+}
+
+export function onChangeSent(s: OrderMachineState, operationId: string, now: number): void {
+  if (s.change?.phase !== 'WANTED') return;
+  s.change.phase = 'SENT';
+  s.change.operationId = operationId;
+  s.poll.lastNewsAt = now;
+  s.poll.quietPolls = 0;
+  settle(s, now);
+}
+
+export function onChangeFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  resolveChange(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'CHANGE_REQUEST_FAILED' });
+  settle(s, now);
+}
+
 export function onCancelFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
   resolveCancel(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'CANCEL_REQUEST_FAILED' });
   settle(s, now);
@@ -346,7 +449,7 @@ export function plannedPollAt(s: OrderMachineState): number | undefined {
     !s.submission.needed &&
     s.production.operationId !== undefined;
   if (!waitingOnD1) return undefined;
-  if (s.cancel.phase === 'SENT') {
+  if (s.cancel.phase === 'SENT' || s.change?.phase === 'SENT') {
     // Someone waits on D1's verdict: poll for it sooner, and regardless of D1's expected shipment date.
     const { changeVerdictTimeoutMs: wait, pollMaxIntervalMs } = s.timings;
     return nextPollAt(s.poll, { notificationTimeoutMs: wait, pollIntervalMs: wait, pollMaxIntervalMs });
@@ -395,12 +498,14 @@ export function decide(s: OrderMachineState, now: number): Step {
     return { kind: 'submit', issuerRequestId };
   }
   if (s.cancel.phase === 'WANTED') return { kind: 'requestCancel' };
+  const change = s.change?.phase === 'WANTED' ? s.change.queue[0] : undefined;
+  if (change) return { kind: 'requestChange', request: change.request };
   const pollAt = plannedPollAt(s);
   if (pollAt !== undefined && now >= pollAt && s.production.operationId !== undefined) {
     return {
       kind: 'poll',
       operationId: s.production.operationId,
-      changeIds: s.cancel.operationId === undefined ? [] : [s.cancel.operationId],
+      changeIds: [s.cancel.operationId, s.change?.operationId].filter((id) => id !== undefined),
     };
   }
   return { kind: 'wait', until: Math.min(pollAt ?? deadlineAt, deadlineAt) };
@@ -414,6 +519,7 @@ export function orderView(s: OrderMachineState): OrderState {
     issuerId: s.issuerId,
     cardId: s.cardId,
     issuerRequestId: s.issuerRequestId,
+    ...(s.cardProductId !== undefined && { cardProductId: s.cardProductId }),
     status: s.status,
     stage: p.stage,
     operationId: p.operationId,
@@ -430,6 +536,7 @@ export function orderView(s: OrderMachineState): OrderState {
     lastPollAt: s.poll.lastPollAt === undefined ? undefined : iso(s.poll.lastPollAt),
     nextPollAt: pollAt === undefined ? undefined : iso(pollAt),
     compensations: s.compensation.log,
+    ...(s.change && { changes: s.change.log }),
   };
 }
 

@@ -1,0 +1,26 @@
+import { Context } from '@temporalio/activity';
+import { OrderValidationError } from '../common/errors.js';
+import type { D1Client } from '../d1/client.js';
+import { describeIssues, updateOrderRequestSchema, type OperationAccepted } from '../d1/schemas.js';
+import type { ChangeRequest } from '../workflows/definitions.js';
+import { withTypedFailures } from './failures.js';
+
+/**
+ * Asks D1 to accelerate or redirect the card's order (Pull & change); the personalization center's verdict arrives
+ * later as an UPDATE_ORDER report. The request is checked against D1's schema first: the workflow cannot use zod.
+ */
+export function createRequestOrderChange(d1: D1Client) {
+  return function requestOrderChange(input: {
+    issuerId: string;
+    cardId: string;
+    request: ChangeRequest;
+  }): Promise<OperationAccepted> {
+    return withTypedFailures(() => {
+      const parsed = updateOrderRequestSchema.safeParse(input.request);
+      if (!parsed.success) throw new OrderValidationError(describeIssues(parsed.error));
+      return d1.updateOrder(input.issuerId, input.cardId, parsed.data, {
+        signal: Context.current().cancellationSignal,
+      });
+    });
+  };
+}
