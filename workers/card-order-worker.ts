@@ -54,6 +54,7 @@ export async function createCardOrderWorker(
     dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(codecKeys)], failureConverterPath },
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
     ...(config.d1.rateLimitPerSecond && { maxTaskQueueActivitiesPerSecond: config.d1.rateLimitPerSecond }),
     // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
     shutdownGraceTime: config.worker.shutdownGraceMs,

@@ -85,4 +85,13 @@ describe('loadConfig for D1', () => {
       },
     );
   });
+
+  it('caches 1,000 workflows per worker by default, and refuses a cache smaller than the concurrent tasks', () => {
+    assert.equal(loadConfig({}).worker.maxCachedWorkflows, 1000);
+    assert.throws(
+      () => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20' }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.issues.map((issue) => issue.key).join() === 'WORKER_MAX_CACHED_WORKFLOWS',
+    );
+  });
 });

@@ -58,6 +58,7 @@ describe('card order changes: accelerate and redirect', () => {
       );
       assert.doesNotMatch(JSON.stringify(state), /Boston|Other St/, 'no address in the order state');
       assert.equal((await stack.client.waitForOrder(order.issuerRequestId)).status, 'SHIPPED');
+      await stack.recordHistory(order.issuerRequestId, 'accelerated-and-redirected');
 
       const late = await cli('accelerate-and-redirect', order.issuerRequestId, '--address-file', addressFile);
       assert.deepEqual([late.code, late.out], [1, ['REJECTED (ORDER_ALREADY_SHIPPED)']]);
@@ -79,6 +80,7 @@ describe('card order changes: accelerate and redirect', () => {
         await stack.d1.faults({ updateOrderVerdict: 'BY_STAGE' });
       }
       assert.equal((await stack.client.waitForOrder(order.issuerRequestId)).status, 'SHIPPED');
+      await stack.recordHistory(order.issuerRequestId, 'change-refused-by-center');
     }));
 
   it('learns the verdict by polling when its notification is lost', () =>
