@@ -120,6 +120,8 @@ async function generatePair(alg: 'ES256' | 'ECDH-ES', kid: string, use: 'sig' | 
  * @returns whether anything was written.
  */
 export async function ensureDemoKeys(dir: string): Promise<boolean> {
+  // Only the keys folder is closed to others; its parents (e.g. .data, where the stack keeps PostgreSQL) are not.
+  await mkdir(path.dirname(dir), { recursive: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => path.join(dir, name);
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

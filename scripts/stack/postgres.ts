@@ -7,10 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, chown, constants, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, constants, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { projectRoot } from '../../common/config.js';
 import type { Say } from '../lib/go-tools.js';
 import type { Spawner, StackConfig } from './config.js';
 
@@ -74,6 +75,22 @@ export async function postgresBinDir(): Promise<string> {
   }
 }
 
+/**
+ * Lets other users pass through (o+x, not list) the project's own folders above the stack's data, e.g. `.data`,
+ * which `npm start` may have created 0700 alongside the keys: the postgres user must reach its cluster. Folders
+ * outside the project are the user's to open.
+ */
+async function openOurFoldersForTraversal(dataDir: string): Promise<void> {
+  const relative = path.relative(projectRoot, dataDir);
+  if (relative.startsWith('..') || path.isAbsolute(relative)) return;
+  let dir = projectRoot;
+  for (const part of relative.split(path.sep).filter(Boolean)) {
+    dir = path.join(dir, part);
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
+  }
+}
+
 /** Fails with a clear message when the postgres user cannot reach `dir` (e.g. a clone under a 0700 folder). */
 async function assertReachable(user: RunAs, dir: string): Promise<void> {
   const [command, args] = user.wrap('test', ['-x', dir]);
@@ -115,6 +132,7 @@ export async function startPostgres(stack: StackConfig, supervisor: Spawner, say
   const user = await runAs();
   const { dataDir, socketDir, passwordFile, port } = stack.postgres;
   await mkdir(stack.dataDir, { recursive: true });
+  await openOurFoldersForTraversal(stack.dataDir);
   const password = await databasePassword(passwordFile);
   for (const dir of [dataDir, socketDir]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });

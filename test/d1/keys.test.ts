@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,6 +20,18 @@ describe('key material', () => {
     assert.equal((await stat(path.join(dir, demoKeyFiles.encryptionPrivateJwk))).mode & 0o777, 0o600);
     const publicJwk = JSON.parse(await readFile(path.join(dir, demoKeyFiles.encryptionPublicJwk), 'utf8')) as object;
     assert.ok(!('d' in publicJwk));
+  });
+
+  it('closes the keys folder to others, not the folders it creates above it (the stack keeps PostgreSQL there)', async () => {
+    const root = await tempDir();
+    await ensureDemoKeys(path.join(root, '.data', 'keys'));
+    await mkdir(path.join(root, 'sibling'));
+    assert.equal((await stat(path.join(root, '.data', 'keys'))).mode & 0o777, 0o700);
+    assert.equal(
+      (await stat(path.join(root, '.data'))).mode & 0o777,
+      (await stat(path.join(root, 'sibling'))).mode & 0o777,
+      '.data is made like any folder',
+    );
   });
 
   it('loads JWKs with their kid, and PEMs with the kid from configuration', async () => {
