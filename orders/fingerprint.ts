@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { createHash, createHmac, type KeyObject, createSecretKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
-import { KeyMaterialError } from '../common/errors.js';
+import { loadSecret } from '../common/secrets.js';
 
 /** The memo key the fingerprint is stored under. */
 export const ORDER_FINGERPRINT_MEMO = 'orderFingerprint';
@@ -32,18 +31,7 @@ export class OrderFingerprintKey {
 
   /** @throws {KeyMaterialError} when the secret is missing or shorter than 32 bytes. */
   static async load(source: Config['orderFingerprintKey']): Promise<OrderFingerprintKey> {
-    let text = source.inline;
-    if (!text) {
-      try {
-        text = await readFile(source.file, 'utf8');
-      } catch (err) {
-        throw new KeyMaterialError(
-          `Cannot read the order fingerprint key at ${source.file} (run \`npm run keys\`): ${(err as Error).message}`,
-        );
-      }
-    }
-    const secret = Buffer.from(text.trim(), 'base64');
-    if (secret.length < 32) throw new KeyMaterialError('The order fingerprint key must be at least 32 bytes (base64)');
+    const secret = await loadSecret(source, 'order fingerprint key');
     const keyId = createHash('sha256').update('order-fingerprint-key-id').update(secret).digest('base64url');
     return new OrderFingerprintKey(createSecretKey(secret), keyId.slice(0, 16));
   }

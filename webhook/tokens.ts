@@ -6,11 +6,11 @@
  * @module
  */
 import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
-import { ConfigError, KeyMaterialError } from '../common/errors.js';
+import { ConfigError } from '../common/errors.js';
+import { loadSecret } from '../common/secrets.js';
 import { issuerIdSchema } from '../d1/schemas.js';
 
 const TOKEN_ISSUER = 'd1-card-orders/webhook';
@@ -79,20 +79,8 @@ export function webhookClients(config: Config): WebhookClient[] {
 }
 
 /** Reads the signing secret. @throws {KeyMaterialError} when it is missing or shorter than 32 bytes. */
-export async function loadTokenSecret(source: Config['webhook']['tokenSecret']): Promise<Uint8Array> {
-  let text = source.inline;
-  if (!text) {
-    try {
-      text = await readFile(source.file, 'utf8');
-    } catch (err) {
-      throw new KeyMaterialError(
-        `Cannot read the webhook token secret at ${source.file} (run \`npm run keys\`): ${(err as Error).message}`,
-      );
-    }
-  }
-  const secret = Buffer.from(text.trim(), 'base64');
-  if (secret.length < 32) throw new KeyMaterialError('The webhook token secret must be at least 32 bytes (base64)');
-  return secret;
+export function loadTokenSecret(source: Config['webhook']['tokenSecret']): Promise<Uint8Array> {
+  return loadSecret(source, 'webhook token secret');
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
