@@ -167,8 +167,7 @@ export const benchmark: Benchmark = {
 
       progress('counting history events from the real histories');
       const [oursHistory, bareHistory] = await Promise.all([
-        // Our orders' memo is encrypted by the payload codec: a client without it cannot list them.
-        countHistories(stack.plain, stack.taskQueue),
+        countHistories(context.client, stack.taskQueue),
         countHistories(context.client, bareQueue),
       ]);
       const rateO = perSecond(o.orders, o.ms);

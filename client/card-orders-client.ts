@@ -21,21 +21,28 @@ import {
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  defaultPayloadConverter,
+  ValueError,
+  type Payload,
+  type PayloadCodec,
+} from '@temporalio/common';
 import type { z } from 'zod';
 import { createDataConverter } from '../codec/data-converter.js';
 import type { Config } from '../common/config.js';
-import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
+import {
+  isCardOrderError,
+  OrderConflictError,
+  OrderFailedError,
+  OrderNotFoundError,
+  OrderValidationError,
+} from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
 import { cardIdSchema, describeIssues, issuerIdSchema, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
-import {
-  differingFields,
-  ORDER_FINGERPRINT_MEMO,
-  OrderFingerprintKey,
-  type OrderFingerprint,
-} from '../orders/fingerprint.js';
+import { differingFields, OrderFingerprintKey, type OrderFingerprint } from '../orders/fingerprint.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import {
   cardOrderRequestSchema,
@@ -182,6 +189,7 @@ export class CardOrdersClient {
     private readonly encryptionKey: KeyWithId,
     private readonly catalog: ProgramCatalog,
     private readonly fingerprintKey: OrderFingerprintKey,
+    private readonly codecs: readonly PayloadCodec[],
     private readonly ownsConnection: boolean,
   ) {}
 
@@ -195,7 +203,8 @@ export class CardOrdersClient {
     ]);
     const conn = connection ?? (await Connection.connect(temporalConnectionOptions(config.temporal)));
     const temporal = new Client({ connection: conn, namespace: config.temporal.namespace, dataConverter });
-    return new CardOrdersClient(temporal, config, encryptionKey, catalog, fingerprintKey, !connection);
+    const codecs = dataConverter.payloadCodecs ?? [];
+    return new CardOrdersClient(temporal, config, encryptionKey, catalog, fingerprintKey, codecs, !connection);
   }
 
   /**
@@ -221,6 +230,7 @@ export class CardOrdersClient {
         productionDeadlineMs: timings?.productionDeadline ?? orderDefaults.productionDeadlineMs,
       },
       publishEvents: this.config.issuerEvents.url !== undefined,
+      fingerprint,
     };
     try {
       await this.temporal.workflow.start(CARD_ORDER_WORKFLOW, {
@@ -238,15 +248,12 @@ export class CardOrdersClient {
           ...(order.replacesCardId === undefined ? [] : [{ key: replacesCardIdKey, value: order.replacesCardId }]),
         ],
         staticSummary: `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`,
-        memo: { [ORDER_FINGERPRINT_MEMO]: fingerprint },
       });
       return { workflowId, placement: 'STARTED' };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    // The first run's memo: continue-as-new carries it to every later run.
-    const { memo } = await this.temporal.workflow.getHandle(workflowId).describe();
-    const differing = differingFields(memo?.[ORDER_FINGERPRINT_MEMO], fingerprint);
+    const differing = differingFields(await this.placedFingerprint(workflowId), fingerprint);
     if (differing && differing.length > 0) throw new OrderConflictError(workflowId, differing);
     return { workflowId, placement: 'EXISTING' };
   }
@@ -504,6 +511,30 @@ export class CardOrdersClient {
         if (status.name !== 'RUNNING')
           return { refusal: refusalOfEnded(typedSearchAttributes.get(cardOrderStatusKey)) };
       }
+      throw err;
+    }
+  }
+
+  /**
+   * The fingerprint the order under `workflowId` was placed with: its current run's input carries it (continue-as-new
+   * passes the input on). Read from the run's first event alone, never through visibility, so no listing ever has to
+   * decode it. Undefined when it cannot be read (an order from before fingerprints, a codec key since retired).
+   */
+  private async placedFingerprint(workflowId: string): Promise<unknown> {
+    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: this.config.temporal.namespace,
+      execution: { workflowId },
+      maximumPageSize: 1,
+    });
+    const payloads = (history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ??
+      []) as Payload[];
+    try {
+      let decoded = payloads;
+      for (const codec of [...this.codecs].reverse()) decoded = await codec.decode(decoded);
+      const [input] = decoded.map((payload) => defaultPayloadConverter.fromPayload<Partial<CardOrderInput>>(payload));
+      return input?.fingerprint;
+    } catch (err) {
+      if (isCardOrderError(err) || err instanceof ValueError) return undefined;
       throw err;
     }
   }

@@ -2,7 +2,8 @@
  * An order's fingerprint: one keyed hash (HMAC-SHA-256) per top-level field of its canonical form, so that placing
  * an `issuerRequestId` again can say which fields differ from the order placed first, without anything storing
  * those fields, card data included, in a form one could read or guess back (a PAN has too few possible values for
- * an unkeyed hash). It lives in the order workflow's memo, which the payload codec encrypts as well.
+ * an unkeyed hash). It travels in the order workflow's input, which the payload codec encrypts as well; it is not
+ * in the memo, since every visibility listing decodes memos.
  *
  * @module
  */
@@ -10,9 +11,6 @@ import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:cr
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
 import { loadSecret } from '../common/secrets.js';
-
-/** The memo key the fingerprint is stored under. */
-export const ORDER_FINGERPRINT_MEMO = 'orderFingerprint';
 
 export const orderFingerprintSchema = z.strictObject({
   v: z.literal(1),
@@ -56,7 +54,7 @@ export class OrderFingerprintKey {
 
 /**
  * The top-level fields in which two fingerprints differ, sorted; `undefined` when they cannot be compared (made under
- * different keys, or the stored one is missing or of another shape).
+ * different keys, or the placed one is missing or of another shape).
  */
 export function differingFields(placed: unknown, again: OrderFingerprint): string[] | undefined {
   const stored = orderFingerprintSchema.safeParse(placed);

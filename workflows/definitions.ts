@@ -7,6 +7,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Address, Operation, ShipmentTracking } from '../d1/schemas.js';
+import type { OrderFingerprint } from '../orders/fingerprint.js';
 import type { CardOrder } from '../orders/schema.js';
 import type { OrderMachineState } from './card-order/order-machine.js';
 
@@ -74,6 +75,11 @@ export interface CardOrderInput {
   publishEvents: boolean;
   /** The whole state of the previous run, when this run continues it (continue-as-new). */
   carried?: OrderMachineState;
+  /**
+   * The order's keyed fingerprint, for the client to tell the same order placed again from a different one under the
+   * same issuerRequestId (ORDER_CONFLICT). The workflow only carries it along.
+   */
+  fingerprint?: OrderFingerprint | undefined;
 }
 
 /** One applied (or ignored) D1 report, as the order's timeline shows it. */
