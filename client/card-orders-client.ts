@@ -131,13 +131,13 @@ export interface OrderReading extends OrderState {
   source: OrderStateSource;
 }
 
-/** The options of `cancelOrder`. */
-export interface CancelOrderOptions {
+/** The options of a request to a running order: `cancelOrder`, `changeOrder` and its shorthands. */
+export interface OrderRequestOptions {
   /** The issuer (default: the configured D1_ISSUER_ID). */
   issuerId?: string;
   /**
-   * The caller's id for this cancel request, sent as the update id: the same id sent again (a retry after a lost
-   * answer) is the same request to Temporal, answered with the first one's outcome. Default: a random UUID.
+   * The caller's id for this request, sent as the update id: the same id sent again (a retry after a lost answer)
+   * is the same request to Temporal, answered with the first one's outcome. Default: a random UUID.
    */
   requestId?: string;
 }
@@ -354,7 +354,7 @@ export class CardOrdersClient {
    *
    * @throws {OrderNotFoundError} when there is no such order.
    */
-  async cancelOrder(issuerRequestId: string, options: CancelOrderOptions = {}): Promise<CancelResult> {
+  async cancelOrder(issuerRequestId: string, options: OrderRequestOptions = {}): Promise<CancelResult> {
     const issuerId = options.issuerId ?? this.config.d1.issuerId;
     const outcome = await this.sendOrderUpdate(issuerId, issuerRequestId, options.requestId, (handle, updateId) =>
       handle.executeUpdate(cancelOrderUpdate, { updateId }),
@@ -376,7 +376,7 @@ export class CardOrdersClient {
   async changeOrder(
     issuerRequestId: string,
     request: ChangeRequest,
-    options: CancelOrderOptions = {},
+    options: OrderRequestOptions = {},
   ): Promise<ChangeResult> {
     const issuerId = options.issuerId ?? this.config.d1.issuerId;
     const parsed = updateOrderRequestSchema.safeParse(request);
@@ -408,7 +408,7 @@ export class CardOrdersClient {
   }
 
   /** Speeds the order up (produce at once, express carrier); see {@link changeOrder}. */
-  accelerateOrder(issuerRequestId: string, options?: CancelOrderOptions): Promise<ChangeResult> {
+  accelerateOrder(issuerRequestId: string, options?: OrderRequestOptions): Promise<ChangeResult> {
     return this.changeOrder(issuerRequestId, { type: 'ACCELERATE' }, options);
   }
 
@@ -416,7 +416,7 @@ export class CardOrdersClient {
   redirectOrder(
     issuerRequestId: string,
     newDeliveryAddress: Address,
-    options?: CancelOrderOptions,
+    options?: OrderRequestOptions,
   ): Promise<ChangeResult> {
     return this.changeOrder(issuerRequestId, { type: 'REDIRECT', newDeliveryAddress }, options);
   }
@@ -425,7 +425,7 @@ export class CardOrdersClient {
   accelerateAndRedirectOrder(
     issuerRequestId: string,
     newDeliveryAddress: Address,
-    options?: CancelOrderOptions,
+    options?: OrderRequestOptions,
   ): Promise<ChangeResult> {
     return this.changeOrder(issuerRequestId, { type: 'ACCELERATE_AND_REDIRECT', newDeliveryAddress }, options);
   }
