@@ -1,7 +1,7 @@
 /**
  * One physical card order, from submit to the cardholder's door: the thin Temporal shell around the order's state
- * machine (`order-machine.ts`). It feeds the machine D1's notifications (signal), cancel and Pull & change requests (updates,
- * workflow cancel) and the outcomes of its activities, and carries out the one step the machine decides.
+ * machine (`order-machine.ts`). It feeds the machine D1's notifications (signal), cancel and Pull & change requests
+ * (updates, workflow cancel) and the outcomes of its activities, and carries out the one step the machine decides.
  *
  * Why it is shaped this way:
  * - Handlers only change the machine's state and wake the loop; every command (activity, timer, upsert) comes from

@@ -216,19 +216,26 @@ function resolveChange(s: OrderMachineState, result: ChangeResult): void {
 
 function endWith(s: OrderMachineState, end: OrderEnd, now: number): void {
   s.end = end;
-  // The order is over: changes still waiting get the same answer as a cancel would.
-  const changeReason = end.status === 'CANCELLED' ? 'ORDER_ALREADY_CANCELLED' : cancelRefusalFor(end.status);
-  while (s.change && s.change.queue.length > 0) resolveChange(s, { outcome: 'REJECTED', reason: changeReason });
+  const reason = refusalAfterEnd(end.status);
+  // The order is over: changes still waiting are refused for it, a cancel waiting gets how it ended.
+  while (s.change && s.change.queue.length > 0) resolveChange(s, { outcome: 'REJECTED', reason });
   s.compensation.done = !end.compensate;
-  const reason = end.status === 'CANCELLED' ? undefined : cancelRefusalFor(end.status);
   if (s.cancel.attempts > s.cancel.results.length) {
-    resolveCancel(s, reason === undefined ? { outcome: 'CANCELLED' } : { outcome: 'REJECTED', reason });
+    resolveCancel(s, end.status === 'CANCELLED' ? { outcome: 'CANCELLED' } : { outcome: 'REJECTED', reason });
   }
   setStatus(s, end.compensate ? 'COMPENSATING' : end.status, now);
 }
 
-function cancelRefusalFor(status: OrderEnd['status']): string {
-  return status === 'SHIPPED' ? 'ORDER_ALREADY_SHIPPED' : 'ORDER_ALREADY_FAILED';
+/** Why a request to an order that ended this way is refused. */
+function refusalAfterEnd(status: OrderEnd['status']): string {
+  if (status === 'SHIPPED' || status === 'CANCELLED') return `ORDER_ALREADY_${status}`;
+  return 'ORDER_ALREADY_FAILED';
+}
+
+/** News from D1 (or a request that D1 will answer): the quiet time before the next poll starts again. */
+function restartPollClock(s: OrderMachineState, now: number): void {
+  s.poll.lastNewsAt = now;
+  s.poll.quietPolls = 0;
 }
 
 function productionFailed(s: OrderMachineState, now: number): void {
@@ -293,10 +300,7 @@ function applyReports(
 ): boolean {
   let changed = false;
   for (const op of operations) changed = applyReport(s.production, op, source, iso(now)) || changed;
-  if (changed) {
-    s.poll.lastNewsAt = now;
-    s.poll.quietPolls = 0;
-  }
+  if (changed) restartPollClock(s, now);
   settle(s, now);
   return changed;
 }
@@ -322,7 +326,7 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
       s,
       s.end.status === 'CANCELLED'
         ? { outcome: 'CANCELLED' }
-        : { outcome: 'REJECTED', reason: cancelRefusalFor(s.end.status) },
+        : { outcome: 'REJECTED', reason: refusalAfterEnd(s.end.status) },
     );
   } else if (s.status === 'AWAITING_STOCK' || s.submission.requestIds.length === 0) {
     // Nothing live at D1: the failed D1 order is over, or nothing was sent yet.
@@ -336,8 +340,7 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
 export function onSubmitted(s: OrderMachineState, operationId: string, now: number): void {
   s.submission.needed = false;
   trackOperation(s.production, operationId);
-  s.poll.lastNewsAt = now;
-  s.poll.quietPolls = 0;
+  restartPollClock(s, now);
   applyReports(s, takeEarlyReports(s.production, operationId), 'notification', now);
 }
 
@@ -366,8 +369,7 @@ export function onCancelSent(s: OrderMachineState, operationId: string, now: num
   s.cancel.phase = 'SENT';
   s.cancel.operationId = operationId;
   // D1 answers by notification; if that is lost, the poll clock starts now.
-  s.poll.lastNewsAt = now;
-  s.poll.quietPolls = 0;
+  restartPollClock(s, now);
   settle(s, now);
 }
 
@@ -395,8 +397,7 @@ export function onChangeSent(s: OrderMachineState, operationId: string, now: num
   if (s.change?.phase !== 'WANTED') return;
   s.change.phase = 'SENT';
   s.change.operationId = operationId;
-  s.poll.lastNewsAt = now;
-  s.poll.quietPolls = 0;
+  restartPollClock(s, now);
   settle(s, now);
 }
 
