@@ -40,7 +40,7 @@ import {
 } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
-import { cardIdSchema, describeIssues, issuerIdSchema, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
+import { describeIssues, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import { differingFields, OrderFingerprintKey, type OrderFingerprint } from '../orders/fingerprint.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
@@ -77,6 +77,7 @@ import {
   replacesCardIdKey,
 } from '../workflows/search-attributes.js';
 import { temporalConnectionOptions } from '../common/temporal.js';
+import { idIssues } from './id-issues.js';
 import {
   listUnmatched,
   redeliverUnmatched,
@@ -304,13 +305,10 @@ export class CardOrdersClient {
     filter: { status?: CardOrderStatus; issuerId?: string; replacesCardId?: string; limit?: number } = {},
   ): Promise<OrderSummary[]> {
     const issuerId = filter.issuerId ?? this.config.d1.issuerId;
-    const issues: { field: string; reason: string }[] = [];
-    if (!issuerIdSchema.safeParse(issuerId).success)
-      issues.push({ field: 'issuerId', reason: 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)' });
+    const issues = idIssues([{ field: 'issuerId', kind: 'issuer', value: issuerId }]);
     if (filter.status !== undefined && !cardOrderStatuses.includes(filter.status))
       issues.push({ field: 'status', reason: `must be one of ${cardOrderStatuses.join(', ')}` });
-    if (filter.replacesCardId !== undefined && !cardIdSchema.safeParse(filter.replacesCardId).success)
-      issues.push({ field: 'replacesCardId', reason: 'must be a D1 card id (letters, digits, _ and -)' });
+    issues.push(...idIssues([{ field: 'replacesCardId', kind: 'card', value: filter.replacesCardId }]));
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1)
       issues.push({ field: 'limit', reason: 'must be a positive whole number' });

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { CliUsageError, isCardOrderError, OrderValidationError, type OrderConflictError } from '../common/errors.js';
-import { issuerIdSchema } from '../d1/schemas.js';
+import { idFormatReason } from './id-issues.js';
 import type { Address } from '../d1/schemas.js';
 import {
   cardOrderStatuses,
@@ -88,6 +88,17 @@ function describeState(state: OrderReading): string {
   return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}${execution}`;
 }
 
+/** The JSON in `file`; an unreadable file is an invalid input named by its option. */
+async function readJsonFile(option: string, file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (err) {
+    throw new OrderValidationError([
+      { field: option, reason: `cannot read JSON from ${file}: ${(err as Error).message}` },
+    ]);
+  }
+}
+
 /** `--limit`: a positive whole number, or absent. */
 function parseLimit(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -149,23 +160,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!commands.includes(command)) {
       throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);
     }
-    if (values.issuer !== undefined && !issuerIdSchema.safeParse(values.issuer).success) {
-      throw new CliUsageError('--issuer', 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)');
-    }
+    const badIssuer = values.issuer === undefined ? undefined : idFormatReason('issuer', values.issuer);
+    if (badIssuer) throw new CliUsageError('--issuer', badIssuer);
     const config = loadConfig(io.env);
     const issuerId = values.issuer ?? config.d1.issuerId;
     const connect = async () => (client = await CardOrdersClient.connect({ config }));
     switch (command) {
       case 'order': {
         if (!values.file) throw new CliUsageError('--file', 'is required: card-orders order --file order.json');
-        let request: unknown;
-        try {
-          request = JSON.parse(await readFile(values.file, 'utf8'));
-        } catch (err) {
-          throw new OrderValidationError([
-            { field: '--file', reason: `cannot read JSON from ${values.file}: ${(err as Error).message}` },
-          ]);
-        }
+        const request = await readJsonFile('--file', values.file);
         const placed = await (await connect()).orderCard(request as Parameters<CardOrdersClient['orderCard']>[0]);
         print(`${placed.workflowId} ${placed.placement}`, placed);
         return 0;
@@ -236,16 +239,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           );
         }
         if (type === 'ACCELERATE' && file) throw new CliUsageError('--address-file', 'an accelerate keeps the address');
-        let newDeliveryAddress: Address | undefined;
-        if (file) {
-          try {
-            newDeliveryAddress = JSON.parse(await readFile(file, 'utf8')) as Address;
-          } catch (err) {
-            throw new OrderValidationError([
-              { field: '--address-file', reason: `cannot read JSON from ${file}: ${(err as Error).message}` },
-            ]);
-          }
-        }
+        const newDeliveryAddress = file ? ((await readJsonFile('--address-file', file)) as Address) : undefined;
         const result = await (
           await connect()
         ).changeOrder(

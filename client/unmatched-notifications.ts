@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { visibilityLiteral } from '../common/visibility-query.js';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../common/config.js';
 import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
-import { cardIdSchema, issuerIdSchema } from '../d1/schemas.js';
+import { visibilityLiteral } from '../common/visibility-query.js';
 import { NotificationRouter, unmatchedWorkflowId } from '../webhook/notification-router.js';
 import { dedupeKey } from '../workflows/card-order/production-tracking.js';
 import {
@@ -17,6 +16,7 @@ import {
   type UnmatchedNotification,
 } from '../workflows/definitions.js';
 import { issuerIdKey } from '../workflows/search-attributes.js';
+import { idIssues } from './id-issues.js';
 
 /** One card's record, as `listUnmatched` sums it up: identifiers, counts and states, no notification bodies. */
 export interface UnmatchedRecord {
@@ -48,17 +48,17 @@ export interface UnmatchedRedelivery {
 }
 
 function checkIds(ids: { issuerId: string; cardId?: string }): void {
-  const issues: { field: string; reason: string }[] = [];
-  if (!issuerIdSchema.safeParse(ids.issuerId).success)
-    issues.push({ field: 'issuerId', reason: 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)' });
-  if (ids.cardId !== undefined && !cardIdSchema.safeParse(ids.cardId).success)
-    issues.push({ field: 'cardId', reason: 'must be a D1 card id (letters, digits, _ and -)' });
+  const issues = idIssues([
+    { field: 'issuerId', kind: 'issuer', value: ids.issuerId },
+    { field: 'cardId', kind: 'card', value: ids.cardId },
+  ]);
   if (issues.length > 0) throw new OrderValidationError(issues);
 }
 
 /**
- * The issuer's open records on the task queue, newest first. Each is read through its query, so a worker must be up. Records the
- * webhook made before it indexed them by issuer are not listed (they end with their retention period).
+ * The issuer's open records on the task queue, newest first. Each is read through its query, so a worker must be
+ * up. Records the webhook made before it indexed them by issuer are not listed (they end with their retention
+ * period).
  *
  * @throws {OrderValidationError} when the issuer id is not in D1's format (it never reaches the query unchecked).
  */
