@@ -164,6 +164,16 @@ export const envSchema = z
      * (submit, cancel, compensation) are retried before the order fails. @default 1h
      */
     ORDER_D1_RETRY_TIMEOUT: durationMs.default(3_600_000),
+    /**
+     * How long a shipped order keeps listening for D1's shipment updates and a CARD_RETURNED report before it
+     * completes. It waits on one timer: no polls. @default 30d
+     */
+    ORDER_DELIVERY_WINDOW: durationMs.default(30 * 86_400_000),
+    /**
+     * How long a returned card waits for the issuer's corrected address (the re-ship update) when its program
+     * re-ships returned cards; then the order ends RETURNED. @default 30d
+     */
+    ORDER_RESHIP_WAIT: durationMs.default(30 * 86_400_000),
     /** Re-orders of an OUT_OF_STOCK card before it is compensated. @default 1 */
     ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(MAX_REORDERS).default(1),
     /** Activities one worker runs at once. @default 50 */
@@ -344,6 +354,8 @@ function toConfig(env: z.output<typeof envSchema>) {
       outOfStockReorderDelayMs: env.ORDER_OUT_OF_STOCK_REORDER_DELAY,
       outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
       d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
+      deliveryWindowMs: env.ORDER_DELIVERY_WINDOW,
+      reshipWaitMs: env.ORDER_RESHIP_WAIT,
     },
     logLevel: env.LOG_LEVEL,
     logs: { dir: fromRoot(env.LOGS_DIR), toTerminal: env.LOG_TO_TERMINAL },

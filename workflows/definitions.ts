@@ -92,7 +92,8 @@ export interface TimelineEntry {
   stage: string;
   shipmentStatus?: string | undefined;
   errorCode?: string | undefined;
-  source: 'notification' | 'poll';
+  /** `reconcile`: the nightly reconciliation found D1 ahead of the order and passed on D1's status. */
+  source: 'notification' | 'poll' | 'reconcile';
   /** True when the report came after a later stage and changed nothing. */
   late?: boolean;
 }
@@ -181,6 +182,11 @@ export interface CancelResult {
 
 /** D1 operation reports, as the webhook received them (all of one batch's reports for this order). */
 export const d1NotificationSignal = defineSignal<[{ operations: Operation[] }]>('d1Notification');
+/**
+ * D1's status of the card as the reconciliation read it (`GET .../productionStatus`), applied like a poll's answer:
+ * deduplicated, never moving the order backwards.
+ */
+export const d1StatusReportSignal = defineSignal<[{ operations: Operation[] }]>('d1StatusReport');
 export const orderStateQuery = defineQuery<OrderState>('orderState');
 /**
  * Asks D1 to cancel the order; answers once D1 confirmed or refused. Its validator refuses at once (nothing written

@@ -39,6 +39,7 @@ import {
   cardOrderFailureTypes,
   changeOrderUpdate,
   d1NotificationSignal,
+  d1StatusReportSignal,
   orderStateQuery,
   type CancelResult,
   type ChangeResult,
@@ -65,6 +66,7 @@ import {
   onNotification,
   onPolled,
   onPollFailed,
+  onStatusReport,
   onSubmitFailed,
   onSubmitted,
   orderView,
@@ -141,6 +143,10 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
 
   setHandler(d1NotificationSignal, ({ operations }) => {
     onNotification(s, operations, Date.now());
+    wake = true;
+  });
+  setHandler(d1StatusReportSignal, ({ operations }) => {
+    onStatusReport(s, operations, Date.now());
     wake = true;
   });
   setHandler(orderStateQuery, () => orderView(s));

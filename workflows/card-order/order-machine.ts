@@ -417,6 +417,11 @@ export function onPolled(s: OrderMachineState, operations: readonly Operation[],
   if (!applyReports(s, operations, 'poll', now)) s.poll.quietPolls += 1;
 }
 
+/** D1's status as the reconciliation read it: a poll's answer that the order did not ask for (not counted). */
+export function onStatusReport(s: OrderMachineState, operations: readonly Operation[], now: number): void {
+  applyReports(s, operations, 'reconcile', now);
+}
+
 /** A poll that failed is a fallback that failed: counted, retried later, never fatal. */
 export function onPollFailed(s: OrderMachineState, now: number): void {
   s.poll.count += 1;
