@@ -8,31 +8,40 @@ import type { D1Client } from '../d1/client.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
 import { createCancelD1Order } from './cancel-d1-order.js';
 import { createFetchOrderStatus } from './fetch-order-status.js';
+import { createListOpenOrders, type OpenOrdersSource } from './list-open-orders.js';
 import { createPollOrderStatus } from './poll-order-status.js';
 import {
   createPublishIssuerEvent,
   createPublishIssuerEvents,
   type IssuerEventsTarget,
 } from './publish-issuer-event.js';
+import { createPublishReconcileEvents } from './publish-reconcile-events.js';
+import { createReconcileOrderPage, type ReconcileTargets } from './reconcile-order-page.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
 import { createRequestOrderChange } from './request-order-change.js';
 import { createSubmitOrder } from './submit-order.js';
 import { createValidateOrder } from './validate-order.js';
 
 export type { IssuerEvent, IssuerEventType } from './publish-issuer-event.js';
+export type { ReconciliationDisagreementEvent } from './publish-reconcile-events.js';
 
 export interface ActivityDependencies {
   d1: D1Client;
   catalog: ProgramCatalog;
   /** Where lifecycle events go; none when the issuer has no event endpoint. */
   issuerEvents?: IssuerEventsTarget | undefined;
+  /**
+   * What the reconciliation (`reconcileOrders`) reads and signals orders through: the worker's Temporal client, its
+   * task queue, the visibility page size and the D1 calls at once. Absent, its activities fail (non-retryable).
+   */
+  reconcile?: (OpenOrdersSource & ReconcileTargets) | undefined;
 }
 
 /**
  * Every activity, by the name workflows call it. `validateOrder`, `fetchOrderStatus` and `publishIssuerEvent` serve
  * first-generation (`cardOrder`) runs only, until they drain.
  */
-export function createActivities({ d1, catalog, issuerEvents }: ActivityDependencies) {
+export function createActivities({ d1, catalog, issuerEvents, reconcile }: ActivityDependencies) {
   return {
     submitOrder: createSubmitOrder(d1, catalog),
     pollOrderStatus: createPollOrderStatus(d1),
@@ -43,6 +52,9 @@ export function createActivities({ d1, catalog, issuerEvents }: ActivityDependen
     validateOrder: createValidateOrder(catalog),
     fetchOrderStatus: createFetchOrderStatus(d1),
     publishIssuerEvent: createPublishIssuerEvent(issuerEvents),
+    listOpenOrders: createListOpenOrders(reconcile),
+    reconcileOrderPage: createReconcileOrderPage(d1, reconcile),
+    publishReconcileEvents: createPublishReconcileEvents(issuerEvents),
   };
 }
 

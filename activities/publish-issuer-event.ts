@@ -20,6 +20,13 @@ export interface IssuerEvent {
   order: Omit<OrderState, 'timeline'> | OrderStateV1;
 }
 
+/** What the publisher needs of any event it posts: lifecycle events, and the reconciliation's findings. */
+export interface IssuerEventEnvelope {
+  eventId: string;
+  type: string;
+  occurredAt: string;
+}
+
 export interface IssuerEventsTarget {
   url: string;
   signingKey: KeyWithId;
@@ -32,7 +39,7 @@ export interface IssuerEventsTarget {
  */
 export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined) {
   const publishOne = createPublishIssuerEvent(target);
-  return async function publishIssuerEvents(events: IssuerEvent[]): Promise<void> {
+  return async function publishIssuerEvents(events: (IssuerEvent | IssuerEventEnvelope)[]): Promise<void> {
     for (const event of events) await publishOne(event);
   };
 }
@@ -42,7 +49,7 @@ export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined
  * by Temporal until the issuer accepts it: delivery is at least once.
  */
 export function createPublishIssuerEvent(target: IssuerEventsTarget | undefined) {
-  return function publishIssuerEvent(event: IssuerEvent): Promise<void> {
+  return function publishIssuerEvent(event: IssuerEvent | IssuerEventEnvelope): Promise<void> {
     return withTypedFailures(async () => {
       if (!target) return;
       const jws = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(event)))

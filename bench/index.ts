@@ -33,6 +33,7 @@ export const entryNames = [
   'P3 D1 orders/s',
   'P4 worker RSS MB',
   'P4 resume s',
+  'P4 delivery window events/order',
   'P5 worker start s',
 ] as const;
 

@@ -1,10 +1,16 @@
 /**
- * P4, open orders: N orders parked waiting for production (the simulator's steps are hours apart), the worker
+ * P4, open orders. First: N orders parked waiting for production (the simulator's steps are hours apart), the worker
  * process's resident memory (VmRSS from /proc) with all of them open, then the time for all of them to move again
  * after that worker is killed with SIGKILL and a new one started: from the restart until every order applied
  * the shipment D1 then reports for each (through the webhook, in batches) and completed. Baseline: the bare
  * same-shape workflow parked the same way (after its submit activity, waiting for signals), its worker killed and
  * restarted the same way, the shipments sent as signals at the same concurrency.
+ *
+ * Then the delivery window: what an order costs the server while it waits after shipment. Up to
+ * {@link WINDOW_ORDERS} orders with a short window are shipped and sent {@link CARRIER_UPDATES} carrier updates
+ * each; counted are the history events each adds from its parking to its completion, and the D1 calls (activities)
+ * and timers after shipment. Baseline: the bare workflow, shipped the same way, waiting out the same window on one
+ * timer while it takes the same signals: the least any design can cost.
  *
  * @module
  */
@@ -20,6 +26,11 @@ const HOUR_MS = 3_600_000;
 /** Operations per webhook POST when D1 reports the shipments, and POSTs in flight. */
 const BATCH = 100;
 const POSTS_IN_FLIGHT = 4;
+/** Orders shipped into their delivery window, the window, and the carrier updates each then gets. */
+const WINDOW_ORDERS = 200;
+/** The delivery window (10 s with --quick). */
+const WINDOW_S = 30;
+const CARRIER_UPDATES = ['IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED'] as const;
 
 interface Resume {
   /** From the restart until every workflow completed, s. */
@@ -76,6 +87,38 @@ async function parkBare(context: BenchContext, plain: Client, taskQueue: string,
     { timeoutMs: 3_600_000, intervalMs: 2_000, what: `${count} bare workflows to park` },
   );
   return ids;
+}
+
+/** History lengths of `ids`, by id. */
+async function historyLengths(client: Client, ids: readonly string[]): Promise<Map<string, number>> {
+  const lengths = new Map<string, number>();
+  await mapLimit(ids, 32, async (id) => {
+    lengths.set(id, (await client.workflow.getHandle(id).describe()).historyLength);
+  });
+  return lengths;
+}
+
+/** Mean events each workflow added between two readings. */
+function meanGrowth(before: Map<string, number>, after: Map<string, number>): number {
+  let sum = 0;
+  for (const [id, length] of after) sum += length - (before.get(id) ?? 0);
+  return sum / Math.max(after.size, 1);
+}
+
+/** Activities scheduled and timers started after the second signal (the shipment), per workflow, over a sample. */
+async function afterShipmentCommands(client: Client, ids: readonly string[]) {
+  let activities = 0;
+  let timers = 0;
+  const sample = ids.slice(0, 20);
+  for (const id of sample) {
+    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const signals = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes ? [i] : []));
+    for (const e of events.slice((signals[1] ?? events.length) + 1)) {
+      if (e.activityTaskScheduledEventAttributes) activities += 1;
+      if (e.timerStartedEventAttributes) timers += 1;
+    }
+  }
+  return { activities: activities / sample.length, timers: timers / sample.length };
 }
 
 async function settle(worker: WorkerProcess): Promise<{ rssMb: number; peakMb: number }> {
@@ -154,6 +197,59 @@ export const benchmark: Benchmark = {
       const bareDone = await waitCompleted(context, bareQueue, count, bareRestart);
       const baseline: Resume = { ...bareDone, firstPollMs: await barePoll, deliveredMs: await bareDelivered };
 
+      // The delivery window, ours.
+      const windowed = Math.min(count, WINDOW_ORDERS);
+      const windowS = context.options.quick ? 10 : WINDOW_S;
+      progress(
+        `delivery window: ${windowed} orders shipped into a ${windowS} s window, ${CARRIER_UPDATES.length} carrier updates each`,
+      );
+      worker = spawnWorker('ours', oursEnv);
+      workers.push(worker);
+      await worker.firstPoll(context.client, stack.taskQueue);
+      const listening = await parkOrders(context, stack, windowed, {
+        firstIndex: count,
+        timings: { deliveryWindow: `${windowS}s` },
+        expectParked: windowed,
+      });
+      const oursIds = listening.map((o) => o.workflowId);
+      const oursParked = await historyLengths(context.client, oursIds);
+      const windowBatches = Array.from({ length: Math.ceil(listening.length / BATCH) }, (_, i) =>
+        listening.slice(i * BATCH, (i + 1) * BATCH),
+      );
+      const windowStart = Date.now();
+      for (const status of ['PICKED_UP', ...CARRIER_UPDATES]) {
+        await mapLimit(windowBatches, POSTS_IN_FLIGHT, async (batch) => {
+          const answer = await poster.post(
+            batch[0]!.issuerId,
+            batch.map((order) => reportOf(order, 'CARD_SHIPPED', status)),
+          );
+          if (answer >= 300) throw new Error(`the webhook answered ${answer} to a carrier update`);
+        });
+      }
+      await waitCompleted(context, stack.taskQueue, count + windowed, windowStart);
+      const oursWindowEvents = meanGrowth(oursParked, await historyLengths(context.client, oursIds));
+      const oursCommands = await afterShipmentCommands(context.client, oursIds);
+
+      // The delivery window, bare.
+      const bareIds = Array.from({ length: windowed }, (_, i) => `bare-p4-window-${context.runId}-${i}`);
+      await mapLimit(bareIds, context.options.startConcurrency, (id) =>
+        stack.plain.workflow.start('bareOrder', { taskQueue: bareQueue, workflowId: id, args: [id, windowS * 1000] }),
+      );
+      await waitUntil(
+        async () => [...(await historyLengths(stack.plain, bareIds)).values()].every((length) => length >= 10),
+        { timeoutMs: 600_000, intervalMs: 1_000, what: 'the bare window workflows to park' },
+      );
+      const bareParked = await historyLengths(stack.plain, bareIds);
+      const bareWindowStart = Date.now();
+      for (const [i] of ['PICKED_UP', ...CARRIER_UPDATES].entries()) {
+        await mapLimit(bareIds, POSTS_IN_FLIGHT * 32, (id) =>
+          stack.plain.workflow.getHandle(id).signal(bareNotificationSignal, { stage: 'CARD_SHIPPED', final: i === 0 }),
+        );
+      }
+      await waitCompleted(context, bareQueue, count + windowed, bareWindowStart);
+      const bareWindowEvents = meanGrowth(bareParked, await historyLengths(stack.plain, bareIds));
+      const bareCommands = await afterShipmentCommands(stack.plain, bareIds);
+
       const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       const resumeNote = (r: Resume) =>
         `first poll ${s(r.firstPollMs)}, all notifications taken ${s(r.deliveredMs)}, first done ${s(r.firstDoneMs)}, all done ${s(r.allMs)}`;
@@ -175,6 +271,15 @@ export const benchmark: Benchmark = {
           'lower',
           { on: 'ours', op: '<', value: 60 },
           `${count} open orders, from the restart after SIGKILL until every one applied its shipment and completed (the shipments sent from the restart on: ours through the webhook, ${BATCH} per POST, ${POSTS_IN_FLIGHT} POSTs in flight; bare as ${POSTS_IN_FLIGHT * 32} signals in flight); webhook answers outside 2xx (retried): ${JSON.stringify(Object.fromEntries(poster.failures))}; ours: ${resumeNote(ours)}; bare: ${resumeNote(baseline)}`,
+        ),
+        entry(
+          'P4 delivery window events/order',
+          'events',
+          oursWindowEvents,
+          bareWindowEvents,
+          'lower',
+          { on: 'ratio', op: '<=', value: 1.5 },
+          `${windowed} orders shipped into a ${windowS} s delivery window with ${CARRIER_UPDATES.length} carrier updates each: history events per order from parked to completed; after shipment, per order, ours ${oursCommands.activities} D1 calls and ${oursCommands.timers} timers, bare ${bareCommands.activities} activities and ${bareCommands.timers} timers`,
         ),
       ];
     } finally {

@@ -40,7 +40,7 @@ import {
 } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
-import { describeIssues, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
+import { addressSchema, describeIssues, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import { differingFields, OrderFingerprintKey, type OrderFingerprint } from '../orders/fingerprint.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
@@ -59,6 +59,9 @@ import {
   changeTypes,
   finalCardOrderStatuses,
   orderStateQuery,
+  RECONCILE_ORDERS_WORKFLOW,
+  reconcileScheduleId,
+  reshipOrderUpdate,
   type CancelResult,
   type ChangeRequest,
   type ChangeResult,
@@ -67,6 +70,9 @@ import {
   type CardOrderResult,
   type CardOrderStatus,
   type OrderState,
+  type ReconcileOrdersInput,
+  type ReconcileSummary,
+  type ReshipResult,
 } from '../workflows/definitions.js';
 import {
   cardIdKey,
@@ -152,7 +158,7 @@ const closedWithoutOutcome: readonly WorkflowExecutionStatusName[] = ['CANCELLED
  * closed in another status (terminated, timed out).
  */
 function refusalOfEnded(status: string | undefined): string {
-  if (status === 'SHIPPED' || status === 'CANCELLED') return `ORDER_ALREADY_${status}`;
+  if (status === 'SHIPPED' || status === 'CANCELLED' || status === 'RETURNED') return `ORDER_ALREADY_${status}`;
   if (status !== undefined && (finalCardOrderStatuses as readonly string[]).includes(status)) {
     return 'ORDER_ALREADY_FAILED';
   }
@@ -229,7 +235,10 @@ export class CardOrdersClient {
         pollIntervalMs: timings?.pollInterval ?? orderDefaults.pollIntervalMs,
         pollMaxIntervalMs: timings?.pollMaxInterval ?? orderDefaults.pollMaxIntervalMs,
         productionDeadlineMs: timings?.productionDeadline ?? orderDefaults.productionDeadlineMs,
+        deliveryWindowMs: timings?.deliveryWindow ?? orderDefaults.deliveryWindowMs,
+        reshipWaitMs: timings?.reshipWait ?? orderDefaults.reshipWaitMs,
       },
+      returnPolicy: this.catalog.programs[order.cardProductId]?.returns,
       publishEvents: this.config.issuerEvents.url !== undefined,
       fingerprint,
     };
@@ -386,19 +395,7 @@ export class CardOrdersClient {
       );
     }
     const change = parsed.data as ChangeRequest;
-    if (change.newDeliveryAddress) {
-      const { cardProductId } = await this.getOrder(issuerRequestId, issuerId);
-      const program = cardProductId === undefined ? undefined : this.catalog.programs[cardProductId];
-      const country = change.newDeliveryAddress.countryCode;
-      if (program && !program.destinationCountries.includes(country)) {
-        throw new OrderValidationError([
-          {
-            field: 'newDeliveryAddress.countryCode',
-            reason: `is not a country program ${cardProductId} ships to (${program.destinationCountries.join(', ')})`,
-          },
-        ]);
-      }
-    }
+    if (change.newDeliveryAddress) await this.checkDestination(issuerId, issuerRequestId, change.newDeliveryAddress);
     const outcome = await this.sendOrderUpdate(issuerId, issuerRequestId, options.requestId, (handle, updateId) =>
       handle.executeUpdate(changeOrderUpdate, { args: [change], updateId }),
     );
@@ -429,7 +426,40 @@ export class CardOrdersClient {
   }
 
   /**
-   * Waits until the order ends.
+   * Ships a returned card again, to the corrected `newDeliveryAddress`: the order re-orders it from D1 (under
+   * `{issuerRequestId}--r{n}`) and tracks it as before. Resolves once D1 accepted the new order (`RESHIPPED`, with
+   * its issuerRequestId), or `REJECTED` with the reason: the validator's (ORDER_NOT_RETURNED, RESHIP_NOT_ALLOWED when
+   * the program ends orders at a return, RESHIP_LIMIT_REACHED, RESHIP_IN_PROGRESS, ORDER_ALREADY_*) or D1's.
+   * `requestId` works as for {@link cancelOrder}.
+   *
+   * @throws {OrderValidationError} naming each invalid field of the address (never its value).
+   * @throws {OrderNotFoundError} when there is no such order.
+   */
+  async reshipOrder(
+    issuerRequestId: string,
+    newDeliveryAddress: Address,
+    options: OrderRequestOptions = {},
+  ): Promise<ReshipResult> {
+    const issuerId = options.issuerId ?? this.config.d1.issuerId;
+    const parsed = addressSchema.safeParse(newDeliveryAddress);
+    if (!parsed.success) {
+      throw new OrderValidationError(
+        describeIssues(parsed.error).map((issue) => ({
+          ...issue,
+          field: issue.field === '(body)' ? 'newDeliveryAddress' : `newDeliveryAddress.${issue.field}`,
+        })),
+      );
+    }
+    await this.checkDestination(issuerId, issuerRequestId, parsed.data);
+    const outcome = await this.sendOrderUpdate(issuerId, issuerRequestId, options.requestId, (handle, updateId) =>
+      handle.executeUpdate(reshipOrderUpdate, { args: [{ newDeliveryAddress: parsed.data }], updateId }),
+    );
+    return 'refusal' in outcome ? { outcome: 'REJECTED', reason: outcome.refusal } : outcome.result;
+  }
+
+  /**
+   * Waits until the order ends: for a shipped order, when its delivery window closes (or the card came back and
+   * was not re-shipped).
    *
    * @throws {OrderNotFoundError} when there is no such order.
    * @throws {OrderFailedError} with the failure type (e.g. PRODUCTION_FAILED) and D1's error code (e.g.
@@ -447,6 +477,28 @@ export class CardOrdersClient {
       }
       return orderNotFound(issuerId, issuerRequestId)(err);
     }
+  }
+
+  /**
+   * Starts a reconciliation of the task queue's open orders with D1 now, whether its Schedule (RECONCILE_SCHEDULE)
+   * exists or not, and returns its workflow id, `reconcile-orders:{taskQueue}:manual-{ISO time}`: its result is the
+   * {@link ReconcileSummary}, its current details in Web UI the progress. A worker must run it. It may overlap a
+   * scheduled run: the orders drop the D1 reports they already have (each run's events carry the run's own ids).
+   */
+  async reconcileNow(): Promise<string> {
+    const { taskQueue } = this.config.temporal;
+    const workflowId = `${reconcileScheduleId(taskQueue)}:manual-${new Date().toISOString()}`;
+    await this.temporal.workflow.start<(input: ReconcileOrdersInput) => Promise<ReconcileSummary>>(
+      RECONCILE_ORDERS_WORKFLOW,
+      {
+        taskQueue,
+        workflowId,
+        args: [{}],
+        workflowExecutionTimeout: '23h',
+        staticSummary: `Reconciliation of the open card orders of task queue ${taskQueue} with D1 (on demand)`,
+      },
+    );
+    return workflowId;
   }
 
   /**
@@ -470,6 +522,20 @@ export class CardOrdersClient {
   /** Closes the connection, when the client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+  }
+
+  /** Refuses an address outside the order's program's destination countries. */
+  private async checkDestination(issuerId: string, issuerRequestId: string, address: Address): Promise<void> {
+    const { cardProductId } = await this.getOrder(issuerRequestId, issuerId);
+    const program = cardProductId === undefined ? undefined : this.catalog.programs[cardProductId];
+    if (program && !program.destinationCountries.includes(address.countryCode)) {
+      throw new OrderValidationError([
+        {
+          field: 'newDeliveryAddress.countryCode',
+          reason: `is not a country program ${cardProductId} ships to (${program.destinationCountries.join(', ')})`,
+        },
+      ]);
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ import {
   finalCardOrderStatuses,
   type CardOrderStatus,
   type ChangeType,
+  type ReconcileOrdersInput,
+  type ReconcileSummary,
 } from '../workflows/definitions.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 
@@ -34,13 +36,18 @@ Commands:
                                   Pull & change: send the card to a new address; prints D1's verdict
   accelerate-and-redirect <issuerRequestId> --address-file <address.json>
                                   both at once
+  reship <issuerRequestId> --address-file <address.json>
+                                  re-ship a returned card to a corrected address (programs that re-ship);
+                                  prints RESHIPPED and the new D1 order's issuerRequestId
   unmatched list [--limit N]      the issuer's kept notifications for cards with no order of ours
   unmatched redeliver <cardId>    hand a card's kept notifications to its order, once it exists
+  reconcile                       reconcile the open orders with D1 now (as RECONCILE_SCHEDULE does); waits
+                                  and prints the counts and the orders whose D1 state disagreed
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
   --status <S>          one of ${cardOrderStatuses.join(', ')}
-  --request-id <id>     the cancel or change request's id: a retry with the same id is the same request
+  --request-id <id>     the cancel, change or re-ship request's id: a retry with the same id is the same request
   --address-file <f>    the new delivery address, as D1's address JSON
   --json                machine-readable output
   -h, --help            this help
@@ -61,7 +68,9 @@ const commands: readonly string[] = [
   'list',
   'cancel',
   'watch',
+  'reship',
   'unmatched',
+  'reconcile',
   ...Object.keys(changeCommands),
 ];
 const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
@@ -253,6 +262,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         print(`${result.outcome}${result.reason ? ` (${result.reason})` : ''}`, result);
         return result.outcome === 'ACCEPTED' ? 0 : 1;
       }
+      case 'reship': {
+        const orderId = needId();
+        const file = values['address-file'];
+        if (!file) {
+          throw new CliUsageError(
+            '--address-file',
+            'is required: card-orders reship <issuerRequestId> --address-file address.json',
+          );
+        }
+        const newDeliveryAddress = (await readJsonFile('--address-file', file)) as Address;
+        const result = await (
+          await connect()
+        ).reshipOrder(orderId, newDeliveryAddress, {
+          issuerId,
+          ...(values['request-id'] !== undefined && { requestId: values['request-id'] }),
+        });
+        const detail = result.issuerRequestId ?? result.reason;
+        print(`${result.outcome}${detail ? ` (${detail})` : ''}`, result);
+        return result.outcome === 'RESHIPPED' ? 0 : 1;
+      }
       case 'unmatched': {
         const [, action, cardId] = positionals;
         if (!action || !unmatchedCommands.includes(action)) {
@@ -277,6 +306,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           result,
         );
         return result.outcome === 'REDELIVERED' ? 0 : 1;
+      }
+      case 'reconcile': {
+        const orders = await connect();
+        const workflowId = await orders.reconcileNow();
+        const summary = await orders.temporal.workflow
+          .getHandle<(input: ReconcileOrdersInput) => Promise<ReconcileSummary>>(workflowId)
+          .result();
+        if (values.json) {
+          io.out(JSON.stringify({ workflowId, ...summary }));
+          return 0;
+        }
+        const { checked, updated, disagreements, unknownAtD1, failed, skipped } = summary.counts;
+        io.out(
+          `RECONCILED checked=${checked} updated=${updated} disagreements=${disagreements} ` +
+            `unknownAtD1=${unknownAtD1} failed=${failed} skipped=${skipped} workflow=${workflowId}`,
+        );
+        for (const d of summary.latestDisagreements) {
+          io.out(
+            `${d.issuerRequestId} order=${d.orderStatus}/${d.orderStage ?? '-'} ` +
+              `d1=${d.d1Stage}${d.d1Status ? `/${d.d1Status}` : ''}${d.updated ? ' updated' : ''}`,
+          );
+        }
+        return 0;
       }
       default:
         throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);

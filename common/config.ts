@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MAX_REORDERS } from '../orders/reorder-id.js';
+import { cronExpressionIssue } from './cron.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 
 /** The repository root, where `.data/` and the prebuilt bundle live by default. */
@@ -189,6 +190,24 @@ export const envSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
     /** Calls per second to D1 across every worker of the task queue (a server-side limit); unset: none. */
     D1_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().optional(),
+    /**
+     * When the reconciliation runs: a five-field cron expression (`minute hour day-of-month month day-of-week`),
+     * always in UTC (no `CRON_TZ=`), e.g. `0 2 * * *` for 02:00 UTC every night. The worker keeps the Temporal
+     * Schedule `reconcile-orders:{TEMPORAL_TASK_QUEUE}` to it at start; unset (the default), it deletes that Schedule.
+     * @default unset (off)
+     */
+    RECONCILE_SCHEDULE: z
+      .string()
+      .trim()
+      .superRefine((value, ctx) => {
+        const issue = cronExpressionIssue(value);
+        if (issue) ctx.addIssue({ code: 'custom', message: `must be a cron expression in UTC: ${issue}` });
+      })
+      .optional(),
+    /** Open orders the reconciliation reads per visibility page (one activity per page). @default 200 */
+    RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+    /** D1 status calls at once while the reconciliation checks one page. @default 4 */
+    RECONCILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
 
     /** Where the notification webhook listens. @default 127.0.0.1:8091 */
     WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
@@ -292,6 +311,12 @@ function toConfig(env: z.output<typeof envSchema>) {
       metricsAddress: env.WORKER_METRICS_PORT === 0 ? undefined : `${env.METRICS_HOST}:${env.WORKER_METRICS_PORT}`,
     },
     programCatalogFile: fromRoot(env.PROGRAM_CATALOG_FILE),
+    reconcile: {
+      /** Unset: no Schedule (the reconciliation runs only when asked, `card-orders reconcile`). */
+      schedule: env.RECONCILE_SCHEDULE,
+      pageSize: env.RECONCILE_PAGE_SIZE,
+      concurrency: env.RECONCILE_CONCURRENCY,
+    },
     issuerEvents: {
       url: env.ISSUER_EVENTS_URL,
       signingKey: {

@@ -13,6 +13,15 @@ import type { CardOrder } from './schema.js';
 
 const identifiers = z.array(z.string().min(1)).default([]);
 
+/** What the order does when D1 reports its card returned (CARD_RETURNED). */
+export const returnPolicySchema = z.strictObject({
+  /** END: the order ends RETURNED. RESHIP: it waits (ORDER_RESHIP_WAIT) for the issuer's corrected address. */
+  action: z.enum(['END', 'RESHIP']).default('END'),
+  /** The most re-ships of one order. */
+  maxReships: z.number().int().min(1).max(3).default(1),
+});
+export type ReturnPolicy = z.infer<typeof returnPolicySchema>;
+
 export const programSchema = z.strictObject({
   description: z.string().optional(),
   issuanceTypes: z
@@ -25,6 +34,8 @@ export const programSchema = z.strictObject({
   inserts: identifiers,
   shipmentTypes: z.array(z.enum(['INDIVIDUAL', 'BULK'])).min(1),
   destinationCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be ISO 3166-1 alpha-2 codes')).min(1),
+  /** Returned cards: end the order (the default) or re-ship to a corrected address. */
+  returns: returnPolicySchema.default({ action: 'END', maxReships: 1 }),
 });
 export type Program = z.infer<typeof programSchema>;
 

@@ -40,6 +40,10 @@ export const orderTimingsSchema = z.strictObject({
   pollMaxInterval: durationMs.optional(),
   /** The overall limit: past it the order is compensated (`PRODUCTION_DEADLINE_EXCEEDED`). */
   productionDeadline: durationMs.optional(),
+  /** How long the shipped order listens for carrier updates and a return; `0ms` ends it at shipment. */
+  deliveryWindow: durationMs.optional(),
+  /** How long a returned card waits for a re-ship, when its program re-ships. */
+  reshipWait: durationMs.optional(),
 });
 
 const orderFields = {

@@ -72,6 +72,20 @@ export const faultsSchema = z.strictObject({
   tokenTtlSeconds: z.number().int().min(1).max(86_400).optional(),
   /** Failure rules, first match wins; a patch replaces the whole list. */
   outcomes: z.array(outcomeRuleSchema).max(100),
+  /**
+   * Carrier statuses reported after CARD_SHIPPED, one step apart (e.g. IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED):
+   * each is the same PRODUCE operation, still SUCCESSFUL/CARD_SHIPPED, with `details.shipment.status` set to it and
+   * a matching `message`. Read when a card ships.
+   */
+  shipmentUpdates: z.array(z.string().min(1).max(32)).max(10),
+  /**
+   * Cards reported returned one step after their last shipment update (or after CARD_SHIPPED without any): the
+   * same PRODUCE operation, SUCCESSFUL/CARD_RETURNED with `details.shipment.status` RETURNED_TO_SENDER; `endTime`
+   * stays the shipment's.
+   */
+  returnCardIds: z.array(cardIdSchema).max(1000),
+  /** Share of shipped cards reported returned as `returnCardIds` are; drawn once per order, when it ships. */
+  returnRate: rate,
   /** Seeds the random choices behind every rate, so a run can be repeated exactly. */
   seed: z
     .number()
@@ -105,6 +119,9 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   batchSize: 1,
   batchWindowMs: 0,
   outcomes: [],
+  shipmentUpdates: [],
+  returnCardIds: [],
+  returnRate: 0,
 });
 
 /** mulberry32: small, fast and good enough to decide whether a fault fires. */

@@ -14,6 +14,11 @@ import type { FaultState, OutcomeRule } from './faults.js';
 export const CANCELED_BY_ISSUER = 'CANCELED_BY_ISSUER';
 const PRODUCTION_SITE = 'SIM-FR-LCN-01';
 const DAY_MS = 86_400_000;
+/** The carrier's report on a card returned (the `returnCardIds` and `returnRate` knobs). */
+const RETURNED = { status: 'RETURNED_TO_SENDER', message: 'Returned to sender: address unknown' } as const;
+
+/** A carrier status as a human text: IN_TRANSIT is "In transit". */
+const carrierMessage = (status: string) => status.charAt(0) + status.slice(1).toLowerCase().replaceAll('_', ' ');
 
 /** What the order endpoint hands over once the request is valid: ids and product, no card data. */
 export interface NewOrder {
@@ -50,6 +55,10 @@ interface OrderRecord extends NewOrder {
   timer: Timer | undefined;
   /** A CANCEL was accepted: production stopped, the cancellation lands one step later. */
   canceling: boolean;
+  /** Carrier statuses still to report once shipped, one step apart (the `shipmentUpdates` knob when it shipped). */
+  carrierReports: string[];
+  /** The card is reported returned one step after its last carrier report (decided when it ships). */
+  returns: boolean;
 }
 
 interface CardRecord {
@@ -101,6 +110,8 @@ export class OrderStore {
       updates: [],
       timer: undefined,
       canceling: false,
+      carrierReports: [],
+      returns: false,
       operation: {
         operationId: randomUUID(),
         operation: 'PRODUCE',
@@ -218,7 +229,7 @@ export class OrderStore {
 
   /** Why an update cannot be applied to `order` now, as the UPDATE_ORDER failure to report. */
   #refusal(order: OrderRecord, type: UpdateOrderType): { errorCode: string; error: string } | undefined {
-    if (order.operation.details.status === 'CARD_SHIPPED') {
+    if (order.operation.details.status === 'CARD_SHIPPED' || order.operation.details.status === 'CARD_RETURNED') {
       return { errorCode: 'ORDER_ALREADY_SHIPPED', error: 'The card has already been shipped' };
     }
     if (isTerminal(order) || order.canceling) {
@@ -298,6 +309,12 @@ export class OrderStore {
           },
         },
       });
+      // After #finish, which stops the order's timer: scheduled before it, the first carrier report would be lost.
+      const { shipmentUpdates, returnCardIds, returnRate } = this.#options.faults.current;
+      const drawn = this.#options.faults.chance(returnRate);
+      order.carrierReports = [...shipmentUpdates];
+      order.returns = drawn || returnCardIds.includes(order.cardId);
+      this.#scheduleCarrierReport(order);
     } else {
       order.operation.details = {
         ...details,
@@ -307,6 +324,31 @@ export class OrderStore {
       };
       this.#scheduleStep(order);
     }
+    this.#emit(order);
+  }
+
+  /** Schedules the next carrier report on a shipped order, when one is left. */
+  #scheduleCarrierReport(order: OrderRecord): void {
+    if (order.carrierReports.length > 0 || order.returns) order.timer = this.#after(() => this.#reportCarrier(order));
+  }
+
+  /**
+   * The carrier's next report on a shipped order: a new shipment status (still SUCCESSFUL/CARD_SHIPPED), or, once
+   * none is left, the card returned (SUCCESSFUL/CARD_RETURNED). `endTime` stays the shipment's.
+   */
+  #reportCarrier(order: OrderRecord): void {
+    const { details } = order.operation;
+    const status = order.carrierReports.shift();
+    if (status !== undefined) {
+      order.operation.details = {
+        ...details,
+        shipment: { ...details.shipment, status, message: carrierMessage(status) },
+      };
+    } else {
+      order.returns = false;
+      order.operation.details = { ...details, status: 'CARD_RETURNED', shipment: { ...details.shipment, ...RETURNED } };
+    }
+    this.#scheduleCarrierReport(order);
     this.#emit(order);
   }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 
 type WorkflowBundleOption = NonNullable<WorkerOptions['workflowBundle']>;
@@ -14,6 +15,7 @@ import type { Logger } from '../common/logger.js';
 import { D1Client } from '../d1/client.js';
 import { loadSigningKey } from '../d1/keys.js';
 import { loadProgramCatalog } from '../orders/program-catalog.js';
+import { syncReconcileSchedule } from './reconcile-schedule.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
 
 export interface CardOrderWorker {
@@ -45,13 +47,17 @@ export async function createCardOrderWorker(
         timeoutMs: config.d1.requestTimeoutMs,
       }
     : undefined;
+  const dataConverter = { payloadCodecs: [new AesGcmPayloadCodec(codecKeys)], failureConverterPath };
+  // The reconciliation lists, queries and signals orders, and keeps its Schedule, over the worker's connection.
+  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  const reconcile = { temporal, taskQueue: config.temporal.taskQueue, ...config.reconcile };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle,
-    activities: createActivities({ d1, catalog, issuerEvents }),
-    dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(codecKeys)], failureConverterPath },
+    activities: createActivities({ d1, catalog, issuerEvents, reconcile }),
+    dataConverter,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
@@ -59,5 +65,17 @@ export async function createCardOrderWorker(
     // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });
+  // Orders matter more than the nightly job: a Schedule Temporal refuses (permissions, say) is an operator's alert,
+  // not a reason to stop the worker.
+  try {
+    const sync = await syncReconcileSchedule(temporal, config);
+    if (sync !== 'off') logger.info({ schedule: config.reconcile.schedule ?? null, sync }, 'reconciliation schedule');
+  } catch (err) {
+    const { message, cause } = err as Error;
+    logger.error(
+      { err: { message, cause: cause instanceof Error ? cause.message : undefined } },
+      'the reconciliation schedule could not be kept',
+    );
+  }
   return { worker, close: () => d1.close() };
 }

@@ -8,6 +8,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Address, Operation, ShipmentTracking } from '../d1/schemas.js';
 import type { OrderFingerprint } from '../orders/fingerprint.js';
+import type { ReturnPolicy } from '../orders/program-catalog.js';
 import type { CardOrder } from '../orders/schema.js';
 import type { OrderMachineState } from './card-order/order-machine.js';
 
@@ -29,7 +30,10 @@ export const cardOrderStatuses = [
   /** D1 reported OUT_OF_STOCK; the card is re-ordered after a delay. */
   'AWAITING_STOCK',
   'CANCELLING',
+  /** Handed to the carrier. The order listens for carrier updates and a return during its delivery window. */
   'SHIPPED',
+  /** D1 reported the card returned (CARD_RETURNED); per its program it ends here or waits for a re-ship. */
+  'RETURNED',
   'CANCELLED',
   'COMPENSATING',
   'COMPENSATED',
@@ -39,9 +43,13 @@ export const cardOrderStatuses = [
 ] as const;
 export type CardOrderStatus = (typeof cardOrderStatuses)[number];
 
-/** Statuses an order never leaves. */
+/**
+ * Statuses where the order's production story ends. Only a shipped card may still come back (SHIPPED to RETURNED,
+ * within the delivery window), and a returned one be shipped again when its program allows it.
+ */
 export const finalCardOrderStatuses: readonly CardOrderStatus[] = [
   'SHIPPED',
+  'RETURNED',
   'CANCELLED',
   'COMPENSATED',
   'COMPENSATION_FAILED',
@@ -66,7 +74,18 @@ export interface OrderTimings {
   outOfStockMaxReorders: number;
   /** How long the transient failures (5xx, 429, timeouts, auth) of one D1 call that must succeed are retried. */
   d1RetryTimeoutMs: number;
+  /**
+   * How long a shipped order listens for carrier updates and a return before it completes; 0 ends it at shipment.
+   * Absent in inputs from before the delivery window: {@link DEFAULT_DELIVERY_WINDOW_MS}.
+   */
+  deliveryWindowMs?: number | undefined;
+  /** How long a returned card waits for the issuer's corrected address (re-ship) before the order ends RETURNED. */
+  reshipWaitMs?: number | undefined;
 }
+
+/** The delivery window and re-ship wait of orders whose input predates them (production defaults). */
+export const DEFAULT_DELIVERY_WINDOW_MS = 30 * 86_400_000;
+export const DEFAULT_RESHIP_WAIT_MS = 30 * 86_400_000;
 
 export interface CardOrderInput {
   order: CardOrder;
@@ -80,6 +99,8 @@ export interface CardOrderInput {
    * same issuerRequestId (ORDER_CONFLICT). The workflow only carries it along.
    */
   fingerprint?: OrderFingerprint | undefined;
+  /** What the order's program does with a returned card, as the catalog said when the order was placed. */
+  returnPolicy?: ReturnPolicy | undefined;
 }
 
 /** One applied (or ignored) D1 report, as the order's timeline shows it. */
@@ -128,6 +149,40 @@ export interface OrderState {
   compensations: string[];
   /** Pull & change requests (accelerate, redirect) and their verdicts, oldest first; absent on older orders. */
   changes?: ChangeRecord[] | undefined;
+  /** After shipment: the delivery window, returns and re-ships; absent until the order listens after shipment. */
+  delivery?: DeliveryView | undefined;
+}
+
+export interface DeliveryView {
+  /** When the order stops listening for carrier updates and completes (ISO 8601), while it is SHIPPED. */
+  windowEndsAt: string | undefined;
+  /** When D1 reported the card returned, while the order is RETURNED. */
+  returnedAt: string | undefined;
+  /** Until when a returned card waits for the issuer's re-ship, when its program re-ships. */
+  reshipWaitEndsAt: string | undefined;
+  returns: number;
+  reships: ReshipRecord[];
+}
+
+/** Re-ship a returned card to a corrected address: D1 produces it again under a re-order id. */
+export interface ReshipRequest {
+  newDeliveryAddress: Address;
+}
+
+export interface ReshipResult {
+  /** RESHIPPED once D1 accepted the new order; REJECTED with the reason otherwise. */
+  outcome: 'RESHIPPED' | 'REJECTED';
+  /** The new D1 order's issuerRequestId (`{issuerRequestId}--r{n}`). */
+  issuerRequestId?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** A re-ship as the order's state lists it: no address (it is personal data). */
+export interface ReshipRecord {
+  requestedAt: string;
+  outcome: ReshipResult['outcome'] | 'PENDING';
+  issuerRequestId?: string | undefined;
+  reason?: string | undefined;
 }
 
 /** Pull & change requests other than cancel (which has its own update). */
@@ -154,7 +209,7 @@ export interface ChangeRecord extends ChangeResult {
 }
 
 export interface CardOrderResult {
-  status: 'SHIPPED' | 'CANCELLED';
+  status: 'SHIPPED' | 'CANCELLED' | 'RETURNED';
   operationId: string | undefined;
   shipment: ShipmentTracking | undefined;
   timeline: TimelineEntry[];
@@ -202,6 +257,13 @@ export const cancelOrderUpdate = defineUpdate<CancelResult>('cancelOrder');
  * ORDER_NOT_AT_D1, CHANGE_INVALID).
  */
 export const changeOrderUpdate = defineUpdate<ChangeResult, [ChangeRequest]>('changeOrder');
+/**
+ * Ships a returned card again, to the corrected address given: the order re-orders the card at D1 and tracks it
+ * as before. Answers once D1 accepted the new order. The validator refuses at once: RESHIP_INVALID,
+ * ORDER_NOT_RETURNED, RESHIP_NOT_ALLOWED (the program ends orders at a return), RESHIP_LIMIT_REACHED,
+ * RESHIP_IN_PROGRESS, or the reason of an order that ended.
+ */
+export const reshipOrderUpdate = defineUpdate<ReshipResult, [ReshipRequest]>('reshipOrder');
 
 /** Failure types an order ends with (`ApplicationFailure.type`), for callers to switch on. */
 export const cardOrderFailureTypes = {
@@ -244,3 +306,73 @@ export interface ReleaseUnmatchedResult {
 export const releaseUnmatchedUpdate = defineUpdate<ReleaseUnmatchedResult, [ReleaseUnmatchedRequest]>(
   'releaseUnmatched',
 );
+
+/** The reconciliation with D1: its Schedule (RECONCILE_SCHEDULE) or `reconcileNow` starts it on the task queue. */
+export const RECONCILE_ORDERS_WORKFLOW = 'reconcileOrders';
+
+/** The id of the task queue's reconciliation Schedule; the runs it starts have ids beginning with it. */
+export function reconcileScheduleId(taskQueue: string): string {
+  return `reconcile-orders:${taskQueue}`;
+}
+
+/**
+ * What one reconciliation found, summed over its pages of open orders. Each order listed counts once in `checked`,
+ * `failed` or `skipped`; `updated` and `unknownAtD1` are the two kinds of `disagreements`, all among `checked`.
+ */
+export interface ReconcileCounts {
+  /** Orders compared with D1's status of their card. */
+  checked: number;
+  /** Orders D1 was ahead of, sent D1's status (`d1StatusReport`). */
+  updated: number;
+  /** Orders whose D1 state disagreed: D1 ahead of them (updated), or D1 not knowing them (unknownAtD1). */
+  disagreements: number;
+  /** Orders at D1 by their own account that D1 does not know (404, or no operation under the order's id). */
+  unknownAtD1: number;
+  /** Orders that could not be checked (D1 failing, the order closed or not answering); the next run tries again. */
+  failed: number;
+  /** Orders not at D1 yet (no D1 operation): nothing to compare. */
+  skipped: number;
+}
+
+/** An order whose D1 state disagreed with its own: identifiers and stages only, no personal or card data. */
+export interface ReconcileDisagreement {
+  workflowId: string;
+  issuerRequestId: string;
+  cardId: string;
+  /** The order's tracked D1 PRODUCE operation. */
+  operationId: string;
+  orderStatus: CardOrderStatus;
+  orderStage: string | undefined;
+  /** D1's stage of that operation, or `UNKNOWN_AT_D1`. */
+  d1Stage: string;
+  /** D1's status of that operation (PENDING, SUCCESSFUL, FAILED); undefined when D1 does not know it. */
+  d1Status: string | undefined;
+  /** Whether D1's status was passed on to the order (`d1StatusReport`). */
+  updated: boolean;
+  /** When the reconciliation saw it (ISO 8601). */
+  detectedAt: string;
+}
+
+/** Where a reconciliation stands; carried across continue-as-new. */
+export interface ReconcileProgress {
+  startedAt: string;
+  /** Pages of open orders done so far. */
+  pages: number;
+  /** Visibility's token for the next page (base64); undefined before the first page and after the last. */
+  pageToken: string | undefined;
+  counts: ReconcileCounts;
+  /** The latest disagreements, oldest first, at most 100 (all of them are counted in `counts`). */
+  latestDisagreements: ReconcileDisagreement[];
+  /** Disagreement events the issuer endpoint did not take within their retries. */
+  undeliveredEvents: number;
+}
+
+export interface ReconcileOrdersInput {
+  /** Where the previous run of this reconciliation stopped (continue-as-new). */
+  carried?: ReconcileProgress | undefined;
+}
+
+/** A reconciliation's result: its counts and the latest disagreements. */
+export interface ReconcileSummary extends Omit<ReconcileProgress, 'pageToken'> {
+  finishedAt: string;
+}

@@ -6,7 +6,7 @@
  */
 import { Agent, request } from 'undici';
 import type { Operation } from '../../d1/schemas.js';
-import { cardOrderWorkflowId } from '../../orders/schema.js';
+import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import type { Stack } from './stack.js';
 import type { BenchContext } from './types.js';
 import { mapLimit, progress, waitUntil } from './util.js';
@@ -41,7 +41,19 @@ export async function parkOrders(
   context: BenchContext,
   stack: Stack,
   count: number,
-  { firstIndex = 0, timeoutMs = 3_600_000 }: { firstIndex?: number; timeoutMs?: number } = {},
+  {
+    firstIndex = 0,
+    timeoutMs = 3_600_000,
+    timings,
+    expectParked = firstIndex + count,
+  }: {
+    firstIndex?: number;
+    timeoutMs?: number;
+    /** Per-order timings (e.g. a delivery window). */
+    timings?: CardOrderRequest['timings'];
+    /** Orders of the queue parked once these are (default: every order placed so far). */
+    expectParked?: number;
+  } = {},
 ): Promise<ParkedOrder[]> {
   let placed = 0;
   const ticker = setInterval(() => progress(`  placed ${placed}/${count}`), 10_000);
@@ -50,7 +62,7 @@ export async function parkOrders(
       Array.from({ length: count }, (_, i) => firstIndex + i),
       context.options.startConcurrency,
       async (index) => {
-        await stack.client.orderCard(stack.newOrder(index));
+        await stack.client.orderCard({ ...stack.newOrder(index), ...(timings && { timings }) });
         placed += 1;
       },
     );
@@ -62,9 +74,9 @@ export async function parkOrders(
   await waitUntil(
     async () => {
       const now = await countWorkflows(context, stack.taskQueue, parked);
-      if (now !== seen) progress(`  parked ${now}/${firstIndex + count}`);
+      if (now !== seen) progress(`  parked ${now}/${expectParked}`);
       seen = now;
-      return now >= firstIndex + count;
+      return now >= expectParked;
     },
     { timeoutMs, intervalMs: 2_000, what: `${count} orders to park` },
   );
@@ -87,6 +99,8 @@ export async function parkOrders(
 export function reportOf(
   order: ParkedOrder,
   stage: 'CARD_PROD_REQUESTED' | 'DATA_PREPARED' | 'CARD_SHIPPED',
+  /** For CARD_SHIPPED: the carrier's status (later reports are carrier updates). */
+  shipmentStatus = 'PICKED_UP',
 ): Operation {
   const base = {
     operationId: order.operationId,
@@ -110,7 +124,7 @@ export function reportOf(
     details: {
       status: stage,
       productionSite: 'SIM-FR-LCN-01',
-      shipment: { carrier: 'fedex', trackingNumber: '123456789012', status: 'PICKED_UP', message: 'Picked up' },
+      shipment: { carrier: 'fedex', trackingNumber: '123456789012', status: shipmentStatus, message: shipmentStatus },
     },
   };
 }

@@ -139,6 +139,8 @@ export async function startStack(
     LOG_LEVEL: 'warn',
     // The simulator notifies the webhook with its public demo credentials, allowed only in demo mode.
     DEMO_MODE: 'true',
+    // Orders end at shipment, as the baselines do; P4 measures the delivery window on its own.
+    ORDER_DELIVERY_WINDOW: '0ms',
     ...passedThrough(),
   };
   const quiet = pino({ level: 'error' });

@@ -5,14 +5,15 @@
  *
  * @module
  */
-import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { BareActivities } from '../workers/bare-activities.js';
 
 export const bareNotificationSignal = defineSignal<[{ stage: string; final: boolean }]>('bareNotification');
 
 const { bareSubmit, bareIssuerEvent } = proxyActivities<BareActivities>({ startToCloseTimeout: '1m' });
 
-export async function bareOrder(orderId: string): Promise<{ status: 'SHIPPED'; notifications: number }> {
+/** With `windowMs`, the shipped workflow then waits that long on one timer, taking signals (P4's delivery window). */
+export async function bareOrder(orderId: string, windowMs = 0): Promise<{ status: 'SHIPPED'; notifications: number }> {
   let notifications = 0;
   let shipped = false;
   setHandler(bareNotificationSignal, ({ final }) => {
@@ -21,6 +22,7 @@ export async function bareOrder(orderId: string): Promise<{ status: 'SHIPPED'; n
   });
   await bareSubmit(orderId);
   await condition(() => shipped);
+  if (windowMs > 0) await sleep(windowMs);
   await bareIssuerEvent(orderId);
   return { status: 'SHIPPED', notifications };
 }

@@ -35,11 +35,19 @@ export const demoOrders: readonly DemoOrder[] = [
     timings: { notificationTimeout: '3s', pollInterval: '2s', pollMaxInterval: '4s' },
   },
   { label: 'cancelled', issuerRequestId: 'demo-cancel', cardId: 'demo-card-cancel', expected: 'CANCELLED' },
+  // Its program re-ships returned cards: it waits for a corrected address (`card-orders reship demo-returned ...`).
+  {
+    label: 'returned to sender',
+    issuerRequestId: 'demo-returned',
+    cardId: 'demo-card-returned',
+    expected: 'RETURNED',
+    timings: { reshipWait: '10m' },
+  },
 ];
 
-const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
+const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'RETURNED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
 
-/** Makes the simulator fail one card and mute another, then places the four orders (once per data set). */
+/** Makes the simulator fail one card, mute another and return a third, then places the demo orders (once per data set). */
 export async function placeDemoOrders(config: Config, orders: CardOrdersClient): Promise<void> {
   const faults = await request(`${config.d1.baseUrl}/__sim/faults`, {
     method: 'POST',
@@ -49,6 +57,7 @@ export async function placeDemoOrders(config: Config, orders: CardOrdersClient):
         { match: { cardId: 'demo-card-fails' }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' },
       ],
       dropNotificationCardIds: ['demo-card-polls'],
+      returnCardIds: ['demo-card-returned'],
     }),
   });
   await faults.body.dump();
@@ -63,7 +72,8 @@ export async function placeDemoOrders(config: Config, orders: CardOrdersClient):
       issuerId: config.d1.issuerId,
       cardId: demo.cardId,
       issuerRequestId: demo.issuerRequestId,
-      ...(demo.timings && { timings: demo.timings }),
+      // Shipped demo orders listen for carrier updates for a short while, then complete (production: 30 days).
+      timings: { deliveryWindow: '20s', ...demo.timings },
     });
   }
 }
@@ -85,7 +95,7 @@ function line(demo: DemoOrder, state: OrderState | undefined, webUi: string | un
 }
 
 /**
- * Shows each demo order's progress until all four ended: one line per order updated in place on a terminal, a new
+ * Shows each demo order's progress until all of them ended: one line per order updated in place on a terminal, a new
  * line per change otherwise. Each line links to the order in `webUi`, when there is one.
  */
 export async function showDemoProgress(
@@ -113,7 +123,7 @@ export async function showDemoProgress(
 }
 
 /**
- * Places the example orders once per data set, cancels the one meant to be cancelled, and shows all four until
+ * Places the example orders once per data set, cancels the one meant to be cancelled, and shows them all until
  * they ended (links to `webUi` when there is one). What `npm start` and `npm run stack` do once the stack is up.
  */
 export async function runDemoOrders(config: Config, webUi: string | undefined, heading: string): Promise<void> {

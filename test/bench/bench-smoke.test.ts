@@ -23,6 +23,7 @@ const names = [
   'P3 D1 orders/s',
   'P4 worker RSS MB',
   'P4 resume s',
+  'P4 delivery window events/order',
   'P5 worker start s',
 ];
 

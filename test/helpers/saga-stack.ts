@@ -84,6 +84,8 @@ export async function startSagaStack({
     LOG_LEVEL: 'warn',
     // The simulator notifies the webhook with its public demo credentials, allowed only in demo mode.
     DEMO_MODE: 'true',
+    // Orders end at shipment unless a test is about what follows it (the delivery window).
+    ORDER_DELIVERY_WINDOW: '0ms',
     ...serviceEnv,
   };
   const clientConfig = loadConfig(baseEnv);

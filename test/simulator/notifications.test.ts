@@ -281,4 +281,20 @@ describe('simulator notifications to the issuer webhook', () => {
       assert.equal(operations[4]?.errorCode, 'PERSONALIZATION_FAILED');
     });
   });
+
+  it('notifies the shipmentUpdates after CARD_SHIPPED, then CARD_RETURNED for a returnCardIds card', async () => {
+    const faults = { shipmentUpdates: ['IN_TRANSIT', 'DELIVERED'], returnCardIds: ['card-returned'] };
+    await withWebhook({ D1_SIM_FAULTS: JSON.stringify(faults) }, async (sim, receiver) => {
+      const { operationId } = (await sim.order('card-returned')).json;
+      const operations = await receivedAtLeast(receiver, 9);
+      assert.deepEqual(statuses(operations), [...LIFECYCLE, 'CARD_SHIPPED', 'CARD_SHIPPED', 'CARD_RETURNED']);
+      const afterShipment = operations.slice(5);
+      assert.deepEqual(
+        afterShipment.map((op) => op.details.shipment?.status),
+        ['PICKED_UP', 'IN_TRANSIT', 'DELIVERED', 'RETURNED_TO_SENDER'],
+      );
+      assert.ok(operations.every((op) => op.operationId === operationId));
+      assert.ok(afterShipment.every((op) => op.status === 'SUCCESSFUL' && op.endTime === afterShipment[0]?.endTime));
+    });
+  });
 });

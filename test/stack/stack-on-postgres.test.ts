@@ -115,6 +115,8 @@ describe('the stack on PostgreSQL', () => {
       ORDER_NOTIFICATION_TIMEOUT: '5s',
       ORDER_POLL_INTERVAL: '2s',
       ORDER_POLL_MAX_INTERVAL: '5s',
+      // Shipped orders listen for the carrier a little while, then complete.
+      ORDER_DELIVERY_WINDOW: '2s',
       WORKER_METRICS_PORT: '0',
       WEBHOOK_METRICS_PORT: '0',
       WORKER_SHUTDOWN_GRACE: '2s',

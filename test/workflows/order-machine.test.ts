@@ -15,8 +15,13 @@ import {
   onChangeSent,
   onPolled,
   onNotification,
+  onReshipRequested,
   onSubmitFailed,
   onSubmitted,
+  currentDeliveryAddress,
+  orderView,
+  reshipRefusal,
+  reshipResult,
   type OrderMachineState,
 } from '../../workflows/card-order/order-machine.js';
 import { nextPollAt } from '../../workflows/card-order/poll-schedule.js';
@@ -322,6 +327,146 @@ describe('order machine: accelerate and redirect (Pull & change)', () => {
     assert.deepEqual(step, { kind: 'poll', operationId: 'op-1', changeIds: ['chg-1'] });
     onPolled(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], T0 + HOUR + changeVerdictTimeoutMs);
     assert.deepEqual(s.change?.results[id], { outcome: 'ACCEPTED' });
+  });
+});
+
+describe('order machine: after shipment (delivery window, returns, re-ships)', () => {
+  const address = { line1: '9 Other St', city: 'Boston', zipCode: '02101', countryCode: 'US' };
+  const { deliveryWindowMs = 0, reshipWaitMs = 0 } = productionTimings();
+  const shippedOp = produceOp('op-1', { at: 0, status: 'SUCCESSFUL', stage: 'CARD_SHIPPED' });
+  function carrierUpdate(operationId: string, shipmentStatus: string) {
+    return { ...shippedOp, operationId, details: { ...shippedOp.details, shipment: { status: shipmentStatus } } };
+  }
+  function returnedOp(operationId: string) {
+    return {
+      ...shippedOp,
+      operationId,
+      details: { status: 'CARD_RETURNED', shipment: { status: 'RETURNED_TO_SENDER' } },
+    };
+  }
+  /** An order that listens after shipment, shipped at `shippedAt`. */
+  function shippedOrder(action: 'END' | 'RESHIP' = 'END'): OrderMachineState {
+    const s = newOrder();
+    s.listensAfterShipment = true;
+    s.returnPolicy = { action, maxReships: 1 };
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    onNotification(s, [shippedOp], shippedAt);
+    return s;
+  }
+  const eventTypes = (s: OrderMachineState) => s.events.pending.map((e) => e.type);
+
+  it('has production defaults of 30 days for the delivery window and the re-ship wait', () => {
+    assert.equal(deliveryWindowMs, 30 * DAY);
+    assert.equal(reshipWaitMs, 30 * DAY);
+  });
+
+  it('listens out its delivery window on one timer, with no polls, through carrier updates, then completes', () => {
+    const s = shippedOrder();
+    const windowEnd = shippedAt + deliveryWindowMs;
+    assert.equal(s.status, 'SHIPPED');
+    assert.equal(decide(s, shippedAt).kind, 'wait', 'the order stays open');
+    assert.deepEqual(decide(s, shippedAt), { kind: 'wait', until: windowEnd });
+    onNotification(s, [carrierUpdate('op-1', 'IN_TRANSIT')], shippedAt + DAY);
+    onNotification(s, [carrierUpdate('op-1', 'IN_TRANSIT')], shippedAt + DAY + 1);
+    onNotification(s, [carrierUpdate('op-1', 'DELIVERED')], shippedAt + 2 * DAY);
+    assert.equal(s.production.shipment?.status, 'DELIVERED');
+    assert.equal(s.production.shipment?.trackingNumber, '1Z999', 'updates merge into the shipment');
+    // No poll and no new wake-up time at any point of the window: the one timer stays.
+    for (let at = shippedAt; at < windowEnd; at += 6 * HOUR) {
+      assert.deepEqual(decide(s, at), { kind: 'wait', until: windowEnd });
+    }
+    assert.equal(orderView(s).nextPollAt, undefined);
+    assert.deepEqual(eventTypes(s), ['submitted', 'shipped', 'shipment-updated', 'shipment-updated']);
+    assert.deepEqual(decide(s, windowEnd), { kind: 'finish' });
+    assert.equal(s.end?.status, 'SHIPPED');
+  });
+
+  it('refuses cancels and changes after shipment; a workflow cancel stops the listening', () => {
+    const s = shippedOrder();
+    assert.equal(cancelRefusal(s), 'ORDER_ALREADY_SHIPPED');
+    assert.equal(changeRefusal(s, { type: 'ACCELERATE' }), 'ORDER_ALREADY_SHIPPED');
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), 'ORDER_NOT_RETURNED');
+    const attempt = onCancelRequested(s, true, shippedAt + DAY);
+    assert.deepEqual(s.cancel.results[attempt - 1], { outcome: 'REJECTED', reason: 'ORDER_ALREADY_SHIPPED' });
+    assert.deepEqual(decide(s, shippedAt + DAY), { kind: 'finish' });
+    assert.equal(s.end?.status, 'SHIPPED');
+  });
+
+  it('ends RETURNED when the card comes back and its program does not re-ship', () => {
+    const s = shippedOrder('END');
+    onNotification(s, [returnedOp('op-1')], shippedAt + 4 * DAY);
+    assert.equal(s.status, 'RETURNED');
+    assert.deepEqual(decide(s, shippedAt + 4 * DAY), { kind: 'finish' });
+    assert.equal(s.end?.status, 'RETURNED');
+    assert.deepEqual(eventTypes(s), ['submitted', 'shipped', 'returned']);
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), 'ORDER_ALREADY_RETURNED');
+  });
+
+  it('re-ships a returned card to the corrected address under a new id, then listens again', () => {
+    const s = shippedOrder('RESHIP');
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), 'ORDER_NOT_RETURNED');
+    const returnedAt = shippedAt + 4 * DAY;
+    onNotification(s, [returnedOp('op-1')], returnedAt);
+    assert.equal(s.status, 'RETURNED');
+    assert.deepEqual(decide(s, returnedAt), { kind: 'wait', until: returnedAt + reshipWaitMs });
+    assert.equal(reshipRefusal(s, {}), 'RESHIP_INVALID');
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), undefined);
+
+    const id = onReshipRequested(s, address, returnedAt + DAY);
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), 'RESHIP_IN_PROGRESS');
+    assert.deepEqual(decide(s, returnedAt + DAY), { kind: 'submit', issuerRequestId: 'req-1--r1' });
+    assert.deepEqual(currentDeliveryAddress(s), address, 'the re-order goes to the corrected address');
+    assert.equal(reshipResult(s, id), undefined, 'answered once D1 took the new order');
+    onSubmitted(s, 'op-2', returnedAt + DAY);
+    assert.deepEqual(reshipResult(s, id), { outcome: 'RESHIPPED', issuerRequestId: 'req-1--r1' });
+    assert.equal(s.status, 'SUBMITTED');
+    // Reports of the returned card's operation no longer count.
+    onNotification(s, [carrierUpdate('op-1', 'DESTROYED')], returnedAt + DAY + 1);
+    assert.equal(s.status, 'SUBMITTED');
+
+    const reshippedAt = returnedAt + 3 * DAY;
+    onNotification(s, [{ ...shippedOp, operationId: 'op-2' }], reshippedAt);
+    assert.equal(s.status, 'SHIPPED');
+    assert.deepEqual(decide(s, reshippedAt), { kind: 'wait', until: reshippedAt + deliveryWindowMs });
+    // Back again, and the program's one re-ship is used: the order ends RETURNED.
+    onNotification(s, [returnedOp('op-2')], reshippedAt + DAY);
+    assert.equal(decide(s, reshippedAt + DAY).kind, 'finish');
+    assert.equal(s.end?.status, 'RETURNED');
+    assert.deepEqual(
+      orderView(s).delivery?.reships.map((r) => [r.outcome, r.issuerRequestId]),
+      [['RESHIPPED', 'req-1--r1']],
+    );
+    assert.equal(orderView(s).delivery?.returns, 2);
+  });
+
+  it('ends RETURNED when no corrected address comes within the re-ship wait', () => {
+    const s = shippedOrder('RESHIP');
+    const returnedAt = shippedAt + 4 * DAY;
+    onNotification(s, [returnedOp('op-1')], returnedAt);
+    assert.equal(decide(s, returnedAt + reshipWaitMs - 1).kind, 'wait');
+    assert.deepEqual(decide(s, returnedAt + reshipWaitMs), { kind: 'finish' });
+    assert.equal(s.end?.status, 'RETURNED');
+  });
+
+  it('answers a re-ship D1 refuses with its reason, and counts the production deadline from the re-ship', () => {
+    const s = shippedOrder('RESHIP');
+    const returnedAt = shippedAt + 20 * DAY;
+    onNotification(s, [returnedOp('op-1')], returnedAt);
+    const id = onReshipRequested(s, address, returnedAt);
+    const reshipStep = decide(s, returnedAt);
+    assert.equal(reshipStep.kind, 'submit', 'past the first production deadline, the re-ship still goes out');
+    onSubmitFailed(s, { code: 'ERR_D1_BAD_REQUEST', d1ErrorCode: 'INVALID_ADDRESS' }, returnedAt + 1);
+    assert.deepEqual(reshipResult(s, id), { outcome: 'REJECTED', reason: 'INVALID_ADDRESS' });
+  });
+
+  it('keeps orders from before the delivery window ending at shipment, a return report included', () => {
+    const s = newOrder();
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    onNotification(s, [returnedOp('op-1')], shippedAt);
+    assert.equal(s.end?.status, 'SHIPPED');
+    assert.deepEqual(decide(s, shippedAt), { kind: 'finish' });
   });
 });
 

@@ -23,6 +23,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -36,21 +37,28 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CardOrderActivities } from '../../activities/index.js';
 import {
   cancelOrderUpdate,
+  DEFAULT_DELIVERY_WINDOW_MS,
   cardOrderFailureTypes,
   changeOrderUpdate,
   d1NotificationSignal,
   d1StatusReportSignal,
   orderStateQuery,
+  reshipOrderUpdate,
   type CancelResult,
   type ChangeResult,
   type CardOrderFailureDetails,
   type CardOrderInput,
   type CardOrderResult,
+  type ReshipResult,
 } from '../definitions.js';
 import { cardOrderStatusKey, productionStageKey } from '../search-attributes.js';
+
+/** The patch behind listening after shipment (delivery window, returns, re-ships). */
+const DELIVERY_WINDOW = 'delivery-window';
 import {
   cancelRefusal,
   changeRefusal,
+  currentDeliveryAddress,
   decide,
   describeOrder,
   newOrderMachine,
@@ -66,10 +74,13 @@ import {
   onNotification,
   onPolled,
   onPollFailed,
+  onReshipRequested,
   onStatusReport,
   onSubmitFailed,
   onSubmitted,
   orderView,
+  reshipRefusal,
+  reshipResult,
   searchAttributeValues,
   shouldRearm,
   type Step,
@@ -132,6 +143,9 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
     );
   // States carried from runs before it was kept.
   s.cardProductId ??= order.cardProductId;
+  s.returnPolicy ??= input.returnPolicy;
+  // Listening after shipment came later: runs from before (replayed without the marker) end at shipment as they did.
+  s.listensAfterShipment ??= (s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS) > 0 && patched(DELIVERY_WINDOW);
   const card = { issuerId: s.issuerId, cardId: s.cardId };
   const { submitOrder, requestOrderCancel, requestOrderChange, cancelD1Order } = mustSucceedActivities(
     s.timings.d1RetryTimeoutMs,
@@ -177,6 +191,21 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       validator: (request) => {
         const reason = changeRefusal(s, request);
         if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot change the order: ${reason}` });
+      },
+    },
+  );
+  setHandler(
+    reshipOrderUpdate,
+    async ({ newDeliveryAddress }): Promise<ReshipResult> => {
+      const id = onReshipRequested(s, newDeliveryAddress, Date.now());
+      wake = true;
+      await condition(() => reshipResult(s, id) !== undefined);
+      return reshipResult(s, id) ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
+    },
+    {
+      validator: (request) => {
+        const reason = reshipRefusal(s, request);
+        if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot re-ship the order: ${reason}` });
       },
     },
   );
@@ -234,8 +263,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
     switch (step.kind) {
       case 'submit':
         try {
-          // A re-order goes where D1 last agreed to send the card.
-          const deliveryAddress = s.change?.deliveryAddress;
+          // A re-order goes where D1 last agreed to send the card, a re-ship to the issuer's corrected address.
+          const deliveryAddress = currentDeliveryAddress(s);
           const current = deliveryAddress ? { ...order, shipment: { ...order.shipment, deliveryAddress } } : order;
           const { operationId } = await submitOrder({ order: current, issuerRequestId: step.issuerRequestId });
           onSubmitted(s, operationId, Date.now());
@@ -288,7 +317,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
     await condition(allHandlersFinished);
     const end = s.end;
     const state = orderView(s);
-    if (end?.status === 'SHIPPED' || end?.status === 'CANCELLED') {
+    if (end?.status === 'SHIPPED' || end?.status === 'CANCELLED' || end?.status === 'RETURNED') {
       if (end.status === 'CANCELLED' && s.cancel.byWorkflow && workflowCancel !== undefined) throw workflowCancel;
       return {
         status: end.status,
@@ -332,7 +361,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         allHandlersFinished() &&
         publishing.size === 0 &&
         s.cancel.phase === 'IDLE' &&
-        (s.change?.phase ?? 'IDLE') === 'IDLE';
+        (s.change?.phase ?? 'IDLE') === 'IDLE' &&
+        !s.delivery?.reships.some((r) => r.result === undefined);
       if (workflowInfo().continueAsNewSuggested && quiet) {
         return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
       }

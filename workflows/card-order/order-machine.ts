@@ -10,8 +10,11 @@
  * @module
  */
 import type { Address, Operation } from '../../d1/schemas.js';
-import { reorderRequestId } from '../../orders/reorder-id.js';
+import type { ReturnPolicy } from '../../orders/program-catalog.js';
+import { MAX_REORDERS, reorderRequestId } from '../../orders/reorder-id.js';
 import {
+  DEFAULT_DELIVERY_WINDOW_MS,
+  DEFAULT_RESHIP_WAIT_MS,
   cardOrderFailureTypes,
   changeTypes,
   finalCardOrderStatuses,
@@ -20,7 +23,9 @@ import {
   type ChangeRequest,
   type ChangeResult,
   type CardOrderStatus,
+  type DeliveryView,
   type OrderState,
+  type ReshipResult,
   type OrderTimings,
   type TimelineEntry,
 } from '../definitions.js';
@@ -34,7 +39,8 @@ import {
 } from './production-tracking.js';
 
 /** Lifecycle events the issuer hears about (one per status change). */
-export type IssuerEventType = 'submitted' | 'status-changed' | 'shipped' | 'failed' | 'compensated' | 'cancelled';
+export type IssuerEventType =
+  'submitted' | 'status-changed' | 'shipped' | 'shipment-updated' | 'returned' | 'failed' | 'compensated' | 'cancelled';
 
 /** An issuer event not yet confirmed delivered; its id is stable across redeliveries and runs. */
 export interface PendingIssuerEvent {
@@ -46,7 +52,7 @@ export interface PendingIssuerEvent {
 
 /** How the order ended, once it did. */
 export interface OrderEnd {
-  status: 'SHIPPED' | 'CANCELLED' | 'COMPENSATED' | 'FAILED';
+  status: 'SHIPPED' | 'RETURNED' | 'CANCELLED' | 'COMPENSATED' | 'FAILED';
   /** For failed orders: the `ApplicationFailure` the workflow ends with. */
   failure?: { type: string; message: string; code?: string | undefined; d1ErrorCode?: string | undefined };
   /** Whether D1 may still hold something of this order that must be cancelled first. */
@@ -85,6 +91,15 @@ export interface OrderMachineState {
   };
   /** Pull & change requests other than cancel; absent until the first one (and in states carried from older runs). */
   change?: ChangeState | undefined;
+  /**
+   * Whether the order listens after shipment (delivery window, returns), decided once per run by the workflow: false
+   * for runs from before it existed, which end at shipment as they did.
+   */
+  listensAfterShipment?: boolean | undefined;
+  /** What its program does with a returned card; absent: the order ends RETURNED. */
+  returnPolicy?: ReturnPolicy | undefined;
+  /** After the first shipment: the delivery window, returns and re-ships. */
+  delivery?: DeliveryState | undefined;
   end: OrderEnd | undefined;
   compensation: { done: boolean; failedCode: string | undefined; log: string[] };
   events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
@@ -105,6 +120,21 @@ export interface ChangeState {
   log: ChangeRecord[];
   /** The delivery address D1 accepted last; the order's own until then. */
   deliveryAddress: Address | undefined;
+}
+
+/** After shipment: the delivery window, a return, re-ships. */
+export interface DeliveryState {
+  /** When the delivery window of the current shipment closes. */
+  windowEndsAt: number | undefined;
+  /** When the card came back, while the order is RETURNED. */
+  returnedAt: number | undefined;
+  returns: number;
+  /** Re-ship requests, oldest first; the last one is under way until it has a result. */
+  reships: { id: number; requestedAt: number; issuerRequestId: string | undefined; result: ReshipResult | undefined }[];
+  /** The corrected address of the last re-ship: where the card goes from then on. */
+  address: Address | undefined;
+  /** When the current production began: the production deadline counts from the last re-ship. */
+  productionStartedAt: number | undefined;
 }
 
 export type Step =
@@ -153,19 +183,48 @@ const eventTypes: Partial<Record<CardOrderStatus, IssuerEventType>> = {
   CANCELLED: 'cancelled',
   COMPENSATED: 'compensated',
   FAILED: 'failed',
+  RETURNED: 'returned',
 };
 
 function setStatus(s: OrderMachineState, status: CardOrderStatus, now: number): void {
   if (s.status === status) return;
   s.status = status;
+  publish(s, eventTypes[status] ?? 'status-changed', now);
+}
+
+function publish(s: OrderMachineState, type: IssuerEventType, now: number): void {
   if (!s.events.publish) return;
   s.events.sequence += 1;
   s.events.pending.push({
     eventId: `${s.workflowId}:${s.events.sequence}`,
-    type: eventTypes[status] ?? 'status-changed',
-    status,
+    type,
+    status: s.status,
     occurredAt: iso(now),
   });
+}
+
+/** Shipped or returned, the order still open: D1 has nothing left to produce, so nothing to cancel or poll. */
+function afterShipment(s: OrderMachineState): boolean {
+  return s.end === undefined && (s.status === 'SHIPPED' || s.status === 'RETURNED');
+}
+
+function deliveryOf(s: OrderMachineState): DeliveryState {
+  return (s.delivery ??= {
+    windowEndsAt: undefined,
+    returnedAt: undefined,
+    returns: 0,
+    reships: [],
+    address: undefined,
+    productionStartedAt: undefined,
+  });
+}
+
+const deliveryWindowMs = (s: OrderMachineState) => s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS;
+const reshipWaitMs = (s: OrderMachineState) => s.timings.reshipWaitMs ?? DEFAULT_RESHIP_WAIT_MS;
+
+/** Where the card goes: the last re-ship's address, else the last one D1 accepted in a redirect, else the order's. */
+export function currentDeliveryAddress(s: OrderMachineState): Address | undefined {
+  return s.delivery?.address ?? s.change?.deliveryAddress;
 }
 
 function resolveCancel(s: OrderMachineState, result: CancelResult): void {
@@ -177,6 +236,7 @@ function resolveCancel(s: OrderMachineState, result: CancelResult): void {
 /** Why a cancel cannot succeed now, as the update's refusal reason; undefined when it may. */
 export function cancelRefusal(s: OrderMachineState): string | undefined {
   if (s.end?.status === 'SHIPPED' || s.status === 'SHIPPED') return 'ORDER_ALREADY_SHIPPED';
+  if (s.end?.status === 'RETURNED' || s.status === 'RETURNED') return 'ORDER_ALREADY_RETURNED';
   if (s.end?.status === 'CANCELLED' || s.status === 'CANCELLED') return 'ORDER_ALREADY_CANCELLED';
   if (s.end !== undefined || finalCardOrderStatuses.includes(s.status)) return 'ORDER_ALREADY_FAILED';
   return undefined;
@@ -214,22 +274,66 @@ function resolveChange(s: OrderMachineState, result: ChangeResult): void {
   c.phase = c.queue.length > 0 ? 'WANTED' : 'IDLE';
 }
 
+/** Requests still waiting that the order can no longer carry out get `reason`; a cancel gets CANCELLED if it was. */
+function answerWaitingRequests(s: OrderMachineState, reason: string, cancelled: boolean): void {
+  while (s.change && s.change.queue.length > 0) resolveChange(s, { outcome: 'REJECTED', reason });
+  if (s.cancel.attempts > s.cancel.results.length) {
+    resolveCancel(s, cancelled ? { outcome: 'CANCELLED' } : { outcome: 'REJECTED', reason });
+  }
+  answerReship(s, { outcome: 'REJECTED', reason });
+}
+
 function endWith(s: OrderMachineState, end: OrderEnd, now: number): void {
   s.end = end;
-  const reason = refusalAfterEnd(end.status);
-  // The order is over: changes still waiting are refused for it, a cancel waiting gets how it ended.
-  while (s.change && s.change.queue.length > 0) resolveChange(s, { outcome: 'REJECTED', reason });
+  // The order is over: requests still waiting are refused for it, a cancel waiting gets how it ended.
+  answerWaitingRequests(s, refusalAfterEnd(end.status), end.status === 'CANCELLED');
   s.compensation.done = !end.compensate;
-  if (s.cancel.attempts > s.cancel.results.length) {
-    resolveCancel(s, end.status === 'CANCELLED' ? { outcome: 'CANCELLED' } : { outcome: 'REJECTED', reason });
-  }
   setStatus(s, end.compensate ? 'COMPENSATING' : end.status, now);
 }
 
 /** Why a request to an order that ended this way is refused. */
 function refusalAfterEnd(status: OrderEnd['status']): string {
-  if (status === 'SHIPPED' || status === 'CANCELLED') return `ORDER_ALREADY_${status}`;
+  if (status === 'SHIPPED' || status === 'CANCELLED' || status === 'RETURNED') return `ORDER_ALREADY_${status}`;
   return 'ORDER_ALREADY_FAILED';
+}
+
+/** Answers the re-ship under way, if any. */
+function answerReship(s: OrderMachineState, result: ReshipResult): void {
+  const current = s.delivery?.reships.at(-1);
+  if (current && current.result === undefined) current.result = result;
+}
+
+/** D1 handed the card to the carrier: the order listens for carrier updates and a return until its window closes. */
+function shipped(s: OrderMachineState, now: number): void {
+  if (!s.listensAfterShipment || deliveryWindowMs(s) <= 0) {
+    return endWith(s, { status: 'SHIPPED', compensate: false }, now);
+  }
+  if (s.status === 'SHIPPED') return;
+  deliveryOf(s).windowEndsAt = now + deliveryWindowMs(s);
+  answerWaitingRequests(s, 'ORDER_ALREADY_SHIPPED', false);
+  setStatus(s, 'SHIPPED', now);
+}
+
+/** D1 reported the card returned: the order ends there, or waits for the issuer's corrected address. */
+function returned(s: OrderMachineState, now: number): void {
+  // Runs that end at shipment treat a return as the shipment it follows, as they always did.
+  if (!s.listensAfterShipment || deliveryWindowMs(s) <= 0) return shipped(s, now);
+  if (s.status === 'RETURNED') return;
+  const d = deliveryOf(s);
+  d.returnedAt = now;
+  d.returns += 1;
+  d.windowEndsAt = undefined;
+  answerWaitingRequests(s, 'ORDER_ALREADY_SHIPPED', false);
+  setStatus(s, 'RETURNED', now);
+  if (reshipsLeft(s) <= 0) endWith(s, { status: 'RETURNED', compensate: false }, now);
+}
+
+/** Re-ships the order's program still allows. */
+function reshipsLeft(s: OrderMachineState): number {
+  const policy = s.returnPolicy;
+  if (policy?.action !== 'RESHIP') return 0;
+  const done = s.delivery?.reships.filter((r) => r.result?.outcome === 'RESHIPPED').length ?? 0;
+  return Math.min(policy.maxReships - done, MAX_REORDERS - s.submission.reorders);
 }
 
 /** News from D1 (or a request that D1 will answer): the quiet time before the next poll starts again. */
@@ -283,7 +387,8 @@ function settle(s: OrderMachineState, now: number): void {
     endWith(s, { status: 'CANCELLED', compensate: false }, now);
     return;
   }
-  if (p.outcome === 'SHIPPED') return endWith(s, { status: 'SHIPPED', compensate: false }, now);
+  if (p.outcome === 'SHIPPED') return shipped(s, now);
+  if (p.outcome === 'RETURNED') return returned(s, now);
   if (p.outcome === 'FAILED') return productionFailed(s, now);
   if (verdict?.status === 'FAILED')
     resolveCancel(s, { outcome: 'REJECTED', reason: verdict.errorCode ?? 'CANCEL_REFUSED' });
@@ -299,9 +404,14 @@ function applyReports(
   now: number,
 ): boolean {
   let changed = false;
+  const listening = afterShipment(s) && s.status === 'SHIPPED';
+  const shipmentBefore = listening ? JSON.stringify(s.production.shipment) : undefined;
   for (const op of operations) changed = applyReport(s.production, op, source, iso(now)) || changed;
   if (changed) restartPollClock(s, now);
   settle(s, now);
+  // A carrier update during the delivery window (tracking, delivery attempts) is news for the issuer too.
+  const updated = listening && s.status === 'SHIPPED' && JSON.stringify(s.production.shipment) !== shipmentBefore;
+  if (updated) publish(s, 'shipment-updated', now);
   return changed;
 }
 
@@ -321,7 +431,11 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
     s.cancel.phase = 'WANTED';
   }
   const attempt = s.cancel.attempts;
-  if (s.end !== undefined) {
+  if (afterShipment(s)) {
+    // D1 cannot cancel a card that left production. A workflow cancel stops the listening: the order ends as it is.
+    resolveCancel(s, { outcome: 'REJECTED', reason: cancelRefusal(s) ?? 'ORDER_ALREADY_SHIPPED' });
+    if (byWorkflow) endWith(s, { status: s.status === 'RETURNED' ? 'RETURNED' : 'SHIPPED', compensate: false }, now);
+  } else if (s.end !== undefined) {
     resolveCancel(
       s,
       s.end.status === 'CANCELLED'
@@ -339,6 +453,10 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
 
 export function onSubmitted(s: OrderMachineState, operationId: string, now: number): void {
   s.submission.needed = false;
+  const reship = s.delivery?.reships.at(-1);
+  if (reship?.result === undefined && reship?.issuerRequestId !== undefined) {
+    answerReship(s, { outcome: 'RESHIPPED', issuerRequestId: reship.issuerRequestId });
+  }
   trackOperation(s.production, operationId);
   restartPollClock(s, now);
   applyReports(s, takeEarlyReports(s.production, operationId), 'notification', now);
@@ -346,6 +464,7 @@ export function onSubmitted(s: OrderMachineState, operationId: string, now: numb
 
 export function onSubmitFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
   s.submission.needed = false;
+  answerReship(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'SUBMIT_FAILED' });
   const invalid = failure.code === 'ERR_ORDER_INVALID';
   endWith(
     s,
@@ -417,6 +536,33 @@ export function onPolled(s: OrderMachineState, operations: readonly Operation[],
   if (!applyReports(s, operations, 'poll', now)) s.poll.quietPolls += 1;
 }
 
+/** Why a re-ship cannot be carried out now, as the update's refusal reason; undefined when it can. */
+export function reshipRefusal(s: OrderMachineState, request: unknown): string | undefined {
+  const address = (request as { newDeliveryAddress?: unknown } | null)?.newDeliveryAddress;
+  if (typeof address !== 'object' || address === null) return 'RESHIP_INVALID';
+  if (s.end !== undefined) return refusalAfterEnd(s.end.status);
+  if (s.status !== 'RETURNED') return 'ORDER_NOT_RETURNED';
+  if (s.returnPolicy?.action !== 'RESHIP') return 'RESHIP_NOT_ALLOWED';
+  if (s.delivery?.reships.some((r) => r.result === undefined)) return 'RESHIP_IN_PROGRESS';
+  return reshipsLeft(s) > 0 ? undefined : 'RESHIP_LIMIT_REACHED';
+}
+
+/**
+ * A re-ship of a returned card (the update, after {@link reshipRefusal}): the card is ordered again from D1, to
+ * `address`. Returns the id under which its answer appears in {@link reshipResult}.
+ */
+export function onReshipRequested(s: OrderMachineState, address: Address, now: number): number {
+  const d = deliveryOf(s);
+  const id = d.reships.length + 1;
+  d.reships.push({ id, requestedAt: now, issuerRequestId: undefined, result: undefined });
+  d.address = address;
+  return id;
+}
+
+export function reshipResult(s: OrderMachineState, id: number): ReshipResult | undefined {
+  return s.delivery?.reships.find((r) => r.id === id)?.result;
+}
+
 /** D1's status as the reconciliation read it: a poll's answer that the order did not ask for (not counted). */
 export function onStatusReport(s: OrderMachineState, operations: readonly Operation[], now: number): void {
   applyReports(s, operations, 'reconcile', now);
@@ -451,6 +597,7 @@ export function onEventsPublished(s: OrderMachineState, eventIds: readonly strin
 export function plannedPollAt(s: OrderMachineState): number | undefined {
   const waitingOnD1 =
     s.end === undefined &&
+    !afterShipment(s) &&
     s.status !== 'AWAITING_STOCK' &&
     !s.submission.needed &&
     s.production.operationId !== undefined;
@@ -472,7 +619,11 @@ export function decide(s: OrderMachineState, now: number): Step {
     if (!s.compensation.done) return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds] };
     return { kind: 'finish' };
   }
-  const deadlineAt = s.startedAt + s.timings.productionDeadlineMs;
+  if (afterShipment(s)) {
+    const step = decideAfterShipment(s, now);
+    if (step) return step;
+  }
+  const deadlineAt = (s.delivery?.productionStartedAt ?? s.startedAt) + s.timings.productionDeadlineMs;
   if (now >= deadlineAt) {
     endWith(
       s,
@@ -517,6 +668,54 @@ export function decide(s: OrderMachineState, now: number): Step {
   return { kind: 'wait', until: Math.min(pollAt ?? deadlineAt, deadlineAt) };
 }
 
+/**
+ * The step of a shipped or returned order: wait out the delivery window (one timer, no polls), or the re-ship wait,
+ * then end. Undefined once a re-ship turned it back into an order to submit.
+ */
+function decideAfterShipment(s: OrderMachineState, now: number): Step | undefined {
+  const d = deliveryOf(s);
+  if (s.status === 'SHIPPED') {
+    const until = d.windowEndsAt ?? now;
+    if (now < until) return { kind: 'wait', until };
+    endWith(s, { status: 'SHIPPED', compensate: false }, now);
+    return decide(s, now);
+  }
+  const reship = d.reships.at(-1);
+  if (reship && reship.result === undefined && reship.issuerRequestId === undefined) {
+    s.submission.reorders += 1;
+    s.submission.needed = true;
+    reship.issuerRequestId = reorderRequestId(s.issuerRequestId, s.submission.reorders);
+    trackOperation(s.production, undefined);
+    d.productionStartedAt = now;
+    d.returnedAt = undefined;
+    restartPollClock(s, now);
+    setStatus(s, 'SUBMITTING', now);
+    return undefined;
+  }
+  const until = (d.returnedAt ?? now) + reshipWaitMs(s);
+  if (now < until) return { kind: 'wait', until };
+  endWith(s, { status: 'RETURNED', compensate: false }, now);
+  return decide(s, now);
+}
+
+function deliveryView(s: OrderMachineState): DeliveryView | undefined {
+  const d = s.delivery;
+  if (!d) return undefined;
+  const waitsForReship = s.status === 'RETURNED' && s.end === undefined && d.returnedAt !== undefined;
+  return {
+    windowEndsAt: s.status === 'SHIPPED' && d.windowEndsAt !== undefined ? iso(d.windowEndsAt) : undefined,
+    returnedAt: d.returnedAt === undefined ? undefined : iso(d.returnedAt),
+    reshipWaitEndsAt: waitsForReship ? iso((d.returnedAt ?? 0) + reshipWaitMs(s)) : undefined,
+    returns: d.returns,
+    reships: d.reships.map((r) => ({
+      requestedAt: iso(r.requestedAt),
+      outcome: r.result?.outcome ?? 'PENDING',
+      ...(r.issuerRequestId !== undefined && { issuerRequestId: r.issuerRequestId }),
+      ...(r.result?.reason !== undefined && { reason: r.result.reason }),
+    })),
+  };
+}
+
 /** The order as queries, results and failure details show it. */
 export function orderView(s: OrderMachineState): OrderState {
   const p = s.production;
@@ -543,6 +742,7 @@ export function orderView(s: OrderMachineState): OrderState {
     nextPollAt: pollAt === undefined ? undefined : iso(pollAt),
     compensations: s.compensation.log,
     ...(s.change && { changes: s.change.log }),
+    ...(s.delivery && { delivery: deliveryView(s) }),
   };
 }
 
@@ -574,7 +774,15 @@ export function describeOrder(s: OrderMachineState): string {
     IN_PRODUCTION: 'In production',
     AWAITING_STOCK: 'D1 is out of stock; the card will be re-ordered',
     CANCELLING: 'Cancel requested from D1, waiting for its verdict',
-    SHIPPED: `Shipped${s.production.shipment?.carrier ? ` with ${s.production.shipment.carrier}` : ''}`,
+    SHIPPED: `Shipped${s.production.shipment?.carrier ? ` with ${s.production.shipment.carrier}` : ''}${
+      afterShipment(s) && s.delivery?.windowEndsAt !== undefined
+        ? `; listening for carrier updates until ${iso(s.delivery.windowEndsAt)}`
+        : ''
+    }`,
+    RETURNED:
+      afterShipment(s) && reshipsLeft(s) > 0
+        ? 'The card came back undelivered; waiting for the issuer to re-ship it to a corrected address'
+        : 'The card came back undelivered',
     CANCELLED: 'Cancelled at D1',
     COMPENSATING: 'Undoing the order at D1',
     COMPENSATED: 'The order failed; it was undone at D1 and the issuer told',

@@ -8,8 +8,8 @@
 import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
 import type { ProductionFailure, TimelineEntry } from '../definitions.js';
 
-/** Where the tracked D1 order stands. */
-export type ProductionOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'FAILED' | 'CANCELLED';
+/** Where the tracked D1 order stands. RETURNED: shipped, and D1 reported the card back (CARD_RETURNED). */
+export type ProductionOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'RETURNED' | 'FAILED' | 'CANCELLED';
 
 /** D1's verdict on a Pull & change request (operation `UPDATE_ORDER`). */
 export interface ChangeOutcome {
@@ -100,6 +100,7 @@ function record(state: ProductionState, entry: TimelineEntry): void {
 
 function outcomeOf(op: Operation): ProductionOutcome {
   if (op.details.status === 'CARD_PROD_CANCELED') return 'CANCELLED';
+  if (op.details.status === 'CARD_RETURNED') return 'RETURNED';
   if (op.status === 'FAILED') return 'FAILED';
   // A completed operation is shipped even under a stage name D1 adds later.
   if (op.status === 'SUCCESSFUL') return 'SHIPPED';
@@ -160,9 +161,12 @@ export function applyReport(
   const incoming = stageRank[op.details.status] ?? current;
   const outcome = outcomeOf(op);
   const ended = state.outcome !== 'IN_PROGRESS';
-  const shipmentUpdate = state.outcome === 'SHIPPED' && outcome === 'SHIPPED' && op.details.shipment !== undefined;
+  // After shipment, D1 still reports carrier updates and a return.
+  const afterShipment =
+    state.outcome === 'SHIPPED' &&
+    ((outcome === 'SHIPPED' && op.details.shipment !== undefined) || outcome === 'RETURNED');
 
-  if ((ended && !shipmentUpdate) || (incoming < current && outcome === 'IN_PROGRESS')) {
+  if ((ended && !afterShipment) || (incoming < current && outcome === 'IN_PROGRESS')) {
     record(state, { ...entryOf(op, source, now), late: true });
     return false;
   }
