@@ -6,22 +6,10 @@
  * @module
  */
 import type { Operation } from '../d1/schemas.js';
+import { stageRank } from '../workflows/card-order/production-tracking.js';
 
-/** The order's stage lattice: a report never moves an order to a lower rank; the ends share rank 100. */
-const stageRank: Readonly<Record<string, number>> = {
-  CARD_PROD_REQUESTED: 1,
-  DATA_PREPARED: 2,
-  CARD_PROD_READY: 3,
-  CARD_PROD_ONGOING: 4,
-  CARD_PROD_DONE: 5,
-  CARD_SHIPPED: 6,
-  CARD_RETURNED: 7,
-  DATA_EXCEPTION: 100,
-  CARD_PROD_EXCEPTION: 100,
-  CARD_PROD_CANCELED: 100,
-};
-const SHIPPED_RANK = 6;
-const FAILED_RANK = 100;
+const SHIPPED_RANK = stageRank.CARD_SHIPPED ?? 6;
+const FAILED_RANK = stageRank.DATA_EXCEPTION ?? 100;
 
 /**
  * Order statuses whose D1 production is over (shipped, returned, failed, cancelled, waiting to re-order): D1 can be

@@ -40,8 +40,8 @@ const MAX_TIMELINE = 100;
 const MAX_CHANGES = 20;
 const MAX_EARLY = 20;
 
-/** Order of the production stages; a report never moves the order to a lower rank. */
-const stageRank: Record<string, number> = {
+/** Order of the production stages; a report never moves the order to a lower rank. The ends share rank 100. */
+export const stageRank: Readonly<Record<string, number>> = {
   CARD_PROD_REQUESTED: 1,
   DATA_PREPARED: 2,
   CARD_PROD_READY: 3,
