@@ -85,7 +85,7 @@ describe('card order after shipment: delivery window, returns, re-ships', () => 
         assert.equal(result.shipment?.status, 'DELIVERED');
         assert.deepEqual(
           eventsOf(order.issuerRequestId).filter((t) => t !== 'status-changed'),
-          ['submitted', 'shipped', 'shipment-updated', 'shipment-updated'],
+          ['submitted', 'shipped', 'shipment-updated', 'shipment-updated', 'completed'],
         );
         const events = (await history(order.issuerRequestId)).events ?? [];
         const shippedAt = Date.parse(result.timeline.find((t) => t.stage === 'CARD_SHIPPED')?.at ?? '');

@@ -380,6 +380,19 @@ describe('order machine: after shipment (delivery window, returns, re-ships)', (
     assert.deepEqual(eventTypes(s), ['submitted', 'shipped', 'shipment-updated', 'shipment-updated']);
     assert.deepEqual(decide(s, windowEnd), { kind: 'finish' });
     assert.equal(s.end?.status, 'SHIPPED');
+    assert.equal(eventTypes(s).at(-1), 'completed', 'the issuer hears the order closed');
+  });
+
+  it('ends at shipment an order whose workflow cancel lost the race with shipment', () => {
+    const s = newOrder();
+    s.listensAfterShipment = true;
+    decide(s, T0);
+    onSubmitted(s, 'op-1', T0);
+    onCancelRequested(s, true, T0 + HOUR);
+    onNotification(s, [shippedOp], shippedAt);
+    assert.deepEqual(decide(s, shippedAt), { kind: 'finish' });
+    assert.equal(s.end?.status, 'SHIPPED');
+    assert.deepEqual(s.cancel.results, [{ outcome: 'REJECTED', reason: 'ORDER_ALREADY_SHIPPED' }]);
   });
 
   it('refuses cancels and changes after shipment; a workflow cancel stops the listening', () => {
@@ -449,7 +462,7 @@ describe('order machine: after shipment (delivery window, returns, re-ships)', (
     assert.equal(s.end?.status, 'RETURNED');
   });
 
-  it('answers a re-ship D1 refuses with its reason, and counts the production deadline from the re-ship', () => {
+  it('answers a re-ship D1 refuses with its reason and keeps the card returned for another address', () => {
     const s = shippedOrder('RESHIP');
     const returnedAt = shippedAt + 20 * DAY;
     onNotification(s, [returnedOp('op-1')], returnedAt);
@@ -458,6 +471,35 @@ describe('order machine: after shipment (delivery window, returns, re-ships)', (
     assert.equal(reshipStep.kind, 'submit', 'past the first production deadline, the re-ship still goes out');
     onSubmitFailed(s, { code: 'ERR_D1_BAD_REQUEST', d1ErrorCode: 'INVALID_ADDRESS' }, returnedAt + 1);
     assert.deepEqual(reshipResult(s, id), { outcome: 'REJECTED', reason: 'INVALID_ADDRESS' });
+    assert.equal(s.status, 'RETURNED');
+    assert.deepEqual(decide(s, returnedAt + 1), { kind: 'wait', until: returnedAt + reshipWaitMs });
+    assert.equal(reshipRefusal(s, { newDeliveryAddress: address }), undefined, 'another address may be tried');
+    onReshipRequested(s, address, returnedAt + 2);
+    assert.deepEqual(decide(s, returnedAt + 2), { kind: 'submit', issuerRequestId: 'req-1--r2' });
+  });
+
+  it('fails (and compensates) an order whose re-ship submit may have reached D1', () => {
+    const s = shippedOrder('RESHIP');
+    onNotification(s, [returnedOp('op-1')], shippedAt + DAY);
+    const id = onReshipRequested(s, address, shippedAt + DAY);
+    decide(s, shippedAt + DAY);
+    onSubmitFailed(s, { code: 'ERR_D1_TIMEOUT' }, shippedAt + 2 * DAY);
+    assert.deepEqual(reshipResult(s, id), { outcome: 'REJECTED', reason: 'ERR_D1_TIMEOUT' });
+    assert.deepEqual(decide(s, shippedAt + 2 * DAY), { kind: 'compensate', issuerRequestIds: ['req-1', 'req-1--r1'] });
+  });
+
+  it('sends a re-order of a re-shipped card to the newest address, a later redirect included', () => {
+    const s = shippedOrder('RESHIP');
+    onNotification(s, [returnedOp('op-1')], shippedAt + DAY);
+    onReshipRequested(s, address, shippedAt + DAY);
+    decide(s, shippedAt + DAY);
+    onSubmitted(s, 'op-2', shippedAt + DAY);
+    const elsewhere = { ...address, line1: '1 Harbor Way' };
+    onChangeRequested(s, { type: 'REDIRECT', newDeliveryAddress: elsewhere }, shippedAt + DAY + 1);
+    decide(s, shippedAt + DAY + 1);
+    onChangeSent(s, 'chg-1', shippedAt + DAY + 2);
+    onNotification(s, [updateOrderOp('chg-1', 'SUCCESSFUL')], shippedAt + DAY + 3);
+    assert.deepEqual(currentDeliveryAddress(s), elsewhere);
   });
 
   it('keeps orders from before the delivery window ending at shipment, a return report included', () => {

@@ -40,7 +40,16 @@ import {
 
 /** Lifecycle events the issuer hears about (one per status change). */
 export type IssuerEventType =
-  'submitted' | 'status-changed' | 'shipped' | 'shipment-updated' | 'returned' | 'failed' | 'compensated' | 'cancelled';
+  | 'submitted'
+  | 'status-changed'
+  | 'shipped'
+  | 'shipment-updated'
+  | 'returned'
+  /** A shipped or returned order closed when its delivery window or re-ship wait ran out. */
+  | 'completed'
+  | 'failed'
+  | 'compensated'
+  | 'cancelled';
 
 /** An issuer event not yet confirmed delivered; its id is stable across redeliveries and runs. */
 export interface PendingIssuerEvent {
@@ -220,6 +229,8 @@ function deliveryOf(s: OrderMachineState): DeliveryState {
 }
 
 const deliveryWindowMs = (s: OrderMachineState) => s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS;
+/** Whether the order listens after shipment; runs from before the delivery window end at shipment. */
+const listens = (s: OrderMachineState) => s.listensAfterShipment === true && deliveryWindowMs(s) > 0;
 const reshipWaitMs = (s: OrderMachineState) => s.timings.reshipWaitMs ?? DEFAULT_RESHIP_WAIT_MS;
 
 /** Where the card goes: the last re-ship's address, else the last one D1 accepted in a redirect, else the order's. */
@@ -269,6 +280,8 @@ function resolveChange(s: OrderMachineState, result: ChangeResult): void {
   c.log.push({ type: current.request.type, requestedAt: iso(current.requestedAt), ...result });
   if (result.outcome === 'ACCEPTED' && current.request.newDeliveryAddress) {
     c.deliveryAddress = current.request.newDeliveryAddress;
+    // The newest address wins: a redirect of a re-shipped card replaces the re-ship's.
+    if (s.delivery) s.delivery.address = undefined;
   }
   c.operationId = undefined;
   c.phase = c.queue.length > 0 ? 'WANTED' : 'IDLE';
@@ -305,9 +318,8 @@ function answerReship(s: OrderMachineState, result: ReshipResult): void {
 
 /** D1 handed the card to the carrier: the order listens for carrier updates and a return until its window closes. */
 function shipped(s: OrderMachineState, now: number): void {
-  if (!s.listensAfterShipment || deliveryWindowMs(s) <= 0) {
-    return endWith(s, { status: 'SHIPPED', compensate: false }, now);
-  }
+  // An operator who cancelled the workflow before the shipment won the race wants the run to end: no window.
+  if (!listens(s) || s.cancel.byWorkflow) return endWith(s, { status: 'SHIPPED', compensate: false }, now);
   if (s.status === 'SHIPPED') return;
   deliveryOf(s).windowEndsAt = now + deliveryWindowMs(s);
   answerWaitingRequests(s, 'ORDER_ALREADY_SHIPPED', false);
@@ -316,8 +328,6 @@ function shipped(s: OrderMachineState, now: number): void {
 
 /** D1 reported the card returned: the order ends there, or waits for the issuer's corrected address. */
 function returned(s: OrderMachineState, now: number): void {
-  // Runs that end at shipment treat a return as the shipment it follows, as they always did.
-  if (!s.listensAfterShipment || deliveryWindowMs(s) <= 0) return shipped(s, now);
   if (s.status === 'RETURNED') return;
   const d = deliveryOf(s);
   d.returnedAt = now;
@@ -325,8 +335,11 @@ function returned(s: OrderMachineState, now: number): void {
   d.windowEndsAt = undefined;
   answerWaitingRequests(s, 'ORDER_ALREADY_SHIPPED', false);
   setStatus(s, 'RETURNED', now);
-  if (reshipsLeft(s) <= 0) endWith(s, { status: 'RETURNED', compensate: false }, now);
+  if (reshipsLeft(s) <= 0 || s.cancel.byWorkflow) endWith(s, { status: 'RETURNED', compensate: false }, now);
 }
+
+/** Failures of a submit after which D1 holds no order: our own check refused it, or D1 did (400). */
+const refusedBeforeD1Took: readonly string[] = ['ERR_ORDER_INVALID', 'ERR_D1_BAD_REQUEST'];
 
 /** Re-ships the order's program still allows. */
 function reshipsLeft(s: OrderMachineState): number {
@@ -406,7 +419,7 @@ function applyReports(
   let changed = false;
   const listening = afterShipment(s) && s.status === 'SHIPPED';
   const shipmentBefore = listening ? JSON.stringify(s.production.shipment) : undefined;
-  for (const op of operations) changed = applyReport(s.production, op, source, iso(now)) || changed;
+  for (const op of operations) changed = applyReport(s.production, op, source, iso(now), listens(s)) || changed;
   if (changed) restartPollClock(s, now);
   settle(s, now);
   // A carrier update during the delivery window (tracking, delivery attempts) is news for the issuer too.
@@ -454,8 +467,9 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
 export function onSubmitted(s: OrderMachineState, operationId: string, now: number): void {
   s.submission.needed = false;
   const reship = s.delivery?.reships.at(-1);
-  if (reship?.result === undefined && reship?.issuerRequestId !== undefined) {
+  if (s.delivery && reship?.result === undefined && reship?.issuerRequestId !== undefined) {
     answerReship(s, { outcome: 'RESHIPPED', issuerRequestId: reship.issuerRequestId });
+    s.delivery.returnedAt = undefined;
   }
   trackOperation(s.production, operationId);
   restartPollClock(s, now);
@@ -464,7 +478,19 @@ export function onSubmitted(s: OrderMachineState, operationId: string, now: numb
 
 export function onSubmitFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
   s.submission.needed = false;
-  answerReship(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'SUBMIT_FAILED' });
+  const reason = failure.d1ErrorCode ?? failure.code ?? 'SUBMIT_FAILED';
+  const reship = s.delivery?.reships.at(-1);
+  const reshipping = reship !== undefined && reship.result === undefined && reship.issuerRequestId !== undefined;
+  if (reshipping && failure.code !== undefined && refusedBeforeD1Took.includes(failure.code)) {
+    // The re-ship was refused (its address, most likely) and no D1 order exists: the card stays returned, and the
+    // issuer may try another address while the re-ship wait lasts.
+    answerReship(s, { outcome: 'REJECTED', reason });
+    trackOperation(s.production, undefined);
+    s.production.outcome = 'RETURNED';
+    setStatus(s, 'RETURNED', now);
+    return;
+  }
+  answerReship(s, { outcome: 'REJECTED', reason });
   const invalid = failure.code === 'ERR_ORDER_INVALID';
   endWith(
     s,
@@ -677,6 +703,7 @@ function decideAfterShipment(s: OrderMachineState, now: number): Step | undefine
   if (s.status === 'SHIPPED') {
     const until = d.windowEndsAt ?? now;
     if (now < until) return { kind: 'wait', until };
+    publish(s, 'completed', now);
     endWith(s, { status: 'SHIPPED', compensate: false }, now);
     return decide(s, now);
   }
@@ -687,13 +714,13 @@ function decideAfterShipment(s: OrderMachineState, now: number): Step | undefine
     reship.issuerRequestId = reorderRequestId(s.issuerRequestId, s.submission.reorders);
     trackOperation(s.production, undefined);
     d.productionStartedAt = now;
-    d.returnedAt = undefined;
     restartPollClock(s, now);
     setStatus(s, 'SUBMITTING', now);
     return undefined;
   }
   const until = (d.returnedAt ?? now) + reshipWaitMs(s);
   if (now < until) return { kind: 'wait', until };
+  publish(s, 'completed', now);
   endWith(s, { status: 'RETURNED', compensate: false }, now);
   return decide(s, now);
 }

@@ -98,9 +98,9 @@ function record(state: ProductionState, entry: TimelineEntry): void {
   if (state.timeline.length > MAX_TIMELINE) state.timeline.splice(0, state.timeline.length - MAX_TIMELINE);
 }
 
-function outcomeOf(op: Operation): ProductionOutcome {
+function outcomeOf(op: Operation, tracksReturns: boolean): ProductionOutcome {
   if (op.details.status === 'CARD_PROD_CANCELED') return 'CANCELLED';
-  if (op.details.status === 'CARD_RETURNED') return 'RETURNED';
+  if (tracksReturns && op.details.status === 'CARD_RETURNED') return 'RETURNED';
   if (op.status === 'FAILED') return 'FAILED';
   // A completed operation is shipped even under a stage name D1 adds later.
   if (op.status === 'SUCCESSFUL') return 'SHIPPED';
@@ -132,13 +132,16 @@ export function isRelevant(state: ProductionState, op: Operation): boolean {
 
 /**
  * Applies one report. Returns true when it changed the order (a new stage, outcome, due date, shipment update or
- * Pull & change verdict); duplicates, late stages and reports about other operations return false.
+ * Pull & change verdict); duplicates, late stages and reports about other operations return false. Orders that end
+ * at shipment (`tracksReturns` false: runs from before the delivery window) read CARD_RETURNED by its top-level
+ * status, as they always did.
  */
 export function applyReport(
   state: ProductionState,
   op: Operation,
   source: TimelineEntry['source'],
   now: string,
+  tracksReturns = true,
 ): boolean {
   if (op.operation === 'PRODUCE' && state.operationId === undefined) {
     state.early.push(op);
@@ -159,7 +162,7 @@ export function applyReport(
 
   const current = state.stage === undefined ? 0 : (stageRank[state.stage] ?? 0);
   const incoming = stageRank[op.details.status] ?? current;
-  const outcome = outcomeOf(op);
+  const outcome = outcomeOf(op, tracksReturns);
   const ended = state.outcome !== 'IN_PROGRESS';
   // After shipment, D1 still reports carrier updates and a return.
   const afterShipment =
