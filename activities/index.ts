@@ -6,6 +6,7 @@
  */
 import type { D1Client } from '../d1/client.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
+import { createCountCampaignCards, createPullCampaignCards } from './campaign-cards.js';
 import { createCancelD1Order } from './cancel-d1-order.js';
 import { createFetchOrderStatus } from './fetch-order-status.js';
 import { createListOpenOrders, type OpenOrdersSource } from './list-open-orders.js';
@@ -19,6 +20,7 @@ import { createPublishReconcileEvents } from './publish-reconcile-events.js';
 import { createReconcileOrderPage, type ReconcileTargets } from './reconcile-order-page.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
 import { createRequestOrderChange } from './request-order-change.js';
+import { createSubmitCampaignPage, type CampaignTargets } from './submit-campaign-page.js';
 import { createSubmitOrder } from './submit-order.js';
 import { createValidateOrder } from './validate-order.js';
 
@@ -35,15 +37,26 @@ export interface ActivityDependencies {
    * task queue, the visibility page size and the D1 calls at once. Absent, its activities fail (non-retryable).
    */
   reconcile?: (OpenOrdersSource & ReconcileTargets) | undefined;
+  /** The order-body field that names the card an order replaces (D1_REPLACES_CARD_ID_FIELD); absent: never sent. */
+  replacesCardIdField?: string | undefined;
+  /** What campaigns start card orders through and read their pages from. Absent, their activities fail. */
+  campaigns?: CampaignTargets | undefined;
 }
 
 /**
  * Every activity, by the name workflows call it. `validateOrder`, `fetchOrderStatus` and `publishIssuerEvent` serve
  * first-generation (`cardOrder`) runs only, until they drain.
  */
-export function createActivities({ d1, catalog, issuerEvents, reconcile }: ActivityDependencies) {
+export function createActivities({
+  d1,
+  catalog,
+  issuerEvents,
+  reconcile,
+  replacesCardIdField,
+  campaigns,
+}: ActivityDependencies) {
   return {
-    submitOrder: createSubmitOrder(d1, catalog),
+    submitOrder: createSubmitOrder(d1, catalog, { replacesCardIdField }),
     pollOrderStatus: createPollOrderStatus(d1),
     requestOrderCancel: createRequestOrderCancel(d1),
     requestOrderChange: createRequestOrderChange(d1),
@@ -55,6 +68,9 @@ export function createActivities({ d1, catalog, issuerEvents, reconcile }: Activ
     listOpenOrders: createListOpenOrders(reconcile),
     reconcileOrderPage: createReconcileOrderPage(d1, reconcile),
     publishReconcileEvents: createPublishReconcileEvents(issuerEvents),
+    submitCampaignPage: createSubmitCampaignPage(d1, catalog, campaigns),
+    countCampaignCards: createCountCampaignCards(campaigns),
+    pullCampaignCards: createPullCampaignCards(campaigns),
   };
 }
 

@@ -21,23 +21,11 @@ import {
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import {
-  ApplicationFailure,
-  defaultPayloadConverter,
-  ValueError,
-  type Payload,
-  type PayloadCodec,
-} from '@temporalio/common';
+import { ApplicationFailure, type PayloadCodec } from '@temporalio/common';
 import type { z } from 'zod';
 import { createDataConverter } from '../codec/data-converter.js';
 import type { Config } from '../common/config.js';
-import {
-  isCardOrderError,
-  OrderConflictError,
-  OrderFailedError,
-  OrderNotFoundError,
-  OrderValidationError,
-} from '../common/errors.js';
+import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
 import { addressSchema, describeIssues, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
@@ -84,6 +72,10 @@ import {
 } from '../workflows/search-attributes.js';
 import { temporalConnectionOptions } from '../common/temporal.js';
 import { idIssues } from './id-issues.js';
+import { placedFingerprint } from '../common/placed-fingerprint.js';
+import { formatOfFile } from '../campaigns/campaign-file.js';
+import { ingestCampaignFile } from '../campaigns/ingest.js';
+import { FileCampaignPageStore, type CampaignManifest } from '../campaigns/page-store.js';
 import {
   listUnmatched,
   redeliverUnmatched,
@@ -263,7 +255,10 @@ export class CardOrdersClient {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    const differing = differingFields(await this.placedFingerprint(workflowId), fingerprint);
+    const differing = differingFields(
+      await placedFingerprint(this.temporal, this.config.temporal.namespace, this.codecs, workflowId),
+      fingerprint,
+    );
     if (differing && differing.length > 0) throw new OrderConflictError(workflowId, differing);
     return { workflowId, placement: 'EXISTING' };
   }
@@ -519,6 +514,51 @@ export class CardOrdersClient {
     return redeliverUnmatched(this.temporal, this.config, issuerId, cardId);
   }
 
+  /**
+   * Checks a campaign file (CSV or JSONL, one card per line, see `campaigns/campaign-file.ts`) line by line against the
+   * order schema and the program catalog, and stores its valid cards in pages of `D1_BATCH_SIZE`, card data
+   * encrypted to D1's key and each page with the payload codec's key (`CAMPAIGN_STORE_DIR`). The file is streamed.
+   * Ingesting the same file under the same id again resumes a cut-off ingestion, or returns the finished one as it is.
+   *
+   * @throws {CampaignFileError} naming each bad line and field (never a value), when `skipInvalid` is not set.
+   * @throws {CampaignConflictError} when `campaignId` was ingested from another file.
+   */
+  ingestCampaign(options: {
+    file: string;
+    campaignId: string;
+    skipInvalid?: boolean;
+    issuerId?: string;
+    onPage?: (manifest: CampaignManifest) => void;
+  }): Promise<CampaignManifest> {
+    const issuerId = options.issuerId ?? this.config.d1.issuerId;
+    const issues = idIssues([
+      { field: 'issuerId', kind: 'issuer', value: issuerId },
+      { field: 'campaignId', kind: 'campaign', value: options.campaignId },
+    ]);
+    const format = formatOfFile(options.file);
+    if (!format) issues.push({ field: 'file', reason: 'must end in .csv, .jsonl or .ndjson' });
+    if (issues.length > 0 || !format) return Promise.reject(new OrderValidationError(issues));
+    return ingestCampaignFile({
+      file: options.file,
+      format,
+      issuerId,
+      campaignId: options.campaignId,
+      skipInvalid: options.skipInvalid ?? false,
+      pageSize: this.config.campaigns.batchSize,
+      store: this.campaignStore(),
+      cards: {
+        issues: (record) => this.orderIssues(record),
+        prepare: (record) => this.prepare(record as CardOrderRequest),
+      },
+      ...(options.onPage && { onPage: options.onPage }),
+    });
+  }
+
+  /** The store of campaign pages, with this client's codec keys. */
+  campaignStore(): FileCampaignPageStore {
+    return new FileCampaignPageStore(this.config.campaigns.storeDir, this.codecs);
+  }
+
   /** Closes the connection, when the client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
@@ -579,35 +619,18 @@ export class CardOrdersClient {
     }
   }
 
-  /**
-   * The fingerprint the order under `workflowId` was placed with: its current run's input carries it (continue-as-new
-   * passes the input on). Read from the run's first event alone, never through visibility, so no listing ever has to
-   * decode it. Undefined when it cannot be read (an order from before fingerprints, a codec key since retired).
-   */
-  private async placedFingerprint(workflowId: string): Promise<unknown> {
-    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
-      namespace: this.config.temporal.namespace,
-      execution: { workflowId },
-      maximumPageSize: 1,
-    });
-    const payloads = (history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ??
-      []) as Payload[];
-    try {
-      let decoded = payloads;
-      for (const codec of [...this.codecs].reverse()) decoded = await codec.decode(decoded);
-      const [input] = decoded.map((payload) => defaultPayloadConverter.fromPayload<Partial<CardOrderInput>>(payload));
-      return input?.fingerprint;
-    } catch (err) {
-      if (isCardOrderError(err) || err instanceof ValueError) return undefined;
-      throw err;
-    }
-  }
-
   private orderHandle(
     issuerId: string,
     issuerRequestId: string,
   ): WorkflowHandle<(input: CardOrderInput) => Promise<CardOrderResult>> {
     return this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId));
+  }
+
+  /** Every way `request` is not a valid order: its schema, then its program. */
+  private orderIssues(request: unknown): { field: string; reason: string }[] {
+    const parsed = cardOrderRequestSchema.safeParse(request);
+    if (!parsed.success) return describeIssues(parsed.error);
+    return checkOrderAgainstCatalog(parsed.data, this.catalog);
   }
 
   /** Validates the request and turns clear card data into D1's JWE; the workflow never sees clear values. */

@@ -9,6 +9,8 @@ import { cardIdSchema, issuerIdSchema } from '../d1/schemas.js';
 const formats = {
   issuer: { schema: issuerIdSchema, reason: 'must be a D1 issuer id (10 characters: A-Z, a-z, 0-9, _ and -)' },
   card: { schema: cardIdSchema, reason: 'must be a D1 card id (letters, digits, _ and -)' },
+  /** Ours, in the same alphabet: it is part of workflow ids and store paths. */
+  campaign: { schema: cardIdSchema, reason: 'must be 1 to 48 letters, digits, _ and -' },
 } as const;
 
 /** Why `value` is not a D1 id of `kind`, or undefined when it is one. */

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { extraOrderFieldNameSchema } from '../d1/schemas.js';
 import { MAX_REORDERS } from '../orders/reorder-id.js';
 import { cronExpressionIssue } from './cron.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
@@ -81,6 +82,14 @@ export const envSchema = z
 
     /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
     KEYS_DIR: z.string().min(1).default('.data/keys'),
+    /**
+     * Where campaigns keep their cards between ingestion and submission (pages encrypted with the payload codec's
+     * keys). The CLI writes it and every worker reads it: one machine, or a volume all of them mount.
+     * @default .data/campaigns
+     */
+    CAMPAIGN_STORE_DIR: z.string().min(1).default('.data/campaigns'),
+    /** Cards per D1 batch "Order cards" call, and per stored page of a campaign (D1 takes 1 to 1000). @default 1000 */
+    D1_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(1000),
 
     /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
     D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
@@ -93,6 +102,14 @@ export const envSchema = z
       .string()
       .startsWith('/')
       .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
+    /**
+     * Batch "Order cards" path under D1_API_PATH. D1 does not publish it: this default is our choice (the simulator
+     * serves it). {issuerId} is filled in.
+     */
+    D1_BATCH_ORDER_PATH: z
+      .string()
+      .startsWith('/')
+      .default('/issuers/{issuerId}/physicalCards/operations:batchProduction'),
     /** The issuer id D1 assigned at onboarding (exactly 10 characters). */
     D1_ISSUER_ID: z.string().length(10, 'must be exactly 10 characters').default('ISSUER0001'),
     /** The issuer's ES256 private key for token assertions: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
@@ -117,6 +134,12 @@ export const envSchema = z
     D1_CONNECT_TIMEOUT: durationMs.default(5_000),
     /** Keep-alive connections per D1 origin. @default 10 */
     D1_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(10),
+    /**
+     * The order-body field an issuer's D1 onboarding added for the card a RENEWAL or REPLACEMENT order replaces
+     * (D1 documents none; e.g. `oldCardId`): the order's `replacesCardId` is sent under it. A JSON field name, not one
+     * of the body's own. @default unset (`replacesCardId` is never sent to D1)
+     */
+    D1_REPLACES_CARD_ID_FIELD: extraOrderFieldNameSchema.optional(),
     /** Mutual TLS with D1: our client certificate and key (PEM files), and the CA D1's server certificate chains to. */
     D1_TLS_CERT_FILE: z.string().min(1).optional(),
     D1_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -386,11 +409,13 @@ function toConfig(env: z.output<typeof envSchema>) {
     logs: { dir: fromRoot(env.LOGS_DIR), toTerminal: env.LOG_TO_TERMINAL },
     demoMode: env.DEMO_MODE,
     keysDir: fromRoot(env.KEYS_DIR),
+    campaigns: { storeDir: fromRoot(env.CAMPAIGN_STORE_DIR), batchSize: env.D1_BATCH_SIZE },
     d1: {
       baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),
       tokenPath: env.D1_TOKEN_PATH,
       apiPath: env.D1_API_PATH.replace(/\/+$/, ''),
       updateOrderPath: env.D1_UPDATE_ORDER_PATH,
+      batchOrderPath: env.D1_BATCH_ORDER_PATH,
       issuerId: env.D1_ISSUER_ID,
       signingKey: {
         inline: env.D1_SIGNING_KEY,
@@ -409,6 +434,8 @@ function toConfig(env: z.output<typeof envSchema>) {
       connectTimeoutMs: env.D1_CONNECT_TIMEOUT,
       maxConnections: env.D1_MAX_CONNECTIONS,
       rateLimitPerSecond: env.D1_RATE_LIMIT_PER_SECOND,
+      /** Unset: an order's `replacesCardId` is never sent to D1. */
+      replacesCardIdField: env.D1_REPLACES_CARD_ID_FIELD,
       tls: {
         certFile: env.D1_TLS_CERT_FILE && fromRoot(env.D1_TLS_CERT_FILE),
         keyFile: env.D1_TLS_KEY_FILE && fromRoot(env.D1_TLS_KEY_FILE),

@@ -12,6 +12,8 @@
  */
 export type CardOrderErrorCode =
   | 'ORDER_CONFLICT'
+  | 'CAMPAIGN_CONFLICT'
+  | 'ERR_CAMPAIGN_FILE_INVALID'
   | 'ORDER_NOT_FOUND'
   | 'UNMATCHED_NOT_FOUND'
   | 'ERR_CONFIG_INVALID'
@@ -133,6 +135,39 @@ export class OrderConflictError extends CardOrderError {
       `${workflowId} was placed with a different order (differing: ${fields.join(', ')}); ` +
         'a new card needs a new issuerRequestId',
     );
+  }
+}
+
+/**
+ * Thrown when a campaign file has lines that are not valid orders (and the caller did not choose to skip them):
+ * nothing was stored or sent. Names each line and field, never a value.
+ */
+export class CampaignFileError extends CardOrderError {
+  readonly code = 'ERR_CAMPAIGN_FILE_INVALID' as const;
+
+  constructor(
+    readonly invalid: number,
+    /** The first invalid lines, each with its issues by field. */
+    readonly lines: readonly { line: number; issues: readonly { field: string; reason: string }[] }[],
+    problem?: string,
+  ) {
+    super(
+      problem ??
+        `${invalid} line(s) of the campaign file are not valid orders: ` +
+          lines
+            .slice(0, 5)
+            .map((l) => `line ${l.line}: ${l.issues.map((issue) => `${issue.field} ${issue.reason}`).join('; ')}`)
+            .join(' | '),
+    );
+  }
+}
+
+/** Thrown when a campaign id is already used for another file (another SHA-256): nothing of the new file is kept. */
+export class CampaignConflictError extends CardOrderError {
+  readonly code = 'CAMPAIGN_CONFLICT' as const;
+
+  constructor(readonly campaignId: string) {
+    super(`Campaign ${campaignId} was started with a different file; a new file needs a new campaign id`);
   }
 }
 
@@ -340,6 +375,7 @@ export function isCardOrderError(value: unknown): value is CardOrderError {
 
 const orderVerdictCodes: readonly string[] = [
   'ORDER_CONFLICT',
+  'CAMPAIGN_CONFLICT',
   'ORDER_NOT_FOUND',
   'UNMATCHED_NOT_FOUND',
 ] satisfies CardOrderErrorCode[];

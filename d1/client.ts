@@ -18,11 +18,14 @@ import { signAssertion } from './assertion.js';
 import { errorFromResponse, errorFromTransport } from './classify.js';
 import { loadSigningKey, type KeyWithId } from './keys.js';
 import {
+  batchOrderResponseSchema,
   describeIssues,
   JWT_BEARER_GRANT,
   operationAcceptedSchema,
   productionStatusResponseSchema,
   tokenResponseSchema,
+  type BatchCardItem,
+  type BatchOrderResult,
   type OperationAccepted,
   type OrderRequest,
   type ProductionStatusResponse,
@@ -47,6 +50,11 @@ export interface D1ClientOptions {
   apiPath: string;
   /** Pull & change path under `apiPath`, with `{issuerId}` and `{cardId}` placeholders. */
   updateOrderPath: string;
+  /**
+   * Batch "Order cards" path under `apiPath`, with an `{issuerId}` placeholder. D1 does not publish it: the default
+   * (`D1_BATCH_ORDER_PATH`) is our choice, which the simulator serves.
+   */
+  batchOrderPath: string;
   /** The signing key (and its `kid`) of each issuer this client acts for. */
   signingKeyFor: (issuerId: string) => Promise<KeyWithId>;
   assertionAudience?: string | undefined;
@@ -73,6 +81,33 @@ interface Call<T> {
   issuerId: string;
   body?: unknown;
   schema: z.ZodType<T>;
+}
+
+/** The batch answer's contract for these cards: one result per card, in order, with its cardId (and issuerRequestId). */
+function batchResponseFor(cards: readonly BatchCardItem[]) {
+  return batchOrderResponseSchema.superRefine(({ results }, ctx) => {
+    if (results.length !== cards.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['results'],
+        message: `has ${results.length} results for ${cards.length} cards`,
+      });
+      return;
+    }
+    results.forEach((result, i) => {
+      const card = cards[i];
+      if (result.cardId !== card?.cardId) {
+        ctx.addIssue({ code: 'custom', path: ['results', i, 'cardId'], message: `is not the cardId of card ${i}` });
+      }
+      if (result.issuerRequestId !== undefined && result.issuerRequestId !== card?.issuerRequestId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['results', i, 'issuerRequestId'],
+          message: `is not the issuerRequestId of card ${i}`,
+        });
+      }
+    });
+  });
 }
 
 export class D1Client {
@@ -146,6 +181,29 @@ export class D1Client {
       },
       options,
     );
+  }
+
+  /**
+   * Orders 1 to 1,000 cards in one call (D1's batch "Order cards"): one result per card, in the order of `cards`,
+   * ACCEPTED with its operationId or REFUSED with D1's reason; a refused card does not affect the others. Idempotent
+   * per card like {@link orderCard}: a retry of the batch gets the original operationIds. A failure of the call as a
+   * whole (401, 429, 5xx, timeout...) is a `D1Error` classified as for `orderCard`; an answer that does not give
+   * exactly one result per card, in order, is `ERR_D1_INVALID_RESPONSE`.
+   */
+  async orderCards(issuerId: string, cards: BatchCardItem[], options?: D1CallOptions): Promise<BatchOrderResult[]> {
+    const path = this.#options.batchOrderPath.replace('{issuerId}', encodeURIComponent(issuerId));
+    const answer = await this.#call(
+      {
+        operation: 'order cards',
+        method: 'POST',
+        path: `${this.#options.apiPath}${path}`,
+        issuerId,
+        body: { cards },
+        schema: batchResponseFor(cards),
+      },
+      options,
+    );
+    return answer.results;
   }
 
   /** Every operation D1 knows for the card, as notifications report them. */

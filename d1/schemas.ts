@@ -145,6 +145,91 @@ export const orderRequestSchema = z.discriminatedUnion('distributionChannel', [
 ]);
 export type OrderRequest = z.infer<typeof orderRequestSchema>;
 
+/** The order body's own top-level fields, every distribution channel's. */
+export const orderRequestFields: readonly string[] = [
+  'distributionChannel',
+  ...Object.keys(orderBodyFields),
+  'shipment',
+];
+
+/**
+ * The name of a field an issuer's D1 onboarding added to the order body (D1 documents none; e.g. `oldCardId`, the
+ * card an order replaces): a JSON field name that is not one of the body's own fields.
+ */
+export const extraOrderFieldNameSchema = z
+  .string()
+  .regex(/^[a-z][A-Za-z0-9]{0,63}$/, 'must be a JSON field name matching ^[a-z][A-Za-z0-9]{0,63}$')
+  .superRefine((name, ctx) => {
+    if (orderRequestFields.includes(name)) {
+      ctx.addIssue({ code: 'custom', message: `must not be ${name}, a field of the order body itself` });
+    }
+  });
+/** The value of such a field: a string of 1..64 characters. */
+export const extraOrderFieldValueSchema = z.string().min(1).max(64);
+/** An order body with the fields the onboarding added, each under its own name (never a body field's). */
+export type OrderRequestWithExtraFields = OrderRequest & { readonly [extraField: string]: unknown };
+
+/** Most cards in one batch order, as D1 documents it. */
+export const MAX_BATCH_CARDS = 1000;
+
+/**
+ * One card of a batch order (D1's `cardItem`): the THALES order body plus the card's `cardId`, with
+ * `paymentApplication` required, as D1 documents for the batch. Only central issuance (THALES) is ordered in batch.
+ */
+export const batchCardItemSchema = z.strictObject({
+  cardId: cardIdSchema,
+  distributionChannel: z.literal('THALES', {
+    // A missing channel keeps zod's own message; a wrong one says what is accepted.
+    error: (issue) => (issue.input === undefined ? undefined : 'must be THALES (central issuance)'),
+  }),
+  ...orderBodyFields,
+  paymentApplication: paymentApplicationSchema,
+  shipment: shipmentSchema,
+});
+export type BatchCardItem = z.infer<typeof batchCardItemSchema>;
+
+/** The body of D1's batch "Order cards" API: 1 to 1,000 cards, nothing else. */
+export const batchOrderRequestSchema = z.strictObject({
+  cards: z.array(batchCardItemSchema).min(1).max(MAX_BATCH_CARDS),
+});
+export type BatchOrderRequest = z.infer<typeof batchOrderRequestSchema>;
+
+/** A field of a refused batch card and why, never its value (other keys D1 may add are dropped). */
+export const fieldIssueSchema = z.object({ field: z.string(), reason: z.string() });
+
+/** A batch card D1 accepted: its production started (or, for a resubmission, the original operation). */
+export const batchOrderAcceptedSchema = z.looseObject({
+  cardId: z.string(),
+  issuerRequestId: z.string().optional(),
+  status: z.literal('ACCEPTED'),
+  operationId: operationIdSchema,
+});
+/**
+ * A batch card D1 refused: `INVALID_FIELD` (with `fields`), `INVALID_ENCRYPTED_DATA` (with `fields`),
+ * `ORDER_IN_PROGRESS` (another issuerRequestId is in flight for the card), or any other code D1 may use.
+ */
+export const batchOrderRefusedSchema = z.looseObject({
+  cardId: z.string(),
+  issuerRequestId: z.string().optional(),
+  status: z.literal('REFUSED'),
+  errorCode: z.string().min(1),
+  error: z.string(),
+  fields: z.array(fieldIssueSchema).optional(),
+});
+export const batchOrderResultSchema = z.discriminatedUnion('status', [
+  batchOrderAcceptedSchema,
+  batchOrderRefusedSchema,
+]);
+export type BatchOrderResult = z.infer<typeof batchOrderResultSchema>;
+
+/**
+ * The answer to a batch order. D1 does not publish it, so this is OUR choice, which the simulator follows and the
+ * client checks: HTTP 200 `{results: [...]}`, one result per card, in the request's order, each carrying the card's
+ * `cardId` (and its `issuerRequestId` when it was valid). A refused card never affects the others.
+ */
+export const batchOrderResponseSchema = z.looseObject({ results: z.array(batchOrderResultSchema) });
+export type BatchOrderResponse = z.infer<typeof batchOrderResponseSchema>;
+
 /** 202 to an order or an update: the operation D1 started. */
 export const operationAcceptedSchema = z.looseObject({ operationId: operationIdSchema });
 export type OperationAccepted = z.infer<typeof operationAcceptedSchema>;

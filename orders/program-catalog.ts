@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
-import { cardProductIdSchema, issuanceTypes } from '../d1/schemas.js';
+import { cardProductIdSchema, issuanceTypes, paymentApplicationSchema } from '../d1/schemas.js';
 import type { CardOrder } from './schema.js';
 
 const identifiers = z.array(z.string().min(1)).default([]);
@@ -34,6 +34,11 @@ export const programSchema = z.strictObject({
   inserts: identifiers,
   shipmentTypes: z.array(z.enum(['INDIVIDUAL', 'BULK'])).min(1),
   destinationCountries: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be ISO 3166-1 alpha-2 codes')).min(1),
+  /**
+   * EMV data model 1 key indexes of the product, set up at onboarding: what D1's batch API requires of every card
+   * (an order may give its own).
+   */
+  paymentApplication: paymentApplicationSchema.optional(),
   /** Returned cards: end the order (the default) or re-ship to a corrected address. */
   returns: returnPolicySchema.default({ action: 'END', maxReships: 1 }),
 });

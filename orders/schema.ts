@@ -61,7 +61,8 @@ const orderFields = {
   paymentApplication: paymentApplicationSchema.optional(),
   trackData: trackDataSchema.optional(),
   /**
-   * Ours, not D1's: the card a RENEWAL or REPLACEMENT order replaces. Never sent to D1; indexed as the
+   * Ours, not D1's: the card a RENEWAL or REPLACEMENT order replaces. Not sent to D1, which documents no such
+   * field, unless D1_REPLACES_CARD_ID_FIELD names the one the issuer's onboarding added; indexed as the
    * `ReplacesCardId` search attribute, so an operator finds every replacement of a card.
    */
   replacesCardId: cardIdSchema.optional(),

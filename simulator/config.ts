@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, projectRoot } from '../common/config.js';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
-import { issuerIdSchema } from '../d1/schemas.js';
+import { extraOrderFieldNameSchema, issuerIdSchema } from '../d1/schemas.js';
 import { faultsPatchSchema } from './faults.js';
 
 const jsonText = z.string().transform((text, ctx): unknown => {
@@ -79,6 +79,13 @@ export const simulatorEnvSchema = z
     D1_SIM_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
     /** Format of `exp` inside `encryptedData`; D1's documents disagree. @default YYMM */
     D1_SIM_EXP_FORMAT: z.enum(['YYMM', 'MMYY']).default('YYMM'),
+    /**
+     * Fields an issuer's D1 onboarding added to the order body (D1 documents none; e.g. `oldCardId`, the card an
+     * order replaces, for D1_REPLACES_CARD_ID_FIELD), comma-separated JSON field names. The order endpoint takes them
+     * out of the body, each a string of 1..64 characters (else 400 naming it), checks the rest as ever (a field not
+     * listed here is refused as unknown), and shows them as `extraFields` in `GET /__sim/orders`. @default none
+     */
+    D1_SIM_EXTRA_ORDER_FIELDS: commaList.pipe(z.array(extraOrderFieldNameSchema)).default([]),
     /** Tries per notification batch before it is given up (with a warning). @default 20 */
     D1_SIM_NOTIFY_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(20),
     /** First retry delay of a notification batch, doubled on each further try up to 30s. @default 500ms */
@@ -136,6 +143,8 @@ function toConfig(env: z.output<typeof simulatorEnvSchema>) {
     bodyLimitBytes: env.D1_SIM_BODY_LIMIT_BYTES,
     tls: tls || undefined,
     expFormat: env.D1_SIM_EXP_FORMAT,
+    /** The order-body fields the issuer's onboarding added; empty: none (the strict body alone). */
+    extraOrderFields: [...new Set(env.D1_SIM_EXTRA_ORDER_FIELDS)] as readonly string[],
   };
 }
 

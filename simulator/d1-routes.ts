@@ -1,24 +1,38 @@
 /**
- * The endpoints D1 exposes (../shared/d1-api.md, Part A): the token endpoint and the banking API (order,
- * production status, Pull & change), with D1's checks in D1's order: faults, token, headers, path, issuer, body.
+ * The endpoints D1 exposes (../shared/d1-api.md, Part A): the token endpoint and the banking API (order, batch
+ * order, production status, Pull & change), with D1's checks in D1's order: faults, token, headers, path, issuer,
+ * body. Also `GET /__sim/stats`, the count of order calls received.
  *
  * @module
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
+  batchCardItemSchema,
   cardIdSchema,
   correlationIdSchema,
+  extraOrderFieldValueSchema,
   issuerIdSchema,
+  issuerRequestIdSchema,
+  MAX_BATCH_CARDS,
   orderRequestSchema,
   updateOrderRequestSchema,
+  type BatchCardItem,
+  type BatchOrderResult,
 } from '../d1/schemas.js';
 import type { TokenService } from './auth.js';
 import { sleep, type Clock } from './clock.js';
 import { checkEncryptedData, type EncryptionKeyPair, type ExpFormat } from './encrypted-data.js';
 import type { FaultState } from './faults.js';
-import { parseOrRefuse, refuseOtherMethods, requireMediaType, HttpError } from '../common/http-errors.js';
-import type { OrderStore } from './orders.js';
+import {
+  fieldIssues,
+  parseOrRefuse,
+  refuseOtherMethods,
+  requireMediaType,
+  HttpError,
+  type FieldIssue,
+} from '../common/http-errors.js';
+import type { OrderStats, OrderStore } from './orders.js';
 
 const cardPath = '/banking/v1/issuers/:issuerId/physicalCards/:cardId';
 
@@ -28,6 +42,8 @@ export const d1Paths = {
   production: `${cardPath}/operations::production`,
   updateOrder: `${cardPath}/operations::updateOrder`,
   productionStatus: `${cardPath}/productionStatus`,
+  /** D1's batch "Order cards": its path is not public, this one is our choice (the client's D1_BATCH_ORDER_PATH). */
+  batchProduction: '/banking/v1/issuers/:issuerId/physicalCards/operations::batchProduction',
   /** The spelling of D1's on-demand tracking guide. */
   productionStatusLowercase: '/banking/v1/issuers/:issuerId/physicalcards/:cardId/productionstatus',
 } as const;
@@ -38,6 +54,8 @@ export interface D1RouteDependencies {
   faults: FaultState;
   encryptionKey: EncryptionKeyPair;
   expFormat: ExpFormat;
+  /** Fields the issuer's onboarding added to the order body (D1_SIM_EXTRA_ORDER_FIELDS). @default none */
+  extraOrderFields?: readonly string[] | undefined;
   tokenTtlSeconds: number;
   clock: Clock;
   /** Aborted when the simulator closes, so no injected latency outlives it. */
@@ -47,6 +65,46 @@ export interface D1RouteDependencies {
 }
 
 const cardParamsSchema = z.strictObject({ issuerId: issuerIdSchema, cardId: cardIdSchema });
+const issuerParamsSchema = z.strictObject({ issuerId: issuerIdSchema });
+
+/**
+ * What a batch body must be before any card is looked at, else the whole request is refused with 400 naming the
+ * field: `{cards: [...]}` and nothing else, 1..1000 objects, each with a string `cardId` (the key of its result).
+ */
+const batchEnvelopeSchema = z.strictObject({
+  cards: z
+    .array(z.looseObject({ cardId: z.string() }))
+    .min(1)
+    .max(MAX_BATCH_CARDS),
+});
+type BatchEnvelopeCard = z.infer<typeof batchEnvelopeSchema>['cards'][number];
+
+/** Body limit of the batch endpoint: room for 1,000 full cards (16 KiB each), or the server's limit if larger. */
+const BATCH_BODY_LIMIT_FLOOR = MAX_BATCH_CARDS * 16 * 1024;
+
+/**
+ * An order body checked as D1 would with the issuer's onboarding: the `extraFieldNames` it carries taken out (each a
+ * string of 1..64 characters), the rest against the strict schema, so a field the onboarding did not add is refused.
+ * Every issue of both is named in one 400.
+ */
+function parseOrderBody(body: unknown, extraFieldNames: readonly string[]) {
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+  const rest: unknown = isObject ? { ...body } : body;
+  const issues: FieldIssue[] = [];
+  const extra: [string, string][] = [];
+  for (const name of isObject ? extraFieldNames : []) {
+    const fields = rest as Record<string, unknown>;
+    if (!Object.hasOwn(fields, name)) continue;
+    const value = extraOrderFieldValueSchema.safeParse(fields[name]);
+    delete fields[name];
+    if (value.success) extra.push([name, value.data]);
+    else issues.push(...fieldIssues(value.error, name));
+  }
+  const order = orderRequestSchema.safeParse(rest);
+  if (!order.success) issues.push(...fieldIssues(order.error));
+  if (issues.length > 0 || !order.success) throw HttpError.invalid(issues);
+  return { order: order.data, extraFields: extra.length > 0 ? Object.fromEntries(extra) : undefined };
+}
 
 /** Registers the token endpoint and the banking API on `app`. */
 export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies): void {
@@ -83,15 +141,21 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     return params;
   };
 
+  /** Counts a call in `GET /__sim/stats` as it arrives, before any fault: every try is a D1 call. */
+  const counted = (counter: keyof OrderStats) => (_request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    orders.count(counter);
+    done();
+  };
+
   app.post(d1Paths.token, (request, reply) => {
     // RFC 6749 §5.1: token answers must not be cached.
     reply.header('cache-control', 'no-store');
     return tokens.exchange(request.body, faults.current.tokenTtlSeconds ?? deps.tokenTtlSeconds);
   });
 
-  app.post(d1Paths.production, { onRequest: gate }, async (request, reply) => {
+  app.post(d1Paths.production, { onRequest: [counted('orderRequests'), gate] }, async (request, reply) => {
     const { issuerId, cardId } = card(request);
-    const order = parseOrRefuse(orderRequestSchema, request.body);
+    const { order, extraFields } = parseOrderBody(request.body, deps.extraOrderFields ?? []);
     if (order.distributionChannel !== 'THALES') {
       throw HttpError.invalid([
         { field: 'distributionChannel', reason: 'only THALES (central issuance) is supported by this simulator' },
@@ -105,6 +169,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
       cardId,
       issuerRequestId: order.issuerRequestId,
       cardProductId: order.cardProductId,
+      ...(extraFields && { extraFields }),
     });
     if (result.kind === 'in-progress') {
       throw new HttpError(
@@ -141,7 +206,82 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     reply.code(202).send({ operationId });
   });
 
+  /**
+   * One card of a batch, checked alone (strict item, THALES, `encryptedData`): its refusal, or the valid card. Never
+   * echoes a value except the card's own ids.
+   */
+  const checkBatchCard = async (
+    item: BatchEnvelopeCard,
+  ): Promise<{ refused: BatchOrderResult } | { card: BatchCardItem }> => {
+    const requestId = issuerRequestIdSchema.safeParse(item.issuerRequestId);
+    const refused = (errorCode: string, fields: FieldIssue[]) => ({
+      refused: {
+        cardId: item.cardId,
+        ...(requestId.success && { issuerRequestId: requestId.data }),
+        status: 'REFUSED' as const,
+        errorCode,
+        error: fields.map((issue) => `${issue.field}: ${issue.reason}`).join('; '),
+        fields,
+      },
+    });
+    const parsed = batchCardItemSchema.safeParse(item);
+    if (!parsed.success) return refused('INVALID_FIELD', fieldIssues(parsed.error));
+    const issues = await checkEncryptedData(parsed.data.encryptedData, deps.encryptionKey, deps.expFormat);
+    if (issues.length > 0) return refused('INVALID_ENCRYPTED_DATA', issues);
+    return { card: parsed.data };
+  };
+
+  /** A valid batch card through the same store as a single order: same idempotency, lifecycle and notifications. */
+  const submitBatchCard = (issuerId: string, card: BatchCardItem): BatchOrderResult => {
+    const { cardId, issuerRequestId } = card;
+    const result = orders.submit({ issuerId, cardId, issuerRequestId, cardProductId: card.cardProductId });
+    if (result.kind === 'in-progress') {
+      return {
+        cardId,
+        issuerRequestId,
+        status: 'REFUSED',
+        errorCode: 'ORDER_IN_PROGRESS',
+        error: `card ${cardId} has an order in progress under issuerRequestId ${result.issuerRequestId}`,
+      };
+    }
+    return { cardId, issuerRequestId, status: 'ACCEPTED', operationId: result.operationId };
+  };
+
+  const batchBodyLimit = Math.max(app.initialConfig.bodyLimit ?? 0, BATCH_BODY_LIMIT_FLOOR);
+  app.post(
+    d1Paths.batchProduction,
+    {
+      onRequest: [counted('batchRequests'), gate],
+      bodyLimit: batchBodyLimit,
+      // The server-wide 413 would name the server's limit, not this route's.
+      errorHandler: (error: FastifyError) => {
+        if (error.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw error;
+        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${batchBodyLimit} bytes`);
+      },
+    },
+    async (request, reply) => {
+      const { issuerId } = parseOrRefuse(issuerParamsSchema, request.params);
+      if (tokenIssuers.get(request) !== issuerId) {
+        throw new HttpError(403, 'FORBIDDEN', `the access token was not issued to issuer ${issuerId}`);
+      }
+      const { cards } = parseOrRefuse(batchEnvelopeSchema, request.body);
+      orders.count('batchCards', cards.length);
+      // Decryption runs concurrently; orders are stored in the request's order, so a card listed twice is
+      // judged as two calls in a row would be.
+      const checked = await Promise.all(cards.map(checkBatchCard));
+      const results = checked.map((outcome) =>
+        'refused' in outcome ? outcome.refused : submitBatchCard(issuerId, outcome.card),
+      );
+      if (faults.chance(faults.current.timeoutRate)) return deps.hold(request, reply);
+      return reply.code(200).send({ results });
+    },
+  );
+
+  app.get('/__sim/stats', () => orders.stats());
+
   refuseOtherMethods(app, d1Paths.token, ['POST']);
+  refuseOtherMethods(app, d1Paths.batchProduction, ['POST']);
+  refuseOtherMethods(app, '/__sim/stats', ['GET']);
   refuseOtherMethods(app, d1Paths.production, ['POST']);
   refuseOtherMethods(app, d1Paths.updateOrder, ['POST']);
   refuseOtherMethods(app, d1Paths.productionStatus, ['GET']);

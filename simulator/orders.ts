@@ -26,11 +26,28 @@ export interface NewOrder {
   cardId: string;
   issuerRequestId: string;
   cardProductId: string;
+  /** The fields the issuer's onboarding added to the order body (D1_SIM_EXTRA_ORDER_FIELDS) it carried; absent: none. */
+  extraFields?: Record<string, string>;
 }
 
 /** The store's verdict on a submission. */
 export type SubmitResult =
   { kind: 'created' | 'resubmitted'; operationId: string } | { kind: 'in-progress'; issuerRequestId: string };
+
+/**
+ * What `GET /__sim/stats` answers: the order calls D1 received since the start or the last reset, faulted ones
+ * included, so a benchmark can tell D1 calls per card.
+ */
+export interface OrderStats {
+  /** Calls to the single-card order endpoint. */
+  orderRequests: number;
+  /** Calls to the batch "Order cards" endpoint. */
+  batchRequests: number;
+  /** Cards in the batch calls whose envelope (`{cards: [...]}`) was valid. */
+  batchCards: number;
+}
+
+const noStats: Readonly<OrderStats> = Object.freeze({ orderRequests: 0, batchRequests: 0, batchCards: 0 });
 
 /** One line of `GET /__sim/orders`. */
 export interface OrderSummary extends NewOrder {
@@ -82,6 +99,7 @@ export class OrderStore {
   readonly #options: OrderStoreOptions;
   #cards = new Map<string, CardRecord>();
   #timers = new Set<Timer>();
+  #stats: OrderStats = { ...noStats };
 
   constructor(options: OrderStoreOptions) {
     this.#options = options;
@@ -205,14 +223,26 @@ export class OrderStore {
         updates: [...order.updates],
         createdAt: new Date(order.createdAt).toISOString(),
         endTime: order.operation.endTime,
+        ...(order.extraFields && { extraFields: { ...order.extraFields } }),
       }));
   }
 
-  /** Stops every lifecycle and forgets every order. */
+  /** Adds `by` to one of the call counters of `GET /__sim/stats`. */
+  count(counter: keyof OrderStats, by = 1): void {
+    this.#stats[counter] += by;
+  }
+
+  /** The call counters since the start or the last reset. */
+  stats(): OrderStats {
+    return { ...this.#stats };
+  }
+
+  /** Stops every lifecycle and forgets every order, and zeroes the call counters. */
   reset(): void {
     for (const timer of this.#timers) timer.cancel();
     this.#timers.clear();
     this.#cards = new Map();
+    this.#stats = { ...noStats };
   }
 
   #card(issuerId: string, cardId: string, create: true): CardRecord;

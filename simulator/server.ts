@@ -117,6 +117,7 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
     faults,
     encryptionKey,
     expFormat: config.expFormat,
+    extraOrderFields: config.extraOrderFields,
     tokenTtlSeconds: config.tokenTtlSeconds,
     clock,
     closing: closing.signal,

@@ -101,7 +101,23 @@ export interface CardOrderInput {
   fingerprint?: OrderFingerprint | undefined;
   /** What the order's program does with a returned card, as the catalog said when the order was placed. */
   returnPolicy?: ReturnPolicy | undefined;
+  /** A card of a campaign: the campaign submits it to D1 in a batch and says how it went (`campaignSubmission`). */
+  campaign?: CampaignCardInput | undefined;
 }
+
+export interface CampaignCardInput {
+  campaignId: string;
+  /** How long the order waits for its campaign's word before it submits on its own (D1 dedupes by request id). */
+  submitTimeoutMs: number;
+}
+
+/** What a campaign's batch call to D1 did with one card. */
+export type CampaignSubmission =
+  | { issuerRequestId: string; outcome: 'ACCEPTED'; operationId: string }
+  | { issuerRequestId: string; outcome: 'REFUSED'; errorCode: string; reason?: string | undefined };
+
+/** A campaign tells its card how D1 took it in the batch; repeated (a retried page) it changes nothing. */
+export const campaignSubmissionSignal = defineSignal<[CampaignSubmission]>('campaignSubmission');
 
 /** One applied (or ignored) D1 report, as the order's timeline shows it. */
 export interface TimelineEntry {
@@ -376,3 +392,75 @@ export interface ReconcileOrdersInput {
 export interface ReconcileSummary extends Omit<ReconcileProgress, 'pageToken'> {
   finishedAt: string;
 }
+
+/** The campaign workflow type; its id is `campaign:{issuerId}:{campaignId}`. */
+export const CAMPAIGN_WORKFLOW = 'campaign';
+
+/** Where a campaign stands. VALIDATING: its file is being checked and stored; the rest as named. */
+export const campaignStates = ['VALIDATING', 'RUNNING', 'PAUSED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
+export type CampaignStateName = (typeof campaignStates)[number];
+
+export interface CampaignTimings {
+  /** Cards per page (and per D1 batch call). */
+  pageSize: number;
+  /** The most cards of the campaign in flight (submitted, not yet shipped or ended) before the next page waits. */
+  maxInFlight: number;
+  /** The first wait between two readings of the campaign's cards; it doubles while nothing moves. */
+  checkIntervalMs: number;
+  /** The longest wait between two readings. */
+  checkMaxIntervalMs: number;
+  /** How long a card waits for the campaign's batch before it submits on its own. */
+  cardSubmitTimeoutMs: number;
+}
+
+export interface CampaignInput {
+  issuerId: string;
+  campaignId: string;
+  /** SHA-256 of the campaign file: the same id with another file is refused (CAMPAIGN_CONFLICT). */
+  fileDigest: string;
+  timings: CampaignTimings;
+  /** Submission: D1's batch API, or single-order calls for issuers without it (each card submits itself). */
+  submission: 'BATCH' | 'SINGLE';
+  /** The card orders' own input, shared by every card of the campaign. */
+  cardDefaults: { timings: OrderTimings; publishEvents: boolean };
+  /** The previous run's state (continue-as-new). */
+  carried?: unknown;
+}
+
+export interface CampaignCounters {
+  /** Cards D1 took (or, in single-order mode, card orders started). */
+  accepted: number;
+  /** Cards D1 refused in a batch, each with its reason among the campaign's failures. */
+  refused: number;
+  /** Cards whose issuerRequestId was already used for a different order (ORDER_CONFLICT): not ordered. */
+  conflicts: number;
+}
+
+/** The campaign as its query and result show it: ids and counts only. */
+export interface CampaignView extends CampaignCounters {
+  issuerId: string;
+  campaignId: string;
+  state: CampaignStateName;
+  total: number | undefined;
+  valid: number | undefined;
+  invalid: number | undefined;
+  pages: number | undefined;
+  pagesSubmitted: number;
+  /** The last reading of the campaign's card orders: running and not yet shipped, and running at all. */
+  inFlight: number | undefined;
+  open: number | undefined;
+  startedAt: string;
+  endedAt: string | undefined;
+}
+
+export const campaignStateQuery = defineQuery<CampaignView>('campaignState');
+/** The CLI stored every page: the campaign starts submitting. Refused for another file (CAMPAIGN_CONFLICT). */
+export const campaignIngestedUpdate = defineUpdate<
+  CampaignView,
+  [{ fileDigest: string; pages: number; total: number; valid: number; invalid: number }]
+>('campaignIngested');
+/** Stops new submissions (the page under way is interrupted and sent again on resume). */
+export const pauseCampaignUpdate = defineUpdate<CampaignView>('pauseCampaign');
+export const resumeCampaignUpdate = defineUpdate<CampaignView>('resumeCampaign');
+/** Stops submitting; with `pull`, asks D1 to cancel the campaign's cards not yet shipped. */
+export const cancelCampaignUpdate = defineUpdate<CampaignView, [{ pull: boolean }]>('cancelCampaign');

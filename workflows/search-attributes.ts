@@ -14,6 +14,9 @@ export const issuerRequestIdKey = defineSearchAttributeKey('IssuerRequestId', Se
 /** Set at start on RENEWAL and REPLACEMENT orders that name the card they replace. */
 export const replacesCardIdKey = defineSearchAttributeKey('ReplacesCardId', SearchAttributeType.KEYWORD);
 
+/** Set at start on the card orders of a bulk campaign, and on the campaign itself. */
+export const campaignIdKey = defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD);
+
 /** Every custom search attribute the Temporal namespace must have registered. */
 export const cardOrderSearchAttributes = [
   cardOrderStatusKey,
@@ -22,4 +25,5 @@ export const cardOrderSearchAttributes = [
   cardIdKey,
   issuerRequestIdKey,
   replacesCardIdKey,
+  campaignIdKey,
 ] as const;

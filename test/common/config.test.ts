@@ -86,6 +86,45 @@ describe('loadConfig for D1', () => {
     );
   });
 
+  it('sends no replaced card to D1 by default, and under D1_REPLACES_CARD_ID_FIELD when it names a field', () => {
+    assert.equal(loadConfig({}).d1.replacesCardIdField, undefined);
+    assert.equal(loadConfig({ D1_REPLACES_CARD_ID_FIELD: '' }).d1.replacesCardIdField, undefined);
+    assert.equal(loadConfig({ D1_REPLACES_CARD_ID_FIELD: 'oldCardId' }).d1.replacesCardIdField, 'oldCardId');
+  });
+
+  it('refuses a D1_REPLACES_CARD_ID_FIELD that is no JSON field name, naming the key', () => {
+    for (const value of ['OldCardId', 'old-card-id', 'old card', '1card', `a${'b'.repeat(64)}`]) {
+      assert.throws(
+        () => loadConfig({ D1_REPLACES_CARD_ID_FIELD: value }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, value);
+          assert.deepEqual(
+            err.issues.map((issue) => issue.key),
+            ['D1_REPLACES_CARD_ID_FIELD'],
+          );
+          assert.match(err.message, /D1_REPLACES_CARD_ID_FIELD: must be a JSON field name/);
+          return true;
+        },
+      );
+    }
+  });
+
+  it("refuses a D1_REPLACES_CARD_ID_FIELD that is one of the order body's own fields", () => {
+    for (const value of ['cardProductId', 'issuerRequestId', 'services', 'shipment', 'distributionChannel']) {
+      assert.throws(
+        () => loadConfig({ D1_REPLACES_CARD_ID_FIELD: value }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, value);
+          assert.equal(
+            err.message,
+            `Invalid configuration: D1_REPLACES_CARD_ID_FIELD: must not be ${value}, a field of the order body itself`,
+          );
+          return true;
+        },
+      );
+    }
+  });
+
   it('caches 1,000 workflows per worker by default, and refuses a cache smaller than the concurrent tasks', () => {
     assert.equal(loadConfig({}).worker.maxCachedWorkflows, 1000);
     assert.throws(

@@ -40,6 +40,18 @@ describe('loadSimulatorConfig', () => {
     assert.equal(config.expFormat, 'YYMM');
   });
 
+  it('reads D1_SIM_EXTRA_ORDER_FIELDS as JSON field names, none by default, refusing a body field', () => {
+    assert.deepEqual(loadSimulatorConfig({}).extraOrderFields, []);
+    assert.deepEqual(
+      loadSimulatorConfig({ D1_SIM_EXTRA_ORDER_FIELDS: 'oldCardId, branch,oldCardId' }).extraOrderFields,
+      ['oldCardId', 'branch'],
+    );
+    assert.deepEqual(configIssues({ D1_SIM_EXTRA_ORDER_FIELDS: 'oldCardId,old-card' }), [
+      'D1_SIM_EXTRA_ORDER_FIELDS.1',
+    ]);
+    assert.deepEqual(configIssues({ D1_SIM_EXTRA_ORDER_FIELDS: 'services' }), ['D1_SIM_EXTRA_ORDER_FIELDS.0']);
+  });
+
   it('turns notifications off with D1_SIM_WEBHOOK_URL set to none or empty', () => {
     assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'none' }).webhook.urls, []);
     assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: '' }).webhook.urls, []);

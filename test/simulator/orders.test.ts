@@ -308,6 +308,47 @@ describe('simulator order endpoint options', () => {
     }
   });
 
+  it('takes the order-body fields of D1_SIM_EXTRA_ORDER_FIELDS and lists them; refuses them when not configured', async () => {
+    const sim = await startSimulator({ D1_SIM_EXTRA_ORDER_FIELDS: 'oldCardId, issuerBranch' });
+    const plain = await startSimulator();
+    try {
+      const replacing = cardId();
+      const plainId = cardId();
+      const accepted = await sim.order(replacing, { overrides: { oldCardId: 'card-lost-1' } });
+      assert.equal(accepted.status, 202, accepted.text);
+      assert.equal((await sim.order(plainId)).status, 202);
+      const listed = (await sim.call('GET', '/__sim/orders')).json as unknown as Record<string, unknown>[];
+      assert.deepEqual(listed.find((order) => order.cardId === replacing)?.extraFields, { oldCardId: 'card-lost-1' });
+      assert.equal('extraFields' in (listed.find((order) => order.cardId === plainId) ?? {}), false);
+
+      // A configured field must be a string of 1..64 characters; the strict body still refuses any other field.
+      assertInvalid(await sim.order(cardId(), { overrides: { oldCardId: 42 } }), 'INVALID_FIELD', 'oldCardId');
+      assertInvalid(await sim.order(cardId(), { overrides: { oldCardId: '' } }), 'INVALID_FIELD', 'oldCardId');
+      assertInvalid(
+        await sim.order(cardId(), { overrides: { oldCardId: 'x'.repeat(65) } }),
+        'INVALID_FIELD',
+        'oldCardId',
+      );
+      assertInvalid(
+        await sim.order(cardId(), { overrides: { oldCardId: 'card-lost-1', surprise: 'yes' } }),
+        'INVALID_FIELD',
+        'surprise',
+      );
+
+      // Without the onboarding's field configured, D1 refuses it as unknown, and records nothing.
+      const refusedId = cardId();
+      const refused = await plain.order(refusedId, { overrides: { oldCardId: 'card-lost-1' } });
+      assertInvalid(refused, 'INVALID_FIELD', 'oldCardId');
+      const plainOrders = (await plain.call('GET', '/__sim/orders')).json as unknown as { cardId: string }[];
+      assert.equal(
+        plainOrders.some((order) => order.cardId === refusedId),
+        false,
+      );
+    } finally {
+      await Promise.all([sim.close(), plain.close()]);
+    }
+  });
+
   it('closes promptly while it holds an unanswered order (timeoutRate), dropping the connection', async () => {
     const sim = await startSimulator({ D1_SIM_FAULTS: '{"timeoutRate":1}' });
     const id = cardId();

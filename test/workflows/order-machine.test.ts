@@ -8,6 +8,7 @@ import {
   changeRefusal,
   decide,
   newOrderMachine,
+  onCampaignSubmission,
   onCancelRequested,
   onCancelSent,
   onChangeFailed,
@@ -509,6 +510,44 @@ describe('order machine: after shipment (delivery window, returns, re-ships)', (
     onNotification(s, [returnedOp('op-1')], shippedAt);
     assert.equal(s.end?.status, 'SHIPPED');
     assert.deepEqual(decide(s, shippedAt), { kind: 'finish' });
+  });
+});
+
+describe('order machine: cards of a campaign', () => {
+  function campaignCard(): OrderMachineState {
+    const s = newOrder();
+    s.campaign = { campaignId: 'renewals-2026-12', submitBy: T0 + HOUR };
+    return s;
+  }
+
+  it('waits for its campaign to submit it in a batch, and takes the operation D1 gave, once', () => {
+    const s = campaignCard();
+    assert.deepEqual(decide(s, T0), { kind: 'wait', until: T0 + HOUR });
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'ACCEPTED', operationId: 'op-1' }, T0 + 1);
+    assert.equal(s.status, 'SUBMITTED');
+    assert.equal(s.production.operationId, 'op-1');
+    // A retried page says it again: nothing changes.
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'ACCEPTED', operationId: 'op-1' }, T0 + 2);
+    assert.deepEqual(s.submission.requestIds, ['req-1']);
+    assert.equal(decide(s, T0 + 2).kind, 'wait');
+  });
+
+  it('fails a card D1 refused in the batch with D1 reason, with nothing to compensate', () => {
+    const s = campaignCard();
+    decide(s, T0);
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'INVALID_FIELD' }, T0 + 1);
+    assert.deepEqual(decide(s, T0 + 1), { kind: 'finish' });
+    assert.equal(s.end?.status, 'FAILED');
+    assert.equal(s.end?.failure?.d1ErrorCode, 'INVALID_FIELD');
+    assert.equal(s.end?.compensate, false);
+  });
+
+  it('submits on its own when its campaign never says (D1 dedupes by request id), ignoring a late word', () => {
+    const s = campaignCard();
+    assert.deepEqual(decide(s, T0 + HOUR), { kind: 'submit', issuerRequestId: 'req-1' });
+    onSubmitted(s, 'op-1', T0 + HOUR);
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'LATE' }, T0 + HOUR + 1);
+    assert.equal(s.status, 'SUBMITTED');
   });
 });
 

@@ -38,6 +38,7 @@ import type { CardOrderActivities } from '../../activities/index.js';
 import {
   cancelOrderUpdate,
   DEFAULT_DELIVERY_WINDOW_MS,
+  campaignSubmissionSignal,
   cardOrderFailureTypes,
   changeOrderUpdate,
   d1NotificationSignal,
@@ -62,6 +63,7 @@ import {
   decide,
   describeOrder,
   newOrderMachine,
+  onCampaignSubmission,
   onCancelFailed,
   onCancelRequested,
   onCancelSent,
@@ -144,6 +146,9 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   // States carried from runs before it was kept.
   s.cardProductId ??= order.cardProductId;
   s.returnPolicy ??= input.returnPolicy;
+  if (input.campaign && !input.carried) {
+    s.campaign = { campaignId: input.campaign.campaignId, submitBy: s.startedAt + input.campaign.submitTimeoutMs };
+  }
   // Listening after shipment came later: runs from before (replayed without the marker) end at shipment as they did.
   s.listensAfterShipment ??= (s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS) > 0 && patched(DELIVERY_WINDOW);
   const card = { issuerId: s.issuerId, cardId: s.cardId };
@@ -157,6 +162,10 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
 
   setHandler(d1NotificationSignal, ({ operations }) => {
     onNotification(s, operations, Date.now());
+    wake = true;
+  });
+  setHandler(campaignSubmissionSignal, (submission) => {
+    onCampaignSubmission(s, submission, Date.now());
     wake = true;
   });
   setHandler(d1StatusReportSignal, ({ operations }) => {

@@ -18,6 +18,7 @@ import {
   cardOrderFailureTypes,
   changeTypes,
   finalCardOrderStatuses,
+  type CampaignSubmission,
   type CancelResult,
   type ChangeRecord,
   type ChangeRequest,
@@ -109,6 +110,8 @@ export interface OrderMachineState {
   returnPolicy?: ReturnPolicy | undefined;
   /** After the first shipment: the delivery window, returns and re-ships. */
   delivery?: DeliveryState | undefined;
+  /** A campaign card: until `submitBy` its campaign submits it (in a D1 batch); then it submits on its own. */
+  campaign?: { campaignId: string; submitBy: number } | undefined;
   end: OrderEnd | undefined;
   compensation: { done: boolean; failedCode: string | undefined; log: string[] };
   events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
@@ -562,6 +565,32 @@ export function onPolled(s: OrderMachineState, operations: readonly Operation[],
   if (!applyReports(s, operations, 'poll', now)) s.poll.quietPolls += 1;
 }
 
+/**
+ * What the campaign's batch call did with this card. Counts only while the first submission is still due: a word
+ * repeated by a retried page, or late after the order submitted on its own, changes nothing.
+ */
+export function onCampaignSubmission(s: OrderMachineState, submission: CampaignSubmission, now: number): void {
+  const due = s.submission.needed && s.submission.reorders === 0 && submission.issuerRequestId === s.issuerRequestId;
+  if (!due || s.end !== undefined) return;
+  if (submission.outcome === 'ACCEPTED') return onSubmitted(s, submission.operationId, now);
+  s.submission.needed = false;
+  endWith(
+    s,
+    {
+      status: 'FAILED',
+      // D1 refused the card in the batch: nothing was created there.
+      compensate: false,
+      failure: {
+        type: cardOrderFailureTypes.rejected,
+        message: `D1 refused the card in its campaign batch (${submission.errorCode})`,
+        code: 'ERR_D1_BAD_REQUEST',
+        d1ErrorCode: submission.errorCode,
+      },
+    },
+    now,
+  );
+}
+
 /** Why a re-ship cannot be carried out now, as the update's refusal reason; undefined when it can. */
 export function reshipRefusal(s: OrderMachineState, request: unknown): string | undefined {
   const address = (request as { newDeliveryAddress?: unknown } | null)?.newDeliveryAddress;
@@ -678,6 +707,10 @@ export function decide(s: OrderMachineState, now: number): Step {
     const { reorders } = s.submission;
     const issuerRequestId = reorders === 0 ? s.issuerRequestId : reorderRequestId(s.issuerRequestId, reorders);
     if (!s.submission.requestIds.includes(issuerRequestId)) s.submission.requestIds.push(issuerRequestId);
+    // The campaign's batch carries the first submission; the order only waits for its word, for a while.
+    if (reorders === 0 && s.campaign && now < s.campaign.submitBy) {
+      return { kind: 'wait', until: Math.min(s.campaign.submitBy, deadlineAt) };
+    }
     return { kind: 'submit', issuerRequestId };
   }
   if (s.cancel.phase === 'WANTED') return { kind: 'requestCancel' };

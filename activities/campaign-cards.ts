@@ -1,0 +1,76 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
+import { visibilityLiteral } from '../common/visibility-query.js';
+import { CARD_ORDER_WORKFLOW, cancelOrderUpdate } from '../workflows/definitions.js';
+import { campaignIdKey, cardOrderStatusKey } from '../workflows/search-attributes.js';
+import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
+import { withTypedFailures } from './failures.js';
+
+/** Card-order statuses after which a card is no longer in flight: it shipped, came back, or ended. */
+const notInFlight = ['SHIPPED', 'RETURNED'];
+/** Statuses of cards D1 may still cancel. */
+const cancellable = ['SUBMITTING', 'SUBMITTED', 'IN_PRODUCTION', 'AWAITING_STOCK'];
+
+/** The visibility query of the campaign's running card orders on this task queue; every value quoted. */
+function runningCards(targets: CampaignTargets, campaignId: string): string {
+  return [
+    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
+    `TaskQueue = ${visibilityLiteral(targets.taskQueue)}`,
+    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
+    `ExecutionStatus = 'Running'`,
+  ].join(' AND ');
+}
+
+function required(targets: CampaignTargets | undefined): CampaignTargets {
+  if (!targets) throw ApplicationFailure.nonRetryable('This worker has no campaign store', CAMPAIGN_UNAVAILABLE);
+  return targets;
+}
+
+/**
+ * How many of the campaign's card orders are open, and how many of those are still in flight (not yet shipped):
+ * two visibility counts, eventually consistent, which is all the campaign needs to pace itself and to end.
+ */
+export function createCountCampaignCards(targets: CampaignTargets | undefined) {
+  return function countCampaignCards(input: { issuerId: string; campaignId: string }) {
+    return withTypedFailures(async () => {
+      const t = required(targets);
+      const open = runningCards(t, input.campaignId);
+      const shipped = notInFlight.map(visibilityLiteral).join(', ');
+      const [all, inFlight] = await Promise.all([
+        t.temporal.workflow.count(open),
+        t.temporal.workflow.count(`${open} AND ${cardOrderStatusKey.name} NOT IN (${shipped})`),
+      ]);
+      return { open: all.count, inFlight: inFlight.count };
+    });
+  };
+}
+
+/**
+ * Asks each of the campaign's cards that D1 may still cancel to cancel (their `cancelOrder` update, accepted, not
+ * awaited: each order then waits for D1's verdict on its own). Cards that shipped meanwhile refuse, which is fine.
+ * Repeated, the update id makes it the same request.
+ */
+export function createPullCampaignCards(targets: CampaignTargets | undefined) {
+  return function pullCampaignCards(input: { issuerId: string; campaignId: string }) {
+    return withTypedFailures(async () => {
+      const t = required(targets);
+      const statuses = cancellable.map(visibilityLiteral).join(', ');
+      const query = `${runningCards(t, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+      let asked = 0;
+      for await (const order of t.temporal.workflow.list({ query })) {
+        try {
+          await t.temporal.workflow.getHandle(order.workflowId).startUpdate(cancelOrderUpdate, {
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+            updateId: `campaign-pull:${input.campaignId}`,
+          });
+          asked += 1;
+        } catch (err) {
+          // Refused by its validator (it shipped meanwhile), or closed: nothing to cancel.
+          if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
+        }
+        Context.current().heartbeat(asked);
+      }
+      return { asked };
+    });
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Turns a campaign file into stored pages of ready orders, in two streamed passes. The first checks every line (the
+ * order schema, the program catalog, the campaign's issuer, an issuerRequestId used twice in the file) and hashes the
+ * file; a file with bad lines is refused then, before anything is stored, unless the caller skips them. The second
+ * encrypts each valid card's data to D1's key and writes pages of `pageSize` cards; pages already written (a start
+ * cut off mid-file) are kept, so a second start resumes where the first stopped.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { CampaignConflictError, CampaignFileError } from '../common/errors.js';
+import type { OrderFingerprint } from '../orders/fingerprint.js';
+import type { CardOrder } from '../orders/schema.js';
+import { readCampaignFile, type CampaignFileFormat } from './campaign-file.js';
+import {
+  MAX_INVALID_LINES_KEPT,
+  type CampaignCard,
+  type CampaignManifest,
+  type CampaignPageStore,
+  type InvalidLine,
+} from './page-store.js';
+
+/** How one line is judged and made ready: the client's own order checks, so a campaign card is a single order. */
+export interface CardPreparation {
+  /** Every way `record` is not a valid order (schema, program); empty when it is one. */
+  issues(record: unknown): { field: string; reason: string }[];
+  /** The order as the workflow runs it (card data encrypted to D1's key) and its fingerprint. */
+  prepare(record: unknown): Promise<{ order: CardOrder; fingerprint: OrderFingerprint }>;
+}
+
+export interface IngestOptions {
+  file: string;
+  format: CampaignFileFormat;
+  issuerId: string;
+  campaignId: string;
+  /** Go on with the valid lines when some are not (default: refuse the file). */
+  skipInvalid: boolean;
+  pageSize: number;
+  store: CampaignPageStore;
+  cards: CardPreparation;
+  /** Called after each page is stored. */
+  onPage?: (manifest: CampaignManifest) => void;
+}
+
+/** The SHA-256 of the file's bytes, streamed. */
+export async function fileDigest(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The record, with the campaign's issuer when it names none (a CSV may leave the column out). */
+function withIssuer(record: unknown, issuerId: string): unknown {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return record;
+  return 'issuerId' in record ? record : { issuerId, ...record };
+}
+
+/** The issuerRequestId of a record, when it has one. */
+function requestIdOf(record: unknown): string | undefined {
+  const id = (record as { issuerRequestId?: unknown } | null)?.issuerRequestId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Checks the whole file and, if it may go on, stores its valid cards in pages. Returns the campaign's manifest.
+ *
+ * @throws {CampaignFileError} naming the bad lines, when some are and `skipInvalid` is false, or none is valid.
+ * @throws {CampaignConflictError} when the campaign id was ingested from another file.
+ */
+export async function ingestCampaignFile(options: IngestOptions): Promise<CampaignManifest> {
+  const { file, format, issuerId, campaignId, store, cards, pageSize } = options;
+  const digest = await fileDigest(file);
+  const existing = await store.readManifest(issuerId, campaignId);
+  if (existing && existing.fileDigest !== digest) throw new CampaignConflictError(campaignId);
+  if (existing?.complete) return existing;
+
+  // Pass 1: judge every line, store nothing.
+  const invalidLines: InvalidLine[] = [];
+  const validLines = new Set<number>();
+  const firstSeen = new Map<string, number>();
+  let total = 0;
+  for await (const entry of readCampaignFile(file, format)) {
+    total += 1;
+    const issues =
+      'problem' in entry
+        ? [{ field: '(line)', reason: entry.problem }]
+        : lineIssues(withIssuer(entry.record, issuerId), entry.line);
+    if (issues.length === 0) validLines.add(entry.line);
+    else if (invalidLines.length < MAX_INVALID_LINES_KEPT) invalidLines.push({ line: entry.line, issues });
+  }
+  const invalid = total - validLines.size;
+  if (validLines.size === 0) {
+    throw new CampaignFileError(invalid, invalidLines, total === 0 ? 'The campaign file holds no card' : undefined);
+  }
+  if (invalid > 0 && !options.skipInvalid) throw new CampaignFileError(invalid, invalidLines);
+
+  const manifest: CampaignManifest = {
+    issuerId,
+    campaignId,
+    fileDigest: digest,
+    format,
+    pageSize,
+    total,
+    valid: validLines.size,
+    invalid,
+    invalidLines,
+    pages: 0,
+    complete: false,
+  };
+  await store.writeManifest(manifest);
+
+  // Pass 2: encrypt and store the valid cards, page by page; pages a cut-off start wrote stay as they are.
+  let page: { line: number; record: unknown }[] = [];
+  let index = 0;
+  const flush = async () => {
+    if (!(await store.hasPage(issuerId, campaignId, index))) {
+      const ready: CampaignCard[] = await Promise.all(
+        page.map(async ({ line, record }) => ({ line, ...(await cards.prepare(record)) })),
+      );
+      await store.writePage(issuerId, campaignId, index, ready);
+    }
+    index += 1;
+    page = [];
+    manifest.pages = index;
+    await store.writeManifest(manifest);
+    options.onPage?.(manifest);
+  };
+  for await (const entry of readCampaignFile(file, format)) {
+    if (!validLines.has(entry.line) || 'problem' in entry) continue;
+    page.push({ line: entry.line, record: withIssuer(entry.record, issuerId) });
+    if (page.length >= pageSize) await flush();
+  }
+  if (page.length > 0) await flush();
+  manifest.complete = true;
+  await store.writeManifest(manifest);
+  return manifest;
+
+  function lineIssues(record: unknown, line: number): { field: string; reason: string }[] {
+    const issues = [...cards.issues(record)];
+    const recordIssuer = (record as { issuerId?: unknown } | null)?.issuerId;
+    if (recordIssuer !== undefined && recordIssuer !== issuerId) {
+      issues.push({ field: 'issuerId', reason: `is not the campaign's issuer (${issuerId})` });
+    }
+    const requestId = requestIdOf(record);
+    if (requestId !== undefined) {
+      const first = firstSeen.get(requestId);
+      if (first !== undefined)
+        issues.push({ field: 'issuerRequestId', reason: `is used again (first on line ${first})` });
+      else firstSeen.set(requestId, line);
+    }
+    return issues;
+  }
+}

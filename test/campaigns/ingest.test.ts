@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FileCampaignPageStore } from '../../campaigns/page-store.js';
+import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js';
+import { CampaignConflictError, CampaignFileError, OrderValidationError } from '../../common/errors.js';
+import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
+import { uniqueName } from '../helpers/temporal.js';
+
+/** Campaign files into stored pages: streamed, checked line by line, encrypted, resumable. */
+describe('campaign ingestion', () => {
+  let stack: SagaStack;
+  let dir: string;
+  let storeDir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(process.env.TEST_TMPDIR ?? tmpdir(), 'campaign-'));
+    storeDir = path.join(dir, 'store');
+    stack = await startSagaStack({ serviceEnv: { CAMPAIGN_STORE_DIR: storeDir, D1_BATCH_SIZE: '4' } });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  async function sample(name: string, cards: number, invalidLines: number[] = []) {
+    const file = path.join(dir, name);
+    const prefix = uniqueName(name.replace(/\W/g, '')).slice(0, 30);
+    await writeSampleCampaignFile(file, {
+      cards,
+      format: name.endsWith('.csv') ? 'csv' : 'jsonl',
+      issuerId: stack.config.d1.issuerId,
+      prefix,
+      invalidLines,
+    });
+    return file;
+  }
+
+  /** Every byte the store holds for a campaign, as text. */
+  async function storedBytes(campaignId: string): Promise<string> {
+    const folder = path.join(storeDir, stack.config.d1.issuerId, campaignId);
+    const names = await readdir(folder);
+    const contents = await Promise.all(names.map((name) => readFile(path.join(folder, name))));
+    return contents.map((bytes) => bytes.toString('latin1')).join('\n');
+  }
+
+  it('stores a CSV file in pages of D1_BATCH_SIZE: card data as D1 JWE, every page encrypted at rest', async () => {
+    const file = await sample('renewals.csv', 10);
+    const campaignId = uniqueName('csv').slice(0, 40);
+    const manifest = await stack.client.ingestCampaign({ file, campaignId });
+    assert.deepEqual(
+      [manifest.total, manifest.valid, manifest.invalid, manifest.pages, manifest.complete],
+      [10, 10, 0, 3, true],
+    );
+    const store = stack.client.campaignStore();
+    const pages = await Promise.all([0, 1, 2].map((i) => store.readPage(stack.config.d1.issuerId, campaignId, i)));
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [4, 4, 2],
+    );
+    const [first] = pages[0] ?? [];
+    assert.equal(first?.line, 2, 'the CSV header is line 1');
+    assert.match(first?.order.encryptedData ?? '', /^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/, 'a compact ECDH-ES JWE');
+    assert.equal('sensitiveData' in (first?.order ?? {}), false);
+    const shipment = first?.order.shipment;
+    assert.ok(shipment?.type === 'INDIVIDUAL');
+    assert.deepEqual(shipment.individualAddress, shipment.deliveryAddress, 'an INDIVIDUAL row ships to its address');
+    assert.ok(first?.fingerprint.fields.sensitiveData, 'each card keeps its fingerprint for ORDER_CONFLICT');
+    const bytes = await storedBytes(campaignId);
+    for (const clear of [testPan(0), 'Main St', 'JANE DOE', 'New York']) {
+      assert.equal(bytes.includes(clear), false, `${clear} is not stored in clear`);
+    }
+  });
+
+  it('reads JSONL, one single-order JSON per line, as it reads CSV', async () => {
+    const file = await sample('renewals.jsonl', 5);
+    const campaignId = uniqueName('jsonl').slice(0, 40);
+    const manifest = await stack.client.ingestCampaign({ file, campaignId });
+    assert.deepEqual([manifest.valid, manifest.pages, manifest.format], [5, 2, 'jsonl']);
+    const [card] = await stack.client.campaignStore().readPage(stack.config.d1.issuerId, campaignId, 0);
+    assert.equal(card?.line, 1);
+    assert.equal(card?.order.services.issuance, 'RENEWAL');
+  });
+
+  it('refuses a file with bad lines, naming each line and field, never a value, and stores nothing', async () => {
+    const file = await sample('bad.csv', 8, [3, 7]);
+    await appendFile(file, 'only-two,fields\n');
+    const campaignId = uniqueName('bad').slice(0, 40);
+    const err = await stack.client.ingestCampaign({ file, campaignId }).then(
+      () => assert.fail('the file has bad lines'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof CampaignFileError);
+    assert.equal(err.code, 'ERR_CAMPAIGN_FILE_INVALID');
+    assert.equal(err.invalid, 3);
+    assert.deepEqual(
+      err.lines.map((l) => [l.line, l.issues.map((issue) => issue.field)]),
+      [
+        [3, ['sensitiveData.pan']],
+        [7, ['sensitiveData.pan']],
+        [10, ['(line)']],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify({ message: err.message, lines: err.lines }), /4000000/);
+    assert.equal(
+      await new FileCampaignPageStore(storeDir, []).readManifest(stack.config.d1.issuerId, campaignId),
+      undefined,
+    );
+  });
+
+  it('goes on with the valid lines when asked to skip the bad ones, and counts them', async () => {
+    const file = await sample('skip.jsonl', 6, [2]);
+    await appendFile(file, '{not json\n');
+    const manifest = await stack.client.ingestCampaign({
+      file,
+      campaignId: uniqueName('skip').slice(0, 40),
+      skipInvalid: true,
+    });
+    assert.deepEqual([manifest.total, manifest.valid, manifest.invalid], [7, 5, 2]);
+    assert.deepEqual(
+      manifest.invalidLines.map((l) => l.line),
+      [2, 7],
+    );
+  });
+
+  it('refuses an issuerRequestId used twice in one file, naming the line it first appeared on', async () => {
+    const file = await sample('twice.jsonl', 2);
+    const [firstLine] = (await readFile(file, 'utf8')).split('\n');
+    await appendFile(file, `${firstLine}\n`);
+    const err = await stack.client
+      .ingestCampaign({ file, campaignId: uniqueName('twice').slice(0, 40) })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof CampaignFileError);
+    assert.deepEqual(err.lines[0]?.issues, [{ field: 'issuerRequestId', reason: 'is used again (first on line 1)' }]);
+  });
+
+  it('takes the same file again under the same id as a no-op, and refuses another file under it', async () => {
+    const file = await sample('same.csv', 3);
+    const campaignId = uniqueName('same').slice(0, 40);
+    const first = await stack.client.ingestCampaign({ file, campaignId });
+    const bytes = await storedBytes(campaignId);
+    assert.deepEqual(await stack.client.ingestCampaign({ file, campaignId }), first);
+    assert.equal(await storedBytes(campaignId), bytes, 'nothing rewritten');
+    const other = await sample('other.csv', 3);
+    await assert.rejects(stack.client.ingestCampaign({ file: other, campaignId }), (err: unknown) => {
+      assert.ok(err instanceof CampaignConflictError);
+      assert.equal(err.code, 'CAMPAIGN_CONFLICT');
+      return true;
+    });
+  });
+
+  it('resumes a cut-off ingestion where it stopped, keeping the pages already stored', async () => {
+    const file = await sample('resume.csv', 10);
+    const campaignId = uniqueName('resume').slice(0, 40);
+    const store = stack.client.campaignStore();
+    const issuerId = stack.config.d1.issuerId;
+    // The CLI dies right after the first page is stored.
+    const pageZero = path.join(storeDir, issuerId, campaignId, 'page-000000.bin');
+    const cut = await stack.client
+      .ingestCampaign({
+        file,
+        campaignId,
+        onPage: (m) => {
+          if (m.pages === 1) throw new Error('killed after the first page');
+        },
+      })
+      .catch((e: unknown) => e);
+    assert.match(String(cut), /killed after the first page/);
+    const partial = await store.readManifest(issuerId, campaignId);
+    assert.deepEqual([partial?.pages, partial?.complete], [1, false]);
+    const before = await readFile(pageZero);
+    const done = await stack.client.ingestCampaign({ file, campaignId });
+    assert.deepEqual([done.pages, done.complete, done.valid], [3, true, 10]);
+    assert.deepEqual(await readFile(pageZero), before, 'the first page was kept, not written again');
+  });
+
+  it('names a bad campaign id or file name without reading anything', async () => {
+    await assert.rejects(stack.client.ingestCampaign({ file: 'x.txt', campaignId: 'bad id!' }), (err: unknown) => {
+      assert.ok(err instanceof OrderValidationError);
+      assert.deepEqual(
+        err.issues.map((i) => i.field),
+        ['campaignId', 'file'],
+      );
+      return true;
+    });
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). It waits for the CLI
+ * to store the file's pages, then submits them one page (one D1 batch) at a time while the cards in flight leave
+ * room, reads how its card orders are doing from visibility with a backing-off timer, and completes once none is
+ * open. Pause and cancel interrupt the page under way; a page sent again is harmless (D1 and the card orders both
+ * deduplicate by issuerRequestId). Its history holds pages and counts, never a card.
+ *
+ * @module
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CardOrderActivities } from '../../activities/index.js';
+import {
+  campaignIngestedUpdate,
+  campaignStateQuery,
+  cancelCampaignUpdate,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  type CampaignInput,
+  type CampaignView,
+} from '../definitions.js';
+import {
+  campaignView,
+  controlRefusal,
+  decideCampaign,
+  describeCampaign,
+  ingestedRefusal,
+  newCampaignMachine,
+  onCancel,
+  onCounted,
+  onIngested,
+  onPageSubmitted,
+  onPause,
+  onPulled,
+  onResume,
+  type CampaignMachineState,
+  type CampaignStep,
+} from './campaign-machine.js';
+
+/** Pages one run submits before it continues as new, keeping its history small. */
+const PAGES_PER_RUN = 200;
+
+// A page starts up to a thousand card orders and makes one D1 batch call; it heartbeats as it goes, so pause and
+// cancel reach it, and a worker lost mid-page is noticed within a minute. Retried until it succeeds: it is idempotent.
+const { submitCampaignPage } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+const { countCampaignCards } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+const { pullCampaignCards } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+
+export async function campaign(input: CampaignInput): Promise<CampaignView> {
+  const m =
+    (input.carried as CampaignMachineState | undefined) ??
+    newCampaignMachine(
+      { issuerId: input.issuerId, campaignId: input.campaignId, fileDigest: input.fileDigest },
+      input.timings,
+      Date.now(),
+    );
+  let wake = false;
+  /** The page under way, so a pause or cancel can interrupt it. */
+  let pageScope: CancellationScope | undefined;
+  const interrupt = () => {
+    pageScope?.cancel();
+    wake = true;
+  };
+
+  setHandler(campaignStateQuery, () => campaignView(m));
+  setHandler(
+    campaignIngestedUpdate,
+    ({ fileDigest: _digest, ...ingestion }) => {
+      onIngested(m, ingestion);
+      wake = true;
+      return campaignView(m);
+    },
+    {
+      validator: (report: { fileDigest: string }) => {
+        const reason = ingestedRefusal(m, report.fileDigest);
+        if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot take the file: ${reason}` });
+      },
+    },
+  );
+  const refuseUnless = (action: 'pause' | 'resume' | 'cancel') => () => {
+    const reason = controlRefusal(m, action);
+    if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot ${action}: ${reason}` });
+  };
+  setHandler(
+    pauseCampaignUpdate,
+    () => {
+      onPause(m);
+      interrupt();
+      return campaignView(m);
+    },
+    { validator: refuseUnless('pause') },
+  );
+  setHandler(
+    resumeCampaignUpdate,
+    () => {
+      onResume(m);
+      wake = true;
+      return campaignView(m);
+    },
+    { validator: refuseUnless('resume') },
+  );
+  setHandler(
+    cancelCampaignUpdate,
+    ({ pull }) => {
+      onCancel(m, pull);
+      interrupt();
+      return campaignView(m);
+    },
+    { validator: (_request: { pull: boolean }) => refuseUnless('cancel')() },
+  );
+
+  let shown = '';
+  const show = () => {
+    const details = describeCampaign(m);
+    if (details !== shown) setCurrentDetails(details);
+    shown = details;
+  };
+
+  async function perform(step: Exclude<CampaignStep, { kind: 'wait' } | { kind: 'finish' }>): Promise<void> {
+    const ids = { issuerId: m.issuerId, campaignId: m.campaignId };
+    switch (step.kind) {
+      case 'submitPage': {
+        const scope = new CancellationScope();
+        pageScope = scope;
+        try {
+          const result = await scope.run(() =>
+            submitCampaignPage({
+              ...ids,
+              page: step.page,
+              submission: input.submission,
+              cardDefaults: input.cardDefaults,
+              cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
+            }),
+          );
+          onPageSubmitted(m, step.page, result);
+        } catch (err) {
+          if (!isCancellation(err)) throw err;
+          log.info('campaign page interrupted; it is sent again on resume', { page: step.page });
+        } finally {
+          pageScope = undefined;
+        }
+        return;
+      }
+      case 'count':
+        onCounted(m, await countCampaignCards(ids), Date.now());
+        return;
+      case 'pull':
+        await pullCampaignCards(ids);
+        onPulled(m);
+        return;
+    }
+  }
+
+  let pagesThisRun = 0;
+  for (;;) {
+    wake = false;
+    const step = decideCampaign(m, Date.now());
+    show();
+    if (step.kind === 'finish') return campaignView(m);
+    if (step.kind !== 'wait') {
+      if (step.kind === 'submitPage') pagesThisRun += 1;
+      await perform(step);
+      continue;
+    }
+    if (pagesThisRun >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      return continueAsNew<typeof campaign>({ ...input, carried: m });
+    }
+    // Wakes at the planned reading, or at once on an update (ingested, pause, resume, cancel).
+    const { until } = step;
+    if (until === undefined) await condition(() => wake);
+    else await condition(() => wake, Math.max(until - Date.now(), 1));
+  }
+}
