@@ -73,6 +73,17 @@ import {
 import { temporalConnectionOptions } from '../common/temporal.js';
 import { idIssues } from './id-issues.js';
 import { placedFingerprint } from '../common/placed-fingerprint.js';
+import {
+  campaignFailures,
+  controlCampaign,
+  getCampaign,
+  startCampaign,
+  type CampaignContext,
+  type CampaignControlResult,
+  type CampaignFailure,
+  type CampaignStartOptions,
+  type CampaignStatus,
+} from './campaigns.js';
 import { formatOfFile } from '../campaigns/campaign-file.js';
 import { ingestCampaignFile } from '../campaigns/ingest.js';
 import { FileCampaignPageStore, type CampaignManifest } from '../campaigns/page-store.js';
@@ -552,6 +563,70 @@ export class CardOrdersClient {
       },
       ...(options.onPage && { onPage: options.onPage }),
     });
+  }
+
+  /**
+   * Starts a bulk campaign from a file: checks and stores it (see {@link ingestCampaign}), then starts the campaign
+   * workflow, which submits the cards in D1 batches of `D1_BATCH_SIZE`, each card its own order. Starting the same
+   * file under the same id again resumes or changes nothing.
+   *
+   * @throws {CampaignFileError} naming the bad lines, unless `skipInvalid`.
+   * @throws {CampaignConflictError} for another file under the same id.
+   */
+  startCampaign(options: CampaignStartOptions): Promise<CampaignStatus> {
+    return startCampaign(this.campaignContext(), options);
+  }
+
+  /** Where the campaign stands, its cards counted by status; see {@link getCampaign} in `client/campaigns.ts`. */
+  getCampaign(campaignId: string, issuerId?: string): Promise<CampaignStatus> {
+    return getCampaign(this.campaignContext(), campaignId, issuerId);
+  }
+
+  /** Stops new submissions within seconds (the page under way is interrupted and sent again on resume). */
+  pauseCampaign(campaignId: string, issuerId?: string): Promise<CampaignControlResult> {
+    return controlCampaign(this.campaignContext(), campaignId, { kind: 'pause' }, issuerId);
+  }
+
+  resumeCampaign(campaignId: string, issuerId?: string): Promise<CampaignControlResult> {
+    return controlCampaign(this.campaignContext(), campaignId, { kind: 'resume' }, issuerId);
+  }
+
+  /** Stops submitting; with `pull`, asks D1 to cancel the campaign's cards not yet shipped. */
+  cancelCampaign(campaignId: string, options: { pull?: boolean; issuerId?: string } = {}) {
+    const action = { kind: 'cancel', pull: options.pull ?? false } as const;
+    return controlCampaign(this.campaignContext(), campaignId, action, options.issuerId);
+  }
+
+  /** Every card of the campaign that failed, with its reason. */
+  campaignFailures(campaignId: string, issuerId = this.config.d1.issuerId): Promise<CampaignFailure[]> {
+    const readOrderFailure = async (issuerRequestId: string) => {
+      const state = await this.getOrder(issuerRequestId, issuerId);
+      if (state.execution === 'FAILED') {
+        try {
+          await this.waitForOrder(issuerRequestId, issuerId);
+        } catch (err) {
+          if (err instanceof OrderFailedError)
+            return { errorCode: err.d1ErrorCode ?? err.failureType, reason: err.message };
+          throw err;
+        }
+      }
+      const reason = state.status === 'RETURNED' ? 'the card came back undelivered' : `the order is ${state.status}`;
+      return { errorCode: state.failure?.errorCode ?? state.status, reason };
+    };
+    return campaignFailures(this.campaignContext(), campaignId, readOrderFailure, issuerId);
+  }
+
+  private campaignContext(): CampaignContext {
+    return {
+      temporal: this.temporal,
+      config: this.config,
+      store: this.campaignStore(),
+      ingest: (options) => this.ingestCampaign(options),
+      cardDefaults: {
+        timings: this.config.orderDefaults,
+        publishEvents: this.config.issuerEvents.url !== undefined,
+      },
+    };
   }
 
   /** The store of campaign pages, with this client's codec keys. */

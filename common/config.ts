@@ -90,6 +90,30 @@ export const envSchema = z
     CAMPAIGN_STORE_DIR: z.string().min(1).default('.data/campaigns'),
     /** Cards per D1 batch "Order cards" call, and per stored page of a campaign (D1 takes 1 to 1000). @default 1000 */
     D1_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(1000),
+    /**
+     * Issuers without D1's batch API (comma list): their campaigns order each card with a single-order call.
+     * @default none
+     */
+    D1_SINGLE_ORDER_ISSUERS: z
+      .string()
+      .default('')
+      .transform((list) =>
+        list
+          .split(',')
+          .map((id) => id.trim())
+          .filter(Boolean),
+      ),
+    /** The most cards of one campaign in flight (submitted, not yet shipped) before its next page waits. @default 10000 */
+    CAMPAIGN_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /**
+     * How soon a campaign first looks again at its cards (to submit the next page, or to end); the wait doubles while
+     * nothing moves, up to CAMPAIGN_CHECK_MAX_INTERVAL. @default 1m
+     */
+    CAMPAIGN_CHECK_INTERVAL: durationMs.default(60_000),
+    /** The longest wait between two looks: cards take days to ship, so looks are rare then. @default 6h */
+    CAMPAIGN_CHECK_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
+    /** How long a campaign card waits for its batch before it orders itself (D1 dedupes by request id). @default 1h */
+    CAMPAIGN_CARD_SUBMIT_TIMEOUT: durationMs.default(3_600_000),
 
     /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
     D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
@@ -409,7 +433,15 @@ function toConfig(env: z.output<typeof envSchema>) {
     logs: { dir: fromRoot(env.LOGS_DIR), toTerminal: env.LOG_TO_TERMINAL },
     demoMode: env.DEMO_MODE,
     keysDir: fromRoot(env.KEYS_DIR),
-    campaigns: { storeDir: fromRoot(env.CAMPAIGN_STORE_DIR), batchSize: env.D1_BATCH_SIZE },
+    campaigns: {
+      storeDir: fromRoot(env.CAMPAIGN_STORE_DIR),
+      batchSize: env.D1_BATCH_SIZE,
+      singleOrderIssuers: env.D1_SINGLE_ORDER_ISSUERS,
+      maxInFlight: env.CAMPAIGN_MAX_IN_FLIGHT,
+      checkIntervalMs: env.CAMPAIGN_CHECK_INTERVAL,
+      checkMaxIntervalMs: env.CAMPAIGN_CHECK_MAX_INTERVAL,
+      cardSubmitTimeoutMs: env.CAMPAIGN_CARD_SUBMIT_TIMEOUT,
+    },
     d1: {
       baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),
       tokenPath: env.D1_TOKEN_PATH,

@@ -13,6 +13,7 @@
 export type CardOrderErrorCode =
   | 'ORDER_CONFLICT'
   | 'CAMPAIGN_CONFLICT'
+  | 'CAMPAIGN_NOT_FOUND'
   | 'ERR_CAMPAIGN_FILE_INVALID'
   | 'ORDER_NOT_FOUND'
   | 'UNMATCHED_NOT_FOUND'
@@ -185,6 +186,18 @@ export class OrderNotFoundError extends CardOrderError {
 }
 
 /** Thrown when a card has no open record of unmatched notifications (none came, or they were redelivered). */
+export class CampaignNotFoundError extends CardOrderError {
+  readonly code = 'CAMPAIGN_NOT_FOUND' as const;
+
+  constructor(
+    readonly issuerId: string,
+    readonly campaignId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`No campaign ${campaignId} for issuer ${issuerId}`, options);
+  }
+}
+
 export class UnmatchedNotFoundError extends CardOrderError {
   readonly code = 'UNMATCHED_NOT_FOUND' as const;
 
@@ -376,6 +389,7 @@ export function isCardOrderError(value: unknown): value is CardOrderError {
 const orderVerdictCodes: readonly string[] = [
   'ORDER_CONFLICT',
   'CAMPAIGN_CONFLICT',
+  'CAMPAIGN_NOT_FOUND',
   'ORDER_NOT_FOUND',
   'UNMATCHED_NOT_FOUND',
 ] satisfies CardOrderErrorCode[];

@@ -16,6 +16,7 @@ import { D1Client } from '../d1/client.js';
 import { loadSigningKey } from '../d1/keys.js';
 import { loadProgramCatalog } from '../orders/program-catalog.js';
 import { syncReconcileSchedule } from './reconcile-schedule.js';
+import { FileCampaignPageStore } from '../campaigns/page-store.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
 
 export interface CardOrderWorker {
@@ -47,7 +48,8 @@ export async function createCardOrderWorker(
         timeoutMs: config.d1.requestTimeoutMs,
       }
     : undefined;
-  const dataConverter = { payloadCodecs: [new AesGcmPayloadCodec(codecKeys)], failureConverterPath };
+  const payloadCodecs = [new AesGcmPayloadCodec(codecKeys)];
+  const dataConverter = { payloadCodecs, failureConverterPath };
   // The reconciliation lists, queries and signals orders, and keeps its Schedule, over the worker's connection.
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   const reconcile = { temporal, taskQueue: config.temporal.taskQueue, ...config.reconcile };
@@ -62,6 +64,14 @@ export async function createCardOrderWorker(
       issuerEvents,
       reconcile,
       replacesCardIdField: config.d1.replacesCardIdField,
+      // Campaigns start card orders and read the pages the CLI stored, with the same codec keys.
+      campaigns: {
+        temporal,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        codecs: payloadCodecs,
+        store: new FileCampaignPageStore(config.campaigns.storeDir, payloadCodecs),
+      },
     }),
     dataConverter,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,

@@ -396,7 +396,10 @@ export interface ReconcileSummary extends Omit<ReconcileProgress, 'pageToken'> {
 /** The campaign workflow type; its id is `campaign:{issuerId}:{campaignId}`. */
 export const CAMPAIGN_WORKFLOW = 'campaign';
 
-/** Where a campaign stands. VALIDATING: its file is being checked and stored; the rest as named. */
+/**
+ * Where a campaign stands. VALIDATING: its file is being checked and stored (the workflow starts after); the rest as
+ * named.
+ */
 export const campaignStates = ['VALIDATING', 'RUNNING', 'PAUSED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
 export type CampaignStateName = (typeof campaignStates)[number];
 
@@ -413,11 +416,20 @@ export interface CampaignTimings {
   cardSubmitTimeoutMs: number;
 }
 
+/** What ingestion stored (the campaign starts once every page is). */
+export interface CampaignIngestion {
+  pages: number;
+  total: number;
+  valid: number;
+  invalid: number;
+}
+
 export interface CampaignInput {
   issuerId: string;
   campaignId: string;
   /** SHA-256 of the campaign file: the same id with another file is refused (CAMPAIGN_CONFLICT). */
   fileDigest: string;
+  ingestion: CampaignIngestion;
   timings: CampaignTimings;
   /** Submission: D1's batch API, or single-order calls for issuers without it (each card submits itself). */
   submission: 'BATCH' | 'SINGLE';
@@ -440,11 +452,12 @@ export interface CampaignCounters {
 export interface CampaignView extends CampaignCounters {
   issuerId: string;
   campaignId: string;
+  fileDigest: string;
   state: CampaignStateName;
-  total: number | undefined;
-  valid: number | undefined;
-  invalid: number | undefined;
-  pages: number | undefined;
+  total: number;
+  valid: number;
+  invalid: number;
+  pages: number;
   pagesSubmitted: number;
   /** The last reading of the campaign's card orders: running and not yet shipped, and running at all. */
   inFlight: number | undefined;
@@ -454,11 +467,6 @@ export interface CampaignView extends CampaignCounters {
 }
 
 export const campaignStateQuery = defineQuery<CampaignView>('campaignState');
-/** The CLI stored every page: the campaign starts submitting. Refused for another file (CAMPAIGN_CONFLICT). */
-export const campaignIngestedUpdate = defineUpdate<
-  CampaignView,
-  [{ fileDigest: string; pages: number; total: number; valid: number; invalid: number }]
->('campaignIngested');
 /** Stops new submissions (the page under way is interrupted and sent again on resume). */
 export const pauseCampaignUpdate = defineUpdate<CampaignView>('pauseCampaign');
 export const resumeCampaignUpdate = defineUpdate<CampaignView>('resumeCampaign');

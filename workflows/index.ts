@@ -7,3 +7,4 @@ export { cardOrderV2 } from './card-order/card-order-v2.js';
 export { cardOrder } from './legacy/card-order-v1.js';
 export { unmatchedNotifications } from './unmatched-notifications.js';
 export { reconcileOrders } from './reconcile-orders.js';
+export { campaign } from './campaign/campaign.js';

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { CampaignCounters, CampaignStateName, CampaignTimings, CampaignView } from '../definitions.js';
+import type {
+  CampaignCounters,
+  CampaignIngestion,
+  CampaignStateName,
+  CampaignTimings,
+  CampaignView,
+} from '../definitions.js';
 
 export interface CampaignMachineState {
   issuerId: string;
@@ -16,8 +22,8 @@ export interface CampaignMachineState {
   timings: CampaignTimings;
   startedAt: number;
   endedAt: number | undefined;
-  /** What ingestion stored; set by the `campaignIngested` update. */
-  ingestion: { pages: number; total: number; valid: number; invalid: number } | undefined;
+  /** What ingestion stored: the campaign starts once every page is. */
+  ingestion: CampaignIngestion;
   /** The next page to submit (0-based). */
   nextPage: number;
   counters: CampaignCounters;
@@ -37,16 +43,17 @@ export type CampaignStep =
 
 export function newCampaignMachine(
   ids: { issuerId: string; campaignId: string; fileDigest: string },
+  ingestion: CampaignIngestion,
   timings: CampaignTimings,
   now: number,
 ): CampaignMachineState {
   return {
     ...ids,
-    state: 'VALIDATING',
+    state: 'RUNNING',
     timings,
     startedAt: now,
     endedAt: undefined,
-    ingestion: undefined,
+    ingestion,
     nextPage: 0,
     counters: { accepted: 0, refused: 0, conflicts: 0 },
     reading: undefined,
@@ -57,25 +64,10 @@ export function newCampaignMachine(
 
 const ended = (m: CampaignMachineState) => ['COMPLETED', 'CANCELLED', 'FAILED'].includes(m.state);
 
-/** Why the ingestion report cannot be taken, or undefined. */
-export function ingestedRefusal(m: CampaignMachineState, fileDigest: string): string | undefined {
-  if (fileDigest !== m.fileDigest) return 'CAMPAIGN_CONFLICT';
-  if (ended(m)) return `CAMPAIGN_ALREADY_${m.state}`;
-  return undefined;
-}
-
-/** Ingestion finished: the campaign starts submitting. Repeated (a CLI that restarted) it changes nothing. */
-export function onIngested(m: CampaignMachineState, ingestion: NonNullable<CampaignMachineState['ingestion']>): void {
-  if (m.ingestion) return;
-  m.ingestion = ingestion;
-  if (m.state === 'VALIDATING') m.state = 'RUNNING';
-}
-
-/** Why a pause, resume or cancel cannot be done, or undefined. */
-export function controlRefusal(m: CampaignMachineState, action: 'pause' | 'resume' | 'cancel'): string | undefined {
+/** Why a pause, resume or cancel cannot be done, or undefined. Pause and resume are idempotent. */
+export function controlRefusal(m: CampaignMachineState): string | undefined {
   if (ended(m)) return `CAMPAIGN_ALREADY_${m.state}`;
   if (m.cancel.requested) return 'CAMPAIGN_CANCELLING';
-  if (action === 'pause' && m.state === 'VALIDATING') return 'CAMPAIGN_NOT_RUNNING';
   return undefined;
 }
 
@@ -132,7 +124,7 @@ export function decideCampaign(m: CampaignMachineState, now: number): CampaignSt
     return { kind: 'finish' };
   }
   const ingestion = m.ingestion;
-  if (!ingestion || m.state === 'PAUSED') return { kind: 'wait', until: undefined };
+  if (m.state === 'PAUSED') return { kind: 'wait', until: undefined };
   const fresh = m.reading !== undefined && m.reading.afterPage === m.nextPage;
   if (m.nextPage < ingestion.pages) {
     // Bound the cards in flight: a page goes only when the last reading, taken since the last page, leaves room.
@@ -157,10 +149,11 @@ export function campaignView(m: CampaignMachineState): CampaignView {
     issuerId: m.issuerId,
     campaignId: m.campaignId,
     state: m.state,
-    total: m.ingestion?.total,
-    valid: m.ingestion?.valid,
-    invalid: m.ingestion?.invalid,
-    pages: m.ingestion?.pages,
+    fileDigest: m.fileDigest,
+    total: m.ingestion.total,
+    valid: m.ingestion.valid,
+    invalid: m.ingestion.invalid,
+    pages: m.ingestion.pages,
     pagesSubmitted: m.nextPage,
     ...m.counters,
     inFlight: m.reading?.inFlight,
@@ -173,7 +166,7 @@ export function campaignView(m: CampaignMachineState): CampaignView {
 /** The live "current details" line of Web UI (markdown). */
 export function describeCampaign(m: CampaignMachineState): string {
   const v = campaignView(m);
-  const pages = v.pages === undefined ? 'ingesting the file' : `page ${v.pagesSubmitted}/${v.pages} submitted`;
+  const pages = `page ${v.pagesSubmitted}/${v.pages} submitted`;
   const flight = v.inFlight === undefined ? '' : `, ${v.inFlight} in flight, ${v.open} open`;
   return `**${v.state}**: ${pages}; ${v.accepted} cards taken by D1, ${v.refused} refused, ${v.conflicts} conflicts${flight}`;
 }

@@ -21,7 +21,6 @@ import {
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../../activities/index.js';
 import {
-  campaignIngestedUpdate,
   campaignStateQuery,
   cancelCampaignUpdate,
   pauseCampaignUpdate,
@@ -34,11 +33,9 @@ import {
   controlRefusal,
   decideCampaign,
   describeCampaign,
-  ingestedRefusal,
   newCampaignMachine,
   onCancel,
   onCounted,
-  onIngested,
   onPageSubmitted,
   onPause,
   onPulled,
@@ -72,6 +69,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
     (input.carried as CampaignMachineState | undefined) ??
     newCampaignMachine(
       { issuerId: input.issuerId, campaignId: input.campaignId, fileDigest: input.fileDigest },
+      input.ingestion,
       input.timings,
       Date.now(),
     );
@@ -84,22 +82,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
   };
 
   setHandler(campaignStateQuery, () => campaignView(m));
-  setHandler(
-    campaignIngestedUpdate,
-    ({ fileDigest: _digest, ...ingestion }) => {
-      onIngested(m, ingestion);
-      wake = true;
-      return campaignView(m);
-    },
-    {
-      validator: (report: { fileDigest: string }) => {
-        const reason = ingestedRefusal(m, report.fileDigest);
-        if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot take the file: ${reason}` });
-      },
-    },
-  );
   const refuseUnless = (action: 'pause' | 'resume' | 'cancel') => () => {
-    const reason = controlRefusal(m, action);
+    const reason = controlRefusal(m);
     if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot ${action}: ${reason}` });
   };
   setHandler(

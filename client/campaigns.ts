@@ -1,0 +1,290 @@
+/**
+ * Bulk campaigns from the client library (and the CLI): start one from a file, read where it stands, pause, resume
+ * or cancel it, and list the cards that failed. Each card is its own card-order workflow, tagged `CampaignId`; the
+ * campaign is a workflow of its own, `campaign:{issuerId}:{campaignId}`.
+ *
+ * @module
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
+import type { Config } from '../common/config.js';
+import { CampaignConflictError, CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
+import { visibilityLiteral } from '../common/visibility-query.js';
+import {
+  CAMPAIGN_WORKFLOW,
+  CARD_ORDER_WORKFLOW,
+  campaignStateQuery,
+  cancelCampaignUpdate,
+  cardOrderStatuses,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  type CampaignInput,
+  type CampaignStateName,
+  type CampaignView,
+  type CardOrderStatus,
+} from '../workflows/definitions.js';
+import { campaignIdKey, cardIdKey, cardOrderStatusKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { idIssues } from './id-issues.js';
+
+/** The campaign's workflow id. */
+export function campaignWorkflowId(issuerId: string, campaignId: string): string {
+  return `campaign:${issuerId}:${campaignId}`;
+}
+
+/** Where a campaign stands, with its cards counted by card-order status. */
+export interface CampaignStatus {
+  campaignId: string;
+  issuerId: string;
+  state: CampaignStateName;
+  total: number;
+  valid: number;
+  invalid: number;
+  /**
+   * Cards per card-order status (`SHIPPED`, `COMPENSATED`, ...), from visibility; `PENDING`: valid cards whose order
+   * is not started yet; `CONFLICT`: cards not ordered because their issuerRequestId has another order.
+   */
+  counts: Record<string, number>;
+  /** The campaign workflow's own view (absent while the file is still being stored). */
+  campaign: CampaignView | undefined;
+}
+
+export interface CampaignControlResult {
+  outcome: 'DONE' | 'REFUSED';
+  /** Why it was refused, e.g. CAMPAIGN_ALREADY_COMPLETED. */
+  reason?: string | undefined;
+  campaign?: CampaignView | undefined;
+}
+
+/** A card that did not make it: refused by D1 or our checks, or its order failed later. */
+export interface CampaignFailure {
+  cardId: string;
+  issuerRequestId: string;
+  /** The file's line, for cards refused before their order started. */
+  line?: number | undefined;
+  /** The order's status for cards whose order failed; absent for cards never ordered. */
+  status?: string | undefined;
+  errorCode: string;
+  reason: string;
+}
+
+export interface CampaignStartOptions {
+  file: string;
+  campaignId: string;
+  skipInvalid?: boolean | undefined;
+  issuerId?: string | undefined;
+  /** Progress of the file's storing: each page as it is stored. */
+  onPage?: ((manifest: CampaignManifest) => void) | undefined;
+}
+
+/** What the campaign functions need of the client. */
+export interface CampaignContext {
+  temporal: Client;
+  config: Config;
+  store: CampaignPageStore;
+  ingest: (options: CampaignStartOptions & { issuerId: string }) => Promise<CampaignManifest>;
+  /** The card orders' input defaults, as `orderCard` resolves them. */
+  cardDefaults: CampaignInput['cardDefaults'];
+}
+
+function checkIds(issuerId: string, campaignId: string): void {
+  const issues = idIssues([
+    { field: 'issuerId', kind: 'issuer', value: issuerId },
+    { field: 'campaignId', kind: 'campaign', value: campaignId },
+  ]);
+  if (issues.length > 0) throw new OrderValidationError(issues);
+}
+
+/**
+ * Starts a campaign: stores the file's valid cards (see `ingestCampaign`), then starts the campaign workflow. The
+ * same file under the same id again resumes a cut-off storing, or, once the campaign runs, changes nothing and
+ * returns where it stands.
+ *
+ * @throws {CampaignFileError} for bad lines, unless `skipInvalid`.
+ * @throws {CampaignConflictError} for another file under the same id.
+ */
+export async function startCampaign(ctx: CampaignContext, options: CampaignStartOptions): Promise<CampaignStatus> {
+  const issuerId = options.issuerId ?? ctx.config.d1.issuerId;
+  checkIds(issuerId, options.campaignId);
+  const manifest = await ctx.ingest({ ...options, issuerId });
+  const { campaigns } = ctx.config;
+  const input: CampaignInput = {
+    issuerId,
+    campaignId: options.campaignId,
+    fileDigest: manifest.fileDigest,
+    ingestion: { pages: manifest.pages, total: manifest.total, valid: manifest.valid, invalid: manifest.invalid },
+    timings: {
+      pageSize: manifest.pageSize,
+      maxInFlight: campaigns.maxInFlight,
+      checkIntervalMs: campaigns.checkIntervalMs,
+      checkMaxIntervalMs: campaigns.checkMaxIntervalMs,
+      cardSubmitTimeoutMs: campaigns.cardSubmitTimeoutMs,
+    },
+    submission: campaigns.singleOrderIssuers.includes(issuerId) ? 'SINGLE' : 'BATCH',
+    cardDefaults: ctx.cardDefaults,
+  };
+  const workflowId = campaignWorkflowId(issuerId, options.campaignId);
+  try {
+    await ctx.temporal.workflow.start(CAMPAIGN_WORKFLOW, {
+      taskQueue: ctx.config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: issuerIdKey, value: issuerId },
+        { key: campaignIdKey, value: options.campaignId },
+      ],
+      staticSummary: `Campaign ${options.campaignId}: ${manifest.valid} cards in ${manifest.pages} pages`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const existing = await campaignView(ctx, issuerId, options.campaignId);
+    if (existing && existing.fileDigest !== manifest.fileDigest) throw new CampaignConflictError(options.campaignId);
+  }
+  return getCampaign(ctx, options.campaignId, issuerId);
+}
+
+async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: string) {
+  const handle = ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
+  try {
+    const { status } = await handle.describe();
+    if (status.name === 'COMPLETED') return (await handle.result()) as CampaignView;
+    if (status.name === 'RUNNING') return await handle.query(campaignStateQuery);
+    return { state: 'FAILED' as const } as CampaignView;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** The campaign's cards of this task queue, by card-order status (one visibility count per status). */
+async function countCards(ctx: CampaignContext, campaignId: string): Promise<Record<string, number>> {
+  const base = [
+    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
+    `TaskQueue = ${visibilityLiteral(ctx.config.temporal.taskQueue)}`,
+    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
+  ].join(' AND ');
+  const counts: Record<string, number> = {};
+  await Promise.all(
+    cardOrderStatuses.map(async (status: CardOrderStatus) => {
+      const { count } = await ctx.temporal.workflow.count(
+        `${base} AND ${cardOrderStatusKey.name} = ${visibilityLiteral(status)}`,
+      );
+      if (count > 0) counts[status] = count;
+    }),
+  );
+  return counts;
+}
+
+/**
+ * Where the campaign stands: its state, totals, and its cards counted by card-order status (visibility, eventually
+ * consistent). While the file is still being stored (no workflow yet), VALIDATING with the stored counts.
+ *
+ * @throws {CampaignNotFoundError} when there is no such campaign.
+ */
+export async function getCampaign(
+  ctx: CampaignContext,
+  campaignId: string,
+  issuerId = ctx.config.d1.issuerId,
+): Promise<CampaignStatus> {
+  checkIds(issuerId, campaignId);
+  const [campaign, manifest, counts] = await Promise.all([
+    campaignView(ctx, issuerId, campaignId),
+    ctx.store.readManifest(issuerId, campaignId),
+    countCards(ctx, campaignId),
+  ]);
+  if (!campaign && !manifest) throw new CampaignNotFoundError(issuerId, campaignId);
+  const valid = campaign?.valid ?? manifest?.valid ?? 0;
+  const started = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  const conflicts = campaign?.conflicts ?? 0;
+  const pending = Math.max(valid - started - conflicts, 0);
+  return {
+    campaignId,
+    issuerId,
+    state: campaign?.state ?? 'VALIDATING',
+    total: campaign?.total ?? manifest?.total ?? 0,
+    valid,
+    invalid: campaign?.invalid ?? manifest?.invalid ?? 0,
+    counts: { ...counts, ...(pending > 0 && { PENDING: pending }), ...(conflicts > 0 && { CONFLICT: conflicts }) },
+    campaign,
+  };
+}
+
+/** Pauses, resumes or cancels the campaign (`pull`: and asks D1 to cancel its cards not yet shipped). */
+export async function controlCampaign(
+  ctx: CampaignContext,
+  campaignId: string,
+  action: { kind: 'pause' } | { kind: 'resume' } | { kind: 'cancel'; pull: boolean },
+  issuerId = ctx.config.d1.issuerId,
+): Promise<CampaignControlResult> {
+  checkIds(issuerId, campaignId);
+  const handle = ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
+  try {
+    const view =
+      action.kind === 'pause'
+        ? await handle.executeUpdate(pauseCampaignUpdate)
+        : action.kind === 'resume'
+          ? await handle.executeUpdate(resumeCampaignUpdate)
+          : await handle.executeUpdate(cancelCampaignUpdate, { args: [{ pull: action.pull }] });
+    return { outcome: 'DONE', campaign: view };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
+      return { outcome: 'REFUSED', reason: err.cause.type };
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      const closed = await campaignView(ctx, issuerId, campaignId);
+      if (!closed) throw new CampaignNotFoundError(issuerId, campaignId, { cause: err });
+      return { outcome: 'REFUSED', reason: `CAMPAIGN_ALREADY_${closed.state}`, campaign: closed };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Every card of the campaign that failed: those never ordered (refused by D1 in its batch, or ORDER_CONFLICT), from
+ * the campaign's store, then those whose order failed later, from visibility and each order's end.
+ */
+export async function campaignFailures(
+  ctx: CampaignContext,
+  campaignId: string,
+  readOrderFailure: (issuerRequestId: string) => Promise<{ errorCode: string; reason: string }>,
+  issuerId = ctx.config.d1.issuerId,
+): Promise<CampaignFailure[]> {
+  checkIds(issuerId, campaignId);
+  const refused = (await ctx.store.readFailures(issuerId, campaignId)).map((f: CampaignCardFailure) => ({
+    cardId: f.cardId,
+    issuerRequestId: f.issuerRequestId,
+    line: f.line,
+    errorCode: f.errorCode,
+    reason: f.fields?.length ? `${f.reason} (${f.fields.map((x) => x.field).join(', ')})` : f.reason,
+  }));
+  const failedStatuses = ['FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'RETURNED'].map(visibilityLiteral);
+  const query = [
+    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
+    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
+    `${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`,
+  ].join(' AND ');
+  const neverStarted = new Set(refused.map((f) => f.issuerRequestId));
+  const later: CampaignFailure[] = [];
+  for await (const order of ctx.temporal.workflow.list({ query })) {
+    const attrs = order.typedSearchAttributes;
+    const issuerRequestId = order.workflowId.split(':').slice(2).join(':');
+    // A card refused in its batch also has an order that ended FAILED: listed once, with D1's reason.
+    if (neverStarted.has(issuerRequestId)) continue;
+    const { errorCode, reason } = await readOrderFailure(issuerRequestId);
+    later.push({
+      cardId: attrs.get(cardIdKey) ?? '',
+      issuerRequestId,
+      status: attrs.get(cardOrderStatusKey),
+      errorCode,
+      reason,
+    });
+  }
+  return [...refused, ...later];
+}
