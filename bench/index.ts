@@ -3,7 +3,8 @@
  * `--temporal-address`) and prints one table: each figure of ours beside its baseline measured in the same run, on
  * the same server, since the machines are shared and noisy; `ratio` = ours / baseline. Speed targets live here,
  * never in tests. `--json FILE` writes the entries; `--quick` runs everything small (a smoke test). Progress goes to
- * stderr, the table to stdout. See README, "Performance".
+ * stderr, the table to stdout. `--campaign [N]` runs C1, the bulk campaign (only it, unless others are named). See
+ * README, "Performance".
  *
  * @module
  */
@@ -17,7 +18,7 @@ import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import { projectRoot } from '../common/config.js';
 import { buildWorkflowBundle } from '../workers/workflow-bundle.js';
-import { parseBenchOptions } from './lib/options.js';
+import { parseBenchOptions, type BenchOptions } from './lib/options.js';
 import { startBenchTemporal } from './lib/temporal.js';
 import { missed, type BenchContext, type BenchEntry, type Benchmark } from './lib/types.js';
 import { progress, round } from './lib/util.js';
@@ -37,12 +38,23 @@ export const entryNames = [
   'P5 worker start s',
 ] as const;
 
-async function loadBenchmarks(only: string[]): Promise<Benchmark[]> {
+/** The entries `--campaign [N]` adds (C1 runs only when asked: see `bench/c1-campaign.bench.ts`). */
+export const campaignEntryNames = [
+  'C1 campaign cards/s',
+  'C1 D1 calls per 1000 cards',
+  'C1 CLI peak RSS MB',
+  'C1 worker peak RSS MB',
+  'C1 ingestion lines/s',
+] as const;
+
+async function loadBenchmarks(options: BenchOptions): Promise<Benchmark[]> {
+  const { only } = options;
   const files = (await readdir(import.meta.dirname)).filter((name) => name.endsWith('.bench.ts')).sort();
   const benchmarks: Benchmark[] = [];
   for (const file of files) {
     const module = (await import(pathToFileURL(path.join(import.meta.dirname, file)).href)) as { benchmark: Benchmark };
     const { benchmark } = module;
+    if (benchmark.enabled && !benchmark.enabled(options)) continue;
     if (only.length === 0 || only.some((o) => file.includes(o) || benchmark.id.toLowerCase() === o.toLowerCase())) {
       benchmarks.push(benchmark);
     }
@@ -78,7 +90,7 @@ export function formatTable(entries: readonly BenchEntry[]): string {
 
 async function main(): Promise<number> {
   const options = parseBenchOptions(process.argv.slice(2));
-  const benchmarks = await loadBenchmarks(options.only);
+  const benchmarks = await loadBenchmarks(options);
   if (benchmarks.length === 0) {
     process.stderr.write('No benchmark matches.\n');
     return 1;

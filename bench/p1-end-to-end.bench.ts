@@ -23,7 +23,7 @@ import { bareNotificationSignal, type bareOrder } from './workflows/bare-order.j
 /** The simulator's production stages after the order is received: one notification each, the last the shipment. */
 export const NOTIFIED_STAGES = productionLifecycle;
 
-interface ArmResult {
+export interface ArmResult {
   orders: number;
   ms: number;
   latenciesMs: number[];
@@ -33,7 +33,7 @@ interface ArmResult {
 }
 
 /** Runs `placeAndFinish` over `count` orders and measures wall time, latencies and CPU of each party. */
-async function measureArm(
+export async function measureArm(
   context: BenchContext,
   worker: WorkerProcess,
   count: number,
@@ -90,7 +90,7 @@ function sum(results: ArmResult[]): ArmResult {
   }));
 }
 
-function cpuNote(arm: ArmResult): string {
+export function cpuNote(arm: ArmResult): string {
   const per = (cpu: number) => (Number.isFinite(cpu) ? `${((cpu * 1000) / arm.orders).toFixed(1)} ms` : 'n/a');
   const busy = (cpu: number) => (Number.isFinite(cpu) ? `${((cpu * 100_000) / arm.ms).toFixed(0)}%` : 'n/a');
   return (

@@ -124,6 +124,7 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
       checkIntervalMs: campaigns.checkIntervalMs,
       checkMaxIntervalMs: campaigns.checkMaxIntervalMs,
       cardSubmitTimeoutMs: campaigns.cardSubmitTimeoutMs,
+      pageHeartbeatTimeoutMs: campaigns.pageHeartbeatTimeoutMs,
     },
     submission: campaigns.singleOrderIssuers.includes(issuerId) ? 'SINGLE' : 'BATCH',
     cardDefaults: ctx.cardDefaults,

@@ -1,5 +1,6 @@
 /**
- * The `card-orders` command line: place, follow, list and cancel card orders through the client library.
+ * The `card-orders` command line: place, follow, list and cancel card orders, and run bulk campaigns of them, through
+ * the client library.
  *
  * @module
  */
@@ -7,7 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
-import { CliUsageError, isCardOrderError, OrderValidationError, type OrderConflictError } from '../common/errors.js';
+import {
+  CliUsageError,
+  isCardOrderError,
+  OrderValidationError,
+  type CampaignConflictError,
+  type CampaignFileError,
+  type OrderConflictError,
+} from '../common/errors.js';
 import { idFormatReason } from './id-issues.js';
 import type { Address } from '../d1/schemas.js';
 import {
@@ -19,6 +27,7 @@ import {
   type ReconcileSummary,
 } from '../workflows/definitions.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
+import type { CampaignControlResult, CampaignStatus } from './campaigns.js';
 
 export const usage = `Usage: card-orders <command> [options]
 
@@ -43,19 +52,36 @@ Commands:
   unmatched redeliver <cardId>    hand a card's kept notifications to its order, once it exists
   reconcile                       reconcile the open orders with D1 now (as RECONCILE_SCHEDULE does); waits
                                   and prints the counts and the orders whose D1 state disagreed
+  campaign start --file <cards.csv|cards.jsonl> --id <campaignId> [--skip-invalid]
+                                  check and store a campaign file (one line per stored page on stderr), start
+                                  the campaign and print its status; the same file under the same id again
+                                  changes nothing and prints where it stands
+  campaign status <campaignId>    a campaign's state, totals and its cards counted by order status
+  campaign watch <campaignId>     follow a campaign with a progress bar until it ends (COMPLETED, CANCELLED,
+                                  FAILED)
+  campaign pause|resume <campaignId>
+                                  stop or restart the campaign's submissions; prints its state
+  campaign cancel <campaignId> [--pull]
+                                  stop the campaign (--pull: and ask D1 to cancel its cards not yet shipped)
+  campaign failures <campaignId>  every card of the campaign that failed, with its reason
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
   --status <S>          one of ${cardOrderStatuses.join(', ')}
   --request-id <id>     the cancel, change or re-ship request's id: a retry with the same id is the same request
   --address-file <f>    the new delivery address, as D1's address JSON
+  --id <campaignId>     the campaign's id (campaign start): 1 to 48 letters, digits, _ and -
+  --skip-invalid        (campaign start) start with the file's valid lines, leaving out the bad ones
+  --pull                (campaign cancel) also ask D1 to cancel the campaign's cards not yet shipped
   --json                machine-readable output
   -h, --help            this help
 
 Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND, a redelivery
-found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND), 2 invalid
-input (ERR_ORDER_INVALID, ERR_CONFIG_INVALID) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used
-by a different order (ORDER_CONFLICT, naming the fields that differ).`;
+found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a
+campaign pause, resume or cancel was refused, no such campaign: CAMPAIGN_NOT_FOUND), 2 invalid input
+(ERR_ORDER_INVALID, ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line
+and field) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
+naming the fields that differ) or the campaign id by another file (CAMPAIGN_CONFLICT).`;
 
 const changeCommands = {
   accelerate: 'ACCELERATE',
@@ -71,9 +97,17 @@ const commands: readonly string[] = [
   'reship',
   'unmatched',
   'reconcile',
+  'campaign',
   ...Object.keys(changeCommands),
 ];
 const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
+const campaignCommands: readonly string[] = ['start', 'status', 'watch', 'pause', 'resume', 'cancel', 'failures'];
+/** Campaign states that end a campaign: `campaign watch` stops there. */
+const campaignEnds: readonly string[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
+/** The order in which `campaign status` lists its counts: order statuses, then the campaign's own keys. */
+const campaignCountOrder: readonly string[] = [...cardOrderStatuses, 'PENDING', 'CONFLICT'];
+/** Width of `campaign watch`'s progress bar, in characters. */
+const campaignBarWidth = 30;
 /** Execution statuses that end a run without an order outcome; `describeState` shows them. */
 const abnormalEnds: readonly string[] = ['CANCELLED', 'TERMINATED', 'TIMED_OUT'];
 /** Execution statuses of an order whose run is still open. */
@@ -83,8 +117,10 @@ export interface CliIo {
   out(line: string): void;
   err(line: string): void;
   env: Record<string, string | undefined>;
-  /** How often `watch` re-reads the order, in ms. */
+  /** How often `watch` re-reads the order (and `campaign watch` the campaign), in ms. */
   watchIntervalMs?: number;
+  /** Whether `out` is a terminal, where `campaign watch` redraws its line in place (default: stdout's). */
+  isTTY?: boolean;
 }
 
 function describeState(state: OrderReading): string {
@@ -95,6 +131,38 @@ function describeState(state: OrderReading): string {
     : '';
   const execution = abnormalEnds.includes(state.execution) ? ` execution=${state.execution}` : '';
   return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}${execution}`;
+}
+
+/** `campaign status`'s line: `ID STATE total=N valid=N invalid=N` and the cards counted by status. */
+function describeCampaign(status: CampaignStatus): string {
+  const rank = (key: string) => (campaignCountOrder.includes(key) ? campaignCountOrder.indexOf(key) : Infinity);
+  const counts = Object.entries(status.counts)
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([key, n]) => ` ${key}=${n}`)
+    .join('');
+  return `${status.campaignId} ${status.state} total=${status.total} valid=${status.valid} invalid=${status.invalid}${counts}`;
+}
+
+/**
+ * `campaign watch`'s line: a bar of the valid cards that ended (shipped or failed), then the cards by stage. `failed`
+ * is every card that ended or is ending without shipping: failed, compensated, returned, cancelled, conflicting.
+ */
+function campaignProgress(status: CampaignStatus): string {
+  const sum = (keys: readonly string[]) => keys.reduce((n, key) => n + (status.counts[key] ?? 0), 0);
+  const all = sum(Object.keys(status.counts));
+  const waiting = sum(['PENDING', 'VALIDATING']);
+  const atD1 = sum(['SUBMITTED']);
+  const inProduction = sum(['SUBMITTING', 'IN_PRODUCTION', 'AWAITING_STOCK']);
+  const shipped = sum(['SHIPPED']);
+  const failed = all - waiting - atD1 - inProduction - shipped;
+  const done = shipped + failed;
+  const filled =
+    status.valid > 0 ? Math.min(campaignBarWidth, Math.floor((done / status.valid) * campaignBarWidth)) : 0;
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(campaignBarWidth - filled)}]`;
+  return (
+    `${status.campaignId} ${status.state} ${bar} ${done}/${status.valid} validated=${status.valid} ` +
+    `at D1=${atD1} in production=${inProduction} shipped=${shipped} failed=${failed}`
+  );
 }
 
 /** The JSON in `file`; an unreadable file is an invalid input named by its option. */
@@ -143,6 +211,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'request-id': { type: 'string' },
         replaces: { type: 'string' },
         'address-file': { type: 'string' },
+        id: { type: 'string' },
+        'skip-invalid': { type: 'boolean', default: false },
+        pull: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -330,6 +401,100 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         }
         return 0;
       }
+      case 'campaign': {
+        const [, action, campaignArg] = positionals;
+        if (!action || !campaignCommands.includes(action)) {
+          throw new CliUsageError(
+            '<action>',
+            `must be one of ${campaignCommands.join(', ')}: card-orders campaign <action>`,
+          );
+        }
+        if (action !== 'start') {
+          for (const option of ['file', 'id', 'skip-invalid'] as const) {
+            if (values[option]) throw new CliUsageError(`--${option}`, 'only campaign start takes it');
+          }
+        }
+        if (action !== 'cancel' && values.pull) throw new CliUsageError('--pull', 'only campaign cancel takes it');
+        const campaignId = (argument: string, value: string | undefined, call: string): string => {
+          if (!value) throw new CliUsageError(argument, `is required: card-orders campaign ${call}`);
+          const bad = idFormatReason('campaign', value);
+          if (bad) throw new CliUsageError(argument, bad);
+          return value;
+        };
+        if (action === 'start') {
+          const call = 'start --file cards.csv --id <campaignId>';
+          if (!values.file) throw new CliUsageError('--file', `is required: card-orders campaign ${call}`);
+          const newId = campaignId('--id', values.id, call);
+          const started = await (
+            await connect()
+          ).startCampaign({
+            file: values.file,
+            campaignId: newId,
+            skipInvalid: values['skip-invalid'],
+            issuerId,
+            // The pages' count is known once the file is checked, before the first page is stored.
+            onPage: ({ pages, valid, pageSize }) =>
+              io.err(`stored page ${pages}${valid > 0 && pageSize > 0 ? `/${Math.ceil(valid / pageSize)}` : ''}`),
+          });
+          print(describeCampaign(started), started);
+          return 0;
+        }
+        const id = campaignId('<campaignId>', campaignArg, `${action} <campaignId>`);
+        const campaigns = await connect();
+        switch (action) {
+          case 'status': {
+            const status = await campaigns.getCampaign(id, issuerId);
+            print(describeCampaign(status), status);
+            return 0;
+          }
+          case 'watch': {
+            const tty = !values.json && (io.isTTY ?? process.stdout.isTTY === true);
+            let last: string | undefined;
+            for (;;) {
+              const status = await campaigns.getCampaign(id, issuerId);
+              const line = campaignProgress(status);
+              if (line !== last) {
+                // On a terminal the line is redrawn in place (up one line, cleared); elsewhere one line per change.
+                if (values.json) io.out(JSON.stringify(status));
+                else io.out(tty && last !== undefined ? `\x1b[1A\x1b[2K${line}` : line);
+              }
+              last = line;
+              if (campaignEnds.includes(status.state)) return status.state === 'COMPLETED' ? 0 : 1;
+              await delay(io.watchIntervalMs ?? 1000);
+            }
+          }
+          case 'pause':
+          case 'resume':
+          case 'cancel': {
+            const result: CampaignControlResult =
+              action === 'pause'
+                ? await campaigns.pauseCampaign(id, issuerId)
+                : action === 'resume'
+                  ? await campaigns.resumeCampaign(id, issuerId)
+                  : await campaigns.cancelCampaign(id, { pull: values.pull, issuerId });
+            if (result.outcome === 'REFUSED') {
+              print(`REFUSED (${result.reason ?? 'unknown'})`, result);
+              return 1;
+            }
+            // A cancel taken ends the campaign (after its pull, with --pull): its view still shows the state before.
+            print(action === 'cancel' ? 'CANCELLED' : (result.campaign?.state ?? 'DONE'), result);
+            return 0;
+          }
+          default: {
+            const failures = await campaigns.campaignFailures(id, issuerId);
+            // None: a campaign whose cards all went well, or no campaign at all (CAMPAIGN_NOT_FOUND).
+            if (failures.length === 0) await campaigns.getCampaign(id, issuerId);
+            if (values.json) io.out(JSON.stringify(failures));
+            else
+              for (const f of failures)
+                io.out(
+                  `${f.issuerRequestId} ${f.cardId} ${f.errorCode} ${f.reason}` +
+                    (f.line === undefined ? '' : ` line=${f.line}`),
+                );
+            return 0;
+          }
+        }
+      }
       default:
         throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);
     }
@@ -341,6 +506,28 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         values.json ? JSON.stringify({ code: err.code, message: err.message, issues }) : `${err.code}: ${err.message}`,
       );
       return 2;
+    }
+    if (isCardOrderError(err) && err.code === 'ERR_CAMPAIGN_FILE_INVALID') {
+      // Each bad line by number and field, never a value (the error holds the first ones).
+      const { invalid, lines } = err as CampaignFileError;
+      if (values.json) io.err(JSON.stringify({ code: err.code, message: err.message, invalid, lines }));
+      else if (lines.length === 0) io.err(`${err.code}: ${err.message}`);
+      else {
+        for (const l of lines) {
+          io.err(`${err.code}: line ${l.line}: ${l.issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`);
+        }
+        if (invalid > lines.length) io.err(`${err.code}: and ${invalid - lines.length} more invalid line(s)`);
+      }
+      return 2;
+    }
+    if (isCardOrderError(err) && err.code === 'CAMPAIGN_CONFLICT') {
+      const { campaignId } = err as CampaignConflictError;
+      io.err(
+        values.json
+          ? JSON.stringify({ code: err.code, message: err.message, campaignId })
+          : `${err.code}: ${err.message}`,
+      );
+      return 3;
     }
     if (isCardOrderError(err) && err.code === 'ORDER_CONFLICT') {
       const { fields, workflowId } = err as OrderConflictError;

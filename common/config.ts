@@ -114,6 +114,8 @@ export const envSchema = z
     CAMPAIGN_CHECK_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
     /** How long a campaign card waits for its batch before it orders itself (D1 dedupes by request id). @default 1h */
     CAMPAIGN_CARD_SUBMIT_TIMEOUT: durationMs.default(3_600_000),
+    /** How soon a worker lost in the middle of a campaign page is noticed, and the page given to another. @default 1m */
+    CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: durationMs.default(60_000),
 
     /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
     D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
@@ -441,6 +443,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       checkIntervalMs: env.CAMPAIGN_CHECK_INTERVAL,
       checkMaxIntervalMs: env.CAMPAIGN_CHECK_MAX_INTERVAL,
       cardSubmitTimeoutMs: env.CAMPAIGN_CARD_SUBMIT_TIMEOUT,
+      pageHeartbeatTimeoutMs: env.CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT,
     },
     d1: {
       baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),

@@ -414,6 +414,8 @@ export interface CampaignTimings {
   checkMaxIntervalMs: number;
   /** How long a card waits for the campaign's batch before it submits on its own. */
   cardSubmitTimeoutMs: number;
+  /** How soon a worker lost mid-page is noticed (the page activity's heartbeat timeout). */
+  pageHeartbeatTimeoutMs: number;
 }
 
 /** What ingestion stored (the campaign starts once every page is). */

@@ -40,6 +40,8 @@ export interface BenchOptions {
   openOrders: number;
   /** P5: worker starts per arm. */
   starts: number;
+  /** C1: cards in the campaign; undefined: C1 does not run (it runs only when `--campaign [N]` or `C1` is given). */
+  campaign: number | undefined;
 }
 
 const usage = `npm run bench -- [options] [P1 P2 ...]
@@ -60,12 +62,19 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
   --d1-concurrency N        P3 requests in flight (default 10, the D1_MAX_CONNECTIONS default)
   --open-orders N           P4 parked orders (default 10000; quick 200)
   --starts N                P5 worker starts per arm (default 3; quick 1)
+  --campaign [N]            C1: a campaign of N cards (default 10000; quick 200); runs C1 only, unless
+                            benchmarks are named too (C1 never runs without it or its name)
   --strict                  exit 1 when a target is missed
 `;
 
+/** `--campaign` takes an optional N: given bare (last, or before another flag or a name), it means the default. */
+function withCampaignValue(argv: string[]): string[] {
+  return argv.map((arg, i) => (arg === '--campaign' && !/^\d+$/.test(argv[i + 1] ?? '') ? '--campaign=' : arg));
+}
+
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: withCampaignValue(argv),
     allowPositionals: true,
     options: {
       quick: { type: 'boolean', default: false },
@@ -84,6 +93,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'd1-concurrency': { type: 'string' },
       'open-orders': { type: 'string' },
       starts: { type: 'string' },
+      campaign: { type: 'string' },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -99,12 +109,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number`);
     return n;
   };
+  const campaignNamed = positionals.some((p) => /^(c1|c1-campaign|campaign)$/i.test(p));
+  const campaignRaw = values.campaign === '' ? undefined : values.campaign;
+  const campaign =
+    values.campaign !== undefined || campaignNamed ? int('campaign', campaignRaw, 10_000, 200) : undefined;
   return {
     quick,
     json: values.json,
     temporalAddress: values['temporal-address'],
     namespace: values.namespace,
-    only: positionals,
+    // `--campaign` alone runs the campaign only (a full suite takes half an hour); named benchmarks run as named.
+    only: positionals.length === 0 && campaign !== undefined ? ['C1'] : positionals,
     strict: values.strict && !quick,
     orders: int('orders', values.orders, 500, 30),
     stepMs: int('step-ms', values['step-ms'], 20, 20),
@@ -118,5 +133,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     d1Concurrency: int('d1-concurrency', values['d1-concurrency'], 10, 10),
     openOrders: int('open-orders', values['open-orders'], 10_000, 200),
     starts: int('starts', values.starts, 3, 1),
+    campaign,
   };
 }

@@ -121,7 +121,16 @@ const address = {
 export async function startStack(
   context: BenchContext,
   name: string,
-  { stepDelayMs, faults = {} }: { stepDelayMs: number; faults?: FaultsPatch },
+  {
+    stepDelayMs,
+    faults = {},
+    env: extraEnv = {},
+  }: {
+    stepDelayMs: number;
+    faults?: FaultsPatch;
+    /** More settings of the service (client, webhook and worker), e.g. C1's campaign settings. */
+    env?: Record<string, string>;
+  },
 ): Promise<Stack> {
   const keysDir = await mkdtemp(path.join(context.workDir, `keys-${name}-`));
   await ensureDemoKeys(keysDir);
@@ -142,6 +151,7 @@ export async function startStack(
     // Orders end at shipment, as the baselines do; P4 measures the delivery window on its own.
     ORDER_DELIVERY_WINDOW: '0ms',
     ...passedThrough(),
+    ...extraEnv,
   };
   const quiet = pino({ level: 'error' });
   const clientConfig = loadConfig(env);

@@ -50,6 +50,8 @@ export interface Benchmark {
   /** e.g. `P1`; `--only` filters on it. */
   id: string;
   title: string;
+  /** Opt-in benchmarks (C1): whether the run's options ask for it; absent: always. */
+  enabled?(options: BenchOptions): boolean;
   run(context: BenchContext): Promise<BenchEntry[]>;
 }
 

@@ -3,7 +3,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request } from 'undici';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
+import { loadConfig, projectRoot } from '../../common/config.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
@@ -21,6 +25,9 @@ describe('bulk campaigns', () => {
         D1_BATCH_SIZE: '25',
         CAMPAIGN_CHECK_INTERVAL: '200ms',
         CAMPAIGN_CHECK_MAX_INTERVAL: '1s',
+        // A page of 25 and at most 30 cards in flight: each page waits for the one before to ship.
+        CAMPAIGN_MAX_IN_FLIGHT: '30',
+        CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: '3s',
         ORDER_NOTIFICATION_TIMEOUT: '30s',
       },
       // Steps of a second keep a single order in flight while the campaign's first batch arrives.
@@ -108,5 +115,125 @@ describe('bulk campaigns', () => {
         assert.equal(new Set(ids).size, ids.length, 'no card ordered twice');
         assert.equal(ids.length, 57 + 1, 'the campaign cards D1 took, and the conflicting order placed alone');
       }),
+  );
+
+  /** The campaign's status once `probe` holds. */
+  const campaignWhen = (
+    campaignId: string,
+    probe: (s: Awaited<ReturnType<SagaStack['client']['getCampaign']>>) => boolean,
+    what: string,
+  ) =>
+    eventually(
+      async () => {
+        const status = await stack.client.getCampaign(campaignId);
+        return probe(status) ? status : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250, what },
+    );
+
+  it(
+    'pauses within seconds and resumes from the same page; cancel --pull stops and cancels what D1 can',
+    { timeout: 180_000 },
+    () =>
+      stack.withWorker(async () => {
+        const { file, id } = await sampleFile('paced.csv', 100);
+        const campaignId = uniqueName('paced').slice(0, 40);
+        await stack.client.startCampaign({ file, campaignId });
+        await campaignWhen(campaignId, (s) => (s.campaign?.pagesSubmitted ?? 0) >= 1, 'the first page');
+        const paused = await stack.client.pauseCampaign(campaignId);
+        assert.deepEqual([paused.outcome, paused.campaign?.state], ['DONE', 'PAUSED']);
+        const pagesAtPause = paused.campaign?.pagesSubmitted ?? 0;
+        // Its cards all ship while it is paused: room for more pages, and still none goes out.
+        const drained = await campaignWhen(
+          campaignId,
+          (s) => (s.counts.SHIPPED ?? 0) >= pagesAtPause * 25,
+          'the paused pages to ship',
+        );
+        assert.equal(drained.campaign?.pagesSubmitted, pagesAtPause, 'no page while paused');
+        assert.equal(drained.state, 'PAUSED');
+
+        const resumed = await stack.client.resumeCampaign(campaignId);
+        assert.equal(resumed.campaign?.state, 'RUNNING');
+        await campaignWhen(campaignId, (s) => (s.campaign?.pagesSubmitted ?? 0) > pagesAtPause, 'a page after resume');
+        const cancelled = await stack.client.cancelCampaign(campaignId, { pull: true });
+        assert.equal(cancelled.outcome, 'DONE');
+        const end = await campaignWhen(
+          campaignId,
+          (s) => s.state === 'CANCELLED' && (s.counts.CANCELLED ?? 0) > 0,
+          'the pull',
+        );
+        assert.ok((end.campaign?.pagesSubmitted ?? 0) < 4, 'the last pages were never submitted');
+        await eventually(
+          async () => {
+            const atD1 = (await stack.d1.orders()).filter((o) => o.issuerRequestId.startsWith(id(0).slice(0, -6)));
+            return atD1.some((o) => o.updates.includes('CANCEL')) ? true : undefined;
+          },
+          { timeoutMs: 30_000, what: 'cards in production asked to cancel at D1' },
+        );
+        assert.deepEqual(await stack.client.resumeCampaign(campaignId), {
+          outcome: 'REFUSED',
+          reason: 'CAMPAIGN_ALREADY_CANCELLED',
+          campaign: end.campaign,
+        });
+      }),
+  );
+
+  it(
+    'orders every card once when the worker is killed during a page: another takes the page over',
+    { timeout: 180_000 },
+    async () => {
+      const { file, id } = await sampleFile('crash.csv', 20);
+      const campaignId = uniqueName('crash').slice(0, 40);
+      // D1 answers the batch slowly, so the worker dies with the page under way.
+      await stack.d1.faults({ latencyMs: 4_000 });
+      const worker = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')], {
+        cwd: projectRoot,
+        env: { ...stack.envVars, CAMPAIGN_STORE_DIR: path.join(dir, 'store') },
+        stdio: 'ignore',
+      });
+      try {
+        const before = await simulatorStats();
+        await stack.client.startCampaign({ file, campaignId });
+        await eventually(
+          async () => ((await simulatorStats()).batchRequests > before.batchRequests ? true : undefined),
+          {
+            timeoutMs: 60_000,
+            what: 'the batch to reach D1',
+          },
+        );
+      } finally {
+        worker.kill('SIGKILL');
+        await once(worker, 'exit');
+      }
+      await stack.d1.faults({ latencyMs: 0 });
+      await stack.withWorker(async () => {
+        const done = await campaignWhen(campaignId, (s) => s.state === 'COMPLETED', 'the campaign to complete');
+        assert.deepEqual(done.counts, { SHIPPED: 20 });
+      });
+      const atD1 = (await stack.d1.orders()).filter((o) => o.issuerRequestId.startsWith(id(0).slice(0, -6)));
+      assert.equal(atD1.length, 20);
+      assert.ok(
+        atD1.every((o) => o.submissions >= 1) && new Set(atD1.map((o) => o.cardId)).size === 20,
+        'each card once',
+      );
+    },
+  );
+
+  it('orders each card with a single-order call for an issuer without the batch API', { timeout: 120_000 }, () =>
+    stack.withWorker(async () => {
+      const config = loadConfig({ ...stack.envVars, D1_SINGLE_ORDER_ISSUERS: stack.config.d1.issuerId });
+      const single = await CardOrdersClient.connect({ config, connection: stack.env.connection });
+      const { file } = await sampleFile('single.csv', 5);
+      const campaignId = uniqueName('single').slice(0, 40);
+      const before = await simulatorStats();
+      await single.startCampaign({ file, campaignId });
+      const done = await campaignWhen(campaignId, (s) => s.state === 'COMPLETED', 'the campaign to complete');
+      assert.deepEqual(done.counts, { SHIPPED: 5 });
+      const after = await simulatorStats();
+      assert.deepEqual(
+        [after.batchRequests - before.batchRequests, after.orderRequests - before.orderRequests],
+        [0, 5],
+      );
+    }),
   );
 });

@@ -542,6 +542,15 @@ describe('order machine: cards of a campaign', () => {
     assert.equal(s.end?.compensate, false);
   });
 
+  it('cancels a card whose batch may or may not have reached D1 by submitting it first, then cancelling', () => {
+    const s = campaignCard();
+    onCancelRequested(s, false, T0 + 1);
+    assert.notEqual(s.end?.status, 'CANCELLED', 'not without asking D1: the batch may have made the card');
+    assert.deepEqual(decide(s, T0 + 1), { kind: 'submit', issuerRequestId: 'req-1' });
+    onSubmitted(s, 'op-1', T0 + 2);
+    assert.deepEqual(decide(s, T0 + 2), { kind: 'requestCancel' });
+  });
+
   it('submits on its own when its campaign never says (D1 dedupes by request id), ignoring a late word', () => {
     const s = campaignCard();
     assert.deepEqual(decide(s, T0 + HOUR), { kind: 'submit', issuerRequestId: 'req-1' });

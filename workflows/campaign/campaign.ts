@@ -47,13 +47,18 @@ import {
 /** Pages one run submits before it continues as new, keeping its history small. */
 const PAGES_PER_RUN = 200;
 
-// A page starts up to a thousand card orders and makes one D1 batch call; it heartbeats as it goes, so pause and
-// cancel reach it, and a worker lost mid-page is noticed within a minute. Retried until it succeeds: it is idempotent.
-const { submitCampaignPage } = proxyActivities<CardOrderActivities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '1m',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
-});
+/**
+ * A page starts up to a thousand card orders and makes one D1 batch call; it heartbeats as it goes, so pause and
+ * cancel reach it, and a worker lost mid-page is noticed within the heartbeat timeout. Retried until it succeeds:
+ * it is idempotent.
+ */
+function pageActivities(heartbeatTimeoutMs: number) {
+  return proxyActivities<CardOrderActivities>({
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+  });
+}
 const { countCampaignCards } = proxyActivities<CardOrderActivities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
@@ -73,6 +78,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
       input.timings,
       Date.now(),
     );
+  const { submitCampaignPage } = pageActivities(m.timings.pageHeartbeatTimeoutMs);
   let wake = false;
   /** The page under way, so a pause or cancel can interrupt it. */
   let pageScope: CancellationScope | undefined;

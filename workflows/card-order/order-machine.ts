@@ -458,9 +458,13 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
         ? { outcome: 'CANCELLED' }
         : { outcome: 'REJECTED', reason: refusalAfterEnd(s.end.status) },
     );
-  } else if (s.status === 'AWAITING_STOCK' || s.submission.requestIds.length === 0) {
+  } else if (s.status === 'AWAITING_STOCK' || (s.submission.requestIds.length === 0 && !s.campaign)) {
     // Nothing live at D1: the failed D1 order is over, or nothing was sent yet.
     endWith(s, { status: 'CANCELLED', compensate: false }, now);
+  } else if (s.campaign && s.submission.needed && s.submission.reorders === 0) {
+    // Its campaign's batch may have reached D1 or not: submit now (D1 returns the card if the batch made it), so
+    // the cancel that follows finds the card wherever it is.
+    s.campaign.submitBy = Math.min(s.campaign.submitBy, now);
   } else if (s.production.operationId !== undefined) {
     setStatus(s, 'CANCELLING', now);
   }
