@@ -62,8 +62,8 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
   --d1-concurrency N        P3 requests in flight (default 10, the D1_MAX_CONNECTIONS default)
   --open-orders N           P4 parked orders (default 10000; quick 200)
   --starts N                P5 worker starts per arm (default 3; quick 1)
-  --campaign [N]            C1: a campaign of N cards (default 10000; quick 200); runs C1 only, unless
-                            benchmarks are named too (C1 never runs without it or its name)
+  --campaign [N]            C1: a campaign of N cards (default 10000; quick 200): C1 only, or besides the
+                            benchmarks named (C1 runs only with this flag or when named)
   --strict                  exit 1 when a target is missed
 `;
 
@@ -118,8 +118,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     json: values.json,
     temporalAddress: values['temporal-address'],
     namespace: values.namespace,
-    // `--campaign` alone runs the campaign only (a full suite takes half an hour); named benchmarks run as named.
-    only: positionals.length === 0 && campaign !== undefined ? ['C1'] : positionals,
+    // `--campaign` alone runs the campaign only (a full suite takes half an hour); with names, C1 runs besides them.
+    only:
+      campaign !== undefined && !campaignNamed
+        ? positionals.length === 0
+          ? ['C1']
+          : [...positionals, 'C1']
+        : positionals,
     strict: values.strict && !quick,
     orders: int('orders', values.orders, 500, 30),
     stepMs: int('step-ms', values['step-ms'], 20, 20),

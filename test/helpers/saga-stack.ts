@@ -28,7 +28,6 @@ const run = promisify(execFile);
 /** Recorded histories of real runs, one folder per workflow generation, replayed by test/workflows/replay.test.ts. */
 export const historiesDir = path.join(projectRoot, 'test/histories');
 /** Where this code's runs are recorded; earlier generations' folders stay as they were recorded. */
-export const currentHistoriesDir = path.join(historiesDir, 'card-order-v2');
 
 export { testAddress, testCard } from './fixtures.js';
 
@@ -50,6 +49,8 @@ export interface SagaStack {
    * that keep later workflow changes deterministic.
    */
   recordHistory(issuerRequestId: string, name: string): Promise<void>;
+  /** The same for any workflow, into `test/histories/<generation>/<name>.json` (e.g. `campaign`). */
+  recordWorkflowHistory(workflowId: string, generation: string, name: string): Promise<void>;
   /** A valid order for a fresh card and issuerRequestId. */
   newOrder(overrides?: Partial<CardOrderRequest>): CardOrderRequest;
   close(): Promise<void>;
@@ -107,6 +108,16 @@ export async function startSagaStack({
   );
   const config = d1.config;
 
+  async function recordWorkflowHistory(workflowId: string, generation: string, name: string): Promise<void> {
+    if (process.env.RECORD_HISTORIES !== '1') return;
+    // The CLI's export is the format operators download and historyFromJSON reads.
+    const cli = await resolveTemporalCli(config);
+    const { stdout } = await run(cli, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-o', 'json']);
+    const dir = path.join(historiesDir, generation);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, `${name}.json`), stdout);
+  }
+
   return {
     env,
     d1,
@@ -126,15 +137,10 @@ export async function startSagaStack({
         await cardOrderWorker.close();
       }
     },
-    async recordHistory(issuerRequestId, name) {
-      if (process.env.RECORD_HISTORIES !== '1') return;
-      // The CLI's export is the format operators download and historyFromJSON reads.
-      const cli = await resolveTemporalCli(config);
-      const workflowId = cardOrderWorkflowId(config.d1.issuerId, issuerRequestId);
-      const { stdout } = await run(cli, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-o', 'json']);
-      await mkdir(currentHistoriesDir, { recursive: true });
-      await writeFile(path.join(currentHistoriesDir, `${name}.json`), stdout);
+    recordHistory(issuerRequestId, name) {
+      return recordWorkflowHistory(cardOrderWorkflowId(config.d1.issuerId, issuerRequestId), 'card-order-v2', name);
     },
+    recordWorkflowHistory,
     newOrder(overrides = {}) {
       return {
         issuerId: config.d1.issuerId,

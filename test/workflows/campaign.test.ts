@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
+import { campaignWorkflowId } from '../../client/campaigns.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
@@ -95,6 +96,14 @@ describe('bulk campaigns', () => {
         );
         assert.deepEqual(done.counts, { SHIPPED: 56, FAILED: 1, COMPENSATED: 1, CONFLICT: 1 });
         assert.deepEqual([done.campaign?.accepted, done.campaign?.refused, done.campaign?.conflicts], [57, 1, 1]);
+
+        await stack.recordWorkflowHistory(
+          campaignWorkflowId(stack.config.d1.issuerId, campaignId),
+          'campaign',
+          'batches-with-refusals-completed',
+        );
+        await stack.recordHistory(id(0), 'campaign-card-shipped');
+        await stack.recordHistory(id(10), 'campaign-card-refused-in-batch');
 
         const failures = await stack.client.campaignFailures(campaignId);
         assert.deepEqual(failures.map((f) => [f.issuerRequestId, f.errorCode]).sort(), [
