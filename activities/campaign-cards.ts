@@ -2,23 +2,29 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import { CARD_ORDER_WORKFLOW, cancelOrderUpdate } from '../workflows/definitions.js';
-import { campaignIdKey, cardOrderStatusKey } from '../workflows/search-attributes.js';
+import { campaignIdKey, cardOrderStatusKey, issuerIdKey } from '../workflows/search-attributes.js';
 import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
 import { withTypedFailures } from './failures.js';
 
 /** Card-order statuses after which a card is no longer in flight: it shipped, came back, or ended. */
 const notInFlight = ['SHIPPED', 'RETURNED'];
+/** Cancel updates sent at once while a campaign is pulled. */
+const PULLS_AT_ONCE = 16;
 /** Statuses of cards D1 may still cancel. */
 const cancellable = ['SUBMITTING', 'SUBMITTED', 'IN_PRODUCTION', 'AWAITING_STOCK'];
 
-/** The visibility query of the campaign's running card orders on this task queue; every value quoted. */
-function runningCards(targets: CampaignTargets, campaignId: string): string {
+/** The visibility query of the campaign's card orders on this task queue (a campaign id is the issuer's own). */
+function campaignCards(targets: CampaignTargets, issuerId: string, campaignId: string): string {
   return [
     `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
     `TaskQueue = ${visibilityLiteral(targets.taskQueue)}`,
+    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
     `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
-    `ExecutionStatus = 'Running'`,
   ].join(' AND ');
+}
+
+function runningCards(targets: CampaignTargets, issuerId: string, campaignId: string): string {
+  return `${campaignCards(targets, issuerId, campaignId)} AND ExecutionStatus = 'Running'`;
 }
 
 function required(targets: CampaignTargets | undefined): CampaignTargets {
@@ -34,13 +40,14 @@ export function createCountCampaignCards(targets: CampaignTargets | undefined) {
   return function countCampaignCards(input: { issuerId: string; campaignId: string }) {
     return withTypedFailures(async () => {
       const t = required(targets);
-      const open = runningCards(t, input.campaignId);
+      const open = runningCards(t, input.issuerId, input.campaignId);
       const shipped = notInFlight.map(visibilityLiteral).join(', ');
-      const [all, inFlight] = await Promise.all([
+      const [total, running, inFlight] = await Promise.all([
+        t.temporal.workflow.count(campaignCards(t, input.issuerId, input.campaignId)),
         t.temporal.workflow.count(open),
         t.temporal.workflow.count(`${open} AND ${cardOrderStatusKey.name} NOT IN (${shipped})`),
       ]);
-      return { open: all.count, inFlight: inFlight.count };
+      return { total: total.count, open: running.count, inFlight: inFlight.count };
     });
   };
 }
@@ -55,22 +62,30 @@ export function createPullCampaignCards(targets: CampaignTargets | undefined) {
     return withTypedFailures(async () => {
       const t = required(targets);
       const statuses = cancellable.map(visibilityLiteral).join(', ');
-      const query = `${runningCards(t, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
-      let asked = 0;
-      for await (const order of t.temporal.workflow.list({ query })) {
+      const query = `${runningCards(t, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+      let sent = 0;
+      const inFlight = new Set<Promise<void>>();
+      const ask = async (workflowId: string) => {
         try {
-          await t.temporal.workflow.getHandle(order.workflowId).startUpdate(cancelOrderUpdate, {
+          // Accepted, not awaited: each order then waits for D1's verdict on its own.
+          await t.temporal.workflow.getHandle(workflowId).startUpdate(cancelOrderUpdate, {
             waitForStage: WorkflowUpdateStage.ACCEPTED,
             updateId: `campaign-pull:${input.campaignId}`,
           });
-          asked += 1;
         } catch (err) {
           // Refused by its validator (it shipped meanwhile), or closed: nothing to cancel.
           if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
         }
-        Context.current().heartbeat(asked);
+        sent += 1;
+        Context.current().heartbeat(sent);
+      };
+      for await (const order of t.temporal.workflow.list({ query })) {
+        const request = ask(order.workflowId).finally(() => inFlight.delete(request));
+        inFlight.add(request);
+        if (inFlight.size >= PULLS_AT_ONCE) await Promise.race(inFlight);
       }
-      return { asked };
+      await Promise.all(inFlight);
+      return { sent };
     });
   };
 }

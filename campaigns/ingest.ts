@@ -69,11 +69,13 @@ function requestIdOf(record: unknown): string | undefined {
  * @throws {CampaignConflictError} when the campaign id was ingested from another file.
  */
 export async function ingestCampaignFile(options: IngestOptions): Promise<CampaignManifest> {
-  const { file, format, issuerId, campaignId, store, cards, pageSize } = options;
+  const { file, format, issuerId, campaignId, store, cards } = options;
   const digest = await fileDigest(file);
   const existing = await store.readManifest(issuerId, campaignId);
   if (existing && existing.fileDigest !== digest) throw new CampaignConflictError(campaignId);
   if (existing?.complete) return existing;
+  // A resumed storing keeps the pages it began with, whatever D1_BATCH_SIZE says now.
+  const pageSize = existing?.pageSize ?? options.pageSize;
 
   // Pass 1: judge every line, store nothing.
   const invalidLines: InvalidLine[] = [];
@@ -94,6 +96,14 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
     throw new CampaignFileError(invalid, invalidLines, total === 0 ? 'The campaign file holds no card' : undefined);
   }
   if (invalid > 0 && !options.skipInvalid) throw new CampaignFileError(invalid, invalidLines);
+  if (existing && existing.valid !== validLines.size) {
+    // The pages stored so far were cut from other valid lines (the catalog changed): going on would skip or repeat.
+    throw new CampaignFileError(
+      invalid,
+      invalidLines,
+      `The file checks differently than when campaign ${campaignId} began storing it (the program catalog changed?); start it under a new id`,
+    );
+  }
 
   const manifest: CampaignManifest = {
     issuerId,

@@ -10,6 +10,7 @@
  * @module
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
@@ -113,34 +114,39 @@ export class FileCampaignPageStore implements CampaignPageStore {
     }
   }
 
-  async writePage(issuerId: string, campaignId: string, index: number, cards: readonly CampaignCard[]) {
-    let payloads: Payload[] = [defaultPayloadConverter.toPayload(cards)];
-    for (const codec of this.codecs) payloads = await codec.encode(payloads);
-    const bytes = PayloadMessage.encode(payloads[0] ?? {}).finish();
-    await this.writeAtomically(this.file(issuerId, campaignId, pageName(index)), bytes);
+  writePage(issuerId: string, campaignId: string, index: number, cards: readonly CampaignCard[]): Promise<void> {
+    return this.writeSealed(this.file(issuerId, campaignId, pageName(index)), cards);
   }
 
-  async readPage(issuerId: string, campaignId: string, index: number): Promise<CampaignCard[]> {
-    const bytes = await readFile(this.file(issuerId, campaignId, pageName(index)));
-    let payloads: Payload[] = [PayloadMessage.decode(bytes)];
-    for (const codec of [...this.codecs].reverse()) payloads = await codec.decode(payloads);
-    return defaultPayloadConverter.fromPayload<CampaignCard[]>(payloads[0] ?? {});
+  readPage(issuerId: string, campaignId: string, index: number): Promise<CampaignCard[]> {
+    return this.readSealed<CampaignCard[]>(this.file(issuerId, campaignId, pageName(index)));
   }
 
+  /** Failures are sealed like pages: D1's free-text reasons could name what they refused. */
   writeFailures(issuerId: string, campaignId: string, index: number, failures: readonly CampaignCardFailure[]) {
-    const name = `failures-${String(index).padStart(6, '0')}.json`;
-    return this.writeAtomically(this.file(issuerId, campaignId, name), JSON.stringify(failures));
+    return this.writeSealed(this.file(issuerId, campaignId, failuresName(index)), failures);
   }
 
   async readFailures(issuerId: string, campaignId: string): Promise<CampaignCardFailure[]> {
     const folder = path.dirname(this.file(issuerId, campaignId, 'manifest.json'));
-    const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => /^failures-\d+\.json$/.test(n));
+    const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => /^failures-\d+\.bin$/.test(n));
     const pages = await Promise.all(
-      names
-        .sort()
-        .map(async (name) => JSON.parse(await readFile(path.join(folder, name), 'utf8')) as CampaignCardFailure[]),
+      names.sort().map((name) => this.readSealed<CampaignCardFailure[]>(path.join(folder, name))),
     );
     return pages.flat();
+  }
+
+  /** `value` as a Temporal payload, through the codecs (encrypted), written whole. */
+  private async writeSealed(file: string, value: unknown): Promise<void> {
+    let payloads: Payload[] = [defaultPayloadConverter.toPayload(value)];
+    for (const codec of this.codecs) payloads = await codec.encode(payloads);
+    await this.writeAtomically(file, PayloadMessage.encode(payloads[0] ?? {}).finish());
+  }
+
+  private async readSealed<T>(file: string): Promise<T> {
+    let payloads: Payload[] = [PayloadMessage.decode(await readFile(file))];
+    for (const codec of [...this.codecs].reverse()) payloads = await codec.decode(payloads);
+    return defaultPayloadConverter.fromPayload<T>(payloads[0] ?? {});
   }
 
   private file(issuerId: string, campaignId: string, name: string): string {
@@ -152,7 +158,8 @@ export class FileCampaignPageStore implements CampaignPageStore {
 
   private async writeAtomically(file: string, data: string | Uint8Array): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const temporary = `${file}.${process.pid}.tmp`;
+    // Unique per write: two attempts at one page (a retry while a slow worker still runs) never share a file.
+    const temporary = `${file}.${randomUUID()}.tmp`;
     await writeFile(temporary, data, { mode: 0o600 });
     await rename(temporary, file);
   }
@@ -160,4 +167,8 @@ export class FileCampaignPageStore implements CampaignPageStore {
 
 function pageName(index: number): string {
   return `page-${String(index).padStart(6, '0')}.bin`;
+}
+
+function failuresName(index: number): string {
+  return `failures-${String(index).padStart(6, '0')}.bin`;
 }

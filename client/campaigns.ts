@@ -136,7 +136,8 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A campaign whose run failed (a page refused for good, an operator's terminate) may be started again.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       typedSearchAttributes: [
         { key: issuerIdKey, value: issuerId },
         { key: campaignIdKey, value: options.campaignId },
@@ -145,8 +146,11 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    // The store already refused another file under this id; a run knows its own file too.
     const existing = await campaignView(ctx, issuerId, options.campaignId);
-    if (existing && existing.fileDigest !== manifest.fileDigest) throw new CampaignConflictError(options.campaignId);
+    if (existing?.fileDigest !== undefined && existing.fileDigest !== manifest.fileDigest) {
+      throw new CampaignConflictError(options.campaignId);
+    }
   }
   return getCampaign(ctx, options.campaignId, issuerId);
 }
@@ -165,12 +169,18 @@ async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: 
 }
 
 /** The campaign's cards of this task queue, by card-order status (one visibility count per status). */
-async function countCards(ctx: CampaignContext, campaignId: string): Promise<Record<string, number>> {
-  const base = [
+function campaignCardsQuery(ctx: CampaignContext, issuerId: string, campaignId: string): string {
+  return [
     `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
     `TaskQueue = ${visibilityLiteral(ctx.config.temporal.taskQueue)}`,
+    // A campaign id is the issuer's own: another issuer may use the same one.
+    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
     `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
   ].join(' AND ');
+}
+
+async function countCards(ctx: CampaignContext, issuerId: string, campaignId: string): Promise<Record<string, number>> {
+  const base = campaignCardsQuery(ctx, issuerId, campaignId);
   const counts: Record<string, number> = {};
   await Promise.all(
     cardOrderStatuses.map(async (status: CardOrderStatus) => {
@@ -198,7 +208,7 @@ export async function getCampaign(
   const [campaign, manifest, counts] = await Promise.all([
     campaignView(ctx, issuerId, campaignId),
     ctx.store.readManifest(issuerId, campaignId),
-    countCards(ctx, campaignId),
+    countCards(ctx, issuerId, campaignId),
   ]);
   if (!campaign && !manifest) throw new CampaignNotFoundError(issuerId, campaignId);
   const valid = campaign?.valid ?? manifest?.valid ?? 0;
@@ -266,11 +276,7 @@ export async function campaignFailures(
     reason: f.fields?.length ? `${f.reason} (${f.fields.map((x) => x.field).join(', ')})` : f.reason,
   }));
   const failedStatuses = ['FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'RETURNED'].map(visibilityLiteral);
-  const query = [
-    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
-    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
-    `${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`,
-  ].join(' AND ');
+  const query = `${campaignCardsQuery(ctx, issuerId, campaignId)} AND ${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`;
   const neverStarted = new Set(refused.map((f) => f.issuerRequestId));
   const later: CampaignFailure[] = [];
   for await (const order of ctx.temporal.workflow.list({ query })) {

@@ -39,7 +39,6 @@ import {
   type CardOrderRequest,
 } from '../orders/schema.js';
 import {
-  CARD_ORDER_WORKFLOW,
   CARD_ORDER_WORKFLOW_TYPES,
   cancelOrderUpdate,
   cardOrderStatuses,
@@ -73,6 +72,7 @@ import {
 import { temporalConnectionOptions } from '../common/temporal.js';
 import { idIssues } from './id-issues.js';
 import { placedFingerprint } from '../common/placed-fingerprint.js';
+import { startCardOrder } from '../common/card-order-start.js';
 import {
   campaignFailures,
   controlCampaign,
@@ -246,22 +246,9 @@ export class CardOrdersClient {
       fingerprint,
     };
     try {
-      await this.temporal.workflow.start(CARD_ORDER_WORKFLOW, {
-        taskQueue: this.config.temporal.taskQueue,
-        workflowId,
-        args: [input],
-        // Any execution of this id, running or closed, is this order already: the start fails and we say so.
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: issuerIdKey, value: order.issuerId },
-          { key: cardIdKey, value: order.cardId },
-          { key: issuerRequestIdKey, value: order.issuerRequestId },
-          { key: cardOrderStatusKey, value: 'SUBMITTING' },
-          ...(order.replacesCardId === undefined ? [] : [{ key: replacesCardIdKey, value: order.replacesCardId }]),
-        ],
-        staticSummary: `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`,
-      });
+      // Any execution of this id, running or closed, is this order already: the start fails and we say so.
+      const summary = `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`;
+      await startCardOrder(this.temporal, this.config.temporal.taskQueue, input, summary);
       return { workflowId, placement: 'STARTED' };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

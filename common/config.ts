@@ -116,6 +116,8 @@ export const envSchema = z
     CAMPAIGN_CARD_SUBMIT_TIMEOUT: durationMs.default(3_600_000),
     /** How soon a worker lost in the middle of a campaign page is noticed, and the page given to another. @default 1m */
     CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: durationMs.default(60_000),
+    /** Timeout of one D1 batch call (up to D1_BATCH_SIZE cards). @default 60s */
+    D1_BATCH_REQUEST_TIMEOUT: durationMs.default(60_000),
 
     /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
     D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
@@ -444,6 +446,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       checkMaxIntervalMs: env.CAMPAIGN_CHECK_MAX_INTERVAL,
       cardSubmitTimeoutMs: env.CAMPAIGN_CARD_SUBMIT_TIMEOUT,
       pageHeartbeatTimeoutMs: env.CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT,
+      batchRequestTimeoutMs: env.D1_BATCH_REQUEST_TIMEOUT,
     },
     d1: {
       baseUrl: env.D1_BASE_URL.replace(/\/+$/, ''),

@@ -39,6 +39,8 @@ export interface D1CallOptions {
   signal?: AbortSignal;
   /** Sent as `x-correlation-id`; a random one is made when absent. Never derive it from personal data. */
   correlationId?: string;
+  /** This call's timeout, when it differs from the client's (a batch of a thousand cards takes longer). */
+  timeoutMs?: number;
 }
 
 export interface D1ClientOptions {
@@ -311,9 +313,9 @@ export class D1Client {
     headers: Record<string, string>,
     body: string | undefined,
     schema: z.ZodType<T>,
-    { signal, correlationId = randomUUID() }: D1CallOptions,
+    { signal, correlationId = randomUUID(), timeoutMs = this.#options.requestTimeoutMs }: D1CallOptions,
   ): Promise<T> {
-    const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     const started = this.#now();
     let response: Dispatcher.ResponseData;
     let text: string;
@@ -325,8 +327,8 @@ export class D1Client {
         headers: { ...headers, 'x-correlation-id': correlationId },
         body,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        headersTimeout: this.#options.requestTimeoutMs,
-        bodyTimeout: this.#options.requestTimeoutMs,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       text = await response.body.text();
     } catch (err) {

@@ -71,6 +71,8 @@ export async function createCardOrderWorker(
         taskQueue: config.temporal.taskQueue,
         codecs: payloadCodecs,
         store: new FileCampaignPageStore(config.campaigns.storeDir, payloadCodecs),
+        batchRequestTimeoutMs: config.campaigns.batchRequestTimeoutMs,
+        replacesCardIdField: config.d1.replacesCardIdField,
       },
     }),
     dataConverter,

@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { FileCampaignPageStore } from '../../campaigns/page-store.js';
 import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError, CampaignFileError, OrderValidationError } from '../../common/errors.js';
+import { CardOrdersClient } from '../../client/card-orders-client.js';
+import { loadConfig } from '../../common/config.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { uniqueName } from '../helpers/temporal.js';
 
@@ -172,6 +174,33 @@ describe('campaign ingestion', () => {
     const done = await stack.client.ingestCampaign({ file, campaignId });
     assert.deepEqual([done.pages, done.complete, done.valid], [3, true, 10]);
     assert.deepEqual(await readFile(pageZero), before, 'the first page was kept, not written again');
+  });
+
+  it('resumes with the page size it began with, whatever D1_BATCH_SIZE says now', async () => {
+    const file = await sample('resize.csv', 10);
+    const campaignId = uniqueName('resize').slice(0, 40);
+    const cut = await stack.client
+      .ingestCampaign({
+        file,
+        campaignId,
+        onPage: () => {
+          throw new Error('killed after the first page');
+        },
+      })
+      .catch((e: unknown) => e);
+    assert.match(String(cut), /killed/);
+    const config = loadConfig({ ...stack.envVars, D1_BATCH_SIZE: '3' });
+    const resized = await CardOrdersClient.connect({ config, connection: stack.env.connection });
+    const done = await resized.ingestCampaign({ file, campaignId });
+    assert.deepEqual([done.pageSize, done.pages, done.valid], [4, 3, 10]);
+    const pages = await Promise.all(
+      [0, 1, 2].map((i) => resized.campaignStore().readPage(stack.config.d1.issuerId, campaignId, i)),
+    );
+    assert.deepEqual(
+      pages.flat().map((card) => card.line),
+      [2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      'every card once, in order',
+    );
   });
 
   it('names a bad campaign id or file name without reading anything', async () => {

@@ -34,35 +34,35 @@ function campaign(pages = 4): CampaignMachineState {
   );
 }
 
-const page = { accepted: 1000, refused: 0, conflicts: 0 };
+const page = { started: 1000, accepted: 1000, refused: 0, conflicts: 0 };
 
 describe('campaign machine', () => {
   it('reads its cards before each page and submits while the cards in flight leave room for a page', () => {
     const m = campaign();
     assert.deepEqual(decideCampaign(m, T0), { kind: 'count' });
-    onCounted(m, { inFlight: 0, open: 0 }, T0);
+    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
     assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
     onPageSubmitted(m, 0, page);
     assert.deepEqual(decideCampaign(m, T0), { kind: 'count' }, 'the reading is stale after a page');
-    onCounted(m, { inFlight: 1000, open: 1000 }, T0 + 1);
+    onCounted(m, { inFlight: 1000, open: 1000, total: m.started }, T0 + 1);
     assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'submitPage', page: 1 });
     onPageSubmitted(m, 1, page);
-    onCounted(m, { inFlight: 2000, open: 2000 }, T0 + 2);
+    onCounted(m, { inFlight: 2000, open: 2000, total: m.started }, T0 + 2);
     // 2000 in flight + 1000 would pass 2500: wait for cards to ship.
     assert.deepEqual(decideCampaign(m, T0 + 2), { kind: 'wait', until: T0 + 2 + MINUTE });
     assert.deepEqual(decideCampaign(m, T0 + 2 + MINUTE), { kind: 'count' });
-    onCounted(m, { inFlight: 1200, open: 2000 }, T0 + 2 + MINUTE);
+    onCounted(m, { inFlight: 1200, open: 2000, total: m.started }, T0 + 2 + MINUTE);
     assert.deepEqual(decideCampaign(m, T0 + 2 + MINUTE), { kind: 'submitPage', page: 2 });
   });
 
   it('backs off its readings while nothing moves, up to the cap, and completes once no card is open', () => {
     const m = campaign(1);
-    onCounted(m, { inFlight: 0, open: 0 }, T0);
+    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
     onPageSubmitted(m, 0, page);
     let at = T0;
     const waits: number[] = [];
     for (let i = 0; i < 12; i++) {
-      onCounted(m, { inFlight: 1000, open: 1000 }, at);
+      onCounted(m, { inFlight: 1000, open: 1000, total: m.started }, at);
       const step = decideCampaign(m, at);
       assert.equal(step.kind, 'wait');
       const until = (step as { until: number }).until;
@@ -75,14 +75,40 @@ describe('campaign machine', () => {
       'never sooner',
     );
     assert.equal(waits.at(-1), 6 * HOUR, 'capped: a week of production costs a few dozen readings');
-    onCounted(m, { inFlight: 0, open: 0 }, at);
+    onCounted(m, { inFlight: 0, open: 0, total: m.started }, at);
     assert.deepEqual(decideCampaign(m, at), { kind: 'finish' });
     assert.equal(m.state, 'COMPLETED');
   });
 
+  it('does not act on a reading that has not caught up with the card orders its pages started', () => {
+    const m = campaign(1);
+    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0);
+    onPageSubmitted(m, 0, page);
+    // Visibility does not list the page's 1000 orders yet: 0 open is not "all done".
+    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0 + 1);
+    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'wait', until: T0 + 1 + MINUTE });
+    assert.equal(m.state, 'RUNNING');
+    onCounted(m, { inFlight: 0, open: 0, total: 1000 }, T0 + MINUTE + 1);
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE + 1), { kind: 'finish' });
+  });
+
+  it('still submits when the in-flight bound is below a page, one page at a time', () => {
+    const m = newCampaignMachine(
+      { issuerId: 'ISSUER0001', campaignId: 'small', fileDigest: 'abc' },
+      { pages: 2, total: 2000, valid: 2000, invalid: 0 },
+      { ...timings, maxInFlight: 500 },
+      T0,
+    );
+    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
+    onPageSubmitted(m, 0, page);
+    onCounted(m, { inFlight: 400, open: 400, total: 1000 }, T0 + 1);
+    assert.equal(decideCampaign(m, T0 + 1).kind, 'wait');
+  });
+
   it('stops submitting while paused and goes on from the same page on resume', () => {
     const m = campaign();
-    onCounted(m, { inFlight: 0, open: 0 }, T0);
+    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
     onPause(m);
     assert.equal(m.state, 'PAUSED');
     assert.deepEqual(decideCampaign(m, T0), { kind: 'wait', until: undefined });
@@ -109,9 +135,9 @@ describe('campaign machine', () => {
 
   it('keeps every decision when its state goes through JSON (continue-as-new)', () => {
     const m = campaign();
-    onCounted(m, { inFlight: 0, open: 0 }, T0);
+    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
     onPageSubmitted(m, 0, page);
-    onCounted(m, { inFlight: 2000, open: 2000 }, T0 + 1);
+    onCounted(m, { inFlight: 2000, open: 2000, total: m.started }, T0 + 1);
     const carried = JSON.parse(JSON.stringify(m)) as CampaignMachineState;
     assert.deepEqual(decideCampaign(carried, T0 + 5), decideCampaign(m, T0 + 5));
   });

@@ -27,8 +27,10 @@ export interface CampaignMachineState {
   /** The next page to submit (0-based). */
   nextPage: number;
   counters: CampaignCounters;
+  /** Card orders the submitted pages have: a reading that counts fewer has not caught up with them yet. */
+  started: number;
   /** The last visibility reading, and after which page it was taken: a newer page makes it stale. */
-  reading: { inFlight: number; open: number; at: number; afterPage: number } | undefined;
+  reading: (CampaignReading & { at: number; afterPage: number }) | undefined;
   /** Readings since the counts last changed: the wait before the next one doubles with each. */
   quietReadings: number;
   cancel: { requested: boolean; pull: boolean; pulled: boolean };
@@ -56,6 +58,7 @@ export function newCampaignMachine(
     ingestion,
     nextPage: 0,
     counters: { accepted: 0, refused: 0, conflicts: 0 },
+    started: 0,
     reading: undefined,
     quietReadings: 0,
     cancel: { requested: false, pull: false, pulled: false },
@@ -85,19 +88,27 @@ export function onCancel(m: CampaignMachineState, pull: boolean): void {
   m.cancel.pull ||= pull;
 }
 
+/** What visibility says of the campaign's card orders: all of them, the running ones, and those not yet shipped. */
+export interface CampaignReading {
+  total: number;
+  open: number;
+  inFlight: number;
+}
+
 export function onPageSubmitted(
   m: CampaignMachineState,
   page: number,
-  result: { accepted: number; refused: number; conflicts: number },
+  result: { started: number; accepted: number; refused: number; conflicts: number },
 ): void {
   if (page !== m.nextPage) return;
   m.nextPage += 1;
+  m.started += result.started;
   m.counters.accepted += result.accepted;
   m.counters.refused += result.refused;
   m.counters.conflicts += result.conflicts;
 }
 
-export function onCounted(m: CampaignMachineState, counts: { inFlight: number; open: number }, now: number): void {
+export function onCounted(m: CampaignMachineState, counts: CampaignReading, now: number): void {
   const same = m.reading?.inFlight === counts.inFlight && m.reading.open === counts.open;
   m.quietReadings = same ? m.quietReadings + 1 : 0;
   m.reading = { ...counts, at: now, afterPage: m.nextPage };
@@ -125,18 +136,21 @@ export function decideCampaign(m: CampaignMachineState, now: number): CampaignSt
   }
   const ingestion = m.ingestion;
   if (m.state === 'PAUSED') return { kind: 'wait', until: undefined };
-  const fresh = m.reading !== undefined && m.reading.afterPage === m.nextPage;
+  const reading = m.reading;
+  if (reading === undefined || reading.afterPage !== m.nextPage) return { kind: 'count' };
+  // Visibility lags: until it counts every card order the pages started, its figures are too low to act on.
+  if (reading.total < m.started) {
+    const at = reading.at + m.timings.checkIntervalMs;
+    return now >= at ? { kind: 'count' } : { kind: 'wait', until: at };
+  }
   if (m.nextPage < ingestion.pages) {
-    // Bound the cards in flight: a page goes only when the last reading, taken since the last page, leaves room.
-    if (!fresh) return { kind: 'count' };
-    const room = (m.reading?.inFlight ?? 0) + m.timings.pageSize <= m.timings.maxInFlight;
+    // Bound the cards in flight: a page goes when it fits under the bound, or when nothing is in flight at all.
+    const room = reading.inFlight + m.timings.pageSize <= m.timings.maxInFlight || reading.inFlight === 0;
     if (room) return { kind: 'submitPage', page: m.nextPage };
-  } else if (fresh && m.reading?.open === 0) {
+  } else if (reading.open === 0) {
     m.state = 'COMPLETED';
     m.endedAt = now;
     return { kind: 'finish' };
-  } else if (!fresh) {
-    return { kind: 'count' };
   }
   const at = nextReadingAt(m);
   if (now >= at) return { kind: 'count' };

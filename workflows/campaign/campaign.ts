@@ -1,19 +1,17 @@
 /**
- * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). It waits for the CLI
- * to store the file's pages, then submits them one page (one D1 batch) at a time while the cards in flight leave
+ * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). The CLI stored the
+ * file's pages before starting it; it submits them one page (one D1 batch) at a time while the cards in flight leave
  * room, reads how its card orders are doing from visibility with a backing-off timer, and completes once none is
- * open. Pause and cancel interrupt the page under way; a page sent again is harmless (D1 and the card orders both
- * deduplicate by issuerRequestId). Its history holds pages and counts, never a card.
+ * open. Pause and cancel take effect between pages (a page takes seconds). A page done again after a lost worker is
+ * harmless (D1 and the card orders both deduplicate by issuerRequestId). Its history holds pages and counts, never a
+ * card.
  *
  * @module
  */
 import {
   ApplicationFailure,
-  CancellationScope,
   condition,
   continueAsNew,
-  isCancellation,
-  log,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -80,12 +78,6 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
     );
   const { submitCampaignPage } = pageActivities(m.timings.pageHeartbeatTimeoutMs);
   let wake = false;
-  /** The page under way, so a pause or cancel can interrupt it. */
-  let pageScope: CancellationScope | undefined;
-  const interrupt = () => {
-    pageScope?.cancel();
-    wake = true;
-  };
 
   setHandler(campaignStateQuery, () => campaignView(m));
   const refuseUnless = (action: 'pause' | 'resume' | 'cancel') => () => {
@@ -96,7 +88,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
     pauseCampaignUpdate,
     () => {
       onPause(m);
-      interrupt();
+      wake = true;
       return campaignView(m);
     },
     { validator: refuseUnless('pause') },
@@ -114,7 +106,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
     cancelCampaignUpdate,
     ({ pull }) => {
       onCancel(m, pull);
-      interrupt();
+      wake = true;
       return campaignView(m);
     },
     { validator: (_request: { pull: boolean }) => refuseUnless('cancel')() },
@@ -131,25 +123,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
     const ids = { issuerId: m.issuerId, campaignId: m.campaignId };
     switch (step.kind) {
       case 'submitPage': {
-        const scope = new CancellationScope();
-        pageScope = scope;
-        try {
-          const result = await scope.run(() =>
-            submitCampaignPage({
-              ...ids,
-              page: step.page,
-              submission: input.submission,
-              cardDefaults: input.cardDefaults,
-              cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
-            }),
-          );
-          onPageSubmitted(m, step.page, result);
-        } catch (err) {
-          if (!isCancellation(err)) throw err;
-          log.info('campaign page interrupted; it is sent again on resume', { page: step.page });
-        } finally {
-          pageScope = undefined;
-        }
+        // A page runs to its end (seconds): pause and cancel take effect between pages, so no card of a page is
+        // left started and unsent, and every result is counted.
+        const result = await submitCampaignPage({
+          ...ids,
+          page: step.page,
+          submission: input.submission,
+          cardDefaults: input.cardDefaults,
+          cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
+        });
+        onPageSubmitted(m, step.page, result);
         return;
       }
       case 'count':
