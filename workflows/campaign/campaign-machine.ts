@@ -147,7 +147,8 @@ export function decideCampaign(m: CampaignMachineState, now: number): CampaignSt
     // Bound the cards in flight: a page goes when it fits under the bound, or when nothing is in flight at all.
     const room = reading.inFlight + m.timings.pageSize <= m.timings.maxInFlight || reading.inFlight === 0;
     if (room) return { kind: 'submitPage', page: m.nextPage };
-  } else if (reading.open === 0) {
+  } else if (reading.inFlight === 0) {
+    // Every card shipped or ended: the campaign's work is done. Shipped cards keep their own delivery window.
     m.state = 'COMPLETED';
     m.endedAt = now;
     return { kind: 'finish' };

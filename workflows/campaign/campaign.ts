@@ -1,8 +1,8 @@
 /**
  * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). The CLI stored the
  * file's pages before starting it; it submits them one page (one D1 batch) at a time while the cards in flight leave
- * room, reads how its card orders are doing from visibility with a backing-off timer, and completes once none is
- * open. Pause and cancel take effect between pages (a page takes seconds). A page done again after a lost worker is
+ * room, reads how its card orders are doing from visibility with a backing-off timer, and completes once none is in
+ * flight (each shipped or ended; a shipped card's order goes on listening for its carrier on its own). Pause and cancel take effect between pages (a page takes seconds). A page done again after a lost worker is
  * harmless (D1 and the card orders both deduplicate by issuerRequestId). Its history holds pages and counts, never a
  * card.
  *
