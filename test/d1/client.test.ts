@@ -1,78 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { generateKeyPair, importJWK, type CryptoKey } from 'jose';
-import { Pool, type Dispatcher } from 'undici';
-import { D1Client } from '../../d1/client.js';
+import { generateKeyPair } from 'jose';
+import { Pool } from 'undici';
 import { loadSigningKey, type KeyWithId } from '../../d1/keys.js';
-import type { OrderRequest } from '../../d1/schemas.js';
-import { encryptSensitiveData } from '../../d1/sensitive-data.js';
-import { startD1Stack, type D1Stack } from '../helpers/d1-stack.js';
-import { testAddress, testCard } from '../helpers/fixtures.js';
+import { startD1Stack } from '../helpers/d1-stack.js';
+import { clientFor, countingPool, orderBody, withD1Stack } from '../helpers/d1-client.js';
 import { freePort } from '../helpers/ports.js';
-import { eventually, uniqueName } from '../helpers/temporal.js';
+import { eventually } from '../helpers/temporal.js';
 import { makeTestPki } from '../helpers/tls.js';
 
 const ISSUER = 'ISSUER0001';
-const card = testCard;
-const address = testAddress;
 
-/** A dispatcher that counts the requests it sends, by path. */
-function countingPool(
-  url: string,
-  tls?: Pool.Options['connect'],
-): { dispatcher: Dispatcher; count: (path: RegExp) => number } {
-  const paths: string[] = [];
-  const dispatcher = new Pool(url, { ...(tls && { connect: tls }) }).compose((dispatch) => (options, handler) => {
-    paths.push(options.path);
-    return dispatch(options, handler);
-  });
-  return { dispatcher, count: (pattern) => paths.filter((path) => pattern.test(path)).length };
-}
-
-async function clientFor(
-  stack: D1Stack,
-  overrides: Partial<ConstructorParameters<typeof D1Client>[0]> = {},
-): Promise<D1Client> {
-  const signingKey = await loadSigningKey(stack.config.d1.signingKey);
-  const { tls: _files, ...d1 } = stack.config.d1;
-  return new D1Client({
-    ...d1,
-    signingKeyFor: () => Promise.resolve(signingKey),
-    logger: stack.logs.logger,
-    ...overrides,
-  });
-}
-
-async function orderBody(stack: D1Stack, issuerRequestId = uniqueName('req')): Promise<OrderRequest> {
-  const key = {
-    key: (await importJWK(stack.simulator.encryptionKey, 'ECDH-ES')) as CryptoKey,
-    kid: stack.simulator.encryptionKey.kid ?? '',
-  };
-  return {
-    distributionChannel: 'THALES',
-    cardProductId: 'PRD_VISA_DEBIT',
-    consumerId: 'cons_42',
-    issuerRequestId,
-    services: { issuance: 'CREATION', delivery: 'usps-imb' },
-    encryptedData: await encryptSensitiveData(card, key),
-    shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
-  };
-}
-
-async function withStack(
-  body: (stack: D1Stack) => Promise<void>,
-  simulatorEnv?: Record<string, string>,
-): Promise<void> {
-  const stack = await startD1Stack(simulatorEnv);
-  try {
-    await body(stack);
-    const logs = stack.logs.text();
-    assert.ok(!logs.includes(card.pan), 'a clear PAN reached a log line');
-    assert.ok(!logs.includes(card.name), 'the cardholder name reached a log line');
-  } finally {
-    await stack.close();
-  }
-}
+const withStack = withD1Stack;
 
 describe('D1 client against the simulator', () => {
   it('makes one token request for many concurrent calls, and orders a card', () =>
