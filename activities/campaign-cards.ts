@@ -1,8 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
+import { campaignCardsQuery, openCampaignCardsQuery } from '../common/campaign-query.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
-import { CARD_ORDER_WORKFLOW, cancelOrderUpdate } from '../workflows/definitions.js';
-import { campaignIdKey, cardOrderStatusKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { cancelOrderUpdate } from '../workflows/definitions.js';
+import { cardOrderStatusKey } from '../workflows/search-attributes.js';
 import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
 import { withTypedFailures } from './failures.js';
 
@@ -12,20 +13,6 @@ const notInFlight = ['SHIPPED', 'RETURNED'];
 const PULLS_AT_ONCE = 16;
 /** Statuses of cards D1 may still cancel. */
 const cancellable = ['SUBMITTING', 'SUBMITTED', 'IN_PRODUCTION', 'AWAITING_STOCK'];
-
-/** The visibility query of the campaign's card orders on this task queue (a campaign id is the issuer's own). */
-function campaignCards(targets: CampaignTargets, issuerId: string, campaignId: string): string {
-  return [
-    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
-    `TaskQueue = ${visibilityLiteral(targets.taskQueue)}`,
-    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
-    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
-  ].join(' AND ');
-}
-
-function runningCards(targets: CampaignTargets, issuerId: string, campaignId: string): string {
-  return `${campaignCards(targets, issuerId, campaignId)} AND ExecutionStatus = 'Running'`;
-}
 
 function required(targets: CampaignTargets | undefined): CampaignTargets {
   if (!targets) throw ApplicationFailure.nonRetryable('This worker has no campaign store', CAMPAIGN_UNAVAILABLE);
@@ -40,10 +27,10 @@ export function createCountCampaignCards(targets: CampaignTargets | undefined) {
   return function countCampaignCards(input: { issuerId: string; campaignId: string }) {
     return withTypedFailures(async () => {
       const t = required(targets);
-      const open = runningCards(t, input.issuerId, input.campaignId);
+      const open = openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId);
       const shipped = notInFlight.map(visibilityLiteral).join(', ');
       const [total, running, inFlight] = await Promise.all([
-        t.temporal.workflow.count(campaignCards(t, input.issuerId, input.campaignId)),
+        t.temporal.workflow.count(campaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)),
         t.temporal.workflow.count(open),
         t.temporal.workflow.count(`${open} AND ${cardOrderStatusKey.name} NOT IN (${shipped})`),
       ]);
@@ -62,7 +49,7 @@ export function createPullCampaignCards(targets: CampaignTargets | undefined) {
     return withTypedFailures(async () => {
       const t = required(targets);
       const statuses = cancellable.map(visibilityLiteral).join(', ');
-      const query = `${runningCards(t, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+      const query = `${openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
       let sent = 0;
       const inFlight = new Set<Promise<void>>();
       const ask = async (workflowId: string) => {

@@ -15,10 +15,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
 import type { Config } from '../common/config.js';
 import { CampaignConflictError, CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
+import { campaignCardsQuery } from '../common/campaign-query.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import {
   CAMPAIGN_WORKFLOW,
-  CARD_ORDER_WORKFLOW,
   campaignStateQuery,
   cancelCampaignUpdate,
   cardOrderStatuses,
@@ -169,18 +169,8 @@ async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: 
 }
 
 /** The campaign's cards of this task queue, by card-order status (one visibility count per status). */
-function campaignCardsQuery(ctx: CampaignContext, issuerId: string, campaignId: string): string {
-  return [
-    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
-    `TaskQueue = ${visibilityLiteral(ctx.config.temporal.taskQueue)}`,
-    // A campaign id is the issuer's own: another issuer may use the same one.
-    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
-    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
-  ].join(' AND ');
-}
-
 async function countCards(ctx: CampaignContext, issuerId: string, campaignId: string): Promise<Record<string, number>> {
-  const base = campaignCardsQuery(ctx, issuerId, campaignId);
+  const base = campaignCardsQuery(ctx.config.temporal.taskQueue, issuerId, campaignId);
   const counts: Record<string, number> = {};
   await Promise.all(
     cardOrderStatuses.map(async (status: CardOrderStatus) => {
@@ -276,7 +266,7 @@ export async function campaignFailures(
     reason: f.fields?.length ? `${f.reason} (${f.fields.map((x) => x.field).join(', ')})` : f.reason,
   }));
   const failedStatuses = ['FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'RETURNED'].map(visibilityLiteral);
-  const query = `${campaignCardsQuery(ctx, issuerId, campaignId)} AND ${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`;
+  const query = `${campaignCardsQuery(ctx.config.temporal.taskQueue, issuerId, campaignId)} AND ${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`;
   const neverStarted = new Set(refused.map((f) => f.issuerRequestId));
   const later: CampaignFailure[] = [];
   for await (const order of ctx.temporal.workflow.list({ query })) {

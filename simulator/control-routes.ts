@@ -1,6 +1,6 @@
 /**
  * The simulator's own endpoints under `/__sim` (no auth; a test tool, not part of D1): faults, reset, token
- * revocation, what was ordered and notified, and the public encryption key; plus `/healthz`.
+ * revocation, what was ordered and notified, the order calls counted, and the public encryption key; plus `/healthz`.
  *
  * @module
  */
@@ -53,10 +53,12 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlRouteDe
   });
 
   app.get('/__sim/orders', () => orders.list());
+  app.get('/__sim/stats', () => orders.stats());
   app.get('/__sim/notifications', () => notifier?.records() ?? []);
   app.get('/__sim/encryption-key', () => deps.publicEncryptionKey);
 
-  for (const url of ['/healthz', '/__sim/faults', '/__sim/orders', '/__sim/notifications', '/__sim/encryption-key']) {
+  const readOnly = ['/healthz', '/__sim/orders', '/__sim/stats', '/__sim/notifications', '/__sim/encryption-key'];
+  for (const url of ['/__sim/faults', ...readOnly]) {
     refuseOtherMethods(app, url, url === '/__sim/faults' ? ['GET', 'POST'] : ['GET']);
   }
   refuseOtherMethods(app, '/__sim/reset', ['POST']);

@@ -1,7 +1,7 @@
 /**
  * The endpoints D1 exposes (../shared/d1-api.md, Part A): the token endpoint and the banking API (order, batch
  * order, production status, Pull & change), with D1's checks in D1's order: faults, token, headers, path, issuer,
- * body. Also `GET /__sim/stats`, the count of order calls received.
+ * body.
  *
  * @module
  */
@@ -277,11 +277,8 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     },
   );
 
-  app.get('/__sim/stats', () => orders.stats());
-
   refuseOtherMethods(app, d1Paths.token, ['POST']);
   refuseOtherMethods(app, d1Paths.batchProduction, ['POST']);
-  refuseOtherMethods(app, '/__sim/stats', ['GET']);
   refuseOtherMethods(app, d1Paths.production, ['POST']);
   refuseOtherMethods(app, d1Paths.updateOrder, ['POST']);
   refuseOtherMethods(app, d1Paths.productionStatus, ['GET']);

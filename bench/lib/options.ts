@@ -42,6 +42,10 @@ export interface BenchOptions {
   starts: number;
   /** C1: cards in the campaign; undefined: C1 does not run (it runs only when `--campaign [N]` or `C1` is given). */
   campaign: number | undefined;
+  /** C1: the campaign's CAMPAIGN_MAX_IN_FLIGHT (the worker caches 500 more workflows). */
+  campaignInFlight: number;
+  /** C1: D1_RATE_LIMIT_PER_SECOND for both arms (D1 throttles an issuer's calls); undefined: none. */
+  campaignD1Rate: number | undefined;
 }
 
 const usage = `npm run bench -- [options] [P1 P2 ...]
@@ -64,6 +68,8 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
   --starts N                P5 worker starts per arm (default 3; quick 1)
   --campaign [N]            C1: a campaign of N cards (default 10000; quick 200): C1 only, or besides the
                             benchmarks named (C1 runs only with this flag or when named)
+  --campaign-in-flight N    C1: CAMPAIGN_MAX_IN_FLIGHT (default 1000); the worker caches N + 500 workflows
+  --d1-rate N               C1: D1_RATE_LIMIT_PER_SECOND for both arms, as D1 throttling an issuer (default none)
   --strict                  exit 1 when a target is missed
 `;
 
@@ -94,6 +100,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'open-orders': { type: 'string' },
       starts: { type: 'string' },
       campaign: { type: 'string' },
+      'campaign-in-flight': { type: 'string' },
+      'd1-rate': { type: 'string' },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -139,5 +147,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     openOrders: int('open-orders', values['open-orders'], 10_000, 200),
     starts: int('starts', values.starts, 3, 1),
     campaign,
+    campaignInFlight: int('campaign-in-flight', values['campaign-in-flight'], 1000, 1000),
+    campaignD1Rate: values['d1-rate'] === undefined ? undefined : int('d1-rate', values['d1-rate'], 0, 0),
   };
 }

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
@@ -241,6 +242,34 @@ describe('the stack on PostgreSQL', () => {
       [...perCard.values()].every((count) => count === 1),
       JSON.stringify([...perCard]),
     );
+  });
+
+  it('counts open workflows by CloseTime IS NULL on PostgreSQL visibility, as campaigns do', async () => {
+    const connection = await Connection.connect({ address: config.temporal.address });
+    try {
+      const temporal = new Client({ connection, namespace: config.temporal.namespace });
+      // No worker polls this queue: one workflow stays open, the other is terminated.
+      const taskQueue = `pg-visibility-${Date.now()}`;
+      const start = (id: string) => temporal.workflow.start('visibilityCheck', { taskQueue, workflowId: id, args: [] });
+      await start(`${taskQueue}-open`);
+      await (await start(`${taskQueue}-closed`)).terminate('closed for the count');
+      const count = async (filter: string) =>
+        (await temporal.workflow.count(`TaskQueue = '${taskQueue}' AND ${filter}`)).count;
+      // Visibility is eventually consistent: wait until it holds the termination.
+      const deadline = Date.now() + 30_000;
+      while ((await count(`CloseTime IS NOT NULL`)) < 1 && Date.now() < deadline) await delay(200);
+      assert.deepEqual(
+        [
+          await count('CloseTime IS NULL'),
+          await count(`ExecutionStatus = 'Running'`),
+          await count('CloseTime IS NOT NULL'),
+        ],
+        [1, 1, 1],
+      );
+      await temporal.workflow.getHandle(`${taskQueue}-open`).terminate('done');
+    } finally {
+      await connection.close();
+    }
   });
 
   it('serves Web UI for the server, listing the orders from PostgreSQL visibility', async () => {

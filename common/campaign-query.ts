@@ -1,0 +1,27 @@
+/**
+ * The visibility queries of a campaign's card orders, shared by the campaign's own counts and the client's.
+ *
+ * @module
+ */
+import { CARD_ORDER_WORKFLOW } from '../workflows/definitions.js';
+import { campaignIdKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { visibilityLiteral } from './visibility-query.js';
+
+/** The campaign's card orders on this task queue (a campaign id is the issuer's own: another may use the same). */
+export function campaignCardsQuery(taskQueue: string, issuerId: string, campaignId: string): string {
+  return [
+    `WorkflowType = ${visibilityLiteral(CARD_ORDER_WORKFLOW)}`,
+    `TaskQueue = ${visibilityLiteral(taskQueue)}`,
+    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
+    `${campaignIdKey.name} = ${visibilityLiteral(campaignId)}`,
+  ].join(' AND ');
+}
+
+/**
+ * Those still open. `CloseTime IS NULL` means the same as `ExecutionStatus = 'Running'`, but SQL visibility then
+ * keeps to the campaign's index: on the dev server's SQLite, with 11,500 orders of which 1,500 in the campaign, the
+ * count costs the server 5 ms of CPU instead of 30 ms, and a campaign counts every few seconds while cards move.
+ */
+export function openCampaignCardsQuery(taskQueue: string, issuerId: string, campaignId: string): string {
+  return `${campaignCardsQuery(taskQueue, issuerId, campaignId)} AND CloseTime IS NULL`;
+}
