@@ -57,9 +57,9 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlRouteDe
   app.get('/__sim/notifications', () => notifier?.records() ?? []);
   app.get('/__sim/encryption-key', () => deps.publicEncryptionKey);
 
-  const readOnly = ['/healthz', '/__sim/orders', '/__sim/stats', '/__sim/notifications', '/__sim/encryption-key'];
-  for (const url of ['/__sim/faults', ...readOnly]) {
-    refuseOtherMethods(app, url, url === '/__sim/faults' ? ['GET', 'POST'] : ['GET']);
+  refuseOtherMethods(app, '/__sim/faults', ['GET', 'POST']);
+  for (const url of ['/healthz', '/__sim/orders', '/__sim/stats', '/__sim/notifications', '/__sim/encryption-key']) {
+    refuseOtherMethods(app, url, ['GET']);
   }
   refuseOtherMethods(app, '/__sim/reset', ['POST']);
   refuseOtherMethods(app, '/__sim/tokens/revoke', ['POST']);

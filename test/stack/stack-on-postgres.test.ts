@@ -2,8 +2,9 @@
  * The production topology for real: PostgreSQL, the Temporal server on it, two workers and two webhook replicas the
  * simulator posts to in turn, all as separate processes on private ports and a data dir of the test's own. Orders
  * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
- * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; Web UI
- * serves the orders from the server's PostgreSQL visibility.
+ * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; its
+ * visibility counts open workflows by `CloseTime IS NULL`, as campaigns do; Web UI serves the orders from the
+ * server's PostgreSQL visibility.
  *
  * The first run on a machine builds the Temporal server, temporal-sql-tool and the Web UI server with Go into the
  * per-user cache (about 7 minutes on 2 cores, longer on a busy one); later runs find them there.
@@ -21,6 +22,7 @@ import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { OrderFailedError } from '../../common/errors.js';
+import { visibilityLiteral } from '../../common/visibility-query.js';
 import { ensureDemoKeys } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import type { OrderSummary } from '../../simulator/orders.js';
@@ -254,7 +256,7 @@ describe('the stack on PostgreSQL', () => {
       await start(`${taskQueue}-open`);
       await (await start(`${taskQueue}-closed`)).terminate('closed for the count');
       const count = async (filter: string) =>
-        (await temporal.workflow.count(`TaskQueue = '${taskQueue}' AND ${filter}`)).count;
+        (await temporal.workflow.count(`TaskQueue = ${visibilityLiteral(taskQueue)} AND ${filter}`)).count;
       // Visibility is eventually consistent: wait until it holds the termination.
       const deadline = Date.now() + 30_000;
       while ((await count(`CloseTime IS NOT NULL`)) < 1 && Date.now() < deadline) await delay(200);
