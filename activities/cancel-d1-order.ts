@@ -7,11 +7,13 @@ import { withTypedFailures } from './failures.js';
  * Idempotent, and harmless when nothing reached D1 or production already ended.
  */
 export function createCancelD1Order(d1: D1Client) {
-  return function cancelD1Order(input: {
-    issuerId: string;
-    cardId: string;
-    issuerRequestIds: string[];
-  }): Promise<{ cancelled: boolean }> {
+  return function cancelD1Order(input: { issuerId: string; cardId: string; issuerRequestIds: string[] }): Promise<{
+    cancelled: boolean;
+    /** The cancel request's operation: D1's verdict on it comes as an UPDATE_ORDER report. */
+    operationId?: string;
+    /** The live order it asked D1 to cancel. */
+    produceOperationId?: string;
+  }> {
     return withTypedFailures(async () => {
       const signal = Context.current().cancellationSignal;
       let operations;
@@ -21,7 +23,7 @@ export function createCancelD1Order(d1: D1Client) {
         if ((err as { code?: string }).code === 'ERR_D1_NOT_FOUND') return { cancelled: false };
         throw err;
       }
-      const live = operations.some(
+      const live = operations.find(
         (op) =>
           op.operation === 'PRODUCE' &&
           op.status === 'PENDING' &&
@@ -29,8 +31,8 @@ export function createCancelD1Order(d1: D1Client) {
           input.issuerRequestIds.includes(op.issuerRequestId),
       );
       if (!live) return { cancelled: false };
-      await d1.updateOrder(input.issuerId, input.cardId, { type: 'CANCEL' }, { signal });
-      return { cancelled: true };
+      const { operationId } = await d1.updateOrder(input.issuerId, input.cardId, { type: 'CANCEL' }, { signal });
+      return { cancelled: true, operationId, produceOperationId: live.operationId };
     });
   };
 }

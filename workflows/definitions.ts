@@ -30,6 +30,11 @@ export const cardOrderStatuses = [
   /** D1 reported OUT_OF_STOCK; the card is re-ordered after a delay. */
   'AWAITING_STOCK',
   'CANCELLING',
+  /**
+   * A D1 call the order needs (submit, cancel, compensation) got no answer for longer than ORDER_D1_RETRY_TIMEOUT:
+   * the order keeps trying, backing off, until D1 answers or (for a submit) its production deadline passes.
+   */
+  'D1_UNREACHABLE',
   /** Handed to the carrier. The order listens for carrier updates and a return during its delivery window. */
   'SHIPPED',
   /** D1 reported the card returned (CARD_RETURNED); per its program it ends here or waits for a re-ship. */
@@ -72,8 +77,16 @@ export interface OrderTimings {
   outOfStockReorderDelayMs: number;
   /** How many times an OUT_OF_STOCK order is re-ordered before it is compensated. */
   outOfStockMaxReorders: number;
-  /** How long the transient failures (5xx, 429, timeouts, auth) of one D1 call that must succeed are retried. */
+  /**
+   * How long the transient failures (5xx, 429, timeouts, auth) of one D1 call that must succeed are retried in one
+   * go. Past it the order waits as D1_UNREACHABLE and tries again, backing off to `d1OutageMaxIntervalMs`.
+   */
   d1RetryTimeoutMs: number;
+  /**
+   * The most time between two tries of a D1 call while D1 is unreachable. Absent in inputs from before it:
+   * {@link DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS}.
+   */
+  d1OutageMaxIntervalMs?: number | undefined;
   /**
    * How long a shipped order listens for carrier updates and a return before it completes; 0 ends it at shipment.
    * Absent in inputs from before the delivery window: {@link DEFAULT_DELIVERY_WINDOW_MS}.
@@ -86,6 +99,7 @@ export interface OrderTimings {
 /** The delivery window and re-ship wait of orders whose input predates them (production defaults). */
 export const DEFAULT_DELIVERY_WINDOW_MS = 30 * 86_400_000;
 export const DEFAULT_RESHIP_WAIT_MS = 30 * 86_400_000;
+export const DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS = 6 * 3_600_000;
 
 export interface CardOrderInput {
   order: CardOrder;
@@ -163,6 +177,8 @@ export interface OrderState {
   /** When the next status poll is planned (ISO 8601), while the order waits on D1. */
   nextPollAt: string | undefined;
   compensations: string[];
+  /** While D1 does not answer a call the order needs: since when, how often it failed, when it tries again. */
+  d1Unreachable?: { step: string; since: string; failures: number; nextTryAt: string } | undefined;
   /** Pull & change requests (accelerate, redirect) and their verdicts, oldest first; absent on older orders. */
   changes?: ChangeRecord[] | undefined;
   /** After shipment: the delivery window, returns and re-ships; absent until the order listens after shipment. */

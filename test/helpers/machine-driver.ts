@@ -12,6 +12,7 @@ import type { OrderTimings } from '../../workflows/definitions.js';
 import {
   decide,
   newOrderMachine,
+  onCancelFailed,
   onCancelRequested,
   onCancelSent,
   onCompensated,
@@ -97,6 +98,16 @@ export interface D1Script {
   /** Submissions that fail, by 0-based index. */
   submitFails?: (submission: number) => StepFailure | undefined;
   compensationFails?: boolean;
+  /**
+   * D1 answers no call while this says so: submits, cancels, compensations and polls fail as transient, and each
+   * call that must succeed first retries for the order's whole `d1RetryTimeoutMs`, as its activity does.
+   */
+  d1Down?: (now: number) => boolean;
+  /**
+   * Whether the compensation finds the card live at D1 and asks for a cancel, and D1's verdict on it (notified or
+   * only found by a poll). Absent: D1 holds nothing live, as after a production failure.
+   */
+  compensationCancel?: { accepted: boolean; notify: boolean };
   /** Cancel requests by the issuer, ms after T0. */
   cancelAt?: number[];
 }
@@ -124,7 +135,7 @@ export function drive(
   script: D1Script,
   timings: OrderTimings = productionTimings(),
   limitMs = 60 * DAY,
-  { carryAtStep }: { carryAtStep?: number } = {},
+  { carryAtStep, behaviour }: { carryAtStep?: number; behaviour?: number } = {},
 ): DriveResult {
   let s = newOrderMachine(
     { workflowId: 'card-order:ISSUER0001:req-1', issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
@@ -132,6 +143,14 @@ export function drive(
     true,
     T0,
   );
+  if (behaviour !== undefined) s.behaviour = behaviour;
+  const down = (t: number) => script.d1Down?.(t) ?? false;
+  /** A call that must succeed, tried while D1 is down: its activity retries for the whole retry timeout first. */
+  const unanswered = (): StepFailure | undefined => {
+    if (!down(now)) return undefined;
+    now += timings.d1RetryTimeoutMs;
+    return { code: undefined, transient: true };
+  };
   let now = T0;
   let events = 1 + 3; // started, first task
   let statusCalls = 0;
@@ -215,7 +234,7 @@ export function drive(
         endTask();
         events += 6;
         const n = submissions.length;
-        const failure = script.submitFails?.(n);
+        const failure = unanswered() ?? script.submitFails?.(n);
         if (failure) {
           onSubmitFailed(s, failure, now);
           break;
@@ -235,6 +254,11 @@ export function drive(
       case 'requestCancel': {
         endTask();
         events += 6;
+        const failure = unanswered();
+        if (failure) {
+          onCancelFailed(s, failure, now);
+          break;
+        }
         const verdict = script.cancelVerdict?.(now) ?? { accepted: true, notify: true };
         cancelOp = { id: `chg-${now}`, at: now + 10 * MINUTE, accepted: verdict.accepted };
         if (verdict.notify) {
@@ -255,15 +279,27 @@ export function drive(
         events += 6;
         statusCalls += 1;
         pollTimes.push(now);
-        if (script.pollFails?.(now)) onPollFailed(s, now);
+        if (script.pollFails?.(now) || down(now)) onPollFailed(s, now);
         else onPolled(s, opsAt(now), now);
         break;
-      case 'compensate':
+      case 'compensate': {
         endTask();
         events += 6;
-        if (script.compensationFails) onCompensationFailed(s, { code: 'ERR_D1_BAD_REQUEST' }, now);
-        else onCompensated(s, false, now);
+        const failure = unanswered();
+        const live = opsAt(now).find((op) => op.operation === 'PRODUCE' && op.status === 'PENDING');
+        if (failure) onCompensationFailed(s, failure, now);
+        else if (script.compensationFails) onCompensationFailed(s, { code: 'ERR_D1_BAD_REQUEST' }, now);
+        else if (script.compensationCancel && live) {
+          const { accepted, notify } = script.compensationCancel;
+          cancelOp = { id: `chg-${now}`, at: now + 10 * MINUTE, accepted };
+          if (notify) {
+            deliveries.push({ at: cancelOp.at, operations: opsAt(cancelOp.at) });
+            deliveries.sort((a, b) => a.at - b.at);
+          }
+          onCompensated(s, true, now, { operationId: cancelOp.id, produceOperationId: live.operationId });
+        } else onCompensated(s, false, now);
         break;
+      }
       case 'wait': {
         endTask();
         if (step.until !== undefined && (timer === undefined || shouldRearm(timer, step.until, now))) {

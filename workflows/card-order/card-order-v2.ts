@@ -23,6 +23,7 @@ import {
   condition,
   continueAsNew,
   log,
+  metricMeter,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -53,6 +54,8 @@ import {
   type ReshipResult,
 } from '../definitions.js';
 import { cardOrderStatusKey, productionStageKey } from '../search-attributes.js';
+import { FIRST_ORDER_BEHAVIOUR } from './behaviour.js';
+import { settleOrderBehaviour } from './settle-behaviour.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';
@@ -115,14 +118,31 @@ const { publishIssuerEvents } = proxyLocalActivities<CardOrderActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 
+/**
+ * What an activity's failure tells the machine. Our activities fail non-retryable on a permanent answer; anything
+ * else reaching the workflow (the call's time limit ran out while it retried 5xx, 429, timeouts or auth) is
+ * transient: D1 may answer later.
+ */
 function stepFailure(err: unknown): StepFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (!(cause instanceof ApplicationFailure)) return { code: undefined };
+  if (!(cause instanceof ApplicationFailure)) return { code: undefined, transient: true };
   const details = cause.details?.[0] as { d1ErrorCode?: unknown } | undefined;
   return {
     code: cause.type ?? undefined,
     d1ErrorCode: typeof details?.d1ErrorCode === 'string' ? details.d1ErrorCode : undefined,
+    transient: !cause.nonRetryable,
   };
+}
+
+/** Orders that found D1 unreachable, by the call they could not get through (once per outage of each order). */
+function countD1Outage(step: string): void {
+  metricMeter
+    .createCounter(
+      'card_order_d1_unreachable',
+      'outages',
+      'Card orders that found D1 unanswered past its retry timeout',
+    )
+    .add(1, { step });
 }
 
 export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResult> {
@@ -143,6 +163,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       input.publishEvents,
       Date.now(),
     );
+  // Settled once per run, before any command: see behaviour.ts. Never lower than the run it continues.
+  s.behaviour = Math.max(s.behaviour ?? FIRST_ORDER_BEHAVIOUR, settleOrderBehaviour());
   // States carried from runs before it was kept.
   s.cardProductId ??= order.cardProductId;
   s.returnPolicy ??= input.returnPolicy;
@@ -312,8 +334,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         return;
       case 'compensate':
         try {
-          const { cancelled } = await cancelD1Order({ ...card, issuerRequestIds: step.issuerRequestIds });
-          onCompensated(s, cancelled, Date.now());
+          const { cancelled, ...sent } = await cancelD1Order({ ...card, issuerRequestIds: step.issuerRequestIds });
+          onCompensated(s, cancelled, Date.now(), sent);
         } catch (err) {
           onCompensationFailed(s, stepFailure(err), Date.now());
         }
@@ -362,7 +384,12 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       reflect();
       if (step.kind === 'finish') return finish();
       if (step.kind !== 'wait') {
+        const outageBefore = s.d1Outage;
         await perform(step);
+        if (s.d1Outage && !outageBefore) {
+          log.warn('D1 does not answer; the order waits and tries again', { ...s.d1Outage, step: step.kind });
+          countD1Outage(step.kind);
+        }
         continue;
       }
       // Not while a cancel is under way: its caller (an update, or a workflow cancel) belongs to this run.

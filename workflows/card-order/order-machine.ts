@@ -13,6 +13,7 @@ import type { Address, Operation } from '../../d1/schemas.js';
 import type { ReturnPolicy } from '../../orders/program-catalog.js';
 import { MAX_REORDERS, reorderRequestId } from '../../orders/reorder-id.js';
 import {
+  DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS,
   DEFAULT_DELIVERY_WINDOW_MS,
   DEFAULT_RESHIP_WAIT_MS,
   cardOrderFailureTypes,
@@ -30,9 +31,11 @@ import {
   type OrderTimings,
   type TimelineEntry,
 } from '../definitions.js';
+import { behaves } from './behaviour.js';
 import { dueDateMs, nextPollAt } from './poll-schedule.js';
 import {
   applyReport,
+  isKnownStage,
   newProductionState,
   takeEarlyReports,
   trackOperation,
@@ -46,6 +49,10 @@ export type IssuerEventType =
   | 'shipped'
   | 'shipment-updated'
   | 'returned'
+  /** A D1 call the order needs went unanswered past ORDER_D1_RETRY_TIMEOUT; once per outage. */
+  | 'd1-unreachable'
+  /** D1 refused to cancel a card the order was undoing: the card is made after all and tracked to its door. */
+  | 'compensation-refused'
   /** A shipped or returned order closed when its delivery window or re-ship wait ran out. */
   | 'completed'
   | 'failed'
@@ -70,6 +77,11 @@ export interface OrderEnd {
 }
 
 export interface OrderMachineState {
+  /**
+   * The behaviour version the workflow settled for this run (`behaviour.ts`); absent in states carried from runs
+   * before versioning, which decide as version 1.
+   */
+  behaviour?: number | undefined;
   workflowId: string;
   issuerId: string;
   cardId: string;
@@ -113,7 +125,17 @@ export interface OrderMachineState {
   /** A campaign card: until `submitBy` its campaign submits it (in a D1 batch); then it submits on its own. */
   campaign?: { campaignId: string; submitBy: number } | undefined;
   end: OrderEnd | undefined;
-  compensation: { done: boolean; failedCode: string | undefined; log: string[] };
+  compensation: {
+    done: boolean;
+    failedCode: string | undefined;
+    log: string[];
+    /** Behaviour `weeks`: the cancel compensation sent, until D1's verdict on it. */
+    sent?: { operationId: string; produceOperationId: string | undefined } | undefined;
+    /** Behaviour `weeks`: D1 refused the compensation's cancel; the order tracks the card it made after all. */
+    refused?: { errorCode: string } | undefined;
+  };
+  /** Behaviour `weeks`: a D1 call the order needs is unanswered; the order tries it again at `retryAt`. */
+  d1Outage?: D1Outage | undefined;
   events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
   /** The search attributes last written, so the workflow upserts only changes. */
   indexed: { status: string; stage: string };
@@ -149,6 +171,14 @@ export interface DeliveryState {
   productionStartedAt: number | undefined;
 }
 
+/** A D1 outage as one order sees it: the call it cannot get through, since when, and its next try. */
+export interface D1Outage {
+  step: 'submit' | 'requestCancel' | 'compensate';
+  since: number;
+  failures: number;
+  retryAt: number;
+}
+
 export type Step =
   | { kind: 'submit'; issuerRequestId: string }
   | { kind: 'requestCancel' }
@@ -162,6 +192,11 @@ export type Step =
 export interface StepFailure {
   code: string | undefined;
   d1ErrorCode?: string | undefined;
+  /**
+   * Whether D1 may answer differently later: the call timed out after retrying its transient failures (5xx, 429,
+   * network, auth), as opposed to a permanent answer (a 4xx refusal, our own check). Absent: permanent.
+   */
+  transient?: boolean | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -192,6 +227,7 @@ export function newOrderMachine(
 const eventTypes: Partial<Record<CardOrderStatus, IssuerEventType>> = {
   SUBMITTED: 'submitted',
   SHIPPED: 'shipped',
+  D1_UNREACHABLE: 'd1-unreachable',
   CANCELLED: 'cancelled',
   COMPENSATED: 'compensated',
   FAILED: 'failed',
@@ -358,6 +394,25 @@ function restartPollClock(s: OrderMachineState, now: number): void {
   s.poll.quietPolls = 0;
 }
 
+/**
+ * Behaviour `weeks`: a call the order needs went unanswered for ORDER_D1_RETRY_TIMEOUT. That is no answer from D1,
+ * so not the order's end: it waits as D1_UNREACHABLE (the issuer hears of it once) and tries again, each wait
+ * twice the last, up to `d1OutageMaxIntervalMs`.
+ */
+function waitOutD1(s: OrderMachineState, step: D1Outage['step'], now: number): void {
+  const failures = (s.d1Outage?.failures ?? 0) + 1;
+  const cap = s.timings.d1OutageMaxIntervalMs ?? DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS;
+  const wait = Math.min(s.timings.d1RetryTimeoutMs * 2 ** Math.min(failures - 1, 30), cap);
+  s.d1Outage = { step, since: s.d1Outage?.since ?? now, failures, retryAt: now + wait };
+  setStatus(s, 'D1_UNREACHABLE', now);
+}
+
+/** When the order next tries `step` while D1 is unreachable; undefined when it may try now. */
+function outageRetryAt(s: OrderMachineState, step: D1Outage['step'], now: number): number | undefined {
+  const outage = s.d1Outage;
+  return outage?.step === step && now < outage.retryAt ? outage.retryAt : undefined;
+}
+
 function productionFailed(s: OrderMachineState, now: number): void {
   const failure = s.production.failure;
   const canReorder =
@@ -386,6 +441,7 @@ function productionFailed(s: OrderMachineState, now: number): void {
 
 /** Brings status and end in line with what production and the cancel request say. */
 function settle(s: OrderMachineState, now: number): void {
+  settleCompensation(s, now);
   // Before the end: a verdict that came with the shipment report still counts.
   const changeVerdict = s.change?.operationId === undefined ? undefined : s.production.changes[s.change.operationId];
   if (changeVerdict) {
@@ -413,6 +469,40 @@ function settle(s: OrderMachineState, now: number): void {
   setStatus(s, p.stage !== undefined && p.stage !== 'CARD_PROD_REQUESTED' ? 'IN_PRODUCTION' : 'SUBMITTED', now);
 }
 
+/**
+ * Behaviour `weeks`: the compensation's cancel counts once D1 says so (its UPDATE_ORDER verdict, or the card
+ * reported cancelled). A refusal means the card is being made after all: the order goes on and tracks it to its door.
+ */
+function settleCompensation(s: OrderMachineState, now: number): void {
+  const sent = s.compensation.sent;
+  if (!sent || s.compensation.done || !s.end) return;
+  const verdict = s.production.changes[sent.operationId];
+  if (verdict?.status === 'SUCCESSFUL' || s.production.outcome === 'CANCELLED') {
+    s.compensation.sent = undefined;
+    s.compensation.done = true;
+    s.compensation.log.push('cancelD1Order: cancelled (confirmed by D1)');
+    setStatus(s, s.end.status, now);
+    return;
+  }
+  if (verdict?.status !== 'FAILED') return;
+  const errorCode = verdict.errorCode ?? 'CANCEL_REFUSED';
+  s.compensation.sent = undefined;
+  if (s.production.outcome !== 'IN_PROGRESS') {
+    // Production had ended already: there is no card left to follow, only a refusal an operator must look at.
+    return onCompensationFailed(s, { code: errorCode }, now);
+  }
+  s.compensation.refused = { errorCode };
+  s.compensation.log.push(`cancelD1Order: refused by D1 (${errorCode}); the card is tracked to its door`);
+  s.end = undefined;
+  s.compensation.done = false;
+  if (s.production.operationId === undefined && sent.produceOperationId !== undefined) {
+    s.submission.needed = false;
+    trackOperation(s.production, sent.produceOperationId);
+  }
+  publish(s, 'compensation-refused', now);
+  restartPollClock(s, now);
+}
+
 function applyReports(
   s: OrderMachineState,
   operations: readonly Operation[],
@@ -422,13 +512,28 @@ function applyReports(
   let changed = false;
   const listening = afterShipment(s) && s.status === 'SHIPPED';
   const shipmentBefore = listening ? JSON.stringify(s.production.shipment) : undefined;
-  for (const op of operations) changed = applyReport(s.production, op, source, iso(now), listens(s)) || changed;
+  const options = { strict: behaves(s, 'weeks') };
+  for (const op of operations) {
+    changed = applyReport(s.production, op, source, iso(now), listens(s), options) || changed;
+  }
+  adoptSubmission(s, operations, now);
   if (changed) restartPollClock(s, now);
   settle(s, now);
   // A carrier update during the delivery window (tracking, delivery attempts) is news for the issuer too.
   const updated = listening && s.status === 'SHIPPED' && JSON.stringify(s.production.shipment) !== shipmentBefore;
   if (updated) publish(s, 'shipment-updated', now);
   return changed;
+}
+
+/**
+ * Behaviour `weeks`: while a submit waits out a D1 outage, a report of D1's order under the id we sent (a
+ * notification, or the reconciliation's reading) is D1's answer to that submit: the card is at D1, tracked from now.
+ */
+function adoptSubmission(s: OrderMachineState, operations: readonly Operation[], now: number): void {
+  if (s.d1Outage?.step !== 'submit' || !s.submission.needed || s.end !== undefined) return;
+  const sent = s.submission.requestIds.at(-1);
+  const taken = operations.find((op) => op.operation === 'PRODUCE' && op.issuerRequestId === sent);
+  if (taken) onSubmitted(s, taken.operationId, now);
 }
 
 /** D1 notifications, as the webhook signalled them. */
@@ -473,6 +578,7 @@ export function onCancelRequested(s: OrderMachineState, byWorkflow: boolean, now
 
 export function onSubmitted(s: OrderMachineState, operationId: string, now: number): void {
   s.submission.needed = false;
+  s.d1Outage = undefined;
   const reship = s.delivery?.reships.at(-1);
   if (s.delivery && reship?.result === undefined && reship?.issuerRequestId !== undefined) {
     answerReship(s, { outcome: 'RESHIPPED', issuerRequestId: reship.issuerRequestId });
@@ -484,6 +590,8 @@ export function onSubmitted(s: OrderMachineState, operationId: string, now: numb
 }
 
 export function onSubmitFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  // D1 may hold the order or not: the submit is tried again under the same id, which D1 deduplicates.
+  if (failure.transient && behaves(s, 'weeks')) return waitOutD1(s, 'submit', now);
   s.submission.needed = false;
   const reason = failure.d1ErrorCode ?? failure.code ?? 'SUBMIT_FAILED';
   const reship = s.delivery?.reships.at(-1);
@@ -518,6 +626,7 @@ export function onSubmitFailed(s: OrderMachineState, failure: StepFailure, now: 
 
 export function onCancelSent(s: OrderMachineState, operationId: string, now: number): void {
   if (s.cancel.phase !== 'WANTED') return;
+  s.d1Outage = undefined;
   s.cancel.phase = 'SENT';
   s.cancel.operationId = operationId;
   // D1 answers by notification; if that is lost, the poll clock starts now.
@@ -554,13 +663,24 @@ export function onChangeSent(s: OrderMachineState, operationId: string, now: num
 }
 
 export function onChangeFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
-  resolveChange(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'CHANGE_REQUEST_FAILED' });
+  resolveChange(s, { outcome: 'REJECTED', reason: failureReason(s, failure, 'CHANGE_REQUEST_FAILED') });
   settle(s, now);
 }
 
 export function onCancelFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
-  resolveCancel(s, { outcome: 'REJECTED', reason: failure.d1ErrorCode ?? failure.code ?? 'CANCEL_REQUEST_FAILED' });
+  if (failure.transient && s.cancel.byWorkflow && behaves(s, 'weeks')) {
+    // An operator's workflow cancel is not dropped for an outage: it is sent again when D1 may answer.
+    waitOutD1(s, 'requestCancel', now);
+    return;
+  }
+  resolveCancel(s, { outcome: 'REJECTED', reason: failureReason(s, failure, 'CANCEL_REQUEST_FAILED') });
   settle(s, now);
+}
+
+/** The reason a request's caller hears: D1's code, ours, or (behaviour `weeks`) that D1 did not answer. */
+function failureReason(s: OrderMachineState, failure: StepFailure, fallback: string): string {
+  const unanswered = failure.transient && behaves(s, 'weeks') ? 'D1_UNREACHABLE' : undefined;
+  return failure.d1ErrorCode ?? unanswered ?? failure.code ?? fallback;
 }
 
 export function onPolled(s: OrderMachineState, operations: readonly Operation[], now: number): void {
@@ -635,13 +755,29 @@ export function onPollFailed(s: OrderMachineState, now: number): void {
   s.poll.quietPolls += 1;
 }
 
-export function onCompensated(s: OrderMachineState, cancelledAtD1: boolean, now: number): void {
+export function onCompensated(
+  s: OrderMachineState,
+  cancelledAtD1: boolean,
+  now: number,
+  sent?: { operationId?: string | undefined; produceOperationId?: string | undefined },
+): void {
+  s.d1Outage = undefined;
+  if (cancelledAtD1 && sent?.operationId !== undefined && behaves(s, 'weeks')) {
+    // D1 took the cancel; whether the center could still stop the card, only its verdict says.
+    s.compensation.sent = { operationId: sent.operationId, produceOperationId: sent.produceOperationId };
+    s.compensation.log.push('cancelD1Order: cancel requested, waiting for D1 verdict');
+    restartPollClock(s, now);
+    settleCompensation(s, now);
+    return;
+  }
   s.compensation.done = true;
   s.compensation.log.push(cancelledAtD1 ? 'cancelD1Order: cancelled' : 'cancelD1Order: nothing live to cancel');
   if (s.end) setStatus(s, s.end.status, now);
 }
 
 export function onCompensationFailed(s: OrderMachineState, failure: StepFailure, now: number): void {
+  // What was made at D1 must not go untracked for an outage: the compensation is tried again.
+  if (failure.transient && behaves(s, 'weeks')) return waitOutD1(s, 'compensate', now);
   s.compensation.done = true;
   s.compensation.failedCode = failure.code ?? 'UNKNOWN';
   s.compensation.log.push(`cancelD1Order: failed (${s.compensation.failedCode})`);
@@ -660,12 +796,10 @@ export function plannedPollAt(s: OrderMachineState): number | undefined {
     s.status !== 'AWAITING_STOCK' &&
     !s.submission.needed &&
     s.production.operationId !== undefined;
+  if (s.end !== undefined && s.compensation.sent && !s.compensation.done) return verdictPollAt(s);
   if (!waitingOnD1) return undefined;
-  if (s.cancel.phase === 'SENT' || s.change?.phase === 'SENT') {
-    // Someone waits on D1's verdict: poll for it sooner, and regardless of D1's expected shipment date.
-    const { changeVerdictTimeoutMs: wait, pollMaxIntervalMs } = s.timings;
-    return nextPollAt(s.poll, { notificationTimeoutMs: wait, pollIntervalMs: wait, pollMaxIntervalMs });
-  }
+  // Someone waits on D1's verdict: poll for it sooner, and regardless of D1's expected shipment date.
+  if (s.cancel.phase === 'SENT' || s.change?.phase === 'SENT') return verdictPollAt(s);
   return nextPollAt(s.poll, s.timings, dueDateMs(s.production.dueDate));
 }
 
@@ -675,14 +809,20 @@ export function plannedPollAt(s: OrderMachineState): number | undefined {
  */
 export function decide(s: OrderMachineState, now: number): Step {
   if (s.end !== undefined) {
-    if (!s.compensation.done) return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds] };
-    return { kind: 'finish' };
+    if (s.compensation.done) return { kind: 'finish' };
+    if (s.compensation.sent) return awaitCompensationVerdict(s, s.compensation.sent, now);
+    const retryAt = outageRetryAt(s, 'compensate', now);
+    if (retryAt !== undefined) return { kind: 'wait', until: retryAt };
+    return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds] };
   }
   if (afterShipment(s)) {
     const step = decideAfterShipment(s, now);
     if (step) return step;
   }
-  const deadlineAt = (s.delivery?.productionStartedAt ?? s.startedAt) + s.timings.productionDeadlineMs;
+  // A card D1 would not cancel is followed to its door, however long that takes.
+  const deadlineAt = s.compensation.refused
+    ? Number.POSITIVE_INFINITY
+    : (s.delivery?.productionStartedAt ?? s.startedAt) + s.timings.productionDeadlineMs;
   if (now >= deadlineAt) {
     endWith(
       s,
@@ -715,9 +855,15 @@ export function decide(s: OrderMachineState, now: number): Step {
     if (reorders === 0 && s.campaign && now < s.campaign.submitBy) {
       return { kind: 'wait', until: Math.min(s.campaign.submitBy, deadlineAt) };
     }
+    const retryAt = outageRetryAt(s, 'submit', now);
+    if (retryAt !== undefined) return { kind: 'wait', until: Math.min(retryAt, deadlineAt) };
     return { kind: 'submit', issuerRequestId };
   }
-  if (s.cancel.phase === 'WANTED') return { kind: 'requestCancel' };
+  if (s.cancel.phase === 'WANTED') {
+    const retryAt = outageRetryAt(s, 'requestCancel', now);
+    if (retryAt !== undefined) return { kind: 'wait', until: Math.min(retryAt, deadlineAt) };
+    return { kind: 'requestCancel' };
+  }
   const change = s.change?.phase === 'WANTED' ? s.change.queue[0] : undefined;
   if (change) return { kind: 'requestChange', request: change.request };
   const pollAt = plannedPollAt(s);
@@ -728,7 +874,26 @@ export function decide(s: OrderMachineState, now: number): Step {
       changeIds: [s.cancel.operationId, s.change?.operationId].filter((id) => id !== undefined),
     };
   }
-  return { kind: 'wait', until: Math.min(pollAt ?? deadlineAt, deadlineAt) };
+  const until = Math.min(pollAt ?? deadlineAt, deadlineAt);
+  return { kind: 'wait', until: Number.isFinite(until) ? until : undefined };
+}
+
+/** Behaviour `weeks`: polls for D1's verdict on the compensation's cancel while its notification has not come. */
+function awaitCompensationVerdict(
+  s: OrderMachineState,
+  sent: NonNullable<OrderMachineState['compensation']['sent']>,
+  now: number,
+): Step {
+  const pollAt = verdictPollAt(s);
+  const operationId = s.production.operationId ?? sent.produceOperationId ?? sent.operationId;
+  if (now >= pollAt) return { kind: 'poll', operationId, changeIds: [sent.operationId] };
+  return { kind: 'wait', until: pollAt };
+}
+
+/** Someone waits on D1's verdict (a cancel, a change, a compensation): poll for it sooner than production's back-off. */
+function verdictPollAt(s: OrderMachineState): number {
+  const { changeVerdictTimeoutMs: wait, pollMaxIntervalMs } = s.timings;
+  return nextPollAt(s.poll, { notificationTimeoutMs: wait, pollIntervalMs: wait, pollMaxIntervalMs });
 }
 
 /**
@@ -805,6 +970,14 @@ export function orderView(s: OrderMachineState): OrderState {
     lastPollAt: s.poll.lastPollAt === undefined ? undefined : iso(s.poll.lastPollAt),
     nextPollAt: pollAt === undefined ? undefined : iso(pollAt),
     compensations: s.compensation.log,
+    ...(s.d1Outage && {
+      d1Unreachable: {
+        step: s.d1Outage.step,
+        since: iso(s.d1Outage.since),
+        failures: s.d1Outage.failures,
+        nextTryAt: iso(s.d1Outage.retryAt),
+      },
+    }),
     ...(s.change && { changes: s.change.log }),
     ...(s.delivery && { delivery: deliveryView(s) }),
   };
@@ -826,7 +999,10 @@ export function shouldRearm(timer: { at: number; armedAt: number }, at: number, 
 
 /** The search attributes the order should have now; the workflow upserts those that differ from `indexed`. */
 export function searchAttributeValues(s: OrderMachineState): OrderMachineState['indexed'] {
-  return { status: s.status, stage: s.production.stage ?? 'NONE' };
+  const stage = s.production.stage ?? 'NONE';
+  // A stage D1 added later is text we do not know: visibility is not encrypted, so it is indexed as UNKNOWN only.
+  const indexable = stage === 'NONE' || isKnownStage(stage) || !behaves(s, 'weeks');
+  return { status: s.status, stage: indexable ? stage : 'UNKNOWN' };
 }
 
 /** The live "current details" line of Web UI (markdown). */
@@ -838,6 +1014,9 @@ export function describeOrder(s: OrderMachineState): string {
     IN_PRODUCTION: 'In production',
     AWAITING_STOCK: 'D1 is out of stock; the card will be re-ordered',
     CANCELLING: 'Cancel requested from D1, waiting for its verdict',
+    D1_UNREACHABLE: `D1 does not answer; the order tries again${
+      s.d1Outage ? ` at ${iso(s.d1Outage.retryAt)} (unanswered since ${iso(s.d1Outage.since)})` : ''
+    }`,
     SHIPPED: `Shipped${s.production.shipment?.carrier ? ` with ${s.production.shipment.carrier}` : ''}${
       afterShipment(s) && s.delivery?.windowEndsAt !== undefined
         ? `; listening for carrier updates until ${iso(s.delivery.windowEndsAt)}`

@@ -33,6 +33,21 @@ export interface ProductionState {
   seen: string[];
   /** PRODUCE reports that came while no operation was tracked (D1 may notify before our submit returns). */
   early: Operation[];
+  /**
+   * The rank of the furthest stage reached, under strict tracking: a stage D1 adds later (unknown to us) keeps the
+   * rank it came at, so no older stage can move the order back after it.
+   */
+  rank?: number | undefined;
+  /** Under strict tracking, the furthest known carrier status reached ({@link carrierStatusRank}). */
+  carrierRank?: number | undefined;
+}
+
+export interface ApplyOptions {
+  /**
+   * Orders of behaviour `weeks` and later: unknown stages keep the rank reached, and carrier updates never go back
+   * (a DELIVERED card is not IN_TRANSIT again). Older runs apply reports as they did.
+   */
+  strict?: boolean;
 }
 
 const MAX_SEEN = 256;
@@ -53,6 +68,25 @@ export const stageRank: Readonly<Record<string, number>> = {
   CARD_PROD_EXCEPTION: 100,
   CARD_PROD_CANCELED: 100,
 };
+
+/**
+ * Order of the carrier statuses we know (D1 publishes no list: these are the simulator's and the common carrier
+ * terms). A status we do not know is applied as it comes, and holds nothing back.
+ */
+const carrierStatusRank: Readonly<Record<string, number>> = {
+  LABEL_CREATED: 1,
+  PRE_TRANSIT: 1,
+  IN_TRANSIT: 2,
+  OUT_FOR_DELIVERY: 3,
+  DELIVERY_ATTEMPTED: 3,
+  AVAILABLE_FOR_PICKUP: 3,
+  DELIVERED: 4,
+};
+
+/** Whether D1's stage is one we know: only those become search-attribute values. */
+export function isKnownStage(stage: string): boolean {
+  return stageRank[stage] !== undefined;
+}
 
 export function newProductionState(): ProductionState {
   return {
@@ -81,6 +115,8 @@ export function trackOperation(state: ProductionState, operationId: string | und
   state.dueDate = undefined;
   state.failure = undefined;
   state.shipment = undefined;
+  if (state.rank !== undefined) state.rank = 0;
+  if (state.carrierRank !== undefined) state.carrierRank = 0;
 }
 
 /** The key under which a report counts as already applied: operation, its status, stage and shipment status. */
@@ -142,6 +178,7 @@ export function applyReport(
   source: TimelineEntry['source'],
   now: string,
   tracksReturns = true,
+  { strict = false }: ApplyOptions = {},
 ): boolean {
   if (op.operation === 'PRODUCE' && state.operationId === undefined) {
     state.early.push(op);
@@ -160,7 +197,7 @@ export function applyReport(
     return true;
   }
 
-  const current = state.stage === undefined ? 0 : (stageRank[state.stage] ?? 0);
+  const current = strict ? (state.rank ?? 0) : state.stage === undefined ? 0 : (stageRank[state.stage] ?? 0);
   const incoming = stageRank[op.details.status] ?? current;
   const outcome = outcomeOf(op, tracksReturns);
   const ended = state.outcome !== 'IN_PROGRESS';
@@ -169,15 +206,22 @@ export function applyReport(
     state.outcome === 'SHIPPED' &&
     ((outcome === 'SHIPPED' && op.details.shipment !== undefined) || outcome === 'RETURNED');
 
-  if ((ended && !afterShipment) || (incoming < current && outcome === 'IN_PROGRESS')) {
+  const carrier = carrierStatusRank[op.details.shipment?.status ?? ''];
+  const staleCarrierUpdate =
+    strict && afterShipment && outcome === 'SHIPPED' && carrier !== undefined && carrier < (state.carrierRank ?? 0);
+  if ((ended && !afterShipment) || (incoming < current && outcome === 'IN_PROGRESS') || staleCarrierUpdate) {
     record(state, { ...entryOf(op, source, now), late: true });
     return false;
   }
   record(state, entryOf(op, source, now));
-  if (incoming >= current) state.stage = op.details.status;
+  if (incoming >= current) {
+    state.stage = op.details.status;
+    if (strict) state.rank = incoming;
+  }
   state.outcome = outcome;
   if (op.details.dueDate !== undefined) state.dueDate = op.details.dueDate;
   if (op.details.shipment) state.shipment = { ...state.shipment, ...op.details.shipment };
+  if (strict && carrier !== undefined) state.carrierRank = Math.max(state.carrierRank ?? 0, carrier);
   if (outcome === 'FAILED') {
     state.failure = {
       errorCode: op.errorCode ?? op.details.status,
