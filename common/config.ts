@@ -213,9 +213,15 @@ export const envSchema = z
     ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs.default(3_600_000),
     /**
      * How long the transient failures (5xx, 429, timeouts, refused credentials) of a D1 call that must succeed
-     * (submit, cancel, compensation) are retried before the order fails. @default 1h
+     * (submit, cancel, compensation) are retried in one go. Past it the order waits as D1_UNREACHABLE and tries
+     * again later; only a permanent answer from D1 fails it. @default 1h
      */
     ORDER_D1_RETRY_TIMEOUT: durationMs.default(3_600_000),
+    /**
+     * The most time between two tries of a D1 call while D1 is unreachable: the waits double from
+     * ORDER_D1_RETRY_TIMEOUT up to this. @default 6h
+     */
+    ORDER_D1_OUTAGE_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
     /**
      * How long a shipped order keeps listening for D1's shipment updates and a CARD_RETURNED report before it
      * completes. It waits on one timer: no polls. @default 30d
@@ -430,6 +436,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       outOfStockReorderDelayMs: env.ORDER_OUT_OF_STOCK_REORDER_DELAY,
       outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
       d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
+      d1OutageMaxIntervalMs: env.ORDER_D1_OUTAGE_MAX_INTERVAL,
       deliveryWindowMs: env.ORDER_DELIVERY_WINDOW,
       reshipWaitMs: env.ORDER_RESHIP_WAIT,
     },

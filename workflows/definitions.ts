@@ -490,3 +490,34 @@ export const pauseCampaignUpdate = defineUpdate<CampaignView>('pauseCampaign');
 export const resumeCampaignUpdate = defineUpdate<CampaignView>('resumeCampaign');
 /** Stops submitting; with `pull`, asks D1 to cancel the campaign's cards not yet shipped. */
 export const cancelCampaignUpdate = defineUpdate<CampaignView, [{ pull: boolean }]>('cancelCampaign');
+
+/**
+ * The dead-letter record of one order's issuer events: what the order's outbox had not delivered when the order
+ * closed. The order starts it (a child it abandons) under {@link issuerEventsDeadLetterId}; it keeps the events until an
+ * operator redelivers them (`card-orders events redeliver`) or its retention ends.
+ */
+export const ISSUER_EVENTS_DEAD_LETTER_WORKFLOW = 'issuerEventsDeadLetter';
+
+/** The dead-letter record's workflow id: one per order, a form no card-order id takes. */
+export function issuerEventsDeadLetterId(orderWorkflowId: string): string {
+  return `issuer-events-failed:${orderWorkflowId}`;
+}
+
+/** One undelivered issuer event, exactly as the outbox would have posted it (ids and statuses, no PII). */
+export interface DeadLetterIssuerEvent {
+  eventId: string;
+  type: string;
+  occurredAt: string;
+  status?: string | undefined;
+  order: Omit<OrderState, 'timeline'>;
+}
+
+export interface IssuerEventsDeadLetterInput {
+  orderWorkflowId: string;
+  issuerId: string;
+  cardId: string;
+  /** Oldest first: redelivery keeps the order's order. */
+  events: DeadLetterIssuerEvent[];
+  /** Why the outbox gave up on them (the last delivery failure's code), for the operator. */
+  lastFailure?: string | undefined;
+}
