@@ -223,6 +223,13 @@ export const envSchema = z
      */
     ORDER_D1_OUTAGE_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
     /**
+     * The first wait after a failed delivery of an order's issuer events (its activity retried a few times within a
+     * minute first); the waits double from here, for as long as the order lives. @default 1m
+     */
+    ISSUER_EVENTS_RETRY_INTERVAL: durationMs.default(60_000),
+    /** The most time between two deliveries of an order's issuer events while the endpoint fails. @default 6h */
+    ISSUER_EVENTS_MAX_RETRY_INTERVAL: durationMs.default(6 * 3_600_000),
+    /**
      * How long a shipped order keeps listening for D1's shipment updates and a CARD_RETURNED report before it
      * completes. It waits on one timer: no polls. @default 30d
      */
@@ -437,6 +444,8 @@ function toConfig(env: z.output<typeof envSchema>) {
       outOfStockMaxReorders: env.ORDER_OUT_OF_STOCK_MAX_REORDERS,
       d1RetryTimeoutMs: env.ORDER_D1_RETRY_TIMEOUT,
       d1OutageMaxIntervalMs: env.ORDER_D1_OUTAGE_MAX_INTERVAL,
+      issuerEventRetryMs: env.ISSUER_EVENTS_RETRY_INTERVAL,
+      issuerEventMaxIntervalMs: env.ISSUER_EVENTS_MAX_RETRY_INTERVAL,
       deliveryWindowMs: env.ORDER_DELIVERY_WINDOW,
       reshipWaitMs: env.ORDER_RESHIP_WAIT,
     },

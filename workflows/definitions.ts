@@ -94,12 +94,18 @@ export interface OrderTimings {
   deliveryWindowMs?: number | undefined;
   /** How long a returned card waits for the issuer's corrected address (re-ship) before the order ends RETURNED. */
   reshipWaitMs?: number | undefined;
+  /** The first wait after a failed delivery of issuer events; it doubles after each one. */
+  issuerEventRetryMs?: number | undefined;
+  /** The most time between two deliveries of issuer events while the issuer's endpoint fails. */
+  issuerEventMaxIntervalMs?: number | undefined;
 }
 
 /** The delivery window and re-ship wait of orders whose input predates them (production defaults). */
 export const DEFAULT_DELIVERY_WINDOW_MS = 30 * 86_400_000;
 export const DEFAULT_RESHIP_WAIT_MS = 30 * 86_400_000;
 export const DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS = 6 * 3_600_000;
+export const DEFAULT_ISSUER_EVENT_RETRY_MS = 60_000;
+export const DEFAULT_ISSUER_EVENT_MAX_INTERVAL_MS = 6 * 3_600_000;
 
 export interface CardOrderInput {
   order: CardOrder;

@@ -24,12 +24,14 @@ import {
   continueAsNew,
   log,
   metricMeter,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
   ActivityFailure,
@@ -39,7 +41,9 @@ import type { CardOrderActivities } from '../../activities/index.js';
 import {
   cancelOrderUpdate,
   DEFAULT_DELIVERY_WINDOW_MS,
+  ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
   campaignSubmissionSignal,
+  issuerEventsDeadLetterId,
   cardOrderFailureTypes,
   changeOrderUpdate,
   d1NotificationSignal,
@@ -53,8 +57,16 @@ import {
   type CardOrderResult,
   type ReshipResult,
 } from '../definitions.js';
-import { cardOrderStatusKey, productionStageKey } from '../search-attributes.js';
-import { FIRST_ORDER_BEHAVIOUR } from './behaviour.js';
+import { cardIdKey, cardOrderStatusKey, issuerIdKey, productionStageKey } from '../search-attributes.js';
+import { FIRST_ORDER_BEHAVIOUR, behaves } from './behaviour.js';
+import {
+  onOutboxDelivered,
+  onOutboxFailed,
+  outboxDue,
+  outboxFinalAttempt,
+  outboxWakeAt,
+  takeUndelivered,
+} from './issuer-outbox.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
@@ -92,6 +104,10 @@ import {
   type StepFailure,
 } from './order-machine.js';
 
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
 /** D1 calls that must succeed (submit, cancel, compensation): retried, transient failures only, for a while. */
 function mustSucceedActivities(retryTimeoutMs: number) {
   return proxyActivities<CardOrderActivities>({
@@ -111,7 +127,7 @@ const { pollOrderStatus } = proxyActivities<CardOrderActivities>({
   retry: { initialInterval: '1s', maximumAttempts: 2 },
 });
 
-/** Issuer events: delivered at least once, for up to a day, without a task of their own. */
+/** Runs from before the outbox: issuer events delivered at least once, for up to a day, as a local activity. */
 const { publishIssuerEvents } = proxyLocalActivities<CardOrderActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '24h',
@@ -123,6 +139,16 @@ const { publishIssuerEvents } = proxyLocalActivities<CardOrderActivities>({
  * else reaching the workflow (the call's time limit ran out while it retried 5xx, 429, timeouts or auth) is
  * transient: D1 may answer later.
  */
+/**
+ * The outbox's delivery (behaviour `weeks`): a few quick tries in one activity; past them the order waits on its
+ * timer and tries again (issuer-outbox.ts), so a long outage of the issuer's endpoint costs a few events a day.
+ */
+const { publishIssuerEvents: deliverIssuerEvents } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 4 },
+});
+
 function stepFailure(err: unknown): StepFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (!(cause instanceof ApplicationFailure)) return { code: undefined, transient: true };
@@ -265,6 +291,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   }
 
   const publishing = new Set<string>();
+  const outbox = behaves(s, 'weeks');
   /** Writes what changed since the last task: search attributes, current details, issuer events. */
   function reflect(): void {
     const want = searchAttributeValues(s);
@@ -276,6 +303,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       s.indexed = want;
       setCurrentDetails(describeOrder(s));
     }
+    if (outbox) return deliverOutbox();
     const batch = s.events.pending.filter((event) => !publishing.has(event.eventId));
     if (batch.length === 0) return;
     const ids = batch.map((event) => event.eventId);
@@ -288,6 +316,64 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         for (const id of ids) publishing.delete(id);
         wake = true;
       });
+  }
+
+  /** Posts the outbox's events, oldest first, one delivery at a time: the issuer gets them in order. */
+  function deliverOutbox(): void {
+    if (publishing.size > 0 || !outboxDue(s.events, Date.now())) return;
+    const ids = s.events.pending.map((event) => event.eventId);
+    for (const id of ids) publishing.add(id);
+    const { timeline: _timeline, ...snapshot } = orderView(s);
+    deliverIssuerEvents(s.events.pending.map((event) => ({ ...event, order: snapshot })))
+      .then(
+        () => onOutboxDelivered(s.events, ids),
+        (err: unknown) => {
+          const { code } = stepFailure(err);
+          if (!s.events.outbox) log.warn('Issuer events not delivered; the order tries again later', { code });
+          onOutboxFailed(s.events, code, s.timings, Date.now());
+        },
+      )
+      .finally(() => {
+        publishing.clear();
+        wake = true;
+      });
+  }
+
+  /**
+   * The order closes: a delivery under way ends, one last one goes, and what the issuer still has not confirmed goes
+   * to the order's dead-letter record, for an operator to redeliver (`card-orders events redeliver`).
+   */
+  async function closeOutbox(): Promise<void> {
+    await condition(() => publishing.size === 0);
+    outboxFinalAttempt(s.events);
+    deliverOutbox();
+    await condition(() => publishing.size === 0);
+    if (s.events.pending.length === 0) return;
+    const lastFailure = s.events.outbox?.lastFailure;
+    const { timeline: _timeline, ...snapshot } = orderView(s);
+    const events = takeUndelivered(s.events).map((event) => ({ ...event, order: snapshot }));
+    const orderWorkflowId = workflowInfo().workflowId;
+    try {
+      await startChild(ISSUER_EVENTS_DEAD_LETTER_WORKFLOW, {
+        workflowId: issuerEventsDeadLetterId(orderWorkflowId),
+        args: [{ orderWorkflowId, issuerId: s.issuerId, cardId: s.cardId, events, lastFailure }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: issuerIdKey, value: s.issuerId },
+          { key: cardIdKey, value: s.cardId },
+        ],
+      });
+      metricMeter
+        .createCounter('card_order_issuer_events_dead_lettered', 'events', 'Issuer events an order closed without')
+        .add(events.length);
+      log.warn('Issuer events not delivered by the time the order closed; kept for an operator', {
+        count: events.length,
+        lastFailure,
+      });
+    } catch (err) {
+      // Only a record already under that id can refuse: the events are kept there.
+      log.error('The dead-letter record of issuer events could not be started', { err });
+    }
   }
 
   async function perform(step: Exclude<Step, { kind: 'wait' } | { kind: 'finish' }>): Promise<void> {
@@ -344,7 +430,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   }
 
   async function finish(): Promise<CardOrderResult> {
-    await condition(() => s.events.pending.length === 0 && publishing.size === 0);
+    if (outbox) await closeOutbox();
+    else await condition(() => s.events.pending.length === 0 && publishing.size === 0);
     await condition(allHandlersFinished);
     const end = s.end;
     const state = orderView(s);
@@ -395,14 +482,16 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       // Not while a cancel is under way: its caller (an update, or a workflow cancel) belongs to this run.
       const quiet =
         allHandlersFinished() &&
-        publishing.size === 0 &&
+        // The outbox travels in the state; an old run's local activity must finish first.
+        (outbox || publishing.size === 0) &&
         s.cancel.phase === 'IDLE' &&
         (s.change?.phase ?? 'IDLE') === 'IDLE' &&
         !s.delivery?.reships.some((r) => r.result === undefined);
       if (workflowInfo().continueAsNewSuggested && quiet) {
         return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
       }
-      if (step.until !== undefined) armTimer(step.until);
+      const until = earliest(step.until, outbox ? outboxWakeAt(s.events) : undefined);
+      if (until !== undefined) armTimer(until);
       await condition(() => wake);
     }
   });

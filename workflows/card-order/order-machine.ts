@@ -32,6 +32,7 @@ import {
   type TimelineEntry,
 } from '../definitions.js';
 import { behaves } from './behaviour.js';
+import type { OutboxState } from './issuer-outbox.js';
 import { dueDateMs, nextPollAt } from './poll-schedule.js';
 import {
   applyReport,
@@ -136,7 +137,13 @@ export interface OrderMachineState {
   };
   /** Behaviour `weeks`: a D1 call the order needs is unanswered; the order tries it again at `retryAt`. */
   d1Outage?: D1Outage | undefined;
-  events: { publish: boolean; sequence: number; pending: PendingIssuerEvent[] };
+  events: {
+    publish: boolean;
+    sequence: number;
+    pending: PendingIssuerEvent[];
+    /** Behaviour `weeks`: the outbox's back-off while the issuer's endpoint fails (`issuer-outbox.ts`). */
+    outbox?: OutboxState | undefined;
+  };
   /** The search attributes last written, so the workflow upserts only changes. */
   indexed: { status: string; stage: string };
 }
