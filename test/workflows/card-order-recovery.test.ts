@@ -100,7 +100,11 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
       });
       const state = await stack.client.getOrder(order.issuerRequestId);
       assert.equal(state.status, 'COMPENSATED');
-      assert.deepEqual(state.compensations, ['cancelD1Order: cancelled']);
+      // COMPENSATED on D1's verdict, not on the 202 of the cancel request.
+      assert.deepEqual(state.compensations, [
+        'cancelD1Order: cancel requested, waiting for D1 verdict',
+        'cancelD1Order: cancelled (confirmed by D1)',
+      ]);
       await stack.recordHistory(order.issuerRequestId, 'compensated-after-deadline');
       await eventually(
         async () =>

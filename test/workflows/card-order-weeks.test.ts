@@ -57,6 +57,7 @@ describe('card order through outages (real dev server, real simulator, real HTTP
       }
       const atD1 = (await stack.d1.orders()).filter((o) => orders.some((order) => order.cardId === o.cardId));
       assert.equal(atD1.length, orders.length, 'one D1 order per card, none twice');
+      await stack.recordHistory(orders[0]?.issuerRequestId ?? '', 'd1-unreachable-then-shipped');
     }));
 
   it('delivers every issuer event, in order, once the issuer endpoint is back, without a local-activity loop', () =>
@@ -98,6 +99,7 @@ describe('card order through outages (real dev server, real simulator, real HTTP
         markers.every((event) => event.markerRecordedEventAttributes?.markerName !== 'core_local_activity'),
         'no local activity retried in the history',
       );
+      await stack.recordHistory(order.issuerRequestId, 'issuer-events-through-outbox');
     }));
 
   it('closes an order whose issuer endpoint is down and hands its undelivered events to a dead-letter record', () =>
@@ -113,6 +115,7 @@ describe('card order through outages (real dev server, real simulator, real HTTP
           .describe();
         assert.equal(record.type, 'issuerEventsDeadLetter');
         assert.equal(record.typedSearchAttributes.get({ name: 'CardId', type: 'KEYWORD' } as never), order.cardId);
+        await stack.recordHistory(order.issuerRequestId, 'issuer-events-dead-lettered');
       } finally {
         stack.events.setDown(false);
       }
