@@ -46,11 +46,12 @@ export interface SagaStack {
   withWorker<T>(body: () => Promise<T>): Promise<T>;
   /**
    * With RECORD_HISTORIES=1, writes the order's history to `test/histories/card-order-v2/<name>.json`, for the replay tests
-   * that keep later workflow changes deterministic.
+   * that keep later workflow changes deterministic: its latest run, or the run `runId` (a run before a continue-as-new).
+   * A running order's history is the history so far.
    */
-  recordHistory(issuerRequestId: string, name: string): Promise<void>;
+  recordHistory(issuerRequestId: string, name: string, runId?: string): Promise<void>;
   /** The same for any workflow, into `test/histories/<generation>/<name>.json` (e.g. `campaign`). */
-  recordWorkflowHistory(workflowId: string, generation: string, name: string): Promise<void>;
+  recordWorkflowHistory(workflowId: string, generation: string, name: string, runId?: string): Promise<void>;
   /** A valid order for a fresh card and issuerRequestId. */
   newOrder(overrides?: Partial<CardOrderRequest>): CardOrderRequest;
   close(): Promise<void>;
@@ -108,11 +109,27 @@ export async function startSagaStack({
   );
   const config = d1.config;
 
-  async function recordWorkflowHistory(workflowId: string, generation: string, name: string): Promise<void> {
+  async function recordWorkflowHistory(
+    workflowId: string,
+    generation: string,
+    name: string,
+    runId?: string,
+  ): Promise<void> {
     if (process.env.RECORD_HISTORIES !== '1') return;
     // The CLI's export is the format operators download and historyFromJSON reads.
     const cli = await resolveTemporalCli(config);
-    const { stdout } = await run(cli, ['workflow', 'show', '--address', env.address, '-w', workflowId, '-o', 'json']);
+    const onlyRun = runId === undefined ? [] : ['-r', runId];
+    const { stdout } = await run(cli, [
+      'workflow',
+      'show',
+      '--address',
+      env.address,
+      '-w',
+      workflowId,
+      ...onlyRun,
+      '-o',
+      'json',
+    ]);
     const dir = path.join(historiesDir, generation);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, `${name}.json`), stdout);
@@ -137,8 +154,13 @@ export async function startSagaStack({
         await cardOrderWorker.close();
       }
     },
-    recordHistory(issuerRequestId, name) {
-      return recordWorkflowHistory(cardOrderWorkflowId(config.d1.issuerId, issuerRequestId), 'card-order-v2', name);
+    recordHistory(issuerRequestId, name, runId) {
+      return recordWorkflowHistory(
+        cardOrderWorkflowId(config.d1.issuerId, issuerRequestId),
+        'card-order-v2',
+        name,
+        runId,
+      );
     },
     recordWorkflowHistory,
     newOrder(overrides = {}) {
