@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { extraOrderFieldNameSchema } from '../d1/schemas.js';
+import { extraOrderFieldNameSchema, idempotencyHeaderNameSchema } from '../d1/schemas.js';
 import { MAX_REORDERS } from '../orders/reorder-id.js';
 import { cronExpressionIssue } from './cron.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
@@ -130,6 +130,12 @@ export const envSchema = z
       .string()
       .startsWith('/')
       .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
+    /**
+     * The header that carries each Pull & change request's identity (cancel, accelerate, redirect), the same on every
+     * retry of the request, so D1 acts on it once. D1 documents no such field: set the name an issuer's onboarding
+     * agreed, or `none` to send none (a retried request may then reach D1 twice). @default Idempotency-Key
+     */
+    D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: idempotencyHeaderNameSchema.default('Idempotency-Key'),
     /**
      * Batch "Order cards" path under D1_API_PATH. D1 does not publish it: this default is our choice (the simulator
      * serves it). {issuerId} is filled in.
@@ -469,6 +475,9 @@ function toConfig(env: z.output<typeof envSchema>) {
       tokenPath: env.D1_TOKEN_PATH,
       apiPath: env.D1_API_PATH.replace(/\/+$/, ''),
       updateOrderPath: env.D1_UPDATE_ORDER_PATH,
+      /** Unset (`none`): Pull & change requests carry no identity. */
+      updateOrderIdempotencyHeader:
+        env.D1_UPDATE_ORDER_IDEMPOTENCY_HEADER === 'none' ? undefined : env.D1_UPDATE_ORDER_IDEMPOTENCY_HEADER,
       batchOrderPath: env.D1_BATCH_ORDER_PATH,
       issuerId: env.D1_ISSUER_ID,
       signingKey: {

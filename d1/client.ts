@@ -43,6 +43,15 @@ export interface D1CallOptions {
   timeoutMs?: number;
 }
 
+/** Options of a Pull & change call. */
+export interface UpdateOrderOptions extends D1CallOptions {
+  /**
+   * The request's identity, sent in the `updateOrderIdempotencyHeader`: the same on every retry of one request, so
+   * D1 acts on it once (`^[A-Za-z0-9_-]{1,64}$`). Absent, or without that header configured, none is sent.
+   */
+  requestId?: string;
+}
+
 export interface D1ClientOptions {
   /** D1's origin, e.g. `https://api.d1.thalescloud.io`. */
   baseUrl: string;
@@ -52,6 +61,11 @@ export interface D1ClientOptions {
   apiPath: string;
   /** Pull & change path under `apiPath`, with `{issuerId}` and `{cardId}` placeholders. */
   updateOrderPath: string;
+  /**
+   * The header a Pull & change request's identity goes in (`D1_UPDATE_ORDER_IDEMPOTENCY_HEADER`); D1 documents none.
+   * Absent: no identity is sent.
+   */
+  updateOrderIdempotencyHeader?: string | undefined;
   /**
    * Batch "Order cards" path under `apiPath`, with an `{issuerId}` placeholder. D1 does not publish it: the default
    * (`D1_BATCH_ORDER_PATH`) is our choice, which the simulator serves.
@@ -82,6 +96,8 @@ interface Call<T> {
   path: string;
   issuerId: string;
   body?: unknown;
+  /** Headers of this call besides the ones every call carries. */
+  headers?: Record<string, string>;
   schema: z.ZodType<T>;
 }
 
@@ -222,16 +238,21 @@ export class D1Client {
     );
   }
 
-  /** Pull & change: cancel, accelerate or redirect an order not yet shipped; the outcome arrives as UPDATE_ORDER. */
+  /**
+   * Pull & change: cancel, accelerate or redirect an order not yet shipped; the outcome arrives as UPDATE_ORDER.
+   * With a `requestId` (and the idempotency header configured), a retry of the same request is the same request to
+   * D1: the original operation, nothing done twice.
+   */
   updateOrder(
     issuerId: string,
     cardId: string,
     update: UpdateOrderRequest,
-    options?: D1CallOptions,
+    { requestId, ...options }: UpdateOrderOptions = {},
   ): Promise<OperationAccepted> {
     const path = this.#options.updateOrderPath
       .replace('{issuerId}', encodeURIComponent(issuerId))
       .replace('{cardId}', encodeURIComponent(cardId));
+    const header = this.#options.updateOrderIdempotencyHeader;
     return this.#call(
       {
         operation: 'update order',
@@ -239,6 +260,7 @@ export class D1Client {
         path: `${this.#options.apiPath}${path}`,
         issuerId,
         body: update,
+        ...(header && requestId !== undefined && { headers: { [header]: requestId } }),
         schema: operationAcceptedSchema,
       },
       options,
@@ -287,6 +309,7 @@ export class D1Client {
         call.method,
         call.path,
         {
+          ...call.headers,
           authorization: `Bearer ${token}`,
           accept: 'application/json',
           ...(call.body !== undefined && { 'content-type': 'application/json' }),

@@ -251,6 +251,29 @@ export const updateOrderRequestSchema = z
   });
 export type UpdateOrderRequest = z.infer<typeof updateOrderRequestSchema>;
 
+/**
+ * The identity of one Pull & change request, the same on every retry of it, so D1 acts on it once: D1's ids'
+ * charset, as D1 documents for `issuerRequestId`.
+ */
+export const updateOrderRequestIdSchema = id(64);
+
+/** Headers the D1 client sets itself (or undici does), which the idempotency header must not replace. */
+const ownHeaders = ['authorization', 'accept', 'content-type', 'content-length', 'host', 'x-correlation-id'];
+
+/**
+ * The HTTP header that carries a Pull & change request's identity (D1 documents none; ours to choose, as
+ * D1_UPDATE_ORDER_IDEMPOTENCY_HEADER): an RFC 9110 field name, not one the client sets for its own use.
+ */
+export const idempotencyHeaderNameSchema = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name (RFC 9110 token), or none')
+  .superRefine((name, ctx) => {
+    if (ownHeaders.includes(name.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', message: `must not be ${name}, a header the D1 client sets itself` });
+    }
+  });
+
 /** `details.status` values D1 documents; others may come and are kept as they are. */
 export const knownProductionStatuses = [
   'CARD_PROD_REQUESTED',

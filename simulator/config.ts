@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { durationMs, projectRoot } from '../common/config.js';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
-import { extraOrderFieldNameSchema, issuerIdSchema } from '../d1/schemas.js';
+import { extraOrderFieldNameSchema, idempotencyHeaderNameSchema, issuerIdSchema } from '../d1/schemas.js';
 import { faultsPatchSchema } from './faults.js';
 
 const jsonText = z.string().transform((text, ctx): unknown => {
@@ -86,6 +86,12 @@ export const simulatorEnvSchema = z
      * listed here is refused as unknown), and shows them as `extraFields` in `GET /__sim/orders`. @default none
      */
     D1_SIM_EXTRA_ORDER_FIELDS: commaList.pipe(z.array(extraOrderFieldNameSchema)).default([]),
+    /**
+     * The header that carries a Pull & change request's identity (the client's D1_UPDATE_ORDER_IDEMPOTENCY_HEADER;
+     * D1 documents none): the same identity for the same card gets the original 202 and operationId and nothing new,
+     * with another body a 409. `none`: every request is a new one. @default Idempotency-Key
+     */
+    D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: idempotencyHeaderNameSchema.default('Idempotency-Key'),
     /** Tries per notification batch before it is given up (with a warning). @default 20 */
     D1_SIM_NOTIFY_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(20),
     /** First retry delay of a notification batch, doubled on each further try up to 30s. @default 500ms */
@@ -145,6 +151,11 @@ function toConfig(env: z.output<typeof simulatorEnvSchema>) {
     expFormat: env.D1_SIM_EXP_FORMAT,
     /** The order-body fields the issuer's onboarding added; empty: none (the strict body alone). */
     extraOrderFields: [...new Set(env.D1_SIM_EXTRA_ORDER_FIELDS)] as readonly string[],
+    /** Lower-cased, as Node gives request headers; undefined (`none`): Pull & change requests are never deduplicated. */
+    updateOrderIdempotencyHeader:
+      env.D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER === 'none'
+        ? undefined
+        : env.D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER.toLowerCase(),
   };
 }
 

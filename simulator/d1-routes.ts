@@ -16,6 +16,7 @@ import {
   issuerRequestIdSchema,
   MAX_BATCH_CARDS,
   orderRequestSchema,
+  updateOrderRequestIdSchema,
   updateOrderRequestSchema,
   type BatchCardItem,
   type BatchOrderResult,
@@ -56,6 +57,11 @@ export interface D1RouteDependencies {
   expFormat: ExpFormat;
   /** Fields the issuer's onboarding added to the order body (D1_SIM_EXTRA_ORDER_FIELDS). @default none */
   extraOrderFields?: readonly string[] | undefined;
+  /**
+   * The header that carries a Pull & change request's identity, lower-cased (D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER).
+   * @default none: every request is a new one
+   */
+  updateOrderIdempotencyHeader?: string | undefined;
   tokenTtlSeconds: number;
   clock: Clock;
   /** Aborted when the simulator closes, so no injected latency outlives it. */
@@ -196,14 +202,31 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   app.get(d1Paths.productionStatus, { onRequest: gate }, productionStatus);
   app.get(d1Paths.productionStatusLowercase, { onRequest: gate }, productionStatus);
 
+  /** The Pull & change request's identity, when the header is configured and sent; 400 naming it when malformed. */
+  const updateRequestId = (request: FastifyRequest): string | undefined => {
+    const header = deps.updateOrderIdempotencyHeader;
+    const value = header === undefined ? undefined : request.headers[header];
+    return value === undefined ? undefined : parseOrRefuse(updateOrderRequestIdSchema, value, header);
+  };
+
   app.post(d1Paths.updateOrder, { onRequest: gate }, (request, reply) => {
+    const requestId = updateRequestId(request);
     const { issuerId, cardId } = card(request);
     const update = parseOrRefuse(updateOrderRequestSchema, request.body);
     const refusal = faults.current.updateOrderRefusal;
     if (refusal) throw new HttpError(400, refusal, 'the personalization center refused the change');
-    const operationId = orders.update(issuerId, cardId, update.type);
-    if (!operationId) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
-    reply.code(202).send({ operationId });
+    const result = orders.update(issuerId, cardId, update, requestId);
+    if (result.kind === 'unknown-card') {
+      throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
+    }
+    if (result.kind === 'request-id-reused') {
+      throw new HttpError(
+        409,
+        'REQUEST_ID_REUSED',
+        `the request id was already used for a different change of card ${cardId}`,
+      );
+    }
+    reply.code(202).send({ operationId: result.operationId });
   });
 
   /**

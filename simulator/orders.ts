@@ -1,12 +1,13 @@
 /**
  * The orders the simulator received: idempotency by (card, issuerRequestId), the production lifecycle advancing
- * one step per `stepDelayMs`, failure outcomes from the fault rules, and Pull & change. No card data is here:
- * an order is its ids, its product and its operations.
+ * one step per `stepDelayMs`, failure outcomes from the fault rules, and Pull & change, idempotent by (card, request
+ * id). No card data is here: an order is its ids, its product and its operations (a change's address is kept as a
+ * hash, to tell a repeated request from a different one).
  *
  * @module
  */
-import { randomInt, randomUUID } from 'node:crypto';
-import { productionLifecycle, type Operation, type UpdateOrderType } from '../d1/schemas.js';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { productionLifecycle, type Operation, type UpdateOrderRequest, type UpdateOrderType } from '../d1/schemas.js';
 import type { Clock, Timer } from './clock.js';
 import type { FaultState, OutcomeRule } from './faults.js';
 
@@ -33,6 +34,14 @@ export interface NewOrder {
 /** The store's verdict on a submission. */
 export type SubmitResult =
   { kind: 'created' | 'resubmitted'; operationId: string } | { kind: 'in-progress'; issuerRequestId: string };
+
+/** The store's verdict on a Pull & change request. */
+export type UpdateResult =
+  /** A new UPDATE_ORDER operation, or (`replayed`) the one an earlier request under the same request id started. */
+  | { kind: 'created' | 'replayed'; operationId: string }
+  | { kind: 'unknown-card' }
+  /** The request id already names a different change of this card: nothing done. */
+  | { kind: 'request-id-reused' };
 
 /**
  * What `GET /__sim/stats` answers: the order calls D1 received since the start or the last reset, faulted ones
@@ -82,6 +91,25 @@ interface CardRecord {
   orders: OrderRecord[];
   /** PRODUCE and UPDATE_ORDER operations, oldest first, as the status endpoint lists them. */
   operations: Operation[];
+  /** Pull & change requests by request id: the operation each started, and a hash of its body. */
+  updateRequests: Map<string, { operationId: string; bodyHash: string }>;
+}
+
+/** A hash of a Pull & change body that does not depend on its key order; no address is kept in the clear. */
+function updateBodyHash(update: UpdateOrderRequest): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([key, child]) => [key, canonical(child)]),
+          )
+        : value;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(update)))
+    .digest('base64url');
 }
 
 export interface OrderStoreOptions {
@@ -154,14 +182,21 @@ export class OrderStore {
 
   /**
    * Pull & change on the card's latest order: starts an UPDATE_ORDER operation whose outcome lands one step
-   * later. Accepted only before shipment; a CANCEL stops production at once.
-   *
-   * @returns the new operation's id, or undefined when the card never had an order.
+   * later. Accepted only before shipment; a CANCEL stops production at once. A `requestId` the card has seen
+   * before gets its original operation and nothing new when the body is the same, and is refused otherwise.
    */
-  update(issuerId: string, cardId: string, type: UpdateOrderType): string | undefined {
+  update(issuerId: string, cardId: string, body: UpdateOrderRequest, requestId?: string): UpdateResult {
     const card = this.#card(issuerId, cardId, false);
     const order = card?.orders.at(-1);
-    if (!card || !order) return undefined;
+    if (!card || !order) return { kind: 'unknown-card' };
+    const bodyHash = updateBodyHash(body);
+    const earlier = requestId === undefined ? undefined : card.updateRequests.get(requestId);
+    if (earlier) {
+      return earlier.bodyHash === bodyHash
+        ? { kind: 'replayed', operationId: earlier.operationId }
+        : { kind: 'request-id-reused' };
+    }
+    const { type } = body;
     const now = this.#options.clock.now();
     const update: Operation = {
       operationId: randomUUID(),
@@ -173,6 +208,7 @@ export class OrderStore {
       details: { status: order.operation.details.status },
     };
     card.operations.push(update);
+    if (requestId !== undefined) card.updateRequests.set(requestId, { operationId: update.operationId, bodyHash });
 
     const refusal = this.#refusal(order, type);
     if (!refusal) order.updates.push(type);
@@ -203,7 +239,7 @@ export class OrderStore {
       this.#options.onOperation(issuerId, structuredClone(update));
       if (type === 'CANCEL') this.#emit(order);
     });
-    return update.operationId;
+    return { kind: 'created', operationId: update.operationId };
   }
 
   /** Every order received, oldest first, without card data. */
@@ -251,7 +287,7 @@ export class OrderStore {
     const key = `${issuerId}/${cardId}`;
     let card = this.#cards.get(key);
     if (!card && create) {
-      card = { orders: [], operations: [] };
+      card = { orders: [], operations: [], updateRequests: new Map() };
       this.#cards.set(key, card);
     }
     return card;

@@ -118,6 +118,7 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
     encryptionKey,
     expFormat: config.expFormat,
     extraOrderFields: config.extraOrderFields,
+    updateOrderIdempotencyHeader: config.updateOrderIdempotencyHeader,
     tokenTtlSeconds: config.tokenTtlSeconds,
     clock,
     closing: closing.signal,

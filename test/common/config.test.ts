@@ -125,6 +125,27 @@ describe('loadConfig for D1', () => {
     }
   });
 
+  it('sends Pull & change identities in Idempotency-Key by default, under D1_UPDATE_ORDER_IDEMPOTENCY_HEADER, or none', () => {
+    assert.equal(loadConfig({}).d1.updateOrderIdempotencyHeader, 'Idempotency-Key');
+    const named = loadConfig({ D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'X-Request-Id' });
+    assert.equal(named.d1.updateOrderIdempotencyHeader, 'X-Request-Id');
+    assert.equal(loadConfig({ D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'none' }).d1.updateOrderIdempotencyHeader, undefined);
+    for (const [value, reason] of [
+      ['Idempotency Key', 'must be an HTTP header name (RFC 9110 token), or none'],
+      ['Authorization', 'must not be Authorization, a header the D1 client sets itself'],
+      ['X-Correlation-Id', 'must not be X-Correlation-Id, a header the D1 client sets itself'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: value }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, value);
+          assert.equal(err.message, `Invalid configuration: D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: ${reason}`);
+          return true;
+        },
+      );
+    }
+  });
+
   it('caches 1,000 workflows per worker by default, and refuses a cache smaller than the concurrent tasks', () => {
     assert.equal(loadConfig({}).worker.maxCachedWorkflows, 1000);
     assert.throws(

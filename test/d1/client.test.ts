@@ -207,6 +207,31 @@ describe('D1 client against the simulator', () => {
       { D1_SIM_STEP_DELAY: '200ms' },
     ));
 
+  it('sends a Pull & change requestId in the configured header: a repeat is the same request, another body a conflict', () =>
+    withStack(
+      async (stack) => {
+        const client = await clientFor(stack, { updateOrderIdempotencyHeader: 'X-Request-Id' });
+        await client.orderCard(ISSUER, 'card-change', await orderBody(stack));
+        const requestId = 'change-1';
+        const first = await client.updateOrder(ISSUER, 'card-change', { type: 'ACCELERATE' }, { requestId });
+        const again = await client.updateOrder(ISSUER, 'card-change', { type: 'ACCELERATE' }, { requestId });
+        assert.equal(again.operationId, first.operationId);
+        await assert.rejects(client.updateOrder(ISSUER, 'card-change', { type: 'CANCEL' }, { requestId }), {
+          code: 'ERR_D1_CONFLICT',
+          retryable: false,
+        });
+        const { operations } = await client.getProductionStatus(ISSUER, 'card-change');
+        assert.equal(operations.filter((op) => op.operation === 'UPDATE_ORDER').length, 1);
+
+        // With the header off (`none`), nothing names the request: each is a new one.
+        const plain = await clientFor(stack, { updateOrderIdempotencyHeader: undefined });
+        const other = await plain.updateOrder(ISSUER, 'card-change', { type: 'ACCELERATE' }, { requestId });
+        assert.notEqual(other.operationId, first.operationId);
+        await Promise.all([client.close(), plain.close()]);
+      },
+      { D1_SIM_STEP_DELAY: '1h', D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'X-Request-Id' },
+    ));
+
   it('talks mutual TLS, and is refused without a client certificate', async () => {
     const pki = await makeTestPki();
     await withStack(

@@ -52,6 +52,20 @@ describe('loadSimulatorConfig', () => {
     assert.deepEqual(configIssues({ D1_SIM_EXTRA_ORDER_FIELDS: 'services' }), ['D1_SIM_EXTRA_ORDER_FIELDS.0']);
   });
 
+  it('deduplicates Pull & change on Idempotency-Key by default, on the header D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER names, or not', () => {
+    assert.equal(loadSimulatorConfig({}).updateOrderIdempotencyHeader, 'idempotency-key');
+    const named = loadSimulatorConfig({ D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'X-Request-Id' });
+    assert.equal(named.updateOrderIdempotencyHeader, 'x-request-id');
+    const off = loadSimulatorConfig({ D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'none' });
+    assert.equal(off.updateOrderIdempotencyHeader, undefined);
+    assert.deepEqual(configIssues({ D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'a key' }), [
+      'D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER',
+    ]);
+    assert.deepEqual(configIssues({ D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER: 'authorization' }), [
+      'D1_SIM_UPDATE_ORDER_IDEMPOTENCY_HEADER',
+    ]);
+  });
+
   it('turns notifications off with D1_SIM_WEBHOOK_URL set to none or empty', () => {
     assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: 'none' }).webhook.urls, []);
     assert.deepEqual(loadSimulatorConfig({ D1_SIM_WEBHOOK_URL: '' }).webhook.urls, []);

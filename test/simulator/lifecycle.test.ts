@@ -21,8 +21,9 @@ describe('simulator production lifecycle', () => {
   const latestProduce = async (id: string) => (await produce(id)).at(-1);
   const steps = (count: number) => clock.advance(count * STEP_MS);
   const outcomes = (rules: unknown[]) => sim.call('POST', '/__sim/faults', { json: { outcomes: rules } });
-  const update = async (id: string, body: unknown) =>
-    sim.call('POST', `${sim.cardPath(id)}/operations:updateOrder`, { token: await sim.token(), json: body });
+  const update = async (id: string, body: unknown, headers: Record<string, string> = {}) =>
+    sim.call('POST', `${sim.cardPath(id)}/operations:updateOrder`, { token: await sim.token(), json: body, headers });
+  const updatesOf = async (id: string) => (await operations(id)).filter((op) => op.operation === 'UPDATE_ORDER');
 
   it('takes an order through every step to SUCCESSFUL/CARD_SHIPPED with shipment details', async () => {
     const id = cardId();
@@ -209,6 +210,65 @@ describe('simulator production lifecycle', () => {
         'forced past the stage rule',
       );
       await sim.call('POST', '/__sim/faults', { json: { updateOrderVerdict: 'BY_STAGE' } });
+    });
+
+    it('answers a repeated Idempotency-Key for the same card with the original 202 and operationId, acting once', async () => {
+      const id = cardId();
+      await sim.order(id);
+      const key = { 'Idempotency-Key': `cancel-${randomUUID()}` };
+      const first = await update(id, { type: 'CANCEL' }, key);
+      const again = await update(id, { type: 'CANCEL' }, key);
+      assert.equal(first.status, 202);
+      assert.equal(again.status, 202);
+      assert.equal(again.json.operationId, first.json.operationId);
+      assert.deepEqual(
+        (await updatesOf(id)).map((op) => op.operationId),
+        [first.json.operationId],
+      );
+      steps(1);
+      assert.equal((await updatesOf(id))[0]?.status, 'SUCCESSFUL', 'the one cancel is not refused as a second one');
+      const [order] = (await sim.call('GET', '/__sim/orders')).json as unknown as { updates: string[] }[];
+      assert.deepEqual(order?.updates, ['CANCEL']);
+
+      // The key names a request of this card only; without a key every request is a new one.
+      const other = cardId();
+      await sim.order(other);
+      assert.notEqual((await update(other, { type: 'ACCELERATE' }, key)).json.operationId, first.json.operationId);
+      await update(other, { type: 'ACCELERATE' });
+      await update(other, { type: 'ACCELERATE' });
+      assert.equal((await updatesOf(other)).length, 3);
+    });
+
+    it('answers 409 REQUEST_ID_REUSED to a key reused with another body, and takes the same body in any key order', async () => {
+      const id = cardId();
+      await sim.order(id);
+      const boston = { line1: '1 Other St', city: 'Boston', zipCode: '02101', countryCode: 'US' };
+      const key = { 'idempotency-key': randomUUID() };
+      const first = await update(id, { type: 'REDIRECT', newDeliveryAddress: boston }, key);
+      assert.equal(first.status, 202);
+      const reordered = { countryCode: 'US', zipCode: '02101', city: 'Boston', line1: '1 Other St' };
+      const same = await update(id, { newDeliveryAddress: reordered, type: 'REDIRECT' }, key);
+      assert.equal(same.json.operationId, first.json.operationId);
+
+      const reused = await update(id, { type: 'REDIRECT', newDeliveryAddress: { ...boston, city: 'Salem' } }, key);
+      assert.equal(reused.status, 409);
+      assert.equal(reused.json.errorCode, 'REQUEST_ID_REUSED');
+      assert.ok(!reused.text.includes('Salem') && !reused.text.includes('Other St'), 'the answer echoes the address');
+      assert.equal((await update(id, { type: 'CANCEL' }, key)).status, 409);
+      assert.equal((await updatesOf(id)).length, 1);
+    });
+
+    it('answers 400 naming the Idempotency-Key header when it breaks the id pattern, doing nothing', async () => {
+      const id = cardId();
+      await sim.order(id);
+      const answer = await update(id, { type: 'CANCEL' }, { 'Idempotency-Key': 'not an id!' });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.json.errorCode, 'INVALID_FIELD');
+      assert.deepEqual(
+        (answer.json.fields as { field: string }[]).map((issue) => issue.field),
+        ['idempotency-key'],
+      );
+      assert.equal((await updatesOf(id)).length, 0);
     });
 
     it('answers 404 for a card never ordered and 400 naming newDeliveryAddress for a REDIRECT without one', async () => {
