@@ -4,7 +4,7 @@ import type { ProgramCatalog } from '../orders/program-catalog.js';
 import type { CardOrder } from '../orders/schema.js';
 import { withHeartbeat } from './heartbeat.js';
 import { withTypedFailures } from './failures.js';
-import { checkOrder } from './validate-order.js';
+import { checkAcceptedOrder, checkOrder } from './validate-order.js';
 
 /**
  * The D1 order body for `order`, under `issuerRequestId` (the order's own, or a re-order's). `replacesCardIdField`
@@ -36,9 +36,12 @@ export function toD1OrderRequest(
 }
 
 /**
- * Orders the card at D1, after checking the order against its schema and program (the client checked it already;
- * this guards a workflow started by other means, at no cost in history). Safe to retry: D1 returns the original
- * operation for the same issuerRequestId.
+ * Orders the card at D1. The first submission, under the order's own issuerRequestId, is checked against the order
+ * schema and its program (the client checked it already; this guards a workflow started by other means, at no cost
+ * in history). A re-order or re-ship, under an id the order derived (any other id), sends what was accepted then:
+ * D1's own rules for the body only, so a program changed in the catalog since, or an original id placed before the
+ * re-order suffix was reserved, does not fail it. Safe to retry: D1 returns the original operation for the same
+ * issuerRequestId.
  */
 export function createSubmitOrder(
   d1: D1Client,
@@ -47,7 +50,12 @@ export function createSubmitOrder(
 ) {
   return function submitOrder(input: { order: CardOrder; issuerRequestId: string }): Promise<OperationAccepted> {
     return withTypedFailures(() => {
-      const order = checkOrder(input.order, catalog);
+      // The input crossed Temporal: the order's own id is read without trusting its shape (the checks do that).
+      const ownId = (input.order as { issuerRequestId?: unknown } | undefined)?.issuerRequestId;
+      const order =
+        input.issuerRequestId === ownId
+          ? checkOrder(input.order, catalog)
+          : checkAcceptedOrder(input.order, input.issuerRequestId);
       const body = toD1OrderRequest(order, input.issuerRequestId, replacesCardIdField);
       return withHeartbeat((signal) => d1.orderCard(order.issuerId, order.cardId, body, { signal }));
     });

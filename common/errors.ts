@@ -24,6 +24,7 @@ export type CardOrderErrorCode =
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
   | 'ERR_ORDER_INVALID'
+  | 'ERR_REORDER_ID_INVALID'
   | 'ERR_USAGE'
   | 'ERR_ISSUER_EVENT_DELIVERY'
   | 'ERR_ORDER_FAILED'
@@ -117,6 +118,26 @@ export class OrderValidationError extends CardOrderError {
 
   constructor(readonly issues: readonly { field: string; reason: string }[]) {
     super(`Invalid card order: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`);
+  }
+}
+
+/**
+ * Thrown when a re-order or re-ship cannot go to D1 under the id its order derived for it: that id breaks D1's
+ * issuerRequestId rules (in practice, `{issuerRequestId}--r{n}` of an original id too long to carry the suffix).
+ * Permanent: a later re-order's id is no shorter. Names both ids (identifiers, never card data) and the rule.
+ */
+export class ReorderIdError extends CardOrderError {
+  readonly code = 'ERR_REORDER_ID_INVALID' as const;
+
+  constructor(
+    readonly issuerRequestId: string,
+    readonly reorderRequestId: string,
+    readonly reason: string,
+  ) {
+    super(
+      `Order ${issuerRequestId} cannot be ordered again under ${reorderRequestId} ` +
+        `(${reorderRequestId.length} characters), which D1 refuses as an issuerRequestId: ${reason}`,
+    );
   }
 }
 

@@ -19,7 +19,7 @@ import {
   type AnyD1Error,
   type D1ErrorContext,
 } from '../common/errors.js';
-import { errorBodySchema } from './schemas.js';
+import { describeIssues, errorBodySchema, type ErrorBody } from './schemas.js';
 
 /** When D1 sends no usable Retry-After with a 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;
@@ -39,6 +39,31 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /**
+ * D1's error body as far as it keeps its contract: a field that breaks it (an oversize `error`, say) is left out and
+ * named in `refused` (field and rule, never the value), and the rest kept, since the status classifies the answer
+ * anyway. A body that is not a JSON object (a proxy's HTML page) gives nothing.
+ */
+function readErrorBody(body: string): { parsed: ErrorBody; refused: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { parsed: {}, refused: [] };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { parsed: {}, refused: [] };
+  const first = errorBodySchema.safeParse(json);
+  if (first.success) return { parsed: first.data, refused: [] };
+  const issues = describeIssues(first.error);
+  const kept: Record<string, unknown> = { ...json };
+  for (const { field } of issues) delete kept[field.split('.')[0] ?? field];
+  const second = errorBodySchema.safeParse(kept);
+  return {
+    parsed: second.success ? second.data : {},
+    refused: issues.map((issue) => `${issue.field} ${issue.reason}`),
+  };
+}
+
+/**
  * The typed error for a non-2xx answer to `operation` (e.g. "order card"). `body` is the raw response text.
  * A 401 maps to `D1UnauthorizedError`; the client refreshes its token once before letting it through.
  */
@@ -49,19 +74,13 @@ export function errorFromResponse(
   body: string,
   correlationId: string,
 ): AnyD1Error {
-  let parsed: { errorCode?: string | undefined; error?: string | undefined; error_description?: string | undefined } =
-    {};
-  try {
-    const result = errorBodySchema.safeParse(JSON.parse(body));
-    if (result.success) parsed = result.data;
-  } catch {
-    // Not JSON (a proxy's HTML page, say): the status alone decides.
-  }
+  const { parsed, refused } = readErrorBody(body);
   // OAuth errors carry their code in `error` (`invalid_grant`); D1's own carry it in `errorCode`.
   const d1ErrorCode =
     parsed.errorCode ?? (parsed.error && /^[A-Za-z0-9_]+$/.test(parsed.error) ? parsed.error : undefined);
   const detail = scrub([parsed.errorCode, parsed.error_description ?? parsed.error].filter(Boolean).join(': '));
-  const message = `D1 answered ${status} to ${operation}${detail ? ` (${detail})` : ''}`;
+  const refusal = refused.length > 0 ? `; its error body breaks the contract: ${refused.join('; ')}` : '';
+  const message = `D1 answered ${status} to ${operation}${detail ? ` (${detail})` : ''}${refusal}`;
   const context: D1ErrorContext = { httpStatus: status, d1ErrorCode, correlationId };
 
   if (status === 400 && operation === 'get token') return new D1TokenRejectedError(message, context);

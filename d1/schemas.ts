@@ -194,13 +194,48 @@ export const batchOrderRequestSchema = z.strictObject({
 });
 export type BatchOrderRequest = z.infer<typeof batchOrderRequestSchema>;
 
+/**
+ * Bounds of the strings D1 sends us. Every one is bounded, so an oversize value is refused where it enters (the
+ * webhook, the D1 client), naming its field, rather than reaching a workflow: `details.status` becomes the
+ * ProductionStage search attribute (Temporal fails the workflow task on a value over its size limit, and visibility
+ * stores it unencrypted), and the rest lands in history and issuer events. Ids follow D1's patterns (above).
+ */
+export const d1StringBounds = {
+  /** Codes: `operation`, `errorCode`, `details.status`, carrier codes and statuses, `dueDate`. */
+  code: 64,
+  /** A tracking number (carriers use up to about 40 characters). */
+  trackingNumber: 64,
+  /** A production site's id or name. */
+  productionSite: 128,
+  /** A file name (`inputFileName`), as file systems bound it. */
+  fileName: 255,
+  /** A field path in a refusal (`shipment.deliveryAddress.zipCode`). */
+  fieldPath: 256,
+  /** Free text for people: `reason`, `error`, `error_description`, the carrier's `message`. */
+  text: 512,
+  /** A URL (`trackingUrl`), the length browsers and proxies reliably take. */
+  url: 2048,
+  /** An ISO 8601 date-time: nanoseconds and an offset take 35 characters. */
+  dateTime: 40,
+  /** D1's access token (a JWT): generous, since a refused token stops every call. */
+  accessToken: 16384,
+  /** An OAuth scope list. */
+  scope: 1024,
+} as const;
+
+const code = z.string().max(d1StringBounds.code);
+const text = z.string().max(d1StringBounds.text);
+
 /** A field of a refused batch card and why, never its value (other keys D1 may add are dropped). */
-export const fieldIssueSchema = z.object({ field: z.string(), reason: z.string() });
+export const fieldIssueSchema = z.object({
+  field: z.string().max(d1StringBounds.fieldPath),
+  reason: text,
+});
 
 /** A batch card D1 accepted: its production started (or, for a resubmission, the original operation). */
 export const batchOrderAcceptedSchema = z.looseObject({
-  cardId: z.string(),
-  issuerRequestId: z.string().optional(),
+  cardId: cardIdSchema,
+  issuerRequestId: issuerRequestIdSchema.optional(),
   status: z.literal('ACCEPTED'),
   operationId: operationIdSchema,
 });
@@ -209,12 +244,12 @@ export const batchOrderAcceptedSchema = z.looseObject({
  * `ORDER_IN_PROGRESS` (another issuerRequestId is in flight for the card), or any other code D1 may use.
  */
 export const batchOrderRefusedSchema = z.looseObject({
-  cardId: z.string(),
-  issuerRequestId: z.string().optional(),
+  cardId: cardIdSchema,
+  issuerRequestId: issuerRequestIdSchema.optional(),
   status: z.literal('REFUSED'),
-  errorCode: z.string().min(1),
-  error: z.string(),
-  fields: z.array(fieldIssueSchema).optional(),
+  errorCode: code.min(1),
+  error: text,
+  fields: z.array(fieldIssueSchema).max(100).optional(),
 });
 export const batchOrderResultSchema = z.discriminatedUnion('status', [
   batchOrderAcceptedSchema,
@@ -227,7 +262,9 @@ export type BatchOrderResult = z.infer<typeof batchOrderResultSchema>;
  * client checks: HTTP 200 `{results: [...]}`, one result per card, in the request's order, each carrying the card's
  * `cardId` (and its `issuerRequestId` when it was valid). A refused card never affects the others.
  */
-export const batchOrderResponseSchema = z.looseObject({ results: z.array(batchOrderResultSchema) });
+export const batchOrderResponseSchema = z.looseObject({
+  results: z.array(batchOrderResultSchema).max(MAX_BATCH_CARDS),
+});
 export type BatchOrderResponse = z.infer<typeof batchOrderResponseSchema>;
 
 /** 202 to an order or an update: the operation D1 started. */
@@ -304,59 +341,68 @@ export type ProductionStatus = KnownProductionStatus | (string & {});
 export const operationStatuses = ['PENDING', 'SUCCESSFUL', 'FAILED'] as const;
 export type OperationStatus = (typeof operationStatuses)[number];
 
-const isoDateTime = z.iso.datetime({ offset: true });
+// zod's date-time format takes any number of fractional digits: the bound is ours.
+const isoDateTime = z.iso.datetime({ offset: true }).max(d1StringBounds.dateTime);
 
 /** Carrier tracking, usually present once the card is shipped; carriers fill what they can. */
 export const shipmentTrackingSchema = z.looseObject({
-  carrier: z.string().optional(),
-  trackingNumber: z.string().optional(),
-  status: z.string().optional(),
-  message: z.string().optional(),
-  trackingUrl: z.string().optional(),
+  carrier: code.optional(),
+  trackingNumber: z.string().max(d1StringBounds.trackingNumber).optional(),
+  status: code.optional(),
+  message: text.optional(),
+  trackingUrl: z.string().max(d1StringBounds.url).optional(),
 });
 export type ShipmentTracking = z.infer<typeof shipmentTrackingSchema>;
 
 export const operationDetailsSchema = z.looseObject({
-  /** A {@link ProductionStatus}: kept as a string, since D1 may add values. */
-  status: z.string().min(1),
-  reason: z.string().optional(),
-  dueDate: z.string().optional(),
-  productionSite: z.string().optional(),
+  /** A {@link ProductionStatus}: kept as a string, since D1 may add values; the ProductionStage search attribute. */
+  status: code.min(1),
+  reason: text.optional(),
+  dueDate: code.optional(),
+  productionSite: z.string().max(d1StringBounds.productionSite).optional(),
   shipment: shipmentTrackingSchema.optional(),
-  inputFileName: z.string().optional(),
-  issuerRequestId: z.string().optional(),
+  inputFileName: z.string().max(d1StringBounds.fileName).optional(),
+  // The id's length only: D1 documents this copy as the input file's, and we route by the top-level one.
+  issuerRequestId: z.string().max(64).optional(),
 });
 
 /** One operation as D1 reports it, in notifications and in the status response alike. */
 export const operationSchema = z.looseObject({
   operationId: operationIdSchema,
   /** `PRODUCE` for production, `UPDATE_ORDER` for Pull & change outcomes; other card operations may appear. */
-  operation: z.string().min(1),
+  operation: code.min(1),
   status: z.enum(operationStatuses),
   startTime: isoDateTime,
   endTime: isoDateTime.optional(),
   cardId: cardIdSchema,
   issuerRequestId: issuerRequestIdSchema.optional(),
-  errorCode: z.string().min(1).optional(),
-  error: z.string().optional(),
-  inputFileName: z.string().optional(),
+  errorCode: code.min(1).optional(),
+  error: text.optional(),
+  inputFileName: z.string().max(d1StringBounds.fileName).optional(),
   details: operationDetailsSchema,
 });
 export type Operation = z.infer<typeof operationSchema>;
 
+/** Most operations in one notification batch or status answer (a card has a handful in practice). */
+export const MAX_REPORTED_OPERATIONS = 1000;
+
 /** `GET .../productionStatus`: every operation D1 knows for the card. */
-export const productionStatusResponseSchema = z.looseObject({ operations: z.array(operationSchema) });
+export const productionStatusResponseSchema = z.looseObject({
+  operations: z.array(operationSchema).max(MAX_REPORTED_OPERATIONS),
+});
 export type ProductionStatusResponse = z.infer<typeof productionStatusResponseSchema>;
 
 /** What D1 posts to the issuer's notification endpoint: a batch of 1..N operations. */
-export const notificationBatchSchema = z.looseObject({ operations: z.array(operationSchema).min(1).max(1000) });
+export const notificationBatchSchema = z.looseObject({
+  operations: z.array(operationSchema).min(1).max(MAX_REPORTED_OPERATIONS),
+});
 export type NotificationBatch = z.infer<typeof notificationBatchSchema>;
 
 /** The body of every D1 error answer; both fields are optional in practice. */
 export const errorBodySchema = z.looseObject({
-  errorCode: z.string().optional(),
-  error: z.string().optional(),
-  error_description: z.string().optional(),
+  errorCode: code.optional(),
+  error: text.optional(),
+  error_description: text.optional(),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
@@ -370,10 +416,10 @@ export const tokenRequestSchema = z.strictObject({
 
 /** D1's token answer; `expires_in` arrives as a number or a numeric string. */
 export const tokenResponseSchema = z.looseObject({
-  access_token: z.string().min(1),
+  access_token: z.string().min(1).max(d1StringBounds.accessToken),
   token_type: z.string().regex(/^bearer$/i, 'must be Bearer'),
   expires_in: z.coerce.number().int().positive(),
-  scope: z.string().optional(),
+  scope: z.string().max(d1StringBounds.scope).optional(),
 });
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 

@@ -73,6 +73,13 @@ export const cardOrderSchema = z.strictObject({ ...orderFields, encryptedData: c
 export type CardOrder = z.infer<typeof cardOrderSchema>;
 
 /**
+ * An order as it was accepted at placement, read again for a re-order or a re-ship: D1's own rules only. Its id is
+ * any D1 issuerRequestId, without the part reserved for re-orders, since first-generation orders were placed with
+ * up to 64 characters before that rule, and what was accepted then stays accepted.
+ */
+export const acceptedCardOrderSchema = cardOrderSchema.extend({ issuerRequestId: issuerRequestIdSchema });
+
+/**
  * What a caller passes to `orderCard`: clear card data to encrypt, or a ready `encryptedData`, never both, and
  * optional timings, which the client resolves into the workflow's input.
  */

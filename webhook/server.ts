@@ -25,7 +25,14 @@ import {
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
-import { correlationIdSchema, issuerIdSchema, operationSchema, type Operation } from '../d1/schemas.js';
+import {
+  correlationIdSchema,
+  d1StringBounds,
+  issuerIdSchema,
+  MAX_REPORTED_OPERATIONS,
+  operationSchema,
+  type Operation,
+} from '../d1/schemas.js';
 import type { WebhookMetrics } from './metrics.js';
 import { NotificationRouter, type BatchDelivery } from './notification-router.js';
 import type { WebhookTokens } from './tokens.js';
@@ -36,7 +43,7 @@ export const webhookPaths = {
 } as const;
 
 /** The most operations a batch may hold, as D1's notification schema (`notificationBatchSchema`) allows. */
-export const MAX_BATCH_OPERATIONS = 1000;
+export const MAX_BATCH_OPERATIONS = MAX_REPORTED_OPERATIONS;
 
 /**
  * What makes a body a batch at all: anything else is refused whole (4xx). Its operations are then validated one by
@@ -61,7 +68,7 @@ export interface PartialBatchAnswer {
 
 const tokenRequestSchema = z.strictObject({
   grant_type: z.literal('client_credentials', { error: 'must be client_credentials' }),
-  scope: z.string().optional(),
+  scope: z.string().max(d1StringBounds.scope).optional(),
 });
 
 export interface WebhookServer {

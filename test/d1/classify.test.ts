@@ -50,6 +50,24 @@ describe('D1 error classification', () => {
     assert.equal(err.d1ErrorCode, undefined);
   });
 
+  it("leaves out and names an error body's oversize fields, keeping the status verdict and the rest", () => {
+    const longText = JSON.stringify({ errorCode: 'ORDER_IN_PROGRESS', error: 'x'.repeat(513) });
+    const conflict = errorFromResponse('order card', 409, {}, longText, 'c');
+    assert.equal(conflict.code, 'ERR_D1_CONFLICT');
+    assert.equal(conflict.d1ErrorCode, 'ORDER_IN_PROGRESS');
+    assert.match(conflict.message, /error body breaks the contract: error Too big: expected string to have <=512/);
+    assert.doesNotMatch(conflict.message, /xxxx/);
+
+    // An oversize code never becomes the order's failure reason; a 503 stays transient.
+    const longCode = JSON.stringify({ errorCode: 'E'.repeat(65), error: 'D1 is busy' });
+    const unavailable = errorFromResponse('order card', 503, {}, longCode, 'c');
+    assert.equal(unavailable.code, 'ERR_D1_UNAVAILABLE');
+    assert.equal(unavailable.retryable, true);
+    assert.equal(unavailable.d1ErrorCode, undefined);
+    assert.match(unavailable.message, /\(D1 is busy\); .*errorCode Too big: expected string to have <=64 characters/);
+    assert.doesNotMatch(unavailable.message, /EEEE/);
+  });
+
   it('never passes on a card number that a remote error echoed', () => {
     const err = errorFromResponse('order card', 400, {}, '{"errorCode":"X","error":"pan 4111111111111111 bad"}', 'c');
     assert.doesNotMatch(err.message, /4111111111111111/);

@@ -176,6 +176,17 @@ describe('D1 client batch orders against a misbehaving D1', () => {
         (cards) => ({ results: cards.map((card) => ({ cardId: card.cardId, status: 'MAYBE' })) }),
         /status/,
       ],
+      [
+        'an oversize refusal text',
+        (cards) => ({
+          results: cards.map((card, i) =>
+            i === 1
+              ? { cardId: card.cardId, status: 'REFUSED', errorCode: 'INVALID_FIELD', error: 'x'.repeat(513) }
+              : accepted(card, i),
+          ),
+        }),
+        /results\.1\.error Too big: expected string to have <=512 characters/,
+      ],
     ];
     for (const [what, answer, message] of answers) {
       const d1 = await fakeD1(answer);

@@ -10,12 +10,13 @@ import { Agent, request } from 'undici';
 import { createDataConverter } from '../../codec/data-converter.js';
 import { loadConfig } from '../../common/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
+import type { PartialBatchAnswer } from '../../webhook/server.js';
 import { loadTokenSecret } from '../../webhook/tokens.js';
 import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
-import { basic, type Harness, ISSUER, notify, operation, recorded, startWebhook, token } from './support.js';
+import { basic, type Harness, ISSUER, newCardId, notify, operation, recorded, startWebhook, token } from './support.js';
 
 describe('notification webhook', () => {
   let env: TestWorkflowEnvironment;
@@ -155,6 +156,32 @@ describe('notification webhook', () => {
     });
     assert.equal(wrongMethod.statusCode, 405);
     assert.equal(wrongMethod.headers.allow, 'POST');
+  });
+
+  it('refuses an operation with an oversize details.status, naming the field, and stores the rest of its batch', async () => {
+    const keptCard = newCardId('kept');
+    const refusedCard = newCardId('oversize');
+    const kept = operation(keptCard);
+    // Over the 64 characters of a code: as the ProductionStage search attribute it would fail the order's task.
+    const oversize = `CARD_${'X'.repeat(300)}`;
+    const response = await notify(h, await token(h), {
+      operations: [kept, operation(refusedCard, { details: { status: oversize } })],
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.match(String(response.headers['content-type']), /^application\/json/);
+    const answer = response.json<PartialBatchAnswer>();
+    assert.equal(answer.accepted, 1);
+    assert.deepEqual(answer.rejected, [
+      {
+        index: 1,
+        field: 'operations.1.details.status',
+        message: 'Too big: expected string to have <=64 characters',
+      },
+    ]);
+    assert.ok(!response.body.includes(oversize), 'never the value');
+    assert.deepEqual(await eventually(() => recorded(h, keptCard)), [kept]);
+    assert.equal(await recorded(h, refusedCard), undefined, 'the refused operation reached no workflow');
+    assert.ok(!h.logs.text().includes(oversize), 'nor in the log');
   });
 
   it('never answers 5xx or crashes on random bodies (fuzz)', async () => {
