@@ -490,6 +490,23 @@ export class CardOrdersClient {
   }
 
   /**
+   * Waits until the order's run closes, however it closes (a shipped order: when its delivery window ends), and
+   * reads it then, as {@link getOrder} does. The server answers when the run closes (the workflow's result, through
+   * any continue-as-new): nothing polls. A failed, terminated or timed-out run is read like any other, not thrown.
+   *
+   * @throws {OrderNotFoundError} when there is no such order.
+   */
+  async waitForClose(issuerRequestId: string, issuerId = this.config.d1.issuerId): Promise<OrderReading> {
+    try {
+      await this.orderHandle(issuerId, issuerRequestId).result();
+    } catch (err) {
+      // How it closed is for the reading to say.
+      if (!(err instanceof WorkflowFailedError)) orderNotFound(issuerId, issuerRequestId)(err);
+    }
+    return this.getOrder(issuerRequestId, issuerId);
+  }
+
+  /**
    * Starts a reconciliation of the task queue's open orders with D1 now, whether its Schedule (RECONCILE_SCHEDULE)
    * exists or not, and returns its workflow id, `reconcile-orders:{taskQueue}:manual-{ISO time}`: its result is the
    * {@link ReconcileSummary}, its current details in Web UI the progress. A worker must run it. It may overlap a
