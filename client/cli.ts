@@ -39,7 +39,10 @@ Commands:
                                   replacements of that card)
   cancel <issuerRequestId> [--request-id <id>]
                                   ask D1 to cancel an order; prints D1's verdict
-  watch <issuerRequestId>         follow an order until it ends
+  watch <issuerRequestId> [--until-closed]
+                                  follow an order until it ends; a shipped order still listening for its
+                                  carrier ends the watch with the line "delivery window open until <time>"
+                                  (--until-closed: wait until the order's run closes, and print its final status)
   accelerate <issuerRequestId>    Pull & change: produce at once, express carrier; prints D1's verdict
   redirect <issuerRequestId> --address-file <address.json>
                                   Pull & change: send the card to a new address; prints D1's verdict
@@ -73,6 +76,7 @@ Options:
   --id <campaignId>     the campaign's id (campaign start): 1 to 48 letters, digits, _ and -
   --skip-invalid        (campaign start) start with the file's valid lines, leaving out the bad ones
   --pull                (campaign cancel) also ask D1 to cancel the campaign's cards not yet shipped
+  --until-closed        (watch) wait past the final status until the order's run closes
   --json                machine-readable output
   -h, --help            this help
 
@@ -131,6 +135,12 @@ function describeState(state: OrderReading): string {
     : '';
   const execution = abnormalEnds.includes(state.execution) ? ` execution=${state.execution}` : '';
   return `${state.issuerRequestId} card=${state.cardId} status=${state.status}${stage}${failure}${shipment}${execution}`;
+}
+
+/** `watch`'s exit code: 0 for an order that shipped or was cancelled (and whose run was not terminated), else 1. */
+function watchExitCode(state: OrderReading): number {
+  const ok = (state.status === 'SHIPPED' || state.status === 'CANCELLED') && state.execution !== 'TERMINATED';
+  return ok ? 0 : 1;
 }
 
 /** `campaign status`'s line: `ID STATE total=N valid=N invalid=N` and the cards counted by status. */
@@ -214,6 +224,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         id: { type: 'string' },
         'skip-invalid': { type: 'boolean', default: false },
         pull: { type: 'boolean', default: false },
+        'until-closed': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -300,8 +311,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           last = line;
           // A closed run ends the watch whatever its last status (a terminated order stays IN_PRODUCTION).
           if (finalCardOrderStatuses.includes(state.status) || !openExecutions.includes(state.execution)) {
-            const ok = (state.status === 'SHIPPED' || state.status === 'CANCELLED') && state.execution !== 'TERMINATED';
-            return ok ? 0 : 1;
+            if (!openExecutions.includes(state.execution)) return watchExitCode(state);
+            // A shipped order lives on for its delivery window (carrier updates, a return): say until when.
+            const windowEndsAt = state.status === 'SHIPPED' ? state.delivery?.windowEndsAt : undefined;
+            if (windowEndsAt && !values.json) io.out(`delivery window open until ${windowEndsAt}`);
+            if (!values['until-closed']) return watchExitCode(state);
+            // Weeks, maybe: the server tells when the run closes, no polling.
+            const closed = await orders.waitForClose(orderId, issuerId);
+            const execution = abnormalEnds.includes(closed.execution) ? '' : ` execution=${closed.execution}`;
+            print(`${describeState(closed)}${execution}`, closed);
+            return watchExitCode(closed);
           }
           await delay(io.watchIntervalMs ?? 1000);
         }

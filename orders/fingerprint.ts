@@ -9,6 +9,7 @@
  */
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalJson } from '../common/canonical-json.js';
 import type { Config } from '../common/config.js';
 import { loadSecret } from '../common/secrets.js';
 
@@ -61,15 +62,4 @@ export function differingFields(placed: unknown, again: OrderFingerprint): strin
   if (!stored.success || stored.data.keyId !== again.keyId) return undefined;
   const names = new Set([...Object.keys(stored.data.fields), ...Object.keys(again.fields)]);
   return [...names].filter((name) => stored.data.fields[name] !== again.fields[name]).sort();
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, child]) => child !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonicalJson(child)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

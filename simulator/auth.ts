@@ -70,9 +70,10 @@ function assertionFailure(err: unknown, kid: string): string {
   return 'the assertion is not a valid ES256-signed JWT';
 }
 
-function unauthorized(message: string): HttpError {
+/** A 401 naming the scheme (RFC 6750 §3); with `error="invalid_token"` only when a token was sent (§3.1). */
+function unauthorized(message: string, tokenSent = true): HttpError {
   return new HttpError(401, 'UNAUTHORIZED', message, {
-    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+    headers: { 'www-authenticate': tokenSent ? 'Bearer error="invalid_token"' : 'Bearer' },
   });
 }
 
@@ -132,7 +133,7 @@ export class TokenService {
    */
   async authenticate(authorization: string | undefined): Promise<string> {
     const token = /^Bearer +([A-Za-z0-9_.-]+) *$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw unauthorized('a Bearer access token is required');
+    if (!token) throw unauthorized('a Bearer access token is required', /^Bearer +\S/i.test(authorization ?? ''));
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#secret, {

@@ -154,8 +154,8 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   };
 
   app.post(d1Paths.token, (request, reply) => {
-    // RFC 6749 §5.1: token answers must not be cached.
-    reply.header('cache-control', 'no-store');
+    // RFC 6749 §5.1: token answers must not be cached, by HTTP/1.1 caches or older ones.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return tokens.exchange(request.body, faults.current.tokenTtlSeconds ?? deps.tokenTtlSeconds);
   });
 

@@ -1,13 +1,15 @@
 /**
  * Delivery of operations to the issuer webhook as D1 does it: an OAuth client-credentials token from the
- * issuer's token endpoint (HTTP Basic), then `POST .../notifications/d1/v2/issuers/{issuerId}/cards` with
- * `{operations:[...]}` in batches, retried with exponential backoff on any non-2xx answer, timeout or connection
- * error. Faults may drop, duplicate or reorder batches.
+ * issuer's token endpoint (HTTP Basic, the id and secret form-urlencoded first as RFC 6749 §2.3.1 says), then
+ * `POST .../notifications/d1/v2/issuers/{issuerId}/cards` with `{operations:[...]}` in batches, retried with
+ * exponential backoff on any non-2xx answer, timeout or connection error. Faults may drop, duplicate or reorder
+ * batches.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
+import { basicAuthorization } from '../common/basic-auth.js';
 import type { Logger } from '../common/logger.js';
 import { tokenResponseSchema, type Operation } from '../d1/schemas.js';
 import { sleep, type Clock, type Timer } from './clock.js';
@@ -259,7 +261,7 @@ export class Notifier {
       ...this.#requestOptions(signal),
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        authorization: basicAuthorization(clientId, clientSecret),
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },

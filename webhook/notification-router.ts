@@ -12,13 +12,27 @@
  * 4. a card with no order of ours at all: the card's record of unmatched notifications (signal-with-start, so
  *    nothing is dropped).
  *
- * Throws when Temporal does not take a signal, so the webhook answers 503 and D1 retries the batch; the workflows'
- * deduplication makes the operations already taken harmless the second time.
+ * Each order gets at most one signal per delivery of a batch. An operation naming an order that does not exist goes
+ * to its card's running order; where that order has operations of its own in the batch (the card's operations go
+ * to more than one order), the named orders are described first, so that it still gets them all in one signal. (Only
+ * an operation naming an absent order for a card whose running order the batch reaches through operations of other
+ * cards alone, which D1 would not send, can still cost that order a second signal.)
+ *
+ * When Temporal does not take a signal, the other orders of the same step are signalled all the same, and then the
+ * batch fails, so the webhook answers 503 and D1 delivers the whole batch again. Each order's signal carries a
+ * request id made of the workflow id and its operations ({@link signalRequestId}); the server keeps the request ids
+ * a run was signalled under and takes a second signal under one as done, without a history event. So a batch
+ * delivered again costs the orders already signalled one cheap call each and nothing in their histories, whichever
+ * webhook replica gets it (a run that continued as new in between starts with no request ids: it gets the signal
+ * again, and the order drops the reports it has).
  *
  * @module
  */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
@@ -46,6 +60,21 @@ export interface BatchDelivery {
 /** Workflows signalled at once by default. */
 export const DEFAULT_SIGNAL_CONCURRENCY = 32;
 
+/** gRPC's NOT_FOUND: the workflow has no running run (it closed, or was never there). */
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * The request id of one order's signal: the same operations (whatever the order of their keys) for the same
+ * workflow give the same id, so a batch D1 delivers again is a signal the server already has (see the module
+ * description). A digest, because the id is kept in the order's history unencrypted (the codec encrypts payloads
+ * only) and operations may carry personal data; it covers every operation whole, D1's operationId included, so no
+ * one field can be guessed back from it.
+ */
+export function signalRequestId(workflowId: string, operations: readonly Operation[]): string {
+  const digest = createHash('sha256').update(workflowId).update('\n').update(canonicalJson(operations));
+  return `d1-notification-${digest.digest('base64url')}`;
+}
+
 /** The workflow id that keeps unmatched notifications for one card. */
 export function unmatchedWorkflowId(issuerId: string, cardId: string): string {
   return `card-notifications:${issuerId}:${cardId}`;
@@ -67,14 +96,15 @@ export function cardOrdersQuery(issuerId: string, cardId: string, execution: 'ru
 }
 
 /**
- * Runs `task` for each item, at most `limit` at once. After a failure it starts no more, lets those running settle
- * (they share the caller's deadline), and rethrows the first failure.
+ * Runs `task` for each item, at most `limit` at once, then rethrows the first failure. A failure does not stop the
+ * others: every order of the step gets its signal in this delivery, and the delivery after a 503 finds them signalled
+ * (they share the caller's deadline, so a Temporal that is down fails them all quickly once it has passed).
  */
 async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async () => {
-    while (!failure && next < items.length) {
+    while (next < items.length) {
       const item = items[next++] as T;
       try {
         await task(item);
@@ -158,12 +188,31 @@ export class NotificationRouter {
       );
     await lookUp(items.filter((item) => !item.operation.issuerRequestId).map((item) => item.operation.cardId));
 
-    const target = (item: Item) => {
-      const { issuerRequestId, cardId } = item.operation;
-      return issuerRequestId
-        ? cardOrderWorkflowId(issuerId, originalRequestId(issuerRequestId))
-        : runningOrders.get(cardId);
+    /** The order an operation names, re-orders to their original's. */
+    const namedOrder = (item: Item) => {
+      const { issuerRequestId } = item.operation;
+      return issuerRequestId ? cardOrderWorkflowId(issuerId, originalRequestId(issuerRequestId)) : undefined;
     };
+    /** Named orders known not to exist: their operations go to the card's running order. */
+    const absentOrders = new Set<string>();
+    const target = (item: Item) => {
+      const name = namedOrder(item);
+      return name && !absentOrders.has(name) ? name : runningOrders.get(item.operation.cardId);
+    };
+
+    // An absent named order's operations would reach their card's running order in a second signal, after that
+    // order's own: where a card's operations go to more than one order, describe its named orders first (no
+    // history event) and route the absent ones' operations with the rest.
+    const doubtful = new Set<string>();
+    for (const group of groupBy(items, (item) => item.operation.cardId).values()) {
+      if (new Set(group.map(target).filter((order) => order !== undefined)).size < 2) continue;
+      for (const name of group.map(namedOrder)) if (name) doubtful.add(name);
+    }
+    await forEachBounded([...doubtful], this.concurrency, async (workflowId) => {
+      if (await this.isAbsent(workflowId)) absentOrders.add(workflowId);
+    });
+    await lookUp(items.filter((item) => absentOrders.has(namedOrder(item) ?? '')).map((item) => item.operation.cardId));
+
     /** Operations whose order is not there at all (never started, or long deleted). */
     const orderless: Item[] = [];
     const signalOrders = (groups: Map<string, Item[]>) =>
@@ -241,11 +290,11 @@ export class NotificationRouter {
     const handle = this.client.workflow.getHandle(workflowId);
     for (let attempt = 0; ; attempt++) {
       try {
-        await handle.signal(d1NotificationSignal, payload(group));
+        await this.signal(workflowId, payload(group));
         this.options.metrics?.signals.inc();
         return 'signalled';
       } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        if (!(isGrpcServiceError(err) && Number(err.code) === GRPC_NOT_FOUND)) throw err;
       }
       // Not running: closed, or never there. Describe tells which (within the namespace's retention).
       let running: boolean;
@@ -257,6 +306,35 @@ export class NotificationRouter {
       }
       // Running again (a new run started under the id in between): signal it once more.
       if (!running || attempt > 0) return 'ended';
+    }
+  }
+
+  /**
+   * Sends `d1Notification` under {@link signalRequestId}. The client's `signal` gives every call a random request id,
+   * so this is the same call made directly, its input encoded with the client's data converter (the payload codec).
+   */
+  private async signal(workflowId: string, input: { operations: Operation[] }): Promise<void> {
+    const { namespace, identity, loadedDataConverter } = this.client.options;
+    let payloads: Payload[] = [loadedDataConverter.payloadConverter.toPayload(input)];
+    for (const codec of loadedDataConverter.payloadCodecs) payloads = await codec.encode(payloads);
+    await this.client.workflowService.signalWorkflowExecution({
+      namespace,
+      identity,
+      workflowExecution: { workflowId },
+      signalName: d1NotificationSignal.name,
+      input: { payloads },
+      requestId: signalRequestId(workflowId, input.operations),
+    });
+  }
+
+  /** Whether no workflow has this id at all (within the namespace's retention); a closed one is not absent. */
+  private async isAbsent(workflowId: string): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(workflowId).describe();
+      return false;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return true;
+      throw err;
     }
   }
 

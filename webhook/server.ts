@@ -13,6 +13,7 @@ import formbody from '@fastify/formbody';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { basicCredentialCandidates } from '../common/basic-auth.js';
 import type { Config } from '../common/config.js';
 import {
   fieldIssues,
@@ -86,14 +87,6 @@ export interface WebhookDependencies {
   metrics?: WebhookMetrics;
 }
 
-function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString();
-  const colon = decoded.indexOf(':');
-  return colon < 0 ? undefined : { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
-}
-
 /** Builds the webhook and listens on `config.webhook.host:port` (0 picks a free port). */
 export async function createWebhookServer(config: Config, deps: WebhookDependencies): Promise<WebhookServer> {
   const { client, tokens, logger, metrics } = deps;
@@ -141,8 +134,9 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
   });
 
   app.post(webhookPaths.token, async (request, reply) => {
-    const credentials = basicCredentials(request.headers.authorization);
-    const client = credentials && tokens.authenticate(credentials.id, credentials.secret);
+    const client = basicCredentialCandidates(request.headers.authorization)
+      .map(({ clientId, clientSecret }) => tokens.authenticate(clientId, clientSecret))
+      .find((found) => found !== undefined);
     if (!client) {
       throw new HttpError(401, 'invalid_client', 'unknown client or wrong secret', {
         oauth: true,
@@ -152,7 +146,11 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
     requireMediaType(request, { allowForm: true });
     const body = tokenRequestSchema.safeParse(request.body ?? {});
     if (!body.success) throw HttpError.oauth('unsupported_grant_type', 'grant_type must be client_credentials');
-    return reply.header('cache-control', 'no-store').send(await tokens.issue(client));
+    // RFC 6749 §5.1: an answer carrying a token must not be cached, by HTTP/1.1 caches or older ones.
+    return reply
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .send(await tokens.issue(client));
   });
   refuseOtherMethods(app, webhookPaths.token, ['POST']);
 
@@ -160,12 +158,19 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
     // Who may call, and with what, is settled before the body is read.
     onRequest: async (request) => {
       const bearer = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-      if (!bearer) throw new HttpError(401, 'UNAUTHORIZED', 'a Bearer token from the token endpoint is required');
+      // RFC 6750 §3: a 401 names the scheme to use; the error attribute only when a token was sent (§3.1).
+      if (!bearer) {
+        throw new HttpError(401, 'UNAUTHORIZED', 'a Bearer token from the token endpoint is required', {
+          headers: { 'www-authenticate': 'Bearer' },
+        });
+      }
       let allowed: string[];
       try {
         allowed = await tokens.verify(bearer);
       } catch {
-        throw new HttpError(401, 'UNAUTHORIZED', 'the token is invalid or expired');
+        throw new HttpError(401, 'UNAUTHORIZED', 'the token is invalid or expired', {
+          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+        });
       }
       const { issuerId } = request.params as { issuerId: string };
       parseOrRefuse(issuerIdSchema, issuerId, 'issuerId');

@@ -34,14 +34,19 @@ describe('card-orders CLI', () => {
     return { code, out, err };
   }
 
-  /** The example order, with ids no other test uses. */
-  async function exampleOrderFile(): Promise<{ file: string; issuerRequestId: string }> {
+  /** The example order, with ids no other test uses (and `extra` fields, e.g. its timings). */
+  async function exampleOrderFile(
+    extra: Record<string, unknown> = {},
+  ): Promise<{ file: string; issuerRequestId: string }> {
     const order = JSON.parse(
       await readFile(path.join(projectRoot, 'examples/order-individual.json'), 'utf8'),
     ) as Record<string, unknown>;
     const issuerRequestId = uniqueName('cli');
     const file = path.join(process.env.TEST_TMPDIR ?? tmpdir(), `${issuerRequestId}.json`);
-    await writeFile(file, JSON.stringify({ ...order, issuerRequestId, cardId: issuerRequestId.slice(0, 40) }));
+    await writeFile(
+      file,
+      JSON.stringify({ ...order, issuerRequestId, cardId: issuerRequestId.slice(0, 40), ...extra }),
+    );
     return { file, issuerRequestId };
   }
 
@@ -61,6 +66,28 @@ describe('card-orders CLI', () => {
       assert.equal((JSON.parse(status.out[0] ?? '{}') as { status: string }).status, 'SHIPPED');
       const again = await cli('order', '--file', file);
       assert.match(again.out[0] ?? '', /EXISTING$/);
+    }));
+
+  it('ends the watch of a shipped order by saying until when it listens, and waits for it with --until-closed', () =>
+    stack.withWorker(async () => {
+      // Long enough for the first watch to see the order shipped and still open, short enough to wait out.
+      const { file, issuerRequestId } = await exampleOrderFile({ timings: { deliveryWindow: '6s' } });
+      assert.equal((await cli('order', '--file', file)).code, 0);
+      const watched = await cli('watch', issuerRequestId);
+      assert.equal(watched.code, 0);
+      assert.match(watched.out.at(-2) ?? '', /status=SHIPPED stage=CARD_SHIPPED tracking=fedex:/);
+      const windowEndsAt = /^delivery window open until (\S+)$/.exec(watched.out.at(-1) ?? '')?.[1];
+      assert.ok(windowEndsAt, `last line: ${watched.out.at(-1)}`);
+      assert.equal((await stack.client.getOrder(issuerRequestId)).execution, 'RUNNING');
+
+      const closed = await cli('watch', issuerRequestId, '--until-closed');
+      assert.equal(closed.code, 0);
+      assert.equal(closed.out.at(-2), `delivery window open until ${windowEndsAt}`);
+      assert.match(
+        closed.out.at(-1) ?? '',
+        /status=SHIPPED stage=CARD_SHIPPED tracking=fedex:\S+ execution=COMPLETED$/,
+      );
+      assert.ok(Date.now() >= Date.parse(windowEndsAt), 'it waited for the window to close');
     }));
 
   it('cancels an order in production, and refuses to cancel one that has ended', () =>

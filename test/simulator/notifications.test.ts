@@ -25,8 +25,15 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** An issuer webhook as Part A describes it: a Basic-auth token endpoint and a Bearer-protected notification one. */
-/** A webhook stand-in; replicas given the same `tokens` accept each other's tokens, as ours share their secret. */
-async function startReceiver(tokens = new Set<string>()) {
+/**
+ * A webhook stand-in; replicas given the same `tokens` accept each other's tokens, as ours share their secret. It
+ * expects `basic` as the token request's Authorization (default: the demo credentials, which encoding leaves as
+ * they are).
+ */
+async function startReceiver(
+  tokens = new Set<string>(),
+  basic = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+) {
   const state = {
     batches: [] as Batch[],
     tokenRequests: 0,
@@ -39,7 +46,6 @@ async function startReceiver(tokens = new Set<string>()) {
     void readBody(request).then((body) => {
       if (request.method === 'POST' && request.url === '/authz/d1/v1/oauth2/token') {
         state.tokenRequests += 1;
-        const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
         if (request.headers.authorization !== basic) return response.writeHead(401).end();
         if (new URLSearchParams(body).get('grant_type') !== 'client_credentials') {
           return response.writeHead(400).end();
@@ -84,8 +90,9 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 async function withWebhook(
   env: Record<string, string>,
   body: (sim: TestSimulator, receiver: Receiver) => Promise<void>,
+  basic?: string,
 ): Promise<void> {
-  const receiver = await startReceiver();
+  const receiver = await startReceiver(undefined, basic);
   const sim = await startSimulator({ D1_SIM_WEBHOOK_URL: receiver.url, D1_SIM_STEP_DELAY: '10ms', ...env });
   try {
     await body(sim, receiver);
@@ -174,6 +181,20 @@ describe('simulator notifications to the issuer webhook', () => {
       await sim.close();
       await a.close();
     }
+  });
+
+  it('form-urlencodes the client id and secret before base64, as RFC 6749 2.3.1 says', async () => {
+    const env = { D1_SIM_WEBHOOK_CLIENT_ID: 'd1 sim:eu', D1_SIM_WEBHOOK_CLIENT_SECRET: 'p+ss/w%rd=a&b' };
+    const basic = `Basic ${Buffer.from('d1+sim%3Aeu:p%2Bss%2Fw%25rd%3Da%26b').toString('base64')}`;
+    await withWebhook(
+      env,
+      async (sim, receiver) => {
+        await sim.order('card-encoded');
+        await receivedAtLeast(receiver, 6);
+        assert.equal(receiver.state.tokenRequests, 1);
+      },
+      basic,
+    );
   });
 
   it('fetches a new token when the webhook answers 401 to the cached one', async () => {

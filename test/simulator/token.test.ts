@@ -39,6 +39,9 @@ describe('simulator token endpoint', () => {
     assert.equal(token.token_type, 'Bearer');
     assert.equal(token.expires_in, 900);
     assert.equal(token.scope, 'd1-api:physical-card');
+    // RFC 6749 5.1: a token answer is not to be cached.
+    assert.equal(answer.headers['cache-control'], 'no-store');
+    assert.equal(answer.headers.pragma, 'no-cache');
   });
 
   it('issues a token for the same request sent as JSON', async () => {
@@ -125,8 +128,13 @@ describe('simulator token endpoint', () => {
     });
 
     it('answers 401 to a missing, malformed or forged token', async () => {
-      assertUnauthorized(await statusOf());
-      assertUnauthorized(await statusOf('garbage'));
+      // RFC 6750 3.1: the error attribute only when a token was sent.
+      const missing = await statusOf();
+      assertUnauthorized(missing);
+      assert.equal(missing.headers['www-authenticate'], 'Bearer');
+      const garbage = await statusOf('garbage');
+      assertUnauthorized(garbage);
+      assert.equal(garbage.headers['www-authenticate'], 'Bearer error="invalid_token"');
       const forged = await new SignJWT({ serial: 0 })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer('d1-simulator')

@@ -11,7 +11,13 @@ import type { PartialBatchAnswer } from '../../webhook/server.js';
 import type { CARD_ORDER_WORKFLOW_TYPES } from '../../workflows/definitions.js';
 import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
 import { recordedNotificationsQuery } from '../fixtures/workflows/notification-recorder.js';
-import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
+import {
+  eventually,
+  startLocalTestServer,
+  testEnvironment,
+  testWorkflowBundle,
+  uniqueName,
+} from '../helpers/temporal.js';
 import {
   counter,
   exists,
@@ -174,6 +180,20 @@ describe('notification routing', () => {
     }
   });
 
+  it('signals an order once when an operation of its card names an order that does not exist', async () => {
+    const order = await parkOrder('cardOrderV2', newCardId());
+    await visible(`WorkflowId = '${order.workflowId}'`);
+    // Its own report, then one naming an order placed elsewhere (no workflow of ours): both are its card's.
+    const ops = [
+      operation(order.cardId, { issuerRequestId: order.issuerRequestId }),
+      operation(order.cardId, { issuerRequestId: uniqueName('req-elsewhere') }),
+    ];
+    const response = await notify(h, await token(h), { operations: ops });
+    assert.equal(response.statusCode, 204, response.body);
+    assert.deepEqual(await signalsIn(h, order.workflowId), [ops.map((op) => op.operationId)]);
+    assert.equal(await exists(h, unmatchedWorkflowId(ISSUER, order.cardId)), false);
+  });
+
   it('acknowledges notifications for an ended order as late, without an unmatched record', async () => {
     const shipped = await parkOrder('cardOrderV2', newCardId());
     const shippedLegacy = await parkOrder('cardOrder', newCardId());
@@ -290,5 +310,55 @@ describe('notification routing', () => {
     );
     assert.deepEqual(await signalsIn(h, victim.workflowId), []);
     assert.equal((await counter(h, 'webhook_signals_total')) - signalsBefore, 0);
+  });
+});
+
+describe('notification routing when an order refuses its signal', () => {
+  let env: TestWorkflowEnvironment;
+  let h: Harness;
+  const parkedQueue = uniqueName('parked-orders');
+
+  before(async () => {
+    // A server of its own where a run takes two signals at most: an order that has had them refuses the next one,
+    // as Temporal refuses a signal it cannot take, while the orders beside it take theirs.
+    env = await startLocalTestServer(['--dynamic-config-value', 'history.maximumSignalsPerExecution=2']);
+    h = await startWebhook({ address: env.address, connection: env.connection });
+  });
+  after(async () => {
+    await h?.close();
+    await env?.teardown();
+  });
+
+  /** A card order no worker runs: it stays Running, and its history shows what it was sent. */
+  async function parkOrder() {
+    const issuerRequestId = uniqueName('req');
+    const workflowId = cardOrderWorkflowId(ISSUER, issuerRequestId);
+    await h.client.workflow.start('cardOrderV2', { workflowId, taskQueue: parkedQueue, args: [] });
+    return { workflowId, issuerRequestId, cardId: newCardId() };
+  }
+
+  it('signals every other order of the batch, answers 503, and a redelivery adds nothing to their histories', async () => {
+    const full = await parkOrder();
+    const fullHandle = h.client.workflow.getHandle(full.workflowId);
+    for (let i = 0; i < 2; i++) await fullHandle.signal('filler');
+    const others = [await parkOrder(), await parkOrder()];
+    // The refusing order first: one order at a time, the others come after its failure.
+    const ops = [full, ...others].map((order) => operation(order.cardId, { issuerRequestId: order.issuerRequestId }));
+    const router = new NotificationRouter(h.client, h.config.temporal.taskQueue, {
+      unmatchedRetentionMs: 60_000,
+      concurrency: 1,
+    });
+    await assert.rejects(h.client.withDeadline(Date.now() + 5_000, () => router.deliverBatch(ISSUER, ops)));
+    for (const [i, order] of others.entries()) {
+      assert.deepEqual(await signalsIn(h, order.workflowId), [[ops[i + 1]?.operationId]], order.workflowId);
+    }
+
+    // D1 gets a 503 and delivers the same batch again: the orders signalled already get no second signal event.
+    const again = await notify(h, await token(h), { operations: ops });
+    assert.equal(again.statusCode, 503, again.body);
+    for (const [i, order] of others.entries()) {
+      assert.deepEqual(await signalsIn(h, order.workflowId), [[ops[i + 1]?.operationId]], order.workflowId);
+    }
+    assert.deepEqual(await signalsIn(h, full.workflowId), []);
   });
 });

@@ -53,6 +53,9 @@ describe('notification webhook', () => {
     const body = good.json<Record<string, unknown>>();
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.expires_in, '60');
+    // RFC 6749 5.1: a token answer is not to be cached.
+    assert.equal(good.headers['cache-control'], 'no-store');
+    assert.equal(good.headers.pragma, 'no-cache');
     for (const authorization of [`Basic ${Buffer.from('d1-simulator:wrong').toString('base64')}`, undefined]) {
       const refused = await h.webhook.app.inject({
         method: 'POST',
@@ -62,6 +65,38 @@ describe('notification webhook', () => {
       });
       assert.equal(refused.statusCode, 401);
       assert.equal(refused.json<{ error: string }>().error, 'invalid_client');
+    }
+  });
+
+  it('takes client credentials form-urlencoded before base64 (RFC 6749 2.3.1), and as sent by clients that do not encode', async () => {
+    const encodedClient = { clientId: 'd1 eu:client', clientSecret: 'p+ss/w%rd:a=1&b=2', issuerIds: [ISSUER] };
+    // A base64 secret, with `+` and `/`, as a client that does not encode sends it.
+    const plainClient = { clientId: 'd1-plain', clientSecret: 'q2+Yd/Pe7Lw8mR0sXa4bTg==', issuerIds: [ISSUER] };
+    const other = await startWebhook(
+      { address: env.address, connection: env.connection },
+      { WEBHOOK_CLIENTS: JSON.stringify([encodedClient, plainClient]) },
+    );
+    try {
+      const tokenAnswer = (authorization: string) =>
+        other.webhook.app.inject({
+          method: 'POST',
+          url: '/authz/d1/v1/oauth2/token',
+          headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'grant_type=client_credentials',
+        });
+      const basicOf = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+      // Each form-urlencoded by hand: a space is `+`, a reserved character `%XX`.
+      const encoded = await tokenAnswer(basicOf('d1+eu%3Aclient:p%2Bss%2Fw%25rd%3Aa%3D1%26b%3D2'));
+      assert.equal(encoded.statusCode, 200, encoded.body);
+      const plainEncoded = await tokenAnswer(basicOf('d1-plain:q2%2BYd%2FPe7Lw8mR0sXa4bTg%3D%3D'));
+      assert.equal(plainEncoded.statusCode, 200, plainEncoded.body);
+      const plainAsIs = await tokenAnswer(basicOf(`${plainClient.clientId}:${plainClient.clientSecret}`));
+      assert.equal(plainAsIs.statusCode, 200, plainAsIs.body);
+      const wrong = await tokenAnswer(basicOf('d1+eu%3Aclient:p%2Bss%2Fw%25rd'));
+      assert.equal(wrong.statusCode, 401);
+      assert.equal(wrong.json<{ error: string }>().error, 'invalid_client');
+    } finally {
+      await other.close();
     }
   });
 
@@ -101,6 +136,9 @@ describe('notification webhook', () => {
       const response = await notify(h, bearer, { operations: [operation(cardId)] });
       assert.equal(response.statusCode, 401, String(bearer));
       assert.equal(response.json<{ errorCode: string }>().errorCode, 'UNAUTHORIZED');
+      // RFC 6750 3 and 3.1: the scheme to use, and invalid_token only when a token was sent.
+      const challenge = bearer === undefined ? 'Bearer' : 'Bearer error="invalid_token"';
+      assert.equal(response.headers['www-authenticate'], challenge, String(bearer));
     }
     assert.equal(await recorded(h, cardId), undefined);
   });
