@@ -5,6 +5,7 @@ import { isCardOrderError } from '../common/errors.js';
 import type { D1Client } from '../d1/client.js';
 import type { Operation } from '../d1/schemas.js';
 import { d1ReportFor, isD1Ahead } from '../orders/reconcile-compare.js';
+import { reorderRequestId } from '../orders/reorder-id.js';
 import {
   d1StatusReportSignal,
   orderStateQuery,
@@ -74,6 +75,17 @@ function reasonOf(err: unknown): string {
   return isCardOrderError(err) ? err.code : err instanceof Error ? err.name : 'unknown';
 }
 
+/** The D1 request id of the order's current submission: its own, or its latest re-order's. */
+function sentRequestId(state: OrderState): string {
+  const { reorders } = state.attempts;
+  return reorders === 0 ? state.issuerRequestId : reorderRequestId(state.issuerRequestId, reorders);
+}
+
+/** D1's order taken under `issuerRequestId`, if D1 has one. */
+function takenUnder(operations: readonly Operation[] | undefined, issuerRequestId: string): Operation | undefined {
+  return operations?.find((op) => op.operation === 'PRODUCE' && op.issuerRequestId === issuerRequestId);
+}
+
 async function reconcileOne(temporal: Client, d1: D1Client, order: OpenOrder, signal: AbortSignal): Promise<Outcome> {
   const handle = temporal.workflow.getHandle(order.workflowId);
   let state: OrderState;
@@ -86,8 +98,9 @@ async function reconcileOne(temporal: Client, d1: D1Client, order: OpenOrder, si
     });
     return { kind: 'failed' };
   }
-  const { operationId } = state;
-  if (operationId === undefined) return { kind: 'skipped' };
+  // An order whose submit D1 never answered is at D1 or not: only D1's status of the card can tell.
+  const unanswered = state.operationId === undefined && state.status === 'D1_UNREACHABLE';
+  if (state.operationId === undefined && !unanswered) return { kind: 'skipped' };
 
   let operations: Operation[] | undefined;
   try {
@@ -105,6 +118,8 @@ async function reconcileOne(temporal: Client, d1: D1Client, order: OpenOrder, si
       return { kind: 'failed' };
     }
   }
+  const operationId = state.operationId ?? takenUnder(operations, sentRequestId(state))?.operationId;
+  if (operationId === undefined) return { kind: 'checked' };
   const found = {
     workflowId: order.workflowId,
     issuerRequestId: state.issuerRequestId,

@@ -22,7 +22,14 @@ describe('reconciliation with D1 (real dev server, simulator and webhook)', () =
   let stack: SagaStack;
   before(async () => {
     // An out-of-stock order waits an hour to be re-ordered: an open order in step with D1.
-    stack = await startSagaStack({ serviceEnv: { ORDER_OUT_OF_STOCK_REORDER_DELAY: '1h' } });
+    // A submit that D1 leaves unanswered for 3 s makes its order wait an hour as D1_UNREACHABLE before trying again.
+    stack = await startSagaStack({
+      serviceEnv: {
+        ORDER_OUT_OF_STOCK_REORDER_DELAY: '1h',
+        ORDER_D1_RETRY_TIMEOUT: '3s',
+        ORDER_D1_OUTAGE_MAX_INTERVAL: '1h',
+      },
+    });
   });
   after(async () => {
     await stack?.close();
@@ -184,6 +191,38 @@ describe('reconciliation with D1 (real dev server, simulator and webhook)', () =
         );
       } finally {
         await terminate(forgotten.issuerRequestId);
+      }
+    }));
+
+  it('finds at D1 the order a submit never heard back about, so the order follows its card from there', () =>
+    stack.withWorker(async () => {
+      const order = stack.newOrder({ timings: quiet });
+      // D1 stores the order but never answers, and says nothing to the order afterwards.
+      await stack.d1.faults({ timeoutRate: 1, dropNotificationCardIds: [order.cardId] });
+      try {
+        await stack.client.orderCard(order);
+        const unreachable = await statusOf(order.issuerRequestId, 'D1_UNREACHABLE');
+        assert.equal(unreachable.operationId, undefined, 'the order does not know D1 took it');
+        await stack.d1.faults({ timeoutRate: 0 });
+        const [atD1] = (await stack.d1.orders()).filter((o) => o.cardId === order.cardId);
+        assert.ok(atD1, 'D1 took the order all the same');
+
+        await reconciliation(await stack.client.reconcileNow()).result();
+        const following = await eventually(
+          async () => {
+            const state = await stack.client.getOrder(order.issuerRequestId);
+            return state.operationId === undefined ? undefined : state;
+          },
+          { timeoutMs: 30_000, what: 'the order to take D1 operation' },
+        );
+        assert.equal(following.operationId, atD1.operationId);
+        assert.notEqual(following.status, 'D1_UNREACHABLE');
+        assert.equal(following.d1Unreachable, undefined);
+        assert.equal((await stack.d1.orders()).filter((o) => o.cardId === order.cardId).length, 1);
+      } finally {
+        await stack.d1.faults({ timeoutRate: 0, dropNotificationCardIds: [] });
+        // D1 may have shipped the card meanwhile, and the order with it: then there is nothing left to end.
+        await terminate(order.issuerRequestId).catch(() => undefined);
       }
     }));
 
