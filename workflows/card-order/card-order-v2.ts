@@ -394,7 +394,15 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
           const { operationId } = await requestOrderCancel(card);
           onCancelSent(s, operationId, Date.now());
         } catch (err) {
-          onCancelFailed(s, stepFailure(err), Date.now());
+          const failure = stepFailure(err);
+          onCancelFailed(s, failure, Date.now());
+          if (s.cancel.byWorkflow && s.cancel.phase === 'IDLE') {
+            // Not dropped silently: D1 refused the operator's cancel for good, and the order goes on.
+            log.warn('D1 refused the workflow cancel; the order goes on', {
+              code: failure.code,
+              d1ErrorCode: failure.d1ErrorCode,
+            });
+          }
         }
         return;
       case 'requestChange':
