@@ -14,6 +14,9 @@ export interface IssuerEventsReceiver {
   url: string;
   /** Verified events, in arrival order. */
   events: IssuerEvent[];
+  /** While down, every post is answered 503 and counted in `refused`, as an issuer endpoint in an outage. */
+  setDown(down: boolean): void;
+  refused: number;
   close(): Promise<void>;
 }
 
@@ -21,7 +24,15 @@ export interface IssuerEventsReceiver {
 export async function startIssuerEventsReceiver(jwksFile: string): Promise<IssuerEventsReceiver> {
   const keys = createLocalJWKSet(JSON.parse(await readFile(jwksFile, 'utf8')) as JSONWebKeySet);
   const events: IssuerEvent[] = [];
+  let down = false;
+  const receiver = { refused: 0 };
   const server = createServer((request, response) => {
+    if (down) {
+      receiver.refused += 1;
+      request.resume();
+      response.writeHead(503).end();
+      return;
+    }
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -34,9 +45,12 @@ export async function startIssuerEventsReceiver(jwksFile: string): Promise<Issue
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(receiver, {
     url: `http://127.0.0.1:${port}/events`,
     events,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+    setDown(value: boolean) {
+      down = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
 }
