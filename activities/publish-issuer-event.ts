@@ -36,10 +36,21 @@ export interface IssuerEventsTarget {
 /**
  * Posts a task's lifecycle events to the issuer, in order, each as {@link createPublishIssuerEvent} does. Meant
  * to run as a local activity: a retry re-posts the batch, and the receiver deduplicates by event id.
+ *
+ * `requireEndpoint`: fail (retryably, ERR_ISSUER_EVENT_DELIVERY) on a worker without ISSUER_EVENTS_URL instead of
+ * posting nothing. A redelivery of dead-lettered events asks it: it drops what it counts as delivered.
  */
 export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined) {
   const publishOne = createPublishIssuerEvent(target);
-  return async function publishIssuerEvents(events: (IssuerEvent | IssuerEventEnvelope)[]): Promise<void> {
+  return async function publishIssuerEvents(
+    events: (IssuerEvent | IssuerEventEnvelope)[],
+    options: { requireEndpoint?: boolean } = {},
+  ): Promise<void> {
+    if (!target && options.requireEndpoint) {
+      await withTypedFailures(() =>
+        Promise.reject(new IssuerEventDeliveryError('This worker has no issuer event endpoint (ISSUER_EVENTS_URL)')),
+      );
+    }
     for (const event of events) await publishOne(event);
   };
 }

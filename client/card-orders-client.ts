@@ -93,6 +93,12 @@ import {
   type UnmatchedRecord,
   type UnmatchedRedelivery,
 } from './unmatched-notifications.js';
+import {
+  listFailedIssuerEvents,
+  redeliverIssuerEvents,
+  type FailedIssuerEvents,
+  type IssuerEventsRedelivery,
+} from './issuer-events-dead-letter.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -544,6 +550,32 @@ export class CardOrdersClient {
    */
   redeliverUnmatched(cardId: string, issuerId = this.config.d1.issuerId): Promise<UnmatchedRedelivery> {
     return redeliverUnmatched(this.temporal, this.config, issuerId, cardId);
+  }
+
+  /**
+   * Orders whose issuer events were not delivered when they closed (their dead-letter records), of one issuer
+   * (default: the configured one), optionally one card, newest first: per order its workflow id, ids, how many
+   * events, the oldest one's date and the last failure's code. A worker must be up.
+   *
+   * @throws {OrderValidationError} naming an invalid issuer or card id (never echoed, never in the query).
+   */
+  listFailedIssuerEvents(
+    filter: { issuerId?: string; cardId?: string; limit?: number } = {},
+  ): Promise<FailedIssuerEvents[]> {
+    return listFailedIssuerEvents(this.temporal, this.config.temporal.taskQueue, {
+      ...filter,
+      issuerId: filter.issuerId ?? this.config.d1.issuerId,
+    });
+  }
+
+  /**
+   * Posts an order's undelivered issuer events again, in order; see {@link redeliverIssuerEvents}. A worker must be
+   * up (it posts them).
+   *
+   * @throws {IssuerEventsNotFoundError} when the order has no open record.
+   */
+  redeliverIssuerEvents(orderWorkflowId: string): Promise<IssuerEventsRedelivery> {
+    return redeliverIssuerEvents(this.temporal, orderWorkflowId);
   }
 
   /**

@@ -53,6 +53,12 @@ Commands:
                                   prints RESHIPPED and the new D1 order's issuerRequestId
   unmatched list [--limit N]      the issuer's kept notifications for cards with no order of ours
   unmatched redeliver <cardId>    hand a card's kept notifications to its order, once it exists
+  events failed [--card <cardId>] [--limit N]
+                                  orders whose issuer events were not delivered when they closed (kept for
+                                  an operator): per order, how many, the oldest, the last failure
+  events redeliver <orderWorkflowId>
+                                  post an order's undelivered issuer events again, in order; prints
+                                  DELIVERED n, or REMAINING n and the failure (exit code 1)
   reconcile                       reconcile the open orders with D1 now (as RECONCILE_SCHEDULE does); waits
                                   and prints the counts and the orders whose D1 state disagreed
   campaign start --file <cards.csv|cards.jsonl> --id <campaignId> [--skip-invalid]
@@ -70,6 +76,7 @@ Commands:
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
+  --card <cardId>       (events failed) only that card's orders
   --status <S>          one of ${cardOrderStatuses.join(', ')}
   --request-id <id>     the cancel, change or re-ship request's id: a retry with the same id is the same request
   --address-file <f>    the new delivery address, as D1's address JSON
@@ -81,7 +88,8 @@ Options:
   -h, --help            this help
 
 Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND, a redelivery
-found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a
+found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND; issuer events still undelivered: REMAINING, or none
+kept: ISSUER_EVENTS_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a
 campaign pause, resume or cancel was refused, no such campaign: CAMPAIGN_NOT_FOUND), 2 invalid input
 (ERR_ORDER_INVALID, ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line
 and field) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
@@ -100,11 +108,13 @@ const commands: readonly string[] = [
   'watch',
   'reship',
   'unmatched',
+  'events',
   'reconcile',
   'campaign',
   ...Object.keys(changeCommands),
 ];
 const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
+const eventsCommands: readonly string[] = ['failed', 'redeliver'];
 const campaignCommands: readonly string[] = ['start', 'status', 'watch', 'pause', 'resume', 'cancel', 'failures'];
 /** Campaign states that end a campaign: `campaign watch` stops there. */
 const campaignEnds: readonly string[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
@@ -218,6 +228,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         status: { type: 'string' },
         limit: { type: 'string' },
         issuer: { type: 'string' },
+        card: { type: 'string' },
         'request-id': { type: 'string' },
         replaces: { type: 'string' },
         'address-file': { type: 'string' },
@@ -396,6 +407,47 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           result,
         );
         return result.outcome === 'REDELIVERED' ? 0 : 1;
+      }
+      case 'events': {
+        const [, action, orderWorkflowId] = positionals;
+        if (!action || !eventsCommands.includes(action)) {
+          throw new CliUsageError('<action>', 'must be failed or redeliver: card-orders events failed|redeliver');
+        }
+        if (action === 'failed') {
+          const limit = parseLimit(values.limit);
+          const cardId = values.card;
+          const badCard = cardId === undefined ? undefined : idFormatReason('card', cardId);
+          if (badCard) throw new CliUsageError('--card', badCard);
+          const records = await (
+            await connect()
+          ).listFailedIssuerEvents({
+            issuerId,
+            ...(cardId !== undefined && { cardId }),
+            ...(limit !== undefined && { limit }),
+          });
+          if (values.json) io.out(JSON.stringify(records));
+          else
+            for (const r of records)
+              io.out(
+                `${r.orderWorkflowId} card=${r.cardId} events=${r.count} oldest=${r.oldestOccurredAt} ` +
+                  `lastFailure=${r.lastFailure ?? '-'} redeliveries=${r.redeliveries}`,
+              );
+          return 0;
+        }
+        if (values.card !== undefined) throw new CliUsageError('--card', 'only events failed takes it');
+        if (!orderWorkflowId) {
+          throw new CliUsageError('<orderWorkflowId>', 'is required: card-orders events redeliver <orderWorkflowId>');
+        }
+        const badId = idFormatReason('orderWorkflow', orderWorkflowId);
+        if (badId) throw new CliUsageError('<orderWorkflowId>', badId);
+        const result = await (await connect()).redeliverIssuerEvents(orderWorkflowId);
+        print(
+          result.outcome === 'DELIVERED'
+            ? `DELIVERED ${result.delivered}`
+            : `REMAINING ${result.remaining} delivered=${result.delivered} failure=${result.lastFailure ?? '-'}`,
+          result,
+        );
+        return result.outcome === 'DELIVERED' ? 0 : 1;
       }
       case 'reconcile': {
         const orders = await connect();

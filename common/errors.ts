@@ -17,6 +17,7 @@ export type CardOrderErrorCode =
   | 'ERR_CAMPAIGN_FILE_INVALID'
   | 'ORDER_NOT_FOUND'
   | 'UNMATCHED_NOT_FOUND'
+  | 'ISSUER_EVENTS_NOT_FOUND'
   | 'ERR_CONFIG_INVALID'
   | 'ERR_TEMPORAL_CLI_NOT_FOUND'
   | 'ERR_TEMPORAL_UNAVAILABLE'
@@ -232,6 +233,24 @@ export class UnmatchedNotFoundError extends CardOrderError {
 }
 
 /**
+ * Thrown when an order has no dead-letter record of issuer events to redeliver: none was made (its events all went
+ * out), or the record ended (redelivered, or its retention passed).
+ */
+export class IssuerEventsNotFoundError extends CardOrderError {
+  readonly code = 'ISSUER_EVENTS_NOT_FOUND' as const;
+
+  constructor(
+    readonly orderWorkflowId: string,
+    options?: { cause?: unknown; reason?: string },
+  ) {
+    super(
+      `No undelivered issuer events kept for order ${orderWorkflowId}${options?.reason ? ` (${options.reason})` : ''}`,
+      { cause: options?.cause },
+    );
+  }
+}
+
+/**
  * Thrown by the `card-orders` command line when it was called wrongly: an unknown command, a missing argument, an
  * option value it does not take. It names the argument at fault; the process exits with code 2.
  */
@@ -413,4 +432,5 @@ const orderVerdictCodes: readonly string[] = [
   'CAMPAIGN_NOT_FOUND',
   'ORDER_NOT_FOUND',
   'UNMATCHED_NOT_FOUND',
+  'ISSUER_EVENTS_NOT_FOUND',
 ] satisfies CardOrderErrorCode[];

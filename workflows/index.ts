@@ -8,3 +8,4 @@ export { cardOrder } from './legacy/card-order-v1.js';
 export { unmatchedNotifications } from './unmatched-notifications.js';
 export { reconcileOrders } from './reconcile-orders.js';
 export { campaign } from './campaign/campaign.js';
+export { issuerEventsDeadLetter } from './issuer-events-dead-letter.js';
