@@ -102,22 +102,34 @@ describe('card order through outages (real dev server, real simulator, real HTTP
       await stack.recordHistory(order.issuerRequestId, 'issuer-events-through-outbox');
     }));
 
-  it('closes an order whose issuer endpoint is down and hands its undelivered events to a dead-letter record', () =>
+  it('closes an order whose issuer endpoint is down; its undelivered events wait in a dead-letter record to be redelivered', () =>
     stack.withWorker(async () => {
       stack.events.setDown(true);
       const order = stack.newOrder();
+      const workflowId = workflowIdOf(order.issuerRequestId);
       try {
         await stack.client.orderCard(order);
         const result = await stack.client.waitForOrder(order.issuerRequestId);
         assert.equal(result.status, 'SHIPPED', 'the order closed all the same');
-        const record = await stack.client.temporal.workflow
-          .getHandle(issuerEventsDeadLetterId(workflowIdOf(order.issuerRequestId)))
-          .describe();
+        const record = await stack.client.temporal.workflow.getHandle(issuerEventsDeadLetterId(workflowId)).describe();
         assert.equal(record.type, 'issuerEventsDeadLetter');
-        assert.equal(record.typedSearchAttributes.get({ name: 'CardId', type: 'KEYWORD' } as never), order.cardId);
+        const [listed] = await eventually(
+          async () => {
+            const failed = await stack.client.listFailedIssuerEvents({ cardId: order.cardId });
+            return failed.length > 0 ? failed : undefined;
+          },
+          { timeoutMs: 30_000, what: 'the dead-letter record listed' },
+        );
+        assert.equal(listed?.orderWorkflowId, workflowId);
+        assert.ok((listed?.count ?? 0) >= 2, 'every lifecycle event the issuer missed is kept');
         await stack.recordHistory(order.issuerRequestId, 'issuer-events-dead-lettered');
       } finally {
         stack.events.setDown(false);
       }
+      const redelivered = await stack.client.redeliverIssuerEvents(workflowId);
+      assert.equal(redelivered.outcome, 'DELIVERED');
+      const types = eventsOf(order.issuerRequestId).map((event) => event.type);
+      assert.equal(types[0], 'submitted');
+      assert.equal(types.at(-1), 'shipped');
     }));
 });
