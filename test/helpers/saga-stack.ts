@@ -47,7 +47,8 @@ export interface SagaStack {
   /**
    * With RECORD_HISTORIES=1, writes the order's history to `test/histories/card-order-v2/<name>.json`, for the replay tests
    * that keep later workflow changes deterministic: its latest run, or the run `runId` (a run before a continue-as-new).
-   * A running order's history is the history so far.
+   * A running order's history is the history so far. A history already kept is never overwritten; with
+   * RECORD_HISTORIES_TAG=T the recording goes to `<name>--T.json`.
    */
   recordHistory(issuerRequestId: string, name: string, runId?: string): Promise<void>;
   /** The same for any workflow, into `test/histories/<generation>/<name>.json` (e.g. `campaign`). */
@@ -132,7 +133,16 @@ export async function startSagaStack({
     ]);
     const dir = path.join(historiesDir, generation);
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, `${name}.json`), stdout);
+    // A kept history is never replaced: it is what orders of its time did. A new recording of the same path under
+    // newer code takes a tag (RECORD_HISTORIES_TAG=b2 writes `<name>--b2.json`).
+    const tag = process.env.RECORD_HISTORIES_TAG;
+    const file = path.join(dir, `${tag ? `${name}--${tag}` : name}.json`);
+    try {
+      await writeFile(file, stdout, { flag: 'wx' });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      process.stderr.write(`kept ${path.relative(historiesDir, file)} as it was recorded; set RECORD_HISTORIES_TAG\n`);
+    }
   }
 
   return {
