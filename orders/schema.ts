@@ -108,7 +108,4 @@ export const cardOrderRequestSchema = z
   });
 export type CardOrderRequest = z.input<typeof cardOrderRequestSchema>;
 
-/** The workflow id of an order: stable, so starting the same order twice finds the first. No PII in it. */
-export function cardOrderWorkflowId(issuerId: string, issuerRequestId: string): string {
-  return `card-order:${issuerId}:${issuerRequestId}`;
-}
+export { cardOrderWorkflowId } from './workflow-id.js';

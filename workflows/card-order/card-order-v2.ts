@@ -57,6 +57,7 @@ import {
   type CardOrderResult,
   type ReshipResult,
 } from '../definitions.js';
+import { cardOrderWorkflowId } from '../../orders/workflow-id.js';
 import { cardIdKey, cardOrderStatusKey, issuerIdKey, productionStageKey } from '../search-attributes.js';
 import { FIRST_ORDER_BEHAVIOUR, behaves } from './behaviour.js';
 import {
@@ -352,7 +353,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
     const lastFailure = s.events.outbox?.lastFailure;
     const { timeline: _timeline, ...snapshot } = orderView(s);
     const events = takeUndelivered(s.events).map((event) => ({ ...event, order: snapshot }));
-    const orderWorkflowId = workflowInfo().workflowId;
+    // From the order's own ids, not workflowInfo(): a replay of a downloaded history runs under another id.
+    const orderWorkflowId = cardOrderWorkflowId(s.issuerId, s.issuerRequestId);
     try {
       await startChild(ISSUER_EVENTS_DEAD_LETTER_WORKFLOW, {
         workflowId: issuerEventsDeadLetterId(orderWorkflowId),
