@@ -15,6 +15,7 @@ import {
   type CampaignConflictError,
   type CampaignFileError,
   type OrderConflictError,
+  type ReplayInputError,
 } from '../common/errors.js';
 import { idFormatReason } from './id-issues.js';
 import type { Address } from '../d1/schemas.js';
@@ -73,6 +74,10 @@ Commands:
   campaign cancel <campaignId> [--pull]
                                   stop the campaign (--pull: and ask D1 to cancel its cards not yet shipped)
   campaign failures <campaignId>  every card of the campaign that failed, with its reason
+  replay <dir>                    replay every workflow history (*.json, as \`temporal workflow show -o json\`) under
+                                  <dir> against this code's workflows, offline, decoding payloads with the codec
+                                  key ring (PAYLOAD_CODEC_KEYS[_FILE]); one FAIL line per history that diverges
+                                  (file, event, reason), then \`replayed N histories: N passed, N failed\`
 
 Options:
   --issuer <issuerId>   the issuer (default: D1_ISSUER_ID)
@@ -89,10 +94,11 @@ Options:
 
 Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND, a redelivery
 found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND; issuer events still undelivered: REMAINING, or none
-kept: ISSUER_EVENTS_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a
-campaign pause, resume or cancel was refused, no such campaign: CAMPAIGN_NOT_FOUND), 2 invalid input
-(ERR_ORDER_INVALID, ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line
-and field) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
+kept: ISSUER_EVENTS_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a campaign pause, resume or cancel was
+refused, no such campaign: CAMPAIGN_NOT_FOUND; a history did not replay), 2 invalid input (ERR_ORDER_INVALID,
+ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line and field; replay: a
+file that is not a history or that the key ring cannot decode: ERR_REPLAY_INPUT, naming each file, or an unreadable
+key ring: ERR_CODEC_KEY) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
 naming the fields that differ) or the campaign id by another file (CAMPAIGN_CONFLICT).`;
 
 const changeCommands = {
@@ -111,6 +117,7 @@ const commands: readonly string[] = [
   'events',
   'reconcile',
   'campaign',
+  'replay',
   ...Object.keys(changeCommands),
 ];
 const unmatchedCommands: readonly string[] = ['list', 'redeliver'];
@@ -566,6 +573,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           }
         }
       }
+      case 'replay': {
+        if (!id) throw new CliUsageError('<dir>', 'is required: card-orders replay <dir>');
+        // Loaded here only: the replay worker (native runtime, bundle) is no cost of the other commands.
+        const replay = await import('../workers/replay-histories.js');
+        const { loadWorkflowBundle } = await import('../workers/workflow-bundle.js');
+        replay.installReplayRuntime((line) => io.err(line));
+        const summary = await replay.replayDirectory(id, {
+          codecKeys: config.payloadCodec,
+          // The production bundle, as the worker loads it: the prebuilt one when it matches the sources.
+          workflowBundle: () => loadWorkflowBundle(config.worker.workflowBundlePath, (note) => io.err(note)),
+          onResult: ({ file, failure }) => {
+            if (failure) print(replay.formatFailure(file, failure), { file: file.name, ...failure });
+          },
+        });
+        print(replay.formatSummary(summary), summary);
+        return summary.failed > 0 ? 1 : 0;
+      }
       default:
         throw new CliUsageError('<command>', `unknown command ${JSON.stringify(command)}`);
     }
@@ -589,6 +613,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         }
         if (invalid > lines.length) io.err(`${err.code}: and ${invalid - lines.length} more invalid line(s)`);
       }
+      return 2;
+    }
+    if (isCardOrderError(err) && err.code === 'ERR_REPLAY_INPUT') {
+      // Each file and why, never its contents; nothing was replayed.
+      const { problems } = err as ReplayInputError;
+      if (values.json) io.err(JSON.stringify({ code: err.code, message: err.message, problems }));
+      else for (const p of problems) io.err(`${err.code}: ${p.file}: ${p.reason}`);
+      return 2;
+    }
+    if (command === 'replay' && isCardOrderError(err) && err.code === 'ERR_CODEC_KEY') {
+      // The key ring cannot be read: nothing was replayed, like a wrong input.
+      io.err(values.json ? JSON.stringify({ code: err.code, message: err.message }) : `${err.code}: ${err.message}`);
       return 2;
     }
     if (isCardOrderError(err) && err.code === 'CAMPAIGN_CONFLICT') {

@@ -27,6 +27,7 @@ export type CardOrderErrorCode =
   | 'ERR_ORDER_INVALID'
   | 'ERR_REORDER_ID_INVALID'
   | 'ERR_USAGE'
+  | 'ERR_REPLAY_INPUT'
   | 'ERR_ISSUER_EVENT_DELIVERY'
   | 'ERR_ORDER_FAILED'
   | 'ERR_SENSITIVE_DATA_INVALID'
@@ -263,6 +264,25 @@ export class CliUsageError extends CardOrderError {
     reason: string,
   ) {
     super(`${argument}: ${reason}`);
+  }
+}
+
+/**
+ * Thrown by the history replay (`card-orders replay`, `npm run replay`) before it replays anything, when a file under
+ * the folder cannot be replayed: not JSON, not a workflow history, or payloads the configured codec key ring cannot
+ * decode. Names each file and why, never its contents.
+ */
+export class ReplayInputError extends CardOrderError {
+  readonly code = 'ERR_REPLAY_INPUT' as const;
+
+  constructor(readonly problems: readonly { file: string; reason: string }[]) {
+    super(
+      `${problems.length} file(s) cannot be replayed: ` +
+        problems
+          .slice(0, 5)
+          .map((p) => `${p.file}: ${p.reason}`)
+          .join(' | '),
+    );
   }
 }
 

@@ -4,14 +4,10 @@
  *
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../common/config.js';
-import { buildWorkflowBundle, workflowSourceHash } from '../workers/workflow-bundle.js';
+import { writeWorkflowBundle } from '../workers/workflow-bundle.js';
 
 const { workflowBundlePath } = loadConfig().worker;
-const bundle = await buildWorkflowBundle();
-await mkdir(path.dirname(workflowBundlePath), { recursive: true });
-await writeFile(workflowBundlePath, bundle.code);
-await writeFile(`${workflowBundlePath}.json`, JSON.stringify({ sourceHash: await workflowSourceHash() }, null, 2));
-process.stderr.write(`Wrote ${path.relative(process.cwd(), workflowBundlePath)} (${bundle.code.length} bytes)\n`);
+const bytes = await writeWorkflowBundle(workflowBundlePath);
+process.stderr.write(`Wrote ${path.relative(process.cwd(), workflowBundlePath)} (${bytes} bytes)\n`);

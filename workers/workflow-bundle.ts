@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
@@ -48,6 +48,18 @@ export async function buildWorkflowBundle(
   logger: Logger = new DefaultLogger('WARN'),
 ): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: entry, failureConverterPath, logger });
+}
+
+/**
+ * Builds the workflows' bundle into `bundlePath`, with the manifest (`<bundlePath>.json`) that `loadWorkflowBundle`
+ * checks against the sources. @returns the bundle's size in bytes.
+ */
+export async function writeWorkflowBundle(bundlePath: string): Promise<number> {
+  const bundle = await buildWorkflowBundle();
+  await mkdir(path.dirname(bundlePath), { recursive: true });
+  await writeFile(bundlePath, bundle.code);
+  await writeFile(`${bundlePath}.json`, JSON.stringify({ sourceHash: await workflowSourceHash() }, null, 2));
+  return bundle.code.length;
 }
 
 /**

@@ -171,6 +171,8 @@ describe('card-orders CLI', () => {
       [['list', '--status', "SHIPPED' OR IssuerId != '"], '--status'],
       [['list', '--issuer', "X' OR IssuerId != '"], '--issuer'],
       [['list', '--no-such-option'], '(arguments)'],
+      [['replay'], '<dir>'],
+      [['replay', path.join(projectRoot, 'no-such-folder')], '<dir>'],
     ];
     for (const [argv, argument] of cases) {
       const { code, out, err } = await cli(...argv, '--json');

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker } from '@temporalio/worker';
-import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
-import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { projectRoot } from '../../common/config.js';
+import { formatFailure, replayDirectory } from '../../workers/replay-histories.js';
 import { historiesDir } from '../helpers/saga-stack.js';
 import { testWorkflowBundle } from '../helpers/temporal.js';
 
@@ -29,26 +26,18 @@ describe('replay of recorded card order histories', () => {
     const histories = await recordedHistories();
     assert.ok((histories.get('card-order-v1')?.length ?? 0) >= 8, 'the first generation histories are kept');
     assert.ok((histories.get('card-order-v2')?.length ?? 0) >= 8, 'the current generation histories are recorded');
-    const codec = new AesGcmPayloadCodec(
-      await loadCodecKeyRing({ file: path.join(projectRoot, 'test/fixtures/codec-keys.json'), inline: undefined }),
-    );
     const files = [...histories.values()].flat();
-    async function* load() {
-      for (const file of files) {
-        const history = historyFromJSON(JSON.parse(await readFile(file, 'utf8')));
-        yield { workflowId: path.relative(historiesDir, file), history };
-      }
-    }
+    // The same replay as `npm run replay -- test/histories`, on the test bundle and the test-only key ring.
     const failures: string[] = [];
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: await testWorkflowBundle(), dataConverter: { payloadCodecs: [codec], failureConverterPath } },
-      load(),
-    )) {
-      replayed += 1;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-    }
-    assert.equal(replayed, files.length);
+    const summary = await replayDirectory(historiesDir, {
+      codecKeys: { file: path.join(projectRoot, 'test/fixtures/codec-keys.json'), inline: undefined },
+      workflowBundle: testWorkflowBundle,
+      onResult: ({ file, failure }) => {
+        if (failure) failures.push(formatFailure(file, failure));
+      },
+    });
+    assert.equal(summary.replayed, files.length);
     assert.deepEqual(failures, []);
+    assert.deepEqual(summary, { replayed: files.length, passed: files.length, failed: 0 });
   });
 });
