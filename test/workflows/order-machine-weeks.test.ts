@@ -150,6 +150,18 @@ describe('order machine, behaviour weeks: D1 unreachable for longer than the ret
     assert.deepEqual(update.cancel.results[attempt - 1], { outcome: 'REJECTED', reason: 'D1_UNREACHABLE' });
   });
 
+  it('sends a cancel D1 may have received again under the same request identity, a later cancel under another', () => {
+    const s = submittedOrder();
+    onCancelRequested(s, true, T0);
+    const first = decide(s, T0);
+    assert.deepEqual(first, { kind: 'requestCancel', requestId: 'req-1-c1' });
+    onCancelFailed(s, { code: undefined, transient: true }, T0 + HOUR);
+    assert.deepEqual(decide(s, T0 + 3 * HOUR), first, 'the retry after the outage is the same request');
+    const legacy = submittedOrder(1);
+    onCancelRequested(legacy, false, T0);
+    assert.deepEqual(decide(legacy, T0), { kind: 'requestCancel' }, 'older runs let the activity derive it');
+  });
+
   it('never fails, never orders twice and always ends, whatever outages D1 has (random windows)', () => {
     fc.assert(
       fc.property(

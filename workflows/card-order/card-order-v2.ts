@@ -393,7 +393,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         return;
       case 'requestCancel':
         try {
-          const { operationId } = await requestOrderCancel(card);
+          const { operationId } = await requestOrderCancel({ ...card, requestId: step.requestId });
           onCancelSent(s, operationId, Date.now());
         } catch (err) {
           const failure = stepFailure(err);
@@ -409,7 +409,11 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         return;
       case 'requestChange':
         try {
-          const { operationId } = await requestOrderChange({ ...card, request: step.request });
+          const { operationId } = await requestOrderChange({
+            ...card,
+            request: step.request,
+            requestId: step.requestId,
+          });
           onChangeSent(s, operationId, Date.now());
         } catch (err) {
           onChangeFailed(s, stepFailure(err), Date.now());
@@ -430,7 +434,11 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         return;
       case 'compensate':
         try {
-          const { cancelled, ...sent } = await cancelD1Order({ ...card, issuerRequestIds: step.issuerRequestIds });
+          const { cancelled, ...sent } = await cancelD1Order({
+            ...card,
+            issuerRequestIds: step.issuerRequestIds,
+            requestId: step.requestId,
+          });
           onCompensated(s, cancelled, Date.now(), sent);
         } catch (err) {
           onCompensationFailed(s, stepFailure(err), Date.now());

@@ -188,10 +188,10 @@ export interface D1Outage {
 
 export type Step =
   | { kind: 'submit'; issuerRequestId: string }
-  | { kind: 'requestCancel' }
-  | { kind: 'requestChange'; request: ChangeRequest }
+  | { kind: 'requestCancel'; requestId?: string | undefined }
+  | { kind: 'requestChange'; request: ChangeRequest; requestId?: string | undefined }
   | { kind: 'poll'; operationId: string; changeIds: string[] }
-  | { kind: 'compensate'; issuerRequestIds: string[] }
+  | { kind: 'compensate'; issuerRequestIds: string[]; requestId?: string | undefined }
   | { kind: 'wait'; until: number | undefined }
   | { kind: 'finish' };
 
@@ -820,7 +820,8 @@ export function decide(s: OrderMachineState, now: number): Step {
     if (s.compensation.sent) return awaitCompensationVerdict(s, s.compensation.sent, now);
     const retryAt = outageRetryAt(s, 'compensate', now);
     if (retryAt !== undefined) return { kind: 'wait', until: retryAt };
-    return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds] };
+    const requestId = updateRequestId(s, `x${s.compensation.log.length + 1}`);
+    return { kind: 'compensate', issuerRequestIds: [...s.submission.requestIds], ...(requestId && { requestId }) };
   }
   if (afterShipment(s)) {
     const step = decideAfterShipment(s, now);
@@ -869,10 +870,14 @@ export function decide(s: OrderMachineState, now: number): Step {
   if (s.cancel.phase === 'WANTED') {
     const retryAt = outageRetryAt(s, 'requestCancel', now);
     if (retryAt !== undefined) return { kind: 'wait', until: Math.min(retryAt, deadlineAt) };
-    return { kind: 'requestCancel' };
+    const requestId = updateRequestId(s, `c${s.cancel.attempts}`);
+    return { kind: 'requestCancel', ...(requestId && { requestId }) };
   }
   const change = s.change?.phase === 'WANTED' ? s.change.queue[0] : undefined;
-  if (change) return { kind: 'requestChange', request: change.request };
+  if (change) {
+    const requestId = updateRequestId(s, `u${change.id}`);
+    return { kind: 'requestChange', request: change.request, ...(requestId && { requestId }) };
+  }
   const pollAt = plannedPollAt(s);
   if (pollAt !== undefined && now >= pollAt && s.production.operationId !== undefined) {
     return {
@@ -883,6 +888,16 @@ export function decide(s: OrderMachineState, now: number): Step {
   }
   const until = Math.min(pollAt ?? deadlineAt, deadlineAt);
   return { kind: 'wait', until: Number.isFinite(until) ? until : undefined };
+}
+
+/**
+ * Behaviour `weeks`: the identity D1 deduplicates one Pull & change request on (a cancel, a change, a compensation),
+ * the same however often the order sends it again, an outage included: `{issuerRequestId}-{what}`. Undefined for
+ * older runs, and where it would not fit D1's 64 characters (the activity then derives one per scheduled call).
+ */
+function updateRequestId(s: OrderMachineState, what: string): string | undefined {
+  const id = `${s.issuerRequestId}-${what}`;
+  return behaves(s, 'weeks') && id.length <= 64 ? id : undefined;
 }
 
 /** Behaviour `weeks`: polls for D1's verdict on the compensation's cancel while its notification has not come. */
