@@ -15,7 +15,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
 import type { Config } from '../common/config.js';
 import { CampaignConflictError, CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
-import { campaignCardsQuery } from '../common/campaign-query.js';
+import { campaignCardsQuery, openCardOrdersQuery } from '../common/campaign-query.js';
+import type { OpenCardOrder } from '../campaigns/ingest.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import {
   CAMPAIGN_WORKFLOW,
@@ -29,12 +30,40 @@ import {
   type CampaignView,
   type CardOrderStatus,
 } from '../workflows/definitions.js';
-import { campaignIdKey, cardIdKey, cardOrderStatusKey, issuerIdKey } from '../workflows/search-attributes.js';
+import {
+  campaignIdKey,
+  cardIdKey,
+  cardOrderStatusKey,
+  issuerIdKey,
+  issuerRequestIdKey,
+} from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
 
 /** The campaign's workflow id. */
 export function campaignWorkflowId(issuerId: string, campaignId: string): string {
   return `campaign:${issuerId}:${campaignId}`;
+}
+
+/**
+ * The issuer's open card orders on this task queue for any of `cardIds` (one visibility listing): what ingestion
+ * refuses a campaign line for, since a second order of a card makes a second physical card.
+ */
+export async function findOpenCardOrders(
+  temporal: Client,
+  taskQueue: string,
+  issuerId: string,
+  cardIds: readonly string[],
+): Promise<OpenCardOrder[]> {
+  const found: OpenCardOrder[] = [];
+  const query = openCardOrdersQuery(taskQueue, issuerId, cardIds);
+  for await (const order of temporal.workflow.list({ query, pageSize: cardIds.length })) {
+    const cardId = order.typedSearchAttributes.get(cardIdKey);
+    if (cardId === undefined) continue;
+    const issuerRequestId =
+      order.typedSearchAttributes.get(issuerRequestIdKey) ?? order.workflowId.split(':').slice(2).join(':');
+    found.push({ cardId, workflowId: order.workflowId, issuerRequestId });
+  }
+  return found;
 }
 
 /** Where a campaign stands, with its cards counted by card-order status. */
