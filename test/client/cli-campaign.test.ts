@@ -311,6 +311,9 @@ describe('card-orders campaign CLI', () => {
         const refusedToo = await cli(['campaign', 'start', '--file', completed.file, '--id', completed.id]);
         assert.equal(refusedToo.code, 3, refusedToo.err.join('\n'));
         assert.match(refusedToo.err[0] ?? '', /^CAMPAIGN_ALREADY_RAN: .*ended COMPLETED/);
+        const shownGone = await cli(['campaign', 'status', completed.id, '--json']);
+        const goneStatus = JSON.parse(shownGone.out[0] ?? '{}') as { state: string; campaign?: unknown };
+        assert.deepEqual([goneStatus.state, goneStatus.campaign], ['COMPLETED', undefined], 'its recorded end');
         const none = await stack.client.temporal.workflow.count(
           `WorkflowId IN ('${campaignWorkflowId(issuerId, unknownEnd.id)}', '${campaignWorkflowId(issuerId, completed.id)}')`,
         );
