@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
 import type { CampaignCard, CampaignCardFailure, CampaignPageStore } from '../campaigns/page-store.js';
 import { placedFingerprint } from '../common/placed-fingerprint.js';
 import type { D1Client } from '../d1/client.js';
@@ -110,7 +111,7 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
           batch.push({ card, item });
           continue;
         }
-        const reason = "D1's batch API needs it: give it per card or in the card's program (catalog)";
+        const reason = missingPaymentApplicationReason;
         failures.push(
           failureOf(card, 'INVALID_FIELD', 'paymentApplication is missing', [{ field: 'paymentApplication', reason }]),
         );
@@ -154,7 +155,7 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
 
 /** Whether the card goes to D1 in the page's batch; else it submits itself (single-order issuers, see below). */
 function batched(input: CampaignPageInput, targets: CampaignTargets, card: CampaignCard): boolean {
-  return input.submission === 'BATCH' && !(targets.replacesCardIdField && card.order.replacesCardId);
+  return goesInBatch(input.submission, targets.replacesCardIdField, card.order);
 }
 
 function failureOf(
@@ -222,7 +223,7 @@ async function startCampaignCard(
  * program's); undefined without payment data, which D1's batch requires.
  */
 function batchItem({ order }: CampaignCard, catalog: ProgramCatalog): BatchCardItem | undefined {
-  const paymentApplication = order.paymentApplication ?? catalog.programs[order.cardProductId]?.paymentApplication;
+  const paymentApplication = batchPaymentApplication(order, catalog);
   if (!paymentApplication) return undefined;
   const { distributionChannel: _channel, ...body } = toD1OrderRequest(order, order.issuerRequestId);
   return { ...body, distributionChannel: 'THALES', shipment: order.shipment, cardId: order.cardId, paymentApplication };

@@ -1,7 +1,8 @@
 /**
  * Turns a campaign file into stored pages of ready orders, in two streamed passes. The first checks every line (the
- * order schema, the program catalog, the campaign's issuer, an issuerRequestId used twice in the file) and hashes the
- * file; a file with bad lines is refused then, before anything is stored, unless the caller skips them. The second
+ * order schema, the program catalog, the campaign's issuer, an issuerRequestId or a cardId used twice in the file, a
+ * cardId that already has an open order of ours) and hashes the file; a file with bad lines is refused then, before
+ * anything is stored, unless the caller skips them. The second
  * encrypts each valid card's data to D1's key and writes pages of `pageSize` cards; pages already written (a start
  * cut off mid-file) are kept, so a second start resumes where the first stopped.
  *
@@ -11,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { CampaignConflictError, CampaignFileError } from '../common/errors.js';
 import type { OrderFingerprint } from '../orders/fingerprint.js';
-import type { CardOrder } from '../orders/schema.js';
+import { cardOrderWorkflowId, type CardOrder } from '../orders/schema.js';
 import { readCampaignFile, type CampaignFileFormat } from './campaign-file.js';
 import {
   MAX_INVALID_LINES_KEPT,
@@ -41,7 +42,25 @@ export interface IngestOptions {
   cards: CardPreparation;
   /** Called after each page is stored. */
   onPage?: (manifest: CampaignManifest) => void;
+  /**
+   * The open card orders of ours (any campaign, or single orders) of these cardIds: one lookup per
+   * {@link OPEN_ORDER_LOOKUP_SIZE} lines. A line whose card has one (other than the line's own order) is invalid.
+   */
+  openOrders?: (cardIds: readonly string[]) => Promise<OpenCardOrder[]>;
 }
+
+/** A card order still open, as the open-order check names it: ids only. */
+export interface OpenCardOrder {
+  cardId: string;
+  workflowId: string;
+  issuerRequestId: string;
+}
+
+/**
+ * CardIds looked up at once. 500 keeps one visibility query under ~20 KB and makes 100,000 cards 200 queries;
+ * smaller multiplies the round trips, larger makes each query (an IN list) slower to plan on SQL visibility.
+ */
+export const OPEN_ORDER_LOOKUP_SIZE = 500;
 
 /** The SHA-256 of the file's bytes, streamed. */
 export async function fileDigest(file: string): Promise<string> {
@@ -56,10 +75,21 @@ function withIssuer(record: unknown, issuerId: string): unknown {
   return 'issuerId' in record ? record : { issuerId, ...record };
 }
 
-/** The issuerRequestId of a record, when it has one. */
-function requestIdOf(record: unknown): string | undefined {
-  const id = (record as { issuerRequestId?: unknown } | null)?.issuerRequestId;
+/** A string field of a record (issuerRequestId, cardId), when it has one. */
+function idOf(record: unknown, field: 'issuerRequestId' | 'cardId'): string | undefined {
+  const id = (record as Record<string, unknown> | null)?.[field];
   return typeof id === 'string' ? id : undefined;
+}
+
+type Issue = { field: string; reason: string };
+
+/** A line judged but for its open-order lookup, which waits for a full batch of cardIds. */
+interface JudgedLine {
+  line: number;
+  issues: Issue[];
+  cardId: string | undefined;
+  /** The workflow id the line's own order has: an open order under it is this card, not another order of it. */
+  ownWorkflowId: string | undefined;
 }
 
 /**
@@ -80,17 +110,41 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
   // Pass 1: judge every line, store nothing.
   const invalidLines: InvalidLine[] = [];
   const validLines = new Set<number>();
-  const firstSeen = new Map<string, number>();
+  const firstRequest = new Map<string, number>();
+  const firstCard = new Map<string, number>();
   let total = 0;
+  let judged: JudgedLine[] = [];
+  // Lines are settled in batches (one open-order lookup each) and in file order, so invalidLines stays sorted.
+  const settle = async () => {
+    await findOpenOrders(judged);
+    for (const { line, issues } of judged) {
+      if (issues.length === 0) validLines.add(line);
+      else if (invalidLines.length < MAX_INVALID_LINES_KEPT) invalidLines.push({ line, issues });
+    }
+    judged = [];
+  };
   for await (const entry of readCampaignFile(file, format)) {
     total += 1;
-    const issues =
-      'problem' in entry
-        ? [{ field: '(line)', reason: entry.problem }]
-        : lineIssues(withIssuer(entry.record, issuerId), entry.line);
-    if (issues.length === 0) validLines.add(entry.line);
-    else if (invalidLines.length < MAX_INVALID_LINES_KEPT) invalidLines.push({ line: entry.line, issues });
+    if ('problem' in entry) {
+      judged.push({
+        line: entry.line,
+        issues: [{ field: '(line)', reason: entry.problem }],
+        cardId: undefined,
+        ownWorkflowId: undefined,
+      });
+    } else {
+      const record = withIssuer(entry.record, issuerId);
+      const requestId = idOf(record, 'issuerRequestId');
+      judged.push({
+        line: entry.line,
+        issues: lineIssues(record, entry.line),
+        cardId: idOf(record, 'cardId'),
+        ownWorkflowId: requestId === undefined ? undefined : cardOrderWorkflowId(issuerId, requestId),
+      });
+    }
+    if (judged.length >= OPEN_ORDER_LOOKUP_SIZE) await settle();
   }
+  await settle();
   const invalid = total - validLines.size;
   if (validLines.size === 0) {
     throw new CampaignFileError(invalid, invalidLines, total === 0 ? 'The campaign file holds no card' : undefined);
@@ -146,19 +200,45 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
   await store.writeManifest(manifest);
   return manifest;
 
-  function lineIssues(record: unknown, line: number): { field: string; reason: string }[] {
+  function lineIssues(record: unknown, line: number): Issue[] {
     const issues = [...cards.issues(record)];
     const recordIssuer = (record as { issuerId?: unknown } | null)?.issuerId;
     if (recordIssuer !== undefined && recordIssuer !== issuerId) {
       issues.push({ field: 'issuerId', reason: `is not the campaign's issuer (${issuerId})` });
     }
-    const requestId = requestIdOf(record);
-    if (requestId !== undefined) {
-      const first = firstSeen.get(requestId);
-      if (first !== undefined)
-        issues.push({ field: 'issuerRequestId', reason: `is used again (first on line ${first})` });
-      else firstSeen.set(requestId, line);
-    }
+    // A cardId twice (under another issuerRequestId) would order two physical cards of one card: refused like an
+    // issuerRequestId twice. A line repeated whole is named once, by its issuerRequestId.
+    const repeated = (field: 'issuerRequestId' | 'cardId', seen: Map<string, number>): boolean => {
+      const id = idOf(record, field);
+      if (id === undefined) return false;
+      const first = seen.get(id);
+      if (first === undefined) seen.set(id, line);
+      else issues.push({ field, reason: `is used again (first on line ${first})` });
+      return first !== undefined;
+    };
+    if (!repeated('issuerRequestId', firstRequest)) repeated('cardId', firstCard);
     return issues;
+  }
+
+  /** Adds an issue to each line whose card already has an open order other than the line's own. */
+  async function findOpenOrders(lines: JudgedLine[]): Promise<void> {
+    const cardIds = [...new Set(lines.flatMap((l) => (l.cardId === undefined ? [] : [l.cardId])))];
+    if (!options.openOrders || cardIds.length === 0) return;
+    const byCard = new Map<string, OpenCardOrder[]>();
+    for (const order of await options.openOrders(cardIds)) {
+      byCard.set(order.cardId, [...(byCard.get(order.cardId) ?? []), order]);
+    }
+    for (const l of lines) {
+      if (l.cardId === undefined) continue;
+      // The line's own order (same issuerRequestId) is not another order: the page submission judges it.
+      const other = byCard.get(l.cardId)?.find((o) => o.workflowId !== l.ownWorkflowId);
+      if (!other) continue;
+      l.issues.push({
+        field: 'cardId',
+        reason:
+          `${l.cardId} already has an open order of ours: workflow ${other.workflowId}, ` +
+          `issuerRequestId ${other.issuerRequestId}`,
+      });
+    }
   }
 }

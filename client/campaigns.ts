@@ -14,8 +14,15 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
 import type { Config } from '../common/config.js';
-import { CampaignConflictError, CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
-import { campaignCardsQuery } from '../common/campaign-query.js';
+import {
+  CampaignAlreadyRanError,
+  CampaignConflictError,
+  CampaignNotFoundError,
+  OrderValidationError,
+} from '../common/errors.js';
+import { runOf, writeRun, type CampaignRun } from '../campaigns/campaign-run.js';
+import { campaignCardsQuery, openCardOrdersQuery } from '../common/campaign-query.js';
+import type { OpenCardOrder } from '../campaigns/ingest.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import {
   CAMPAIGN_WORKFLOW,
@@ -29,12 +36,40 @@ import {
   type CampaignView,
   type CardOrderStatus,
 } from '../workflows/definitions.js';
-import { campaignIdKey, cardIdKey, cardOrderStatusKey, issuerIdKey } from '../workflows/search-attributes.js';
+import {
+  campaignIdKey,
+  cardIdKey,
+  cardOrderStatusKey,
+  issuerIdKey,
+  issuerRequestIdKey,
+} from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
 
 /** The campaign's workflow id. */
 export function campaignWorkflowId(issuerId: string, campaignId: string): string {
   return `campaign:${issuerId}:${campaignId}`;
+}
+
+/**
+ * The issuer's open card orders on this task queue for any of `cardIds` (one visibility listing): what ingestion
+ * refuses a campaign line for, since a second order of a card makes a second physical card.
+ */
+export async function findOpenCardOrders(
+  temporal: Client,
+  taskQueue: string,
+  issuerId: string,
+  cardIds: readonly string[],
+): Promise<OpenCardOrder[]> {
+  const found: OpenCardOrder[] = [];
+  const query = openCardOrdersQuery(taskQueue, issuerId, cardIds);
+  for await (const order of temporal.workflow.list({ query, pageSize: cardIds.length })) {
+    const cardId = order.typedSearchAttributes.get(cardIdKey);
+    if (cardId === undefined) continue;
+    const issuerRequestId =
+      order.typedSearchAttributes.get(issuerRequestIdKey) ?? order.workflowId.split(':').slice(2).join(':');
+    found.push({ cardId, workflowId: order.workflowId, issuerRequestId });
+  }
+  return found;
 }
 
 /** Where a campaign stands, with its cards counted by card-order status. */
@@ -107,6 +142,7 @@ function checkIds(issuerId: string, campaignId: string): void {
  *
  * @throws {CampaignFileError} for bad lines, unless `skipInvalid`.
  * @throws {CampaignConflictError} for another file under the same id.
+ * @throws {CampaignAlreadyRanError} when the campaign already ran (see `refuseARunAgain`).
  */
 export async function startCampaign(ctx: CampaignContext, options: CampaignStartOptions): Promise<CampaignStatus> {
   const issuerId = options.issuerId ?? ctx.config.d1.issuerId;
@@ -130,6 +166,10 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
     cardDefaults: ctx.cardDefaults,
   };
   const workflowId = campaignWorkflowId(issuerId, options.campaignId);
+  await refuseARunAgain(ctx, manifest, workflowId);
+  // Recorded before the workflow starts: a start cut off after it still counts as a run once Temporal forgets it.
+  const run = runOf(manifest);
+  if (!run || run.ended) await writeRun(ctx.store, manifest, { startedAt: run?.startedAt ?? new Date().toISOString() });
   try {
     await ctx.temporal.workflow.start(CAMPAIGN_WORKFLOW, {
       taskQueue: ctx.config.temporal.taskQueue,
@@ -153,6 +193,63 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
     }
   }
   return getCampaign(ctx, options.campaignId, issuerId);
+}
+
+/**
+ * Refuses to start a campaign that already ran (CAMPAIGN_ALREADY_RAN): one whose last run COMPLETED or was
+ * CANCELLED, or one that was started and that Temporal no longer knows (its retention ended: its cards' ids are free
+ * again, so a new run would order them all twice), unless its first start is more recent than the retention, when no
+ * run of it can have been deleted (a start cut off before the workflow began). A FAILED run, still known, may be
+ * started again; a running one is left to the start, which changes nothing.
+ *
+ * The client decides, not the campaign workflow (unchanged): Temporal's own status while it knows the run, and the
+ * manifest's record once it does not.
+ */
+async function refuseARunAgain(ctx: CampaignContext, manifest: CampaignManifest, workflowId: string): Promise<void> {
+  const { issuerId, campaignId } = manifest;
+  const run = runOf(manifest);
+  let status: string;
+  try {
+    ({
+      status: { name: status },
+    } = await ctx.temporal.workflow.getHandle(workflowId).describe());
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (run && !(await noRunCanBeGone(ctx, run))) {
+      throw new CampaignAlreadyRanError(campaignId, run.ended ?? 'UNKNOWN', run.startedAt);
+    }
+    return;
+  }
+  if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') return;
+  const view = await campaignView(ctx, issuerId, campaignId);
+  if (view?.state === 'COMPLETED' || view?.state === 'CANCELLED') {
+    await recordEnd(ctx, manifest, view);
+    throw new CampaignAlreadyRanError(campaignId, view.state, run?.startedAt);
+  }
+}
+
+/** Whether the campaign's first start is younger than the namespace's retention: then no run of it was deleted yet. */
+async function noRunCanBeGone(ctx: CampaignContext, run: CampaignRun): Promise<boolean> {
+  if (run.ended) return false;
+  const { config } = await ctx.temporal.workflowService.describeNamespace({
+    namespace: ctx.temporal.options.namespace,
+  });
+  const retentionMs = Number(config?.workflowExecutionRetentionTtl?.seconds?.toString() ?? '0') * 1000;
+  // An unreadable start time (NaN) compares false: the campaign counts as run.
+  return Date.now() < Date.parse(run.startedAt) + retentionMs;
+}
+
+/** Records in the manifest how the campaign's run ended, once a client sees it closed (no write when known). */
+async function recordEnd(ctx: CampaignContext, manifest: CampaignManifest, view: CampaignView): Promise<void> {
+  const run = runOf(manifest);
+  const ended = view.state;
+  if (ended !== 'COMPLETED' && ended !== 'CANCELLED' && ended !== 'FAILED') return;
+  if (run?.ended === ended) return;
+  await writeRun(ctx.store, manifest, {
+    startedAt: run?.startedAt ?? view.startedAt ?? 'unknown',
+    ended,
+    endedAt: view.endedAt ?? new Date().toISOString(),
+  });
 }
 
 async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: string) {
@@ -201,6 +298,9 @@ export async function getCampaign(
     countCards(ctx, issuerId, campaignId),
   ]);
   if (!campaign && !manifest) throw new CampaignNotFoundError(issuerId, campaignId);
+  if (campaign && manifest) await recordEnd(ctx, manifest, campaign);
+  // Gone from Temporal (retention): the manifest still says how it ended, when a client saw it.
+  const recorded = manifest && !campaign ? runOf(manifest)?.ended : undefined;
   const valid = campaign?.valid ?? manifest?.valid ?? 0;
   const started = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const conflicts = campaign?.conflicts ?? 0;
@@ -208,7 +308,7 @@ export async function getCampaign(
   return {
     campaignId,
     issuerId,
-    state: campaign?.state ?? 'VALIDATING',
+    state: campaign?.state ?? recorded ?? 'VALIDATING',
     total: campaign?.total ?? manifest?.total ?? 0,
     valid,
     invalid: campaign?.invalid ?? manifest?.invalid ?? 0,

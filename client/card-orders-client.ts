@@ -76,6 +76,7 @@ import { startCardOrder } from '../common/card-order-start.js';
 import {
   campaignFailures,
   controlCampaign,
+  findOpenCardOrders,
   getCampaign,
   startCampaign,
   type CampaignContext,
@@ -86,6 +87,7 @@ import {
 } from './campaigns.js';
 import { formatOfFile } from '../campaigns/campaign-file.js';
 import { ingestCampaignFile } from '../campaigns/ingest.js';
+import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
 import { FileCampaignPageStore, type CampaignManifest } from '../campaigns/page-store.js';
 import {
   listUnmatched,
@@ -611,9 +613,10 @@ export class CardOrdersClient {
       pageSize: this.config.campaigns.batchSize,
       store: this.campaignStore(),
       cards: {
-        issues: (record) => this.orderIssues(record),
+        issues: (record) => this.campaignCardIssues(record, issuerId),
         prepare: (record) => this.prepare(record as CardOrderRequest),
       },
+      openOrders: (cardIds) => findOpenCardOrders(this.temporal, this.config.temporal.taskQueue, issuerId, cardIds),
       ...(options.onPage && { onPage: options.onPage }),
     });
   }
@@ -754,11 +757,22 @@ export class CardOrdersClient {
     return this.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, issuerRequestId));
   }
 
-  /** Every way `request` is not a valid order: its schema, then its program. */
-  private orderIssues(request: unknown): { field: string; reason: string }[] {
+  /**
+   * Every way a campaign line is not a valid order: its schema, its program, then what D1's batch needs of a card that goes in one (its page's
+   * submission applies the same rule; found here, the line is refused before anything is stored).
+   */
+  private campaignCardIssues(request: unknown, issuerId: string): { field: string; reason: string }[] {
     const parsed = cardOrderRequestSchema.safeParse(request);
     if (!parsed.success) return describeIssues(parsed.error);
-    return checkOrderAgainstCatalog(parsed.data, this.catalog);
+    const issues = checkOrderAgainstCatalog(parsed.data, this.catalog);
+    const submission = this.config.campaigns.singleOrderIssuers.includes(issuerId) ? 'SINGLE' : 'BATCH';
+    if (
+      goesInBatch(submission, this.config.d1.replacesCardIdField, parsed.data) &&
+      !batchPaymentApplication(parsed.data, this.catalog)
+    ) {
+      issues.push({ field: 'paymentApplication', reason: `is missing: ${missingPaymentApplicationReason}` });
+    }
+    return issues;
   }
 
   /** Validates the request and turns clear card data into D1's JWE; the workflow never sees clear values. */

@@ -12,6 +12,7 @@ import {
   CliUsageError,
   isCardOrderError,
   OrderValidationError,
+  type CampaignAlreadyRanError,
   type CampaignConflictError,
   type CampaignFileError,
   type OrderConflictError,
@@ -65,7 +66,8 @@ Commands:
   campaign start --file <cards.csv|cards.jsonl> --id <campaignId> [--skip-invalid]
                                   check and store a campaign file (one line per stored page on stderr), start
                                   the campaign and print its status; the same file under the same id again
-                                  changes nothing and prints where it stands
+                                  changes nothing and prints where it stands (a FAILED campaign starts again;
+                                  a COMPLETED or CANCELLED one is refused: CAMPAIGN_ALREADY_RAN)
   campaign status <campaignId>    a campaign's state, totals and its cards counted by order status
   campaign watch <campaignId>     follow a campaign with a progress bar until it ends (COMPLETED, CANCELLED,
                                   FAILED)
@@ -99,7 +101,9 @@ refused, no such campaign: CAMPAIGN_NOT_FOUND; a history did not replay), 2 inva
 ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line and field; replay: a
 file that is not a history or that the key ring cannot decode: ERR_REPLAY_INPUT, naming each file, or an unreadable
 key ring: ERR_CODEC_KEY) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
-naming the fields that differ) or the campaign id by another file (CAMPAIGN_CONFLICT).`;
+naming the fields that differ) or the campaign id by another file (CAMPAIGN_CONFLICT), or the campaign already
+ran: it completed or was cancelled, or Temporal no longer knows it (CAMPAIGN_ALREADY_RAN; only a FAILED campaign
+starts again).`;
 
 const changeCommands = {
   accelerate: 'ACCELERATE',
@@ -632,6 +636,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.err(
         values.json
           ? JSON.stringify({ code: err.code, message: err.message, campaignId })
+          : `${err.code}: ${err.message}`,
+      );
+      return 3;
+    }
+    if (isCardOrderError(err) && err.code === 'CAMPAIGN_ALREADY_RAN') {
+      const { campaignId, ended, startedAt } = err as CampaignAlreadyRanError;
+      io.err(
+        values.json
+          ? JSON.stringify({ code: err.code, message: err.message, campaignId, ended, startedAt })
           : `${err.code}: ${err.message}`,
       );
       return 3;

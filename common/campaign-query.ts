@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { CARD_ORDER_WORKFLOW } from '../workflows/definitions.js';
-import { campaignIdKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { CARD_ORDER_WORKFLOW, CARD_ORDER_WORKFLOW_TYPES } from '../workflows/definitions.js';
+import { campaignIdKey, cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
 import { visibilityLiteral } from './visibility-query.js';
 
 /** The campaign's card orders on this task queue (a campaign id is the issuer's own: another may use the same). */
@@ -24,4 +24,18 @@ export function campaignCardsQuery(taskQueue: string, issuerId: string, campaign
  */
 export function openCampaignCardsQuery(taskQueue: string, issuerId: string, campaignId: string): string {
   return `${campaignCardsQuery(taskQueue, issuerId, campaignId)} AND CloseTime IS NULL`;
+}
+
+/**
+ * The issuer's open card orders (of any campaign, or single orders, under either card-order workflow type) on this
+ * task queue whose card is one of `cardIds`: one query for a whole batch of a campaign file's lines.
+ */
+export function openCardOrdersQuery(taskQueue: string, issuerId: string, cardIds: readonly string[]): string {
+  return [
+    `WorkflowType IN (${CARD_ORDER_WORKFLOW_TYPES.map(visibilityLiteral).join(', ')})`,
+    `TaskQueue = ${visibilityLiteral(taskQueue)}`,
+    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
+    `${cardIdKey.name} IN (${cardIds.map(visibilityLiteral).join(', ')})`,
+    'CloseTime IS NULL',
+  ].join(' AND ');
 }

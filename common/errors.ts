@@ -13,6 +13,7 @@
 export type CardOrderErrorCode =
   | 'ORDER_CONFLICT'
   | 'CAMPAIGN_CONFLICT'
+  | 'CAMPAIGN_ALREADY_RAN'
   | 'CAMPAIGN_NOT_FOUND'
   | 'ERR_CAMPAIGN_FILE_INVALID'
   | 'ORDER_NOT_FOUND'
@@ -192,6 +193,27 @@ export class CampaignConflictError extends CardOrderError {
 
   constructor(readonly campaignId: string) {
     super(`Campaign ${campaignId} was started with a different file; a new file needs a new campaign id`);
+  }
+}
+
+/**
+ * Thrown when a campaign that already ran (COMPLETED or CANCELLED, or started and gone from Temporal with no
+ * recorded end) is started again: its card ids may be free again after retention, and a new run would order every
+ * card a second time. Only a FAILED campaign, still known to Temporal, may be started again.
+ */
+export class CampaignAlreadyRanError extends CardOrderError {
+  readonly code = 'CAMPAIGN_ALREADY_RAN' as const;
+
+  constructor(
+    readonly campaignId: string,
+    /** How it ended (COMPLETED, CANCELLED, FAILED), or UNKNOWN when no end was recorded. */
+    readonly ended: string,
+    readonly startedAt: string | undefined,
+  ) {
+    super(
+      `Campaign ${campaignId} already ran (started ${startedAt ?? 'before'}, ended ${ended}); ` +
+        'a campaign runs once: order the cards still needed under a new campaign id',
+    );
   }
 }
 
@@ -449,6 +471,7 @@ export function isCardOrderError(value: unknown): value is CardOrderError {
 const orderVerdictCodes: readonly string[] = [
   'ORDER_CONFLICT',
   'CAMPAIGN_CONFLICT',
+  'CAMPAIGN_ALREADY_RAN',
   'CAMPAIGN_NOT_FOUND',
   'ORDER_NOT_FOUND',
   'UNMATCHED_NOT_FOUND',

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FileCampaignPageStore } from '../../campaigns/page-store.js';
+import { ingestCampaignFile, OPEN_ORDER_LOOKUP_SIZE, type OpenCardOrder } from '../../campaigns/ingest.js';
 import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError, CampaignFileError, OrderValidationError } from '../../common/errors.js';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig } from '../../common/config.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
-import { uniqueName } from '../helpers/temporal.js';
+import { eventually, uniqueName } from '../helpers/temporal.js';
+import { cardIdKey } from '../../workflows/search-attributes.js';
 
 /** Campaign files into stored pages: streamed, checked line by line, encrypted, resumable. */
 describe('campaign ingestion', () => {
@@ -134,6 +136,175 @@ describe('campaign ingestion', () => {
       .catch((e: unknown) => e);
     assert.ok(err instanceof CampaignFileError);
     assert.deepEqual(err.lines[0]?.issues, [{ field: 'issuerRequestId', reason: 'is used again (first on line 1)' }]);
+  });
+
+  /** The file's JSONL lines as objects (each a sample single order). */
+  async function jsonLines(file: string): Promise<Record<string, unknown>[]> {
+    const text = await readFile(file, 'utf8');
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  it('refuses a cardId used twice in one file (another issuerRequestId), naming both lines', async () => {
+    const file = await sample('card-twice.jsonl', 3);
+    const [first] = await jsonLines(file);
+    await appendFile(file, `${JSON.stringify({ ...first, issuerRequestId: `${String(first?.issuerRequestId)}-b` })}\n`);
+    const err = await stack.client
+      .ingestCampaign({ file, campaignId: uniqueName('cardtwice').slice(0, 40) })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof CampaignFileError);
+    assert.equal(err.code, 'ERR_CAMPAIGN_FILE_INVALID');
+    assert.deepEqual(
+      err.lines.map((l) => [l.line, l.issues]),
+      [[4, [{ field: 'cardId', reason: 'is used again (first on line 1)' }]]],
+    );
+    assert.match(err.message, /line 4: cardId is used again \(first on line 1\)/);
+    assert.doesNotMatch(err.message, /4000000/);
+  });
+
+  it(
+    'refuses a card that already has an open order of ours, naming that order; --skip-invalid leaves it out',
+    { timeout: 60_000 },
+    async () => {
+      const file = await sample('open-order.jsonl', 3);
+      const [, second] = await jsonLines(file);
+      // The card of line 2 already has an order of ours under another issuerRequestId (no worker: it stays open).
+      const otherRequestId = `${String(second?.issuerRequestId)}-single`;
+      const placed = await stack.client.orderCard({ ...second, issuerRequestId: otherRequestId } as never);
+      const cardId = String(second?.cardId);
+      await eventually(
+        async () =>
+          (await stack.client.temporal.workflow.count(`${cardIdKey.name} = '${cardId}'`)).count > 0 ? true : undefined,
+        { timeoutMs: 10_000, intervalMs: 100, what: 'the open order to be visible' },
+      );
+      try {
+        const campaignId = uniqueName('open').slice(0, 40);
+        const err = await stack.client.ingestCampaign({ file, campaignId }).catch((e: unknown) => e);
+        assert.ok(err instanceof CampaignFileError);
+        assert.deepEqual(
+          err.lines.map((l) => [l.line, l.issues]),
+          [
+            [
+              2,
+              [
+                {
+                  field: 'cardId',
+                  reason:
+                    `${cardId} already has an open order of ours: workflow ${placed.workflowId}, ` +
+                    `issuerRequestId ${otherRequestId}`,
+                },
+              ],
+            ],
+          ],
+        );
+        const skipped = await stack.client.ingestCampaign({ file, campaignId, skipInvalid: true });
+        assert.deepEqual([skipped.valid, skipped.invalid, skipped.invalidLines.map((l) => l.line)], [2, 1, [2]]);
+        // The card's own order (the line's issuerRequestId) is not another order of it: the page judges that one.
+        const own = await sample('own-order.jsonl', 1);
+        const [line] = await jsonLines(own);
+        const ownPlaced = await stack.client.orderCard(line as never);
+        await eventually(
+          async () =>
+            (await stack.client.temporal.workflow.count(`WorkflowId = '${ownPlaced.workflowId}'`)).count > 0
+              ? true
+              : undefined,
+          { timeoutMs: 10_000, intervalMs: 100, what: 'the own order to be visible' },
+        );
+        const ownManifest = await stack.client.ingestCampaign({
+          file: own,
+          campaignId: uniqueName('own').slice(0, 40),
+        });
+        assert.equal(ownManifest.valid, 1);
+        await stack.client.temporal.workflow.getHandle(ownPlaced.workflowId).terminate('test done');
+      } finally {
+        await stack.client.temporal.workflow.getHandle(placed.workflowId).terminate('test done');
+      }
+    },
+  );
+
+  it('looks open orders up once per batch of lines, not once per line, and keeps the lines in file order', async () => {
+    const lines = 2 * OPEN_ORDER_LOOKUP_SIZE + 100;
+    const file = await sample('lookups.csv', lines);
+    const lookups: number[] = [];
+    // The cards on line 5 (first lookup) and on the last line (third lookup) have an open order elsewhere.
+    const manifest = await ingestCampaignFile({
+      file,
+      format: 'csv',
+      issuerId: stack.config.d1.issuerId,
+      campaignId: uniqueName('lookups').slice(0, 40),
+      skipInvalid: true,
+      pageSize: 500,
+      store: new FileCampaignPageStore(path.join(dir, 'lookup-store'), []),
+      cards: {
+        issues: () => [],
+        prepare: (record) => Promise.resolve({ order: record as never, fingerprint: {} as never }),
+      },
+      openOrders: (cardIds): Promise<OpenCardOrder[]> => {
+        lookups.push(cardIds.length);
+        const last = cardIds.find((id) => id.endsWith(String(lines - 1).padStart(6, '0')));
+        const third = cardIds.find((id) => id.endsWith('000003'));
+        return Promise.resolve(
+          [last, third].flatMap((cardId) =>
+            cardId === undefined ? [] : [{ cardId, workflowId: 'card-order:x:y', issuerRequestId: 'y' }],
+          ),
+        );
+      },
+    });
+    assert.deepEqual(lookups, [OPEN_ORDER_LOOKUP_SIZE, OPEN_ORDER_LOOKUP_SIZE, 100]);
+    assert.deepEqual(
+      manifest.invalidLines.map((l) => [l.line, l.issues.map((i) => i.field)]),
+      [
+        [5, ['cardId']],
+        [lines + 1, ['cardId']],
+      ],
+    );
+  });
+
+  it("refuses a card without paymentApplication (its own or its program's) when it goes in a D1 batch", async () => {
+    const file = path.join(dir, 'payment.jsonl');
+    const [base] = await jsonLines(await sample('payment-base.jsonl', 1));
+    const address = {
+      firstName: 'Jeanne',
+      lastName: 'Martin',
+      line1: '1 rue de Rivoli',
+      city: 'Paris',
+      zipCode: '75001',
+      countryCode: 'FR',
+    };
+    // PRD_MC_CREDIT has no paymentApplication in the catalog: line 1 gives none, line 2 its own.
+    const credit = (n: number) => ({
+      ...base,
+      issuerRequestId: `${String(base?.issuerRequestId)}-${n}`,
+      cardId: `${String(base?.cardId)}-${n}`,
+      cardProductId: 'PRD_MC_CREDIT',
+      services: {
+        issuance: 'CREATION',
+        delivery: 'laposte-cip',
+        cardCarrier: 'carrier-standard',
+        packaging: 'standard-envelope',
+      },
+      shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
+    });
+    const payment = { config: 'MC_CREDIT_M1', odaKeyIndex: '01', derivationKeyIndex: '01' };
+    await appendFile(
+      file,
+      `${JSON.stringify(credit(1))}\n${JSON.stringify({ ...credit(2), paymentApplication: payment })}\n`,
+    );
+    const err = await stack.client
+      .ingestCampaign({ file, campaignId: uniqueName('payment').slice(0, 40) })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof CampaignFileError, String(err));
+    assert.deepEqual(
+      err.lines.map((l) => [l.line, l.issues.map((i) => i.field)]),
+      [[1, ['paymentApplication']]],
+    );
+    // An issuer without the batch API orders each card alone: no payment data needed.
+    const config = loadConfig({ ...stack.envVars, D1_SINGLE_ORDER_ISSUERS: stack.config.d1.issuerId });
+    const single = await CardOrdersClient.connect({ config, connection: stack.env.connection });
+    const manifest = await single.ingestCampaign({ file, campaignId: uniqueName('single').slice(0, 40) });
+    assert.deepEqual([manifest.valid, manifest.invalid], [2, 0]);
   });
 
   it('takes the same file again under the same id as a no-op, and refuses another file under it', async () => {

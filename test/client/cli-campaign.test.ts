@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { runCli } from '../../client/cli.js';
 import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
+import type { RecordedManifest } from '../../campaigns/campaign-run.js';
 
 /** The `card-orders campaign` commands, end to end: dev server, simulator (D1's batch API), webhook, worker. */
 describe('card-orders campaign CLI', () => {
@@ -88,14 +89,14 @@ describe('card-orders campaign CLI', () => {
         assert.equal(none.code, 1, 'a refused file leaves no campaign');
         assert.match(none.err[0] ?? '', /^CAMPAIGN_NOT_FOUND: /);
 
+        // D1 answers slowly until the second start is done: the campaign is still running then (a completed one is
+        // not started again: CAMPAIGN_ALREADY_RAN, below).
+        await stack.d1.faults({ latencyMs: 5_000 });
         const started = await cli(['campaign', 'start', '--file', file, '--id', campaignId, '--skip-invalid']);
         assert.equal(started.code, 0, started.err.join('\n'));
         assert.deepEqual(started.err, ['stored page 1/2', 'stored page 2/2']);
         assert.equal(started.out.length, 1);
-        assert.match(
-          started.out[0] ?? '',
-          new RegExp(`^${campaignId} (RUNNING|COMPLETED) total=12 valid=11 invalid=1`),
-        );
+        assert.match(started.out[0] ?? '', new RegExp(`^${campaignId} RUNNING total=12 valid=11 invalid=1`));
         const handle = stack.client.temporal.workflow.getHandle(
           campaignWorkflowId(stack.config.d1.issuerId, campaignId),
         );
@@ -105,9 +106,10 @@ describe('card-orders campaign CLI', () => {
         assert.equal(again.code, 0, again.err.join('\n'));
         assert.deepEqual(again.err, [], 'nothing stored again');
         const status = JSON.parse(again.out[0] ?? '{}') as { state: string; valid: number };
-        assert.ok(['RUNNING', 'COMPLETED'].includes(status.state), status.state);
+        assert.equal(status.state, 'RUNNING');
         assert.equal(status.valid, 11);
         assert.equal((await handle.describe()).runId, runId, 'the same campaign run');
+        await stack.d1.faults({ latencyMs: 0 });
 
         const other = await sampleFile(3);
         const conflict = await cli(['campaign', 'start', '--file', other.file, '--id', campaignId]);
@@ -142,6 +144,21 @@ describe('card-orders campaign CLI', () => {
 
         const cancel = await cli(['campaign', 'cancel', campaignId]);
         assert.deepEqual([cancel.code, cancel.out], [1, ['REFUSED (CAMPAIGN_ALREADY_COMPLETED)']]);
+
+        // A completed campaign runs once: started again it is refused (exit 3), and its run stays the one it was.
+        const rerun = await cli(['campaign', 'start', '--file', file, '--id', campaignId, '--skip-invalid', '--json']);
+        assert.equal(rerun.code, 3, rerun.err.join('\n'));
+        assert.deepEqual(rerun.out, []);
+        const rerunBody = JSON.parse(rerun.err[0] ?? '{}') as Record<string, unknown>;
+        assert.deepEqual(
+          [rerunBody.code, rerunBody.campaignId, rerunBody.ended],
+          ['CAMPAIGN_ALREADY_RAN', campaignId, 'COMPLETED'],
+        );
+        assert.equal((await handle.describe()).runId, runId, 'no new run');
+        const manifest = (await stack.client
+          .campaignStore()
+          .readManifest(stack.config.d1.issuerId, campaignId)) as RecordedManifest;
+        assert.equal(manifest.run?.ended, 'COMPLETED', 'the manifest records how it ended');
         const pause = await cli(['campaign', 'pause', campaignId, '--json']);
         assert.equal(pause.code, 1);
         assert.deepEqual(
@@ -233,7 +250,82 @@ describe('card-orders campaign CLI', () => {
       assert.equal(watched.code, 1);
       assert.match(watched.out.at(-1) ?? '', new RegExp(`^${campaignId} CANCELLED `));
       assert.match(watched.out.at(-1) ?? '', bar);
+
+      // Once its run closed, a cancelled campaign is not started again.
+      const handle = stack.client.temporal.workflow.getHandle(campaignWorkflowId(stack.config.d1.issuerId, campaignId));
+      await handle.result();
+      const rerun = await cli(['campaign', 'start', '--file', file, '--id', campaignId], slow);
+      assert.equal(rerun.code, 3, rerun.err.join('\n'));
+      assert.match(
+        rerun.err[0] ?? '',
+        new RegExp(`^CAMPAIGN_ALREADY_RAN: Campaign ${campaignId} already ran .*ended CANCELLED`),
+      );
     }),
+  );
+
+  it(
+    'starts a FAILED campaign again; once Temporal no longer knows a campaign that ran, refuses it (exit 3)',
+    { timeout: 90_000 },
+    () =>
+      stack.withWorker(async () => {
+        const issuerId = stack.config.d1.issuerId;
+        const store = stack.client.campaignStore();
+        const slow = { env: { CAMPAIGN_MAX_IN_FLIGHT: '10' } };
+        const { file } = await sampleFile(30);
+        const campaignId = newCampaignId();
+        const handle = stack.client.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
+        const manifestOf = async (id: string) => (await store.readManifest(issuerId, id)) as RecordedManifest;
+
+        assert.equal((await cli(['campaign', 'start', '--file', file, '--id', campaignId], slow)).code, 0);
+        const startedAt = (await manifestOf(campaignId)).run?.startedAt;
+        assert.ok(startedAt, 'the manifest records the start');
+        assert.deepEqual((await cli(['campaign', 'pause', campaignId])).out, ['PAUSED']);
+        const { runId: firstRun } = await handle.describe();
+        await handle.terminate('an operator stops it');
+        const failed = await cli(['campaign', 'status', campaignId, '--json']);
+        assert.equal((JSON.parse(failed.out[0] ?? '{}') as { state: string }).state, 'FAILED');
+        assert.equal((await manifestOf(campaignId)).run?.ended, 'FAILED');
+
+        const again = await cli(['campaign', 'start', '--file', file, '--id', campaignId, '--json'], slow);
+        assert.equal(again.code, 0, again.err.join('\n'));
+        const { runId: secondRun, status } = await handle.describe();
+        assert.notEqual(secondRun, firstRun, 'a new run');
+        assert.equal(status.name, 'RUNNING');
+        assert.deepEqual((await manifestOf(campaignId)).run, { startedAt }, 'running again, its first start kept');
+        await handle.terminate('test done');
+
+        // Campaigns Temporal has forgotten (retention): only the manifest says they ran.
+        const gone = async (run: RecordedManifest['run']) => {
+          const id = newCampaignId();
+          const sample = await sampleFile(3);
+          const manifest = await stack.client.ingestCampaign({ file: sample.file, campaignId: id });
+          await store.writeManifest({ ...manifest, run } as RecordedManifest);
+          return { id, file: sample.file };
+        };
+        const longAgo = new Date(Date.now() - 400 * 86_400_000).toISOString();
+        const unknownEnd = await gone({ startedAt: longAgo });
+        const refused = await cli(['campaign', 'start', '--file', unknownEnd.file, '--id', unknownEnd.id, '--json']);
+        assert.equal(refused.code, 3, refused.err.join('\n'));
+        const body = JSON.parse(refused.err[0] ?? '{}') as Record<string, unknown>;
+        assert.deepEqual([body.code, body.ended, body.startedAt], ['CAMPAIGN_ALREADY_RAN', 'UNKNOWN', longAgo]);
+        const completed = await gone({ startedAt: new Date().toISOString(), ended: 'COMPLETED' });
+        const refusedToo = await cli(['campaign', 'start', '--file', completed.file, '--id', completed.id]);
+        assert.equal(refusedToo.code, 3, refusedToo.err.join('\n'));
+        assert.match(refusedToo.err[0] ?? '', /^CAMPAIGN_ALREADY_RAN: .*ended COMPLETED/);
+        const shownGone = await cli(['campaign', 'status', completed.id, '--json']);
+        const goneStatus = JSON.parse(shownGone.out[0] ?? '{}') as { state: string; campaign?: unknown };
+        assert.deepEqual([goneStatus.state, goneStatus.campaign], ['COMPLETED', undefined], 'its recorded end');
+        const none = await stack.client.temporal.workflow.count(
+          `WorkflowId IN ('${campaignWorkflowId(issuerId, unknownEnd.id)}', '${campaignWorkflowId(issuerId, completed.id)}')`,
+        );
+        assert.equal(none.count, 0, 'no run started');
+
+        // Started within the retention and unknown to Temporal: the start was cut off before the workflow began.
+        const cutOff = await gone({ startedAt: new Date().toISOString() });
+        const resumed = await cli(['campaign', 'start', '--file', cutOff.file, '--id', cutOff.id]);
+        assert.equal(resumed.code, 0, resumed.err.join('\n'));
+        await stack.client.temporal.workflow.getHandle(campaignWorkflowId(issuerId, cutOff.id)).terminate('test done');
+      }),
   );
 
   it('exits 1 with CAMPAIGN_NOT_FOUND for an unknown campaign, and 2 with ERR_USAGE naming the argument', async () => {
@@ -248,6 +340,16 @@ describe('card-orders campaign CLI', () => {
     const missingPause = await cli(['campaign', 'pause', unknown]);
     assert.deepEqual(missingPause.code, 1);
     assert.match(missingPause.err[0] ?? '', /^CAMPAIGN_NOT_FOUND: /);
+
+    // A cardId twice in the file (another issuerRequestId): both lines named, nothing stored.
+    const { file } = await sampleFile(3);
+    const [, firstRow] = (await readFile(file, 'utf8')).split('\n');
+    await appendFile(file, `${(firstRow ?? '').replace(/^[^,]+/, 'another-request')}\n`);
+    const twice = await cli(['campaign', 'start', '--file', file, '--id', newCampaignId()]);
+    assert.deepEqual(
+      [twice.code, twice.out, twice.err],
+      [2, [], ['ERR_CAMPAIGN_FILE_INVALID: line 5: cardId is used again (first on line 2)']],
+    );
 
     const cases: [string[], string][] = [
       [['campaign'], '<action>'],
@@ -271,5 +373,6 @@ describe('card-orders campaign CLI', () => {
     const help = await cli(['--help']);
     assert.match(help.out[0] ?? '', /campaign start --file .* --id <campaignId> \[--skip-invalid\]/);
     assert.match(help.out[0] ?? '', /CAMPAIGN_CONFLICT/);
+    assert.match(help.out[0] ?? '', /CAMPAIGN_ALREADY_RAN/);
   });
 });

@@ -3,8 +3,8 @@
  * simulator posts to in turn, all as separate processes on private ports and a data dir of the test's own. Orders
  * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
  * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; its
- * visibility counts open workflows by `CloseTime IS NULL`, as campaigns do; Web UI serves the orders from the
- * server's PostgreSQL visibility.
+ * visibility counts open workflows by `CloseTime IS NULL`, as campaigns do, and lists a campaign file's open card
+ * orders by 500 cardIds at once; Web UI serves the orders from the server's PostgreSQL visibility.
  *
  * The first run on a machine builds the Temporal server, temporal-sql-tool and the Web UI server with Go into the
  * per-user cache (about 7 minutes on 2 cores, longer on a busy one); later runs find them there.
@@ -23,6 +23,9 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { OrderFailedError } from '../../common/errors.js';
 import { visibilityLiteral } from '../../common/visibility-query.js';
+import { findOpenCardOrders } from '../../client/campaigns.js';
+import { CARD_ORDER_WORKFLOW } from '../../workflows/definitions.js';
+import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
 import { ensureDemoKeys } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import type { OrderSummary } from '../../simulator/orders.js';
@@ -246,7 +249,7 @@ describe('the stack on PostgreSQL', () => {
     );
   });
 
-  it('counts open workflows by CloseTime IS NULL on PostgreSQL visibility, as campaigns do', async () => {
+  it('counts open workflows by CloseTime IS NULL on PostgreSQL visibility, as campaigns do, and lists by CardId IN', async () => {
     const connection = await Connection.connect({ address: config.temporal.address });
     try {
       const temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -269,6 +272,32 @@ describe('the stack on PostgreSQL', () => {
         [1, 1, 1],
       );
       await temporal.workflow.getHandle(`${taskQueue}-open`).terminate('done');
+
+      // A campaign file's open-order check: one listing of 500 cardIds (an IN list) on PostgreSQL visibility.
+      const cardOrder = (card: string) =>
+        temporal.workflow.start(CARD_ORDER_WORKFLOW, {
+          taskQueue,
+          workflowId: `${taskQueue}-${card}`,
+          args: [],
+          typedSearchAttributes: [
+            { key: issuerIdKey, value: config.d1.issuerId },
+            { key: cardIdKey, value: card },
+          ],
+        });
+      const open = await cardOrder('pg-open-card');
+      await (await cardOrder('pg-closed-card')).terminate('closed for the check');
+      const cards = ['pg-open-card', 'pg-closed-card', ...Array.from({ length: 498 }, (_, i) => `pg-card-${i}`)];
+      const openCards = async () =>
+        (await findOpenCardOrders(temporal, taskQueue, config.d1.issuerId, cards)).map((o) => o.workflowId);
+      // Visibility lags: wait until it holds both starts and the termination.
+      const indexedBy = Date.now() + 30_000;
+      let listed = await openCards();
+      while ((listed.length !== 1 || (await count('CloseTime IS NOT NULL')) < 2) && Date.now() < indexedBy) {
+        await delay(200);
+        listed = await openCards();
+      }
+      assert.deepEqual(listed, [open.workflowId]);
+      await open.terminate('done');
     } finally {
       await connection.close();
     }

@@ -11,6 +11,8 @@ import { campaignWorkflowId } from '../../client/campaigns.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
+import { cardOrderWorkflowId } from '../../orders/schema.js';
+import { cardIdKey } from '../../workflows/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 
@@ -63,8 +65,9 @@ describe('bulk campaigns', () => {
     () =>
       stack.withWorker(async () => {
         const { file, id } = await sampleFile('mixed.csv', 60, [4]);
-        // Card 10 has an order of its own in flight at D1 (the batch refuses it: ORDER_IN_PROGRESS); request id 20
-        // is already used by a different order (ORDER_CONFLICT); card 30 fails in production.
+        // Card 10 has an order in flight at D1 that we no longer track (its workflow ended: an open one would refuse
+        // the line at ingestion), so the batch refuses it: ORDER_IN_PROGRESS. Request id 20 is already used by a
+        // different order (ORDER_CONFLICT); card 30 fails in production.
         const blocker = stack.newOrder({ cardId: id(10) });
         await stack.client.orderCard(blocker);
         const taken = stack.newOrder({ cardId: id(20), issuerRequestId: id(20) });
@@ -72,6 +75,13 @@ describe('bulk campaigns', () => {
         await eventually(async () =>
           (await stack.client.getOrder(blocker.issuerRequestId)).operationId ? true : undefined,
         );
+        await stack.client.temporal.workflow
+          .getHandle(cardOrderWorkflowId(stack.config.d1.issuerId, blocker.issuerRequestId))
+          .terminate('tracked no more: only D1 has the order');
+        await eventually(async () => {
+          const open = `${cardIdKey.name} = '${id(10)}' AND CloseTime IS NULL`;
+          return (await stack.client.temporal.workflow.count(open)).count === 0 ? true : undefined;
+        });
         await stack.d1.faults({
           outcomes: [{ match: { cardId: id(30) }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' }],
         });
