@@ -145,7 +145,9 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
     index += 1;
     page = [];
     manifest.pages = index;
-    options.onPage?.(await save());
+    // Saved before the call, not in its argument: `onPage?.(...)` skips its argument when there is no onPage.
+    const saved = await save();
+    options.onPage?.(saved);
   };
   for await (const entry of readCampaignFile(file, format)) {
     if (!validLines.has(entry.line) || 'problem' in entry) continue;
