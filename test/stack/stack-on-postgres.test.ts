@@ -215,6 +215,12 @@ describe('the stack on PostgreSQL', () => {
         ['cancel', 'CANCELLED'],
       ]);
       await client.orderCard(order('cancel'));
+      // The cancel is for an order at D1 (one D1 order each, below): a cancel that beat the submission (a worker slow
+      // to its first task on a busy machine) would end the order before D1 ever saw it.
+      await eventually(async () => ((await client.getOrder('pg-cancel')).operationId ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'the order to be cancelled to reach D1',
+      });
       assert.equal((await client.cancelOrder('pg-cancel')).outcome, 'CANCELLED');
       for (const id of expected.keys()) if (id !== 'cancel') await client.orderCard(order(id));
 
