@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from 'zod';
-import type { CampaignManifest, CampaignPageStore } from './page-store.js';
+import { manifestData, updateManifest, type CampaignManifest, type CampaignPageStore } from './page-store.js';
 
 /** How a run ended, as the campaign's view names it. */
 export const campaignEnds = ['COMPLETED', 'CANCELLED', 'FAILED'] as const;
@@ -39,8 +39,10 @@ export function runOf(manifest: CampaignManifest): CampaignRun | undefined {
   return parsed.success ? parsed.data : { startedAt: 'unknown' };
 }
 
-/** Writes the manifest with `run` as its run record. */
-export function writeRun(store: CampaignPageStore, manifest: CampaignManifest, run: CampaignRun): Promise<void> {
-  const recorded: RecordedManifest = { ...manifest, run };
-  return store.writeManifest(recorded);
+/** Records `run` in the campaign's manifest, by a conditional write over whatever another process wrote meanwhile. */
+export async function writeRun(store: CampaignPageStore, manifest: CampaignManifest, run: CampaignRun): Promise<void> {
+  await updateManifest(store, manifest.issuerId, manifest.campaignId, (current): RecordedManifest => ({
+    ...manifestData(current ?? manifest),
+    run,
+  }));
 }

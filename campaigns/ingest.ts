@@ -16,6 +16,7 @@ import { cardOrderWorkflowId, type CardOrder } from '../orders/schema.js';
 import { readCampaignFile, type CampaignFileFormat } from './campaign-file.js';
 import {
   MAX_INVALID_LINES_KEPT,
+  updateManifest,
   type CampaignCard,
   type CampaignManifest,
   type CampaignPageStore,
@@ -172,7 +173,18 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
     pages: 0,
     complete: false,
   };
-  await store.writeManifest(manifest);
+  // Conditional writes: a second ingestion of the id racing this one (another machine) never loses progress, and
+  // one of another file is refused before it stores a page.
+  const save = () =>
+    updateManifest(store, issuerId, campaignId, (current) => {
+      if (current && current.fileDigest !== digest) throw new CampaignConflictError(campaignId);
+      return {
+        ...manifest,
+        pages: Math.max(current?.pages ?? 0, manifest.pages),
+        complete: manifest.complete || (current?.complete ?? false),
+      };
+    });
+  await save();
 
   // Pass 2: encrypt and store the valid cards, page by page; pages a cut-off start wrote stay as they are.
   let page: { line: number; record: unknown }[] = [];
@@ -187,8 +199,9 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
     index += 1;
     page = [];
     manifest.pages = index;
-    await store.writeManifest(manifest);
-    options.onPage?.(manifest);
+    // Saved before the call, not in its argument: `onPage?.(...)` skips its argument when there is no onPage.
+    const saved = await save();
+    options.onPage?.(saved);
   };
   for await (const entry of readCampaignFile(file, format)) {
     if (!validLines.has(entry.line) || 'problem' in entry) continue;
@@ -197,8 +210,7 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
   }
   if (page.length > 0) await flush();
   manifest.complete = true;
-  await store.writeManifest(manifest);
-  return manifest;
+  return save();
 
   function lineIssues(record: unknown, line: number): Issue[] {
     const issues = [...cards.issues(record)];

@@ -87,6 +87,8 @@ export interface CampaignStatus {
   counts: Record<string, number>;
   /** The campaign workflow's own view (absent while the file is still being stored). */
   campaign: CampaignView | undefined;
+  /** Why a FAILED campaign failed: the stable type of the failure that ended it (e.g. CAMPAIGN_PAGE_MISSING). */
+  failure?: { type: string; message: string } | undefined;
 }
 
 export interface CampaignControlResult {
@@ -305,6 +307,7 @@ export async function getCampaign(
   const started = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const conflicts = campaign?.conflicts ?? 0;
   const pending = Math.max(valid - started - conflicts, 0);
+  const failure = campaign?.state === 'FAILED' ? await campaignFailureOf(ctx, issuerId, campaignId) : undefined;
   return {
     campaignId,
     issuerId,
@@ -314,7 +317,25 @@ export async function getCampaign(
     invalid: campaign?.invalid ?? manifest?.invalid ?? 0,
     counts: { ...counts, ...(pending > 0 && { PENDING: pending }), ...(conflicts > 0 && { CONFLICT: conflicts }) },
     campaign,
+    ...(failure && { failure }),
   };
+}
+
+/**
+ * The innermost typed failure under a failed campaign run (a page's activity failure, say CAMPAIGN_PAGE_MISSING):
+ * what an operator has to act on. Undefined for a run that failed without one (terminated).
+ */
+async function campaignFailureOf(ctx: CampaignContext, issuerId: string, campaignId: string) {
+  try {
+    await ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId)).result();
+    return undefined;
+  } catch (err) {
+    let typed: { type: string; message: string } | undefined;
+    for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+      if (cause instanceof ApplicationFailure && cause.type) typed = { type: cause.type, message: cause.message };
+    }
+    return typed;
+  }
 }
 
 /** Pauses, resumes or cancels the campaign (`pull`: and asks D1 to cancel its cards not yet shipped). */

@@ -88,7 +88,8 @@ import {
 import { formatOfFile } from '../campaigns/campaign-file.js';
 import { ingestCampaignFile } from '../campaigns/ingest.js';
 import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
-import { FileCampaignPageStore, type CampaignManifest } from '../campaigns/page-store.js';
+import type { CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
+import { openCampaignStore } from '../campaigns/store.js';
 import {
   listUnmatched,
   redeliverUnmatched,
@@ -201,6 +202,8 @@ export interface CardOrdersClientOptions {
 }
 
 export class CardOrdersClient {
+  private store: CampaignPageStore | undefined;
+
   private constructor(
     readonly temporal: Client,
     private readonly config: Config,
@@ -685,13 +688,17 @@ export class CardOrdersClient {
     };
   }
 
-  /** The store of campaign pages, with this client's codec keys. */
-  campaignStore(): FileCampaignPageStore {
-    return new FileCampaignPageStore(this.config.campaigns.storeDir, this.codecs);
+  /** The store of campaign pages (CAMPAIGN_STORE), with this client's codec keys; opened once, closed with the client. */
+  campaignStore(): CampaignPageStore {
+    this.store ??= openCampaignStore(this.config.campaigns, this.codecs);
+    return this.store;
   }
 
-  /** Closes the connection, when the client opened it. */
+  /** Closes the connection, when the client opened it, and the campaign store. */
   async close(): Promise<void> {
+    const store = this.store;
+    this.store = undefined;
+    await store?.close();
     if (this.ownsConnection) await this.temporal.connection.close();
   }
 

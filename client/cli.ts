@@ -171,7 +171,8 @@ function describeCampaign(status: CampaignStatus): string {
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     .map(([key, n]) => ` ${key}=${n}`)
     .join('');
-  return `${status.campaignId} ${status.state} total=${status.total} valid=${status.valid} invalid=${status.invalid}${counts}`;
+  const failure = status.failure ? ` failure=${status.failure.type} (${status.failure.message})` : '';
+  return `${status.campaignId} ${status.state} total=${status.total} valid=${status.valid} invalid=${status.invalid}${counts}${failure}`;
 }
 
 /**

@@ -32,6 +32,35 @@ export const durationMs = z
     return Math.round(Number(amount) * unitMs[unit]);
   });
 
+/** Why `url` is not a PostgreSQL URL we take, never quoting it (it may hold a password). */
+function postgresUrlIssue(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a URL';
+  }
+  if (!['postgres:', 'postgresql:'].includes(parsed.protocol)) return 'not postgres://';
+  if (!parsed.hostname || !parsed.username || parsed.pathname.length < 2) return 'needs user, host and database';
+  return undefined;
+}
+
+/** The PostgreSQL store's settings from its URL (validated above); the password stays out of every message. */
+function postgresStoreOf(url: string, passwordFile: string | undefined, maxConnections: number) {
+  const parsed = new URL(url);
+  const sslmode = parsed.searchParams.get('sslmode');
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 5432,
+    database: decodeURIComponent(parsed.pathname.slice(1)),
+    user: decodeURIComponent(parsed.username),
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    passwordFile,
+    ssl: sslmode !== null && sslmode !== 'disable',
+    maxConnections,
+  };
+}
+
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
 
 /** The environment variables this service reads, by name, with their defaults. */
@@ -88,6 +117,27 @@ export const envSchema = z
      * @default .data/campaigns
      */
     CAMPAIGN_STORE_DIR: z.string().min(1).default('.data/campaigns'),
+    /**
+     * Where campaign pages live: `file` (CAMPAIGN_STORE_DIR, one machine or a shared volume) or `postgres`
+     * (CAMPAIGN_STORE_URL, shared by every machine). @default file
+     */
+    CAMPAIGN_STORE: z.enum(['file', 'postgres']).default('file'),
+    /**
+     * The PostgreSQL store, as `postgres://user@host:port/database` (`?sslmode=require` for TLS). A password may be
+     * in it, or better in CAMPAIGN_STORE_PASSWORD_FILE; it is never logged.
+     */
+    CAMPAIGN_STORE_URL: z
+      .string()
+      .refine((url) => postgresUrlIssue(url) === undefined, {
+        message: 'must be postgres://user@host[:port]/database',
+      })
+      .optional(),
+    /** A file holding the PostgreSQL store's password (wins over one in CAMPAIGN_STORE_URL). */
+    CAMPAIGN_STORE_PASSWORD_FILE: z.string().min(1).optional(),
+    /** Connections to the PostgreSQL store per process. @default 4 */
+    CAMPAIGN_STORE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
+    /** How long a completed campaign's pages (card data) are kept before the workers delete them. @default 30d */
+    CAMPAIGN_STORE_RETENTION: durationMs.default(30 * 86_400_000),
     /** Cards per D1 batch "Order cards" call, and per stored page of a campaign (D1 takes 1 to 1000). @default 1000 */
     D1_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(1000),
     /**
@@ -337,6 +387,13 @@ export const envSchema = z
         ctx.addIssue({ code: 'custom', path: [env[cert] ? key : cert], message: `TLS needs both ${cert} and ${key}` });
       }
     }
+    if (env.CAMPAIGN_STORE === 'postgres' && !env.CAMPAIGN_STORE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CAMPAIGN_STORE_URL'],
+        message: 'is required with CAMPAIGN_STORE=postgres',
+      });
+    }
     // The SDK refuses a cache smaller than the tasks it runs at once.
     if (env.WORKER_MAX_CACHED_WORKFLOWS < env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS) {
       ctx.addIssue({
@@ -461,6 +518,16 @@ function toConfig(env: z.output<typeof envSchema>) {
     keysDir: fromRoot(env.KEYS_DIR),
     campaigns: {
       storeDir: fromRoot(env.CAMPAIGN_STORE_DIR),
+      store: env.CAMPAIGN_STORE,
+      /** Set when CAMPAIGN_STORE=postgres (required then). */
+      postgres: env.CAMPAIGN_STORE_URL
+        ? postgresStoreOf(
+            env.CAMPAIGN_STORE_URL,
+            env.CAMPAIGN_STORE_PASSWORD_FILE && fromRoot(env.CAMPAIGN_STORE_PASSWORD_FILE),
+            env.CAMPAIGN_STORE_MAX_CONNECTIONS,
+          )
+        : undefined,
+      retentionMs: env.CAMPAIGN_STORE_RETENTION,
       batchSize: env.D1_BATCH_SIZE,
       singleOrderIssuers: env.D1_SINGLE_ORDER_ISSUERS,
       maxInFlight: env.CAMPAIGN_MAX_IN_FLIGHT,

@@ -15,7 +15,9 @@ export type CardOrderErrorCode =
   | 'CAMPAIGN_CONFLICT'
   | 'CAMPAIGN_ALREADY_RAN'
   | 'CAMPAIGN_NOT_FOUND'
+  | 'CAMPAIGN_PAGE_MISSING'
   | 'ERR_CAMPAIGN_FILE_INVALID'
+  | 'ERR_CAMPAIGN_STORE_CONFLICT'
   | 'ORDER_NOT_FOUND'
   | 'UNMATCHED_NOT_FOUND'
   | 'ISSUER_EVENTS_NOT_FOUND'
@@ -214,6 +216,45 @@ export class CampaignAlreadyRanError extends CardOrderError {
       `Campaign ${campaignId} already ran (started ${startedAt ?? 'before'}, ended ${ended}); ` +
         'a campaign runs once: order the cards still needed under a new campaign id',
     );
+  }
+}
+
+/**
+ * Thrown when a stored campaign page is absent or cannot be opened (another store, another key ring, damaged):
+ * waiting does not bring it back, so the page fails for good instead of being retried for ever.
+ */
+export class CampaignPageMissingError extends CardOrderError {
+  readonly code = 'CAMPAIGN_PAGE_MISSING' as const;
+
+  constructor(
+    readonly issuerId: string,
+    readonly campaignId: string,
+    readonly page: number,
+    readonly problem: 'missing' | 'unreadable',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      problem === 'missing'
+        ? `Page ${page} of campaign ${campaignId} is not in the campaign store (is every process on the same CAMPAIGN_STORE?)`
+        : `Page ${page} of campaign ${campaignId} cannot be read from the campaign store (damaged, or sealed with a codec key this process does not have)`,
+      options,
+    );
+  }
+}
+
+/**
+ * Thrown when a campaign's manifest changed since it was read (another process wrote it): read it again and
+ * retry. Retryable by nature.
+ */
+export class CampaignStoreConflictError extends CardOrderError {
+  readonly code = 'ERR_CAMPAIGN_STORE_CONFLICT' as const;
+  override readonly retryable = true;
+
+  constructor(
+    readonly issuerId: string,
+    readonly campaignId: string,
+  ) {
+    super(`The manifest of campaign ${campaignId} was changed by another process meanwhile`);
   }
 }
 
@@ -473,6 +514,7 @@ const orderVerdictCodes: readonly string[] = [
   'CAMPAIGN_CONFLICT',
   'CAMPAIGN_ALREADY_RAN',
   'CAMPAIGN_NOT_FOUND',
+  'CAMPAIGN_PAGE_MISSING',
   'ORDER_NOT_FOUND',
   'UNMATCHED_NOT_FOUND',
   'ISSUER_EVENTS_NOT_FOUND',

@@ -18,6 +18,7 @@ import { waitForPoller } from './lib/pollers.js';
 import { superviseMain, type Supervisor } from './lib/supervisor.js';
 import { resolveStackBinaries } from './stack/binaries.js';
 import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from './stack/config.js';
+import { setUpStackCampaignStore, stackCampaignStoreEnv } from './stack/campaign-store.js';
 import { startPostgres } from './stack/postgres.js';
 import { setUpSchemas, startTemporalServer, temporalServerVersion } from './stack/temporal-server.js';
 import { startWebUi } from './stack/web-ui.js';
@@ -76,6 +77,12 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   );
   const postgres = await startPostgres(stack, supervisor, say);
   await setUpSchemas(binaries, postgres, say);
+  const campaignStoreEnv = stackCampaignStoreEnv(config, stack, postgres);
+  if (campaignStoreEnv.CAMPAIGN_STORE_URL) {
+    say(
+      `Campaign store: ${await setUpStackCampaignStore(postgres)} in PostgreSQL (shared by the CLI and every worker)`,
+    );
+  }
   say(`Starting the Temporal server ${await temporalServerVersion(binaries)} on ${config.temporal.address}`);
   await startTemporalServer(config, stack, binaries, postgres, supervisor);
   const setup = await setUpTemporal(config);
@@ -83,7 +90,8 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   if (!setup.ok) throw new Error('The Temporal setup is incomplete (see above); card orders cannot run without it.');
 
   // The local demo: the webhooks accept the simulator's public demo credentials only in DEMO_MODE.
-  const demoEnv = { ...process.env, DEMO_MODE: process.env.DEMO_MODE || 'true' };
+  // Every process on the one campaign store: a worker finds the pages the CLI stored, whichever takes the page.
+  const demoEnv = { ...process.env, DEMO_MODE: process.env.DEMO_MODE || 'true', ...campaignStoreEnv };
   const run = (name: string, entry: string, env: NodeJS.ProcessEnv = {}) =>
     supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
       ...demoEnv,
@@ -119,6 +127,13 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
       `D1 webhooks:      ${stack.webhookPorts.map((port) => `http://127.0.0.1:${port}`).join(', ')} (the simulator posts to them in turn)`,
       `D1 simulator:     ${config.d1.baseUrl}`,
       'Place an order:   npx card-orders order --file examples/order-individual.json',
+      ...(campaignStoreEnv.CAMPAIGN_STORE_URL
+        ? [
+            "Campaigns:        the CLI uses the stack's campaign store with",
+            `                  CAMPAIGN_STORE=postgres CAMPAIGN_STORE_URL=${campaignStoreEnv.CAMPAIGN_STORE_URL} \\`,
+            `                  CAMPAIGN_STORE_PASSWORD_FILE=${path.relative(projectRoot, stack.postgres.passwordFile)}`,
+          ]
+        : []),
       'Press Ctrl-C to stop; the next npm run stack resumes on the same data.',
     ].join('\n'),
   );

@@ -16,7 +16,7 @@ import { D1Client } from '../d1/client.js';
 import { loadSigningKey } from '../d1/keys.js';
 import { loadProgramCatalog } from '../orders/program-catalog.js';
 import { syncReconcileSchedule } from './reconcile-schedule.js';
-import { FileCampaignPageStore } from '../campaigns/page-store.js';
+import { openCampaignStore, sweepCampaignStore } from '../campaigns/store.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
 
 export interface CardOrderWorker {
@@ -53,6 +53,7 @@ export async function createCardOrderWorker(
   // The reconciliation lists, queries and signals orders, and keeps its Schedule, over the worker's connection.
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   const reconcile = { temporal, taskQueue: config.temporal.taskQueue, ...config.reconcile };
+  const campaignStore = openCampaignStore(config.campaigns, payloadCodecs);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -70,7 +71,7 @@ export async function createCardOrderWorker(
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         codecs: payloadCodecs,
-        store: new FileCampaignPageStore(config.campaigns.storeDir, payloadCodecs),
+        store: campaignStore,
         batchRequestTimeoutMs: config.campaigns.batchRequestTimeoutMs,
         replacesCardIdField: config.d1.replacesCardIdField,
       },
@@ -95,5 +96,49 @@ export async function createCardOrderWorker(
       'the reconciliation schedule could not be kept',
     );
   }
-  return { worker, close: () => d1.close() };
+  const stopSweeps = startRetentionSweeps(campaignStore, temporal, config.campaigns.retentionMs, logger);
+  return {
+    worker,
+    close: async () => {
+      stopSweeps();
+      await Promise.all([d1.close(), campaignStore.close()]);
+    },
+  };
+}
+
+/** How often a worker deletes the pages of campaigns past CAMPAIGN_STORE_RETENTION (every worker does; idempotent). */
+const RETENTION_SWEEP_INTERVAL_MS = 3_600_000;
+
+/**
+ * The retention sweep, a minute after start and then hourly, on a timer that does not keep the process alive: a
+ * failed sweep is logged (code and message, never a setting) and tried again at the next turn.
+ */
+function startRetentionSweeps(
+  store: Parameters<typeof sweepCampaignStore>[0],
+  temporal: Client,
+  retentionMs: number,
+  logger: Logger,
+): () => void {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const swept = await sweepCampaignStore(store, temporal, retentionMs);
+      if (swept.pages > 0) logger.info({ ...swept }, 'deleted the pages of campaigns past CAMPAIGN_STORE_RETENTION');
+    } catch (err) {
+      const { message, code } = err as Error & { code?: unknown };
+      logger.warn({ err: { message, code } }, 'the campaign store retention sweep failed; trying again later');
+    } finally {
+      running = false;
+    }
+  };
+  const first = setTimeout(() => void sweep(), 60_000);
+  first.unref();
+  const timer = setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
 }

@@ -57,6 +57,8 @@ describe('campaign ingestion', () => {
       [10, 10, 0, 3, true],
     );
     const store = stack.client.campaignStore();
+    // Written by compare-and-set once before the pages, once per page (how far a cut-off start got), once at the end.
+    assert.equal((await store.readManifest(stack.config.d1.issuerId, campaignId))?.version, 5);
     const pages = await Promise.all([0, 1, 2].map((i) => store.readPage(stack.config.d1.issuerId, campaignId, i)));
     assert.deepEqual(
       pages.map((p) => p.length),
@@ -320,6 +322,41 @@ describe('campaign ingestion', () => {
       assert.equal(err.code, 'CAMPAIGN_CONFLICT');
       return true;
     });
+  });
+
+  it('of two files started under one id at once (two machines), stores one and refuses the other', async () => {
+    const [a, b] = [await sample('race-a.csv', 6), await sample('race-b.csv', 6)];
+    const campaignId = uniqueName('race').slice(0, 40);
+    // Two clients, as two machines: their manifests meet only in the store's compare-and-set.
+    const other = await CardOrdersClient.connect({
+      config: stack.config,
+      connection: stack.env.connection,
+    });
+    try {
+      const results = await Promise.allSettled([
+        stack.client.ingestCampaign({ file: a, campaignId }),
+        other.ingestCampaign({ file: b, campaignId }),
+      ]);
+      const won = results.findIndex((r) => r.status === 'fulfilled');
+      const lost = results.find((r) => r.status === 'rejected');
+      assert.ok(
+        won >= 0 && lost?.reason instanceof CampaignConflictError,
+        JSON.stringify(results.map((r) => r.status)),
+      );
+      const winner = (await stack.client.campaignStore().readManifest(stack.config.d1.issuerId, campaignId))!;
+      const pages = await Promise.all(
+        [0, 1].map((i) => stack.client.campaignStore().readPage(stack.config.d1.issuerId, campaignId, i)),
+      );
+      const prefixOf = (file: string) => path.basename(file).replace(/\W/g, '');
+      const expected = prefixOf(won === 0 ? a : b);
+      assert.ok(
+        pages.flat().every((card) => card.order.issuerRequestId.startsWith(expected.slice(0, 8))),
+        'every stored card is from the file that won',
+      );
+      assert.deepEqual([winner.pages, winner.complete], [2, true]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('resumes a cut-off ingestion where it stopped, keeping the pages already stored', async () => {

@@ -9,6 +9,7 @@ import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 import type { RecordedManifest } from '../../campaigns/campaign-run.js';
+import { updateManifest } from '../../campaigns/page-store.js';
 
 /** The `card-orders campaign` commands, end to end: dev server, simulator (D1's batch API), webhook, worker. */
 describe('card-orders campaign CLI', () => {
@@ -299,7 +300,12 @@ describe('card-orders campaign CLI', () => {
           const id = newCampaignId();
           const sample = await sampleFile(3);
           const manifest = await stack.client.ingestCampaign({ file: sample.file, campaignId: id });
-          await store.writeManifest({ ...manifest, run } as RecordedManifest);
+          await updateManifest(
+            store,
+            manifest.issuerId,
+            id,
+            (current) => ({ ...(current ?? manifest), run }) as RecordedManifest,
+          );
           return { id, file: sample.file };
         };
         const longAgo = new Date(Date.now() - 400 * 86_400_000).toISOString();

@@ -89,6 +89,27 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.equal(services.worker?.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
   });
 
+  // The stores themselves are tested against a real PostgreSQL (test/campaigns/pg-page-store.test.ts, test/stack).
+  it('keeps campaign pages in PostgreSQL for every worker and the CLI, set up before any worker starts', async () => {
+    const { services } = await compose();
+    assert.deepEqual(services['campaign-store-setup']?.command, [
+      'node',
+      '--import',
+      'tsx',
+      'scripts/campaign-store-setup.ts',
+    ]);
+    assert.equal(services['campaign-store-setup']?.depends_on?.postgresql?.condition, 'service_healthy');
+    assert.equal(services.worker?.depends_on?.['campaign-store-setup']?.condition, 'service_completed_successfully');
+    for (const name of ['campaign-store-setup', 'worker', 'codec-server', 'webhook-1']) {
+      assert.equal(services[name]?.environment?.CAMPAIGN_STORE, 'postgres', name);
+      assert.match(
+        services[name]?.environment?.CAMPAIGN_STORE_URL ?? '',
+        /@postgresql:5432\/card_orders_campaigns$/,
+        name,
+      );
+    }
+  });
+
   it('builds a multi-stage, non-root image with the workflow bundle prebuilt', async () => {
     const dockerfile = await readFile(path.join(projectRoot, 'Dockerfile'), 'utf8');
     assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2);

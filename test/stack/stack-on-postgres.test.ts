@@ -4,7 +4,9 @@
  * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
  * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; its
  * visibility counts open workflows by `CloseTime IS NULL`, as campaigns do, and lists a campaign file's open card
- * orders by 500 cardIds at once; Web UI serves the orders from the server's PostgreSQL visibility.
+ * orders by 500 cardIds at once; Web UI serves the orders from the server's PostgreSQL visibility; a campaign stored by
+ * the CLI runs on two workers, each with a data folder of its own, through the PostgreSQL campaign store and a worker
+ * killed mid-campaign, every card ordered once.
  *
  * The first run on a machine builds the Temporal server, temporal-sql-tool and the Web UI server with Go into the
  * per-user cache (about 7 minutes on 2 cores, longer on a busy one); later runs find them there.
@@ -13,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -33,11 +36,13 @@ import { assertPortFree, freePort } from '../../scripts/lib/ports.js';
 import { waitForPoller } from '../../scripts/lib/pollers.js';
 import { resolveStackBinaries, type StackBinaries } from '../../scripts/stack/binaries.js';
 import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from '../../scripts/stack/config.js';
+import { setUpStackCampaignStore, stackCampaignStoreEnv } from '../../scripts/stack/campaign-store.js';
 import { startPostgres, type RunningPostgres } from '../../scripts/stack/postgres.js';
 import { DATABASES, setUpSchemas, sqlTool, startTemporalServer } from '../../scripts/stack/temporal-server.js';
 import { startWebUi } from '../../scripts/stack/web-ui.js';
 import { setUpTemporal } from '../../scripts/temporal-setup.js';
 import { testAddress, testCard } from '../helpers/fixtures.js';
+import { eventually } from '../helpers/temporal.js';
 import { TestProcesses } from '../helpers/processes.js';
 
 /** A run of `count` consecutive free ports below 32768 (the Temporal server's membership ports must be). */
@@ -214,6 +219,12 @@ describe('the stack on PostgreSQL', () => {
         ['cancel', 'CANCELLED'],
       ]);
       await client.orderCard(order('cancel'));
+      // The cancel is for an order at D1 (one D1 order each, below): a cancel that beat the submission (a worker slow
+      // to its first task on a busy machine) would end the order before D1 ever saw it.
+      await eventually(async () => ((await client.getOrder('pg-cancel')).operationId ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'the order to be cancelled to reach D1',
+      });
       assert.equal((await client.cancelOrder('pg-cancel')).outcome, 'CANCELLED');
       for (const id of expected.keys()) if (id !== 'cancel') await client.orderCard(order(id));
 
@@ -316,4 +327,71 @@ describe('the stack on PostgreSQL', () => {
     const { executions } = (await listed.body.json()) as { executions: { execution: { workflowId: string } }[] };
     assert.equal(executions.length, 8, 'the eight shipped orders');
   });
+
+  it(
+    'runs a campaign from the CLI on two workers with data folders of their own, through the PostgreSQL store and a worker kill: every card ordered once',
+    { timeout: 300_000 },
+    async () => {
+      assert.equal(await setUpStackCampaignStore(postgres), 'created');
+      assert.equal(await setUpStackCampaignStore(postgres), 'present', 'the setup step is idempotent');
+      const campaignEnv: Record<string, string> = {
+        ...stackCampaignStoreEnv(config, stack, postgres),
+        D1_BATCH_SIZE: '4',
+        CAMPAIGN_CHECK_INTERVAL: '500ms',
+        CAMPAIGN_CHECK_MAX_INTERVAL: '2s',
+        CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: '5s',
+      };
+      assert.equal(campaignEnv.CAMPAIGN_STORE, 'postgres');
+      // The workers of the test above read the folder store: none of them may take a page of this campaign.
+      await processes.kill('worker-2');
+      const dataDirs = ['cli', 'worker-a', 'worker-b'].map((name) => path.join(dir, `${name}-data`));
+      const [cliData, ...workerData] = dataDirs as [string, string, string];
+      workerData.forEach((data, i) =>
+        processes.spawn(
+          `campaign-worker-${i + 1}`,
+          process.execPath,
+          ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')],
+          { ...env, ...campaignEnv, CAMPAIGN_STORE_DIR: data },
+        ),
+      );
+      const cliConfig = loadConfig({ ...env, ...campaignEnv, CAMPAIGN_STORE_DIR: cliData });
+      const client = await CardOrdersClient.connect({ config: cliConfig });
+      try {
+        const file = path.join(dir, 'renewals.csv');
+        const prefix = 'pg-campaign';
+        await writeSampleCampaignFile(file, { cards: 12, format: 'csv', issuerId: config.d1.issuerId, prefix });
+        const stats = async () =>
+          (await (await request(`${config.d1.baseUrl}/__sim/stats`)).body.json()) as { batchRequests: number };
+        const before = await stats();
+        await client.startCampaign({ file, campaignId: 'pg-stack-campaign' });
+        // A worker dies once the campaign's first batch reached D1; the other takes over whatever it held.
+        await eventually(async () => ((await stats()).batchRequests > before.batchRequests ? true : undefined), {
+          timeoutMs: 120_000,
+          what: "the campaign's first batch at D1",
+        });
+        await processes.kill('campaign-worker-1');
+        const done = await eventually(
+          async () => {
+            const status = await client.getCampaign('pg-stack-campaign');
+            return status.state === 'COMPLETED' || status.state === 'FAILED' ? status : undefined;
+          },
+          { timeoutMs: 240_000, intervalMs: 500, what: 'the campaign to end' },
+        );
+        assert.equal(done.state, 'COMPLETED');
+        assert.deepEqual(done.counts, { SHIPPED: 12 });
+
+        const d1Orders = ((await (await request(`${config.d1.baseUrl}/__sim/orders`)).body.json()) as OrderSummary[])
+          .filter((o) => o.cardId.startsWith(prefix))
+          .map((o) => o.cardId);
+        assert.equal(d1Orders.length, 12, 'one D1 order per card');
+        assert.equal(new Set(d1Orders).size, 12, 'no card twice');
+      } finally {
+        await client.close();
+      }
+      // Nothing went to the processes' own folders: the pages live in PostgreSQL only.
+      for (const data of dataDirs) {
+        assert.deepEqual(await readdir(data).catch(() => []), [], data);
+      }
+    },
+  );
 });
