@@ -105,6 +105,7 @@ import {
   type StepFailure,
 } from './order-machine.js';
 
+/** The earlier of two wake-up times, either of which may be absent. */
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
@@ -136,11 +137,6 @@ const { publishIssuerEvents } = proxyLocalActivities<CardOrderActivities>({
 });
 
 /**
- * What an activity's failure tells the machine. Our activities fail non-retryable on a permanent answer; anything
- * else reaching the workflow (the call's time limit ran out while it retried 5xx, 429, timeouts or auth) is
- * transient: D1 may answer later.
- */
-/**
  * The outbox's delivery (behaviour `weeks`): a few quick tries in one activity; past them the order waits on its
  * timer and tries again (issuer-outbox.ts), so a long outage of the issuer's endpoint costs a few events a day.
  */
@@ -150,6 +146,11 @@ const { publishIssuerEvents: deliverIssuerEvents } = proxyActivities<CardOrderAc
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 4 },
 });
 
+/**
+ * What an activity's failure tells the machine. Our activities fail non-retryable on a permanent answer; anything
+ * else reaching the workflow (the call's time limit ran out while it retried 5xx, 429, timeouts or auth) is
+ * transient: D1 may answer later.
+ */
 function stepFailure(err: unknown): StepFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (!(cause instanceof ApplicationFailure)) return { code: undefined, transient: true };
