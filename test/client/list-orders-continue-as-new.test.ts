@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
-import { eventually, startLocalTestServer } from '../helpers/temporal.js';
+import { startLongWaitStack, type SagaStack } from '../helpers/saga-stack.js';
+import { eventually } from '../helpers/temporal.js';
 
 describe('listOrders of an order that continued as new', () => {
   let stack: SagaStack;
   before(async () => {
-    // A server of its own that suggests continue-as-new after 12 events, as one does after weeks of polling
-    // (test/workflows/card-order-continue-as-new.test.ts): the order polls D1, since no notification arrives.
-    const temporal = await startLocalTestServer([
-      '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=12',
-    ]);
-    stack = await startSagaStack({
-      temporal,
-      serviceEnv: {
-        ORDER_NOTIFICATION_TIMEOUT: '100ms',
-        ORDER_POLL_INTERVAL: '100ms',
-        ORDER_POLL_MAX_INTERVAL: '200ms',
-      },
-      simulatorEnv: { D1_SIM_STEP_DELAY: '400ms', D1_SIM_FAULTS: '{"dropNotificationRate":1}' },
-    });
+    // Its own server suggests continue-as-new after 12 events; the order polls D1, since no notification arrives.
+    stack = await startLongWaitStack();
   });
   after(async () => {
     await stack?.close();

@@ -21,7 +21,7 @@ import { createWebhookServer, type WebhookServer } from '../../webhook/server.js
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
 import { LogCapture, startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
 import { startIssuerEventsReceiver, type IssuerEventsReceiver } from './issuer-events-receiver.js';
-import { testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
+import { startLocalTestServer, testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
 
 const run = promisify(execFile);
 
@@ -193,4 +193,21 @@ export async function startSagaStack({
       await env.teardown();
     },
   };
+}
+
+/**
+ * A stack on a server of its own that suggests continue-as-new after 12 events, as one does after weeks of polling,
+ * with every notification lost: orders poll D1 every 100 to 200 ms, and their histories grow run after run.
+ */
+export async function startLongWaitStack(): Promise<SagaStack> {
+  const temporal = await startLocalTestServer(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=12']);
+  return startSagaStack({
+    temporal,
+    serviceEnv: {
+      ORDER_NOTIFICATION_TIMEOUT: '100ms',
+      ORDER_POLL_INTERVAL: '100ms',
+      ORDER_POLL_MAX_INTERVAL: '200ms',
+    },
+    simulatorEnv: { D1_SIM_STEP_DELAY: '400ms', D1_SIM_FAULTS: '{"dropNotificationRate":1}' },
+  });
 }
