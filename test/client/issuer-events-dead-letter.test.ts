@@ -21,7 +21,7 @@ import {
 import type { issuerEventsDeadLetter } from '../../workflows/issuer-events-dead-letter.js';
 import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
-import { eventually, startLocalTestServer, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
+import { eventually, startContinueAsNewServer, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
 
 /** Redeliveries in tests try each event twice, 100 ms apart, instead of the default half minute. */
 const quickRetry: IssuerEventsDeadLetterOptions = { redeliveryRetry: { maximumAttempts: 2, initialIntervalMs: 100 } };
@@ -240,10 +240,7 @@ describe('dead-lettered issuer events over a long outage', () => {
   let stack: SagaStack;
   before(async () => {
     // A server of its own that suggests continue-as-new after 20 events: two failed redeliveries' worth.
-    const temporal = await startLocalTestServer([
-      '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=20',
-    ]);
+    const temporal = await startContinueAsNewServer(20);
     stack = await startSagaStack({ temporal });
   });
   after(async () => {

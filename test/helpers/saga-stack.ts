@@ -21,7 +21,7 @@ import { createWebhookServer, type WebhookServer } from '../../webhook/server.js
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
 import { LogCapture, startD1Stack, makeKeysDir, type D1Stack } from './d1-stack.js';
 import { startIssuerEventsReceiver, type IssuerEventsReceiver } from './issuer-events-receiver.js';
-import { startLocalTestServer, testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
+import { startContinueAsNewServer, testEnvironment, testWorkflowBundle, uniqueName } from './temporal.js';
 
 const run = promisify(execFile);
 
@@ -200,7 +200,7 @@ export async function startSagaStack({
  * with every notification lost: orders poll D1 every 100 to 200 ms, and their histories grow run after run.
  */
 export async function startLongWaitStack(): Promise<SagaStack> {
-  const temporal = await startLocalTestServer(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=12']);
+  const temporal = await startContinueAsNewServer(12);
   return startSagaStack({
     temporal,
     serviceEnv: {

@@ -35,6 +35,11 @@ export async function startLocalTestServer(extraArgs: string[] = []): Promise<Te
   });
 }
 
+/** A dev server of a test's own that suggests continue-as-new once a history holds `events` events. */
+export function startContinueAsNewServer(events: number): Promise<TestWorkflowEnvironment> {
+  return startLocalTestServer(['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${events}`]);
+}
+
 /** The run's dev server (or a private one when this file runs alone). Call `teardown()` when done. */
 export async function testEnvironment(): Promise<TestWorkflowEnvironment> {
   const address = process.env.TEMPORAL_TEST_ADDRESS;

@@ -5,7 +5,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { OrderFailedError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { cancelOrderUpdate, type CardOrderInput, type CardOrderResult } from '../../workflows/definitions.js';
-import { eventually, startLocalTestServer } from '../helpers/temporal.js';
+import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 
 const shortTimings = {
@@ -184,10 +184,7 @@ describe('card order saga: cancel requests and compensation (real dev server and
 describe('card order saga: a cancel while the server suggests continue-as-new', () => {
   let stack: SagaStack;
   before(async () => {
-    const temporal = await startLocalTestServer([
-      '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=8',
-    ]);
+    const temporal = await startContinueAsNewServer(8);
     stack = await startSagaStack({
       temporal,
       serviceEnv: { ...shortTimings, ORDER_CHANGE_VERDICT_TIMEOUT: '500ms' },

@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import type { ReconcileOrdersInput, ReconcileSummary } from '../../workflows/definitions.js';
-import { eventually, startLocalTestServer } from '../helpers/temporal.js';
+import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';
+import { productionLifecycle } from '../../d1/schemas.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -165,10 +166,7 @@ describe('long paths recorded for replay: continue-as-new', () => {
   let stack: SagaStack;
   before(async () => {
     // A server of its own that suggests continue-as-new after 8 events, as one does after weeks of waiting.
-    const temporal = await startLocalTestServer([
-      '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=8',
-    ]);
+    const temporal = await startContinueAsNewServer(8);
     stack = await startSagaStack({
       temporal,
       serviceEnv: { ORDER_CHANGE_VERDICT_TIMEOUT: '1s' },
@@ -207,14 +205,7 @@ describe('long paths recorded for replay: continue-as-new', () => {
       assert.ok(runs.length >= 3, `${runs.length} runs`);
       // Every stage reached the order, whichever run it came to, by notification or poll, in production order.
       const stages = result.timeline.filter((e) => !e.late && e.operation === 'PRODUCE').map((e) => e.stage);
-      assert.deepEqual(stages, [
-        'CARD_PROD_REQUESTED',
-        'DATA_PREPARED',
-        'CARD_PROD_READY',
-        'CARD_PROD_ONGOING',
-        'CARD_PROD_DONE',
-        'CARD_SHIPPED',
-      ]);
+      assert.deepEqual(stages, productionLifecycle);
       const lastStart = eventMs(runs.at(-1)?.events[0] ?? {});
       assert.ok(Date.parse(result.timeline[0]?.at ?? '') < lastStart, 'the timeline came over from the first run');
       assert.equal(result.state.attempts.submissions, 1, 'submitted once, in the first run');
