@@ -4,7 +4,8 @@ import { campaignCardsQuery, openCampaignCardsQuery } from '../common/campaign-q
 import { visibilityLiteral } from '../common/visibility-query.js';
 import { cancelOrderUpdate } from '../workflows/definitions.js';
 import { cardOrderStatusKey } from '../workflows/search-attributes.js';
-import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
+import { cardOrderWorkflowId } from '../orders/workflow-id.js';
+import { CAMPAIGN_UNAVAILABLE, notStartedCodes, type CampaignTargets } from './submit-campaign-page.js';
 import { withTypedFailures } from './failures.js';
 
 /** Card-order statuses after which a card is no longer in flight: it shipped, came back, or ended. */
@@ -42,16 +43,16 @@ export function createCountCampaignCards(targets: CampaignTargets | undefined) {
 /**
  * Asks each of the campaign's cards that D1 may still cancel to cancel (their `cancelOrder` update, accepted, not
  * awaited: each order then waits for D1's verdict on its own). Cards that shipped meanwhile refuse, which is fine.
- * Repeated, the update id makes it the same request.
+ * Repeated, the update id makes it the same request. With `pages`, the cards are those of the stored pages
+ * `[0, pages)`, less those the pages did not start (another order has them): visibility may not list the newest cards
+ * yet. Without (campaigns from before), the campaign's open cards as visibility lists them.
  */
 export function createPullCampaignCards(targets: CampaignTargets | undefined) {
-  return function pullCampaignCards(input: { issuerId: string; campaignId: string }) {
+  return function pullCampaignCards(input: { issuerId: string; campaignId: string; pages?: number }) {
     return withTypedFailures(async () => {
       const t = required(targets);
-      const statuses = cancellable.map(visibilityLiteral).join(', ');
-      const query = `${openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+      const context = Context.current();
       let sent = 0;
-      const inFlight = new Set<Promise<void>>();
       const ask = async (workflowId: string) => {
         try {
           // Accepted, not awaited: each order then waits for D1's verdict on its own.
@@ -60,19 +61,51 @@ export function createPullCampaignCards(targets: CampaignTargets | undefined) {
             updateId: `campaign-pull:${input.campaignId}`,
           });
         } catch (err) {
-          // Refused by its validator (it shipped meanwhile), or closed: nothing to cancel.
+          // Refused by its validator (it shipped meanwhile, or is past cancelling), or not there: nothing to cancel.
           if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
         }
         sent += 1;
-        Context.current().heartbeat(sent);
+        context.heartbeat(sent);
       };
-      for await (const order of t.temporal.workflow.list({ query })) {
-        const request = ask(order.workflowId).finally(() => inFlight.delete(request));
-        inFlight.add(request);
-        if (inFlight.size >= PULLS_AT_ONCE) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
+      const ids = input.pages === undefined ? openCardIds(t, input) : storedCardIds(t, { ...input, pages: input.pages });
+      await forEachBounded(ids, PULLS_AT_ONCE, ask);
       return { sent };
     });
   };
+}
+
+async function forEachBounded(
+  items: AsyncIterable<string>,
+  limit: number,
+  body: (item: string) => Promise<void>,
+): Promise<void> {
+  const running = new Set<Promise<void>>();
+  for await (const item of items) {
+    const request = body(item).finally(() => running.delete(request));
+    running.add(request);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+}
+
+async function* openCardIds(t: CampaignTargets, input: { issuerId: string; campaignId: string }) {
+  const statuses = cancellable.map(visibilityLiteral).join(', ');
+  const query = `${openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+  for await (const order of t.temporal.workflow.list({ query })) yield order.workflowId;
+}
+
+async function* storedCardIds(t: CampaignTargets, input: { issuerId: string; campaignId: string; pages: number }) {
+  const { issuerId, campaignId } = input;
+  for (let page = 0; page < input.pages; page += 1) {
+    const [cards, failures] = await Promise.all([
+      t.store.readPage(issuerId, campaignId, page),
+      t.store.readPageFailures(issuerId, campaignId, page),
+    ]);
+    const others = new Set(
+      failures.filter((f) => notStartedCodes.includes(f.errorCode)).map((f) => f.issuerRequestId),
+    );
+    for (const { order } of cards) {
+      if (!others.has(order.issuerRequestId)) yield cardOrderWorkflowId(issuerId, order.issuerRequestId);
+    }
+  }
 }

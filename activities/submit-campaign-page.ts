@@ -16,7 +16,7 @@ import {
   type CardOrderInput,
 } from '../workflows/definitions.js';
 import { startCardOrder } from '../common/card-order-start.js';
-import { cardOrderStatusKey } from '../workflows/search-attributes.js';
+import { campaignIdKey, cardOrderStatusKey } from '../workflows/search-attributes.js';
 import { withHeartbeat } from './heartbeat.js';
 import { toD1OrderRequest } from './submit-order.js';
 import { withTypedFailures } from './failures.js';
@@ -44,26 +44,36 @@ export interface CampaignPageInput {
   submission: CampaignInput['submission'];
   cardDefaults: CampaignInput['cardDefaults'];
   cardSubmitTimeoutMs: number;
+  /**
+   * Each card gets its place (page and slot) and reports to the campaign when it settles: campaigns that keep their
+   * own records. Absent for campaigns from before them.
+   */
+  cardsReport?: boolean | undefined;
 }
 
 export interface CampaignPageResult {
-  /** Card orders of the campaign this page has (started now or before): what visibility must count once it caught up. */
+  /** Card orders of this campaign the page has (started now or by an earlier attempt): each reports once settled. */
   started: number;
   accepted: number;
   refused: number;
   conflicts: number;
+  /** Cards whose order was already placed by a single order or another campaign: done, not ordered again. */
+  alreadyOrdered?: number;
 }
+
+/** Failure codes of cards a page did not start: other orders have them, and nothing of the campaign touches them. */
+export const notStartedCodes: readonly string[] = ['ORDER_CONFLICT', 'ALREADY_ORDERED'];
 
 /** Card orders started (or signalled) at once while a page is handled. */
 const CARDS_AT_ONCE = 16;
 
-async function eachCard<T>(items: readonly T[], body: (item: T) => Promise<void>): Promise<void> {
+async function eachCard<T>(items: readonly T[], body: (item: T, index: number) => Promise<void>): Promise<void> {
   const context = Context.current();
   let next = 0;
   const lane = async () => {
     while (next < items.length) {
-      const item = items[next++] as T;
-      await body(item);
+      const index = next++;
+      await body(items[index] as T, index);
       context.heartbeat(next);
     }
   };
@@ -77,13 +87,15 @@ type CardStart =
   | { kind: 'waiting' }
   /** Its order exists and is past submission, or closed: nothing more to do for it here. */
   | { kind: 'done' }
-  | { kind: 'conflict'; failure: CampaignCardFailure };
+  /** Not ordered: a different order has its issuerRequestId (ORDER_CONFLICT), or the same order is another's. */
+  | { kind: 'notStarted'; failure: CampaignCardFailure };
 
 /**
  * Submits one stored page of a campaign. Each card becomes its own card-order workflow (started here, with the
  * campaign's id as a search attribute); with D1's batch API the page's new cards then go to D1 in one call and each
  * is told how D1 took it; in single-order mode each card submits itself. A card whose issuerRequestId already has a
- * different order is not ordered (ORDER_CONFLICT). Idempotent: done again (a retry after a lost worker) it starts
+ * different order is not ordered (ORDER_CONFLICT), nor one whose same order a single order or another campaign placed
+ * (ALREADY_ORDERED, naming that order). Idempotent: done again (a retry after a lost worker) it starts
  * nothing twice, sends D1 only the cards still waiting (D1 returns the same operations for the same
  * issuerRequestIds), and leaves cards that already moved on alone.
  */
@@ -92,16 +104,18 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
     return withTypedFailures(async () => {
       if (!targets) throw ApplicationFailure.nonRetryable('This worker has no campaign store', CAMPAIGN_UNAVAILABLE);
       const { issuerId, campaignId, page } = input;
-      const cards = await targets.store.readPage(issuerId, campaignId, page);
-      const failures: CampaignCardFailure[] = [];
+      const [cards, earlier] = await Promise.all([
+        targets.store.readPage(issuerId, campaignId, page),
+        targets.store.readPageFailures(issuerId, campaignId, page),
+      ]);
+      // What an earlier attempt at this page learned stays: a card it saw refused is closed now, not "done".
+      const failures = new Map(earlier.map((f) => [f.issuerRequestId, f]));
       const toBatch: CampaignCard[] = [];
-      let moved = 0;
 
-      await eachCard(cards, async (card) => {
-        const start = await startCampaignCard(targets, catalog, input, card);
-        if (start.kind === 'conflict') failures.push(start.failure);
-        else if (start.kind === 'done' || !batched(input, targets, card)) moved += 1;
-        else toBatch.push(card);
+      await eachCard(cards, async (card, slot) => {
+        const start = await startCampaignCard(targets, catalog, input, card, slot);
+        if (start.kind === 'notStarted') failures.set(card.order.issuerRequestId, start.failure);
+        else if (start.kind !== 'done' && batched(input, targets, card)) toBatch.push(card);
       });
       const told: { card: CampaignCard; submission: CampaignSubmission }[] = [];
       const batch: { card: CampaignCard; item: BatchCardItem }[] = [];
@@ -112,12 +126,12 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
           continue;
         }
         const reason = missingPaymentApplicationReason;
-        failures.push(
-          failureOf(card, 'INVALID_FIELD', 'paymentApplication is missing', [{ field: 'paymentApplication', reason }]),
-        );
+        const failure = failureOf(card, 'INVALID_FIELD', 'paymentApplication is missing', [
+          { field: 'paymentApplication', reason },
+        ]);
+        failures.set(card.order.issuerRequestId, failure);
         told.push({ card, submission: refusal(card, 'INVALID_FIELD', reason) });
       }
-      let accepted = moved;
       if (batch.length > 0) {
         const results = await withHeartbeat((signal) =>
           d1.orderCards(
@@ -129,15 +143,18 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
         results.forEach((result, i) => {
           const { card } = batch[i] as { card: CampaignCard };
           if (result.status === 'ACCEPTED') {
-            accepted += 1;
             const { issuerRequestId } = card.order;
+            failures.delete(issuerRequestId);
             told.push({ card, submission: { issuerRequestId, outcome: 'ACCEPTED', operationId: result.operationId } });
             return;
           }
-          failures.push(failureOf(card, result.errorCode, result.error, result.fields));
+          failures.set(card.order.issuerRequestId, failureOf(card, result.errorCode, result.error, result.fields));
           told.push({ card, submission: refusal(card, result.errorCode, result.error) });
         });
       }
+      // Recorded before any card is told: a worker lost in between leaves the record, and the retry keeps it.
+      const recorded = [...failures.values()].sort((a, b) => a.line - b.line);
+      await targets.store.writeFailures(issuerId, campaignId, page, recorded);
       await eachCard(told, async ({ card, submission }) => {
         const handle = targets.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, card.order.issuerRequestId));
         // A card that closed meanwhile (cancelled, terminated) has nothing left to hear.
@@ -145,10 +162,18 @@ export function createSubmitCampaignPage(d1: D1Client, catalog: ProgramCatalog, 
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });
       });
-      failures.sort((a, b) => a.line - b.line);
-      await targets.store.writeFailures(issuerId, campaignId, page, failures);
-      const conflicts = failures.filter((f) => f.errorCode === 'ORDER_CONFLICT').length;
-      return { started: cards.length - conflicts, accepted, refused: failures.length - conflicts, conflicts };
+      // Counted from the record, card by card: a card is refused, not started, or accepted, once.
+      const count = (code: (typeof notStartedCodes)[number]) => recorded.filter((f) => f.errorCode === code).length;
+      const conflicts = count('ORDER_CONFLICT');
+      const alreadyOrdered = count('ALREADY_ORDERED');
+      const refused = recorded.length - conflicts - alreadyOrdered;
+      return {
+        started: cards.length - conflicts - alreadyOrdered,
+        accepted: cards.length - recorded.length,
+        refused,
+        conflicts,
+        alreadyOrdered,
+      };
     });
   };
 }
@@ -184,6 +209,7 @@ async function startCampaignCard(
   catalog: ProgramCatalog,
   input: CampaignPageInput,
   card: CampaignCard,
+  slot: number,
 ): Promise<CardStart> {
   const { order, fingerprint } = card;
   const workflowId = cardOrderWorkflowId(order.issuerId, order.issuerRequestId);
@@ -197,6 +223,7 @@ async function startCampaignCard(
     campaign: {
       campaignId: input.campaignId,
       submitTimeoutMs: batched(input, targets, card) ? input.cardSubmitTimeoutMs : 0,
+      ...(input.cardsReport && { page: input.page, slot }),
     },
   };
   try {
@@ -210,10 +237,15 @@ async function startCampaignCard(
   const differing = differingFields(placed, fingerprint);
   if (differing && differing.length > 0) {
     const reason = `the issuerRequestId is already used by a different order (differing: ${differing.join(', ')})`;
-    return { kind: 'conflict', failure: failureOf(card, 'ORDER_CONFLICT', reason) };
+    return { kind: 'notStarted', failure: failureOf(card, 'ORDER_CONFLICT', reason) };
+  }
+  const { status, typedSearchAttributes } = await targets.temporal.workflow.getHandle(workflowId).describe();
+  if (input.cardsReport && typedSearchAttributes.get(campaignIdKey) !== input.campaignId) {
+    // Placed by a single order or another campaign: that order has the card, and this campaign leaves it alone.
+    const reason = `already ordered by ${workflowId}`;
+    return { kind: 'notStarted', failure: failureOf(card, 'ALREADY_ORDERED', reason) };
   }
   // The same card, started before: only an order still waiting for its submission goes in the batch again.
-  const { status, typedSearchAttributes } = await targets.temporal.workflow.getHandle(workflowId).describe();
   const waiting = status.name === 'RUNNING' && typedSearchAttributes.get(cardOrderStatusKey) === 'SUBMITTING';
   return waiting ? { kind: 'waiting' } : { kind: 'done' };
 }

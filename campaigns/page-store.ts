@@ -106,6 +106,8 @@ export interface CampaignPageStore {
   ): Promise<void>;
   /** Every page's failures, in page order. */
   readFailures(issuerId: string, campaignId: string): Promise<CampaignCardFailure[]>;
+  /** One page's failures (none recorded: empty), for a retried page to keep what an earlier attempt learned. */
+  readPageFailures(issuerId: string, campaignId: string, index: number): Promise<CampaignCardFailure[]>;
   /** Every campaign in the store. */
   listCampaigns(): Promise<StoredCampaign[]>;
   /** Deletes the campaign's pages (card data); its manifest and failure records stay. Resolves to how many went. */
@@ -259,6 +261,15 @@ export class FileCampaignPageStore implements CampaignPageStore {
         .map(async (name) => unseal<CampaignCardFailure[]>(this.codecs, await readFile(path.join(folder, name)))),
     );
     return pages.flat();
+  }
+
+  async readPageFailures(issuerId: string, campaignId: string, index: number): Promise<CampaignCardFailure[]> {
+    try {
+      return await unseal(this.codecs, await readFile(this.file(issuerId, campaignId, failuresName(index))));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   async listCampaigns(): Promise<StoredCampaign[]> {

@@ -215,6 +215,14 @@ export class PostgresCampaignPageStore implements CampaignPageStore {
     return pages.flat();
   }
 
+  async readPageFailures(issuerId: string, campaignId: string, index: number): Promise<CampaignCardFailure[]> {
+    const { rows } = await this.pool.query<{ sealed: Buffer }>(
+      'SELECT sealed FROM campaign_failures WHERE issuer_id = $1 AND campaign_id = $2 AND page = $3',
+      [issuerId, campaignId, index],
+    );
+    return rows[0] ? unseal<CampaignCardFailure[]>(this.codecs, rows[0].sealed) : [];
+  }
+
   async listCampaigns(): Promise<StoredCampaign[]> {
     const { rows } = await this.pool.query<{
       issuer_id: string;

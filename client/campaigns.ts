@@ -44,11 +44,9 @@ import {
   issuerRequestIdKey,
 } from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
+import { campaignWorkflowId } from '../orders/workflow-id.js';
 
-/** The campaign's workflow id. */
-export function campaignWorkflowId(issuerId: string, campaignId: string): string {
-  return `campaign:${issuerId}:${campaignId}`;
-}
+export { campaignWorkflowId };
 
 /**
  * The issuer's open card orders on this task queue for any of `cardIds` (one visibility listing): what ingestion
@@ -81,8 +79,10 @@ export interface CampaignStatus {
   valid: number;
   invalid: number;
   /**
-   * Cards per card-order status (`SHIPPED`, `COMPENSATED`, ...), from visibility; `PENDING`: valid cards whose order
-   * is not started yet; `CONFLICT`: cards not ordered because their issuerRequestId has another order.
+   * Cards per card-order status they settled in (`SHIPPED`, `FAILED`, ...) and `IN_FLIGHT` (started, not yet settled),
+   * from the campaign's own records; `PENDING`: valid cards whose order is not started yet; `CONFLICT`: cards not
+   * ordered because their issuerRequestId has another order; `ALREADY_ORDERED`: cards whose order a single order or
+   * another campaign had placed. Campaigns started before the records count by status from visibility instead.
    */
   counts: Record<string, number>;
   /** The campaign workflow's own view (absent while the file is still being stored). */
@@ -282,9 +282,17 @@ async function countCards(ctx: CampaignContext, issuerId: string, campaignId: st
   return counts;
 }
 
+/** The cards by the status they settled in, and those still in flight, as the campaign recorded them. */
+function recordedCounts(view: CampaignView): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [status, n] of Object.entries(view.settled ?? {})) if (n) counts[status] = n;
+  if (view.inFlight) counts.IN_FLIGHT = view.inFlight;
+  return counts;
+}
+
 /**
- * Where the campaign stands: its state, totals, and its cards counted by card-order status (visibility, eventually
- * consistent). While the file is still being stored (no workflow yet), VALIDATING with the stored counts.
+ * Where the campaign stands: its state, totals, and its cards counted by the status they settled in, from the
+ * campaign's own records (one describe and one query; campaigns from before the records: visibility counts). While the file is still being stored (no workflow yet), VALIDATING with the stored counts.
  *
  * @throws {CampaignNotFoundError} when there is no such campaign.
  */
@@ -294,19 +302,23 @@ export async function getCampaign(
   issuerId = ctx.config.d1.issuerId,
 ): Promise<CampaignStatus> {
   checkIds(issuerId, campaignId);
-  const [campaign, manifest, counts] = await Promise.all([
+  const [campaign, manifest] = await Promise.all([
     campaignView(ctx, issuerId, campaignId),
     ctx.store.readManifest(issuerId, campaignId),
-    countCards(ctx, issuerId, campaignId),
   ]);
   if (!campaign && !manifest) throw new CampaignNotFoundError(issuerId, campaignId);
   if (campaign && manifest) await recordEnd(ctx, manifest, campaign);
   // Gone from Temporal (retention): the manifest still says how it ended, when a client saw it.
   const recorded = manifest && !campaign ? runOf(manifest)?.ended : undefined;
   const valid = campaign?.valid ?? manifest?.valid ?? 0;
-  const started = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const conflicts = campaign?.conflicts ?? 0;
-  const pending = Math.max(valid - started - conflicts, 0);
+  const alreadyOrdered = campaign?.alreadyOrdered ?? 0;
+  // The campaign's own records when it keeps them: no visibility count, whatever the campaign's size.
+  const counts: Record<string, number> = campaign?.settled
+    ? recordedCounts(campaign)
+    : await countCards(ctx, issuerId, campaignId);
+  const started = campaign?.settled ? (campaign.started ?? 0) : Object.values(counts).reduce((sum, n) => sum + n, 0);
+  const pending = Math.max(valid - started - conflicts - alreadyOrdered, 0);
   const failure = campaign?.state === 'FAILED' ? await campaignFailureOf(ctx, issuerId, campaignId) : undefined;
   return {
     campaignId,
@@ -315,7 +327,12 @@ export async function getCampaign(
     total: campaign?.total ?? manifest?.total ?? 0,
     valid,
     invalid: campaign?.invalid ?? manifest?.invalid ?? 0,
-    counts: { ...counts, ...(pending > 0 && { PENDING: pending }), ...(conflicts > 0 && { CONFLICT: conflicts }) },
+    counts: {
+      ...counts,
+      ...(pending > 0 && { PENDING: pending }),
+      ...(conflicts > 0 && { CONFLICT: conflicts }),
+      ...(alreadyOrdered > 0 && { ALREADY_ORDERED: alreadyOrdered }),
+    },
     campaign,
     ...(failure && { failure }),
   };

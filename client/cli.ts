@@ -73,8 +73,9 @@ Commands:
                                   FAILED)
   campaign pause|resume <campaignId>
                                   stop or restart the campaign's submissions; prints its state
-  campaign cancel <campaignId> [--pull]
-                                  stop the campaign (--pull: and ask D1 to cancel its cards not yet shipped)
+  campaign cancel <campaignId> [--pull] [--wait]
+                                  stop the campaign (--pull: and ask D1 to cancel its cards not yet shipped);
+                                  prints CANCELLING (--wait: waits, and prints the state it ended in)
   campaign failures <campaignId>  every card of the campaign that failed, with its reason
   replay <dir>                    replay every workflow history (*.json, as \`temporal workflow show -o json\`) under
                                   <dir> against this code's workflows, offline, decoding payloads with the codec
@@ -90,6 +91,7 @@ Options:
   --id <campaignId>     the campaign's id (campaign start): 1 to 48 letters, digits, _ and -
   --skip-invalid        (campaign start) start with the file's valid lines, leaving out the bad ones
   --pull                (campaign cancel) also ask D1 to cancel the campaign's cards not yet shipped
+  --wait                (campaign cancel) wait until the campaign ended, and print its final state
   --until-closed        (watch) wait past the final status until the order's run closes
   --json                machine-readable output
   -h, --help            this help
@@ -130,7 +132,13 @@ const campaignCommands: readonly string[] = ['start', 'status', 'watch', 'pause'
 /** Campaign states that end a campaign: `campaign watch` stops there. */
 const campaignEnds: readonly string[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
 /** The order in which `campaign status` lists its counts: order statuses, then the campaign's own keys. */
-const campaignCountOrder: readonly string[] = [...cardOrderStatuses, 'PENDING', 'CONFLICT'];
+const campaignCountOrder: readonly string[] = [
+  'PENDING',
+  'IN_FLIGHT',
+  ...cardOrderStatuses,
+  'ALREADY_ORDERED',
+  'CONFLICT',
+];
 /** Width of `campaign watch`'s progress bar, in characters. */
 const campaignBarWidth = 30;
 /** Execution statuses that end a run without an order outcome; `describeState` shows them. */
@@ -184,16 +192,18 @@ function campaignProgress(status: CampaignStatus): string {
   const all = sum(Object.keys(status.counts));
   const waiting = sum(['PENDING', 'VALIDATING']);
   const atD1 = sum(['SUBMITTED']);
-  const inProduction = sum(['SUBMITTING', 'IN_PRODUCTION', 'AWAITING_STOCK']);
+  const inProduction = sum(['SUBMITTING', 'IN_PRODUCTION', 'AWAITING_STOCK', 'IN_FLIGHT']);
   const shipped = sum(['SHIPPED']);
-  const failed = all - waiting - atD1 - inProduction - shipped;
-  const done = shipped + failed;
+  const elsewhere = sum(['ALREADY_ORDERED']);
+  const failed = all - waiting - atD1 - inProduction - shipped - elsewhere;
+  const done = shipped + failed + elsewhere;
   const filled =
     status.valid > 0 ? Math.min(campaignBarWidth, Math.floor((done / status.valid) * campaignBarWidth)) : 0;
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(campaignBarWidth - filled)}]`;
   return (
     `${status.campaignId} ${status.state} ${bar} ${done}/${status.valid} validated=${status.valid} ` +
-    `at D1=${atD1} in production=${inProduction} shipped=${shipped} failed=${failed}`
+    `at D1=${atD1} in production=${inProduction} shipped=${shipped} failed=${failed}` +
+    (elsewhere > 0 ? ` already ordered=${elsewhere}` : '')
   );
 }
 
@@ -247,6 +257,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         id: { type: 'string' },
         'skip-invalid': { type: 'boolean', default: false },
         pull: { type: 'boolean', default: false },
+        wait: { type: 'boolean', default: false },
         'until-closed': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -498,6 +509,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           }
         }
         if (action !== 'cancel' && values.pull) throw new CliUsageError('--pull', 'only campaign cancel takes it');
+        if (action !== 'cancel' && values.wait) throw new CliUsageError('--wait', 'only campaign cancel takes it');
         const campaignId = (argument: string, value: string | undefined, call: string): string => {
           if (!value) throw new CliUsageError(argument, `is required: card-orders campaign ${call}`);
           const bad = idFormatReason('campaign', value);
@@ -559,9 +571,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
               print(`REFUSED (${result.reason ?? 'unknown'})`, result);
               return 1;
             }
-            // A cancel taken ends the campaign (after its pull, with --pull): its view still shows the state before.
-            print(action === 'cancel' ? 'CANCELLED' : (result.campaign?.state ?? 'DONE'), result);
-            return 0;
+            if (action !== 'cancel') {
+              print(result.campaign?.state ?? 'DONE', result);
+              return 0;
+            }
+            // Taken: the campaign ends after the page under way (and its pull, with --pull).
+            if (!values.wait) {
+              print('CANCELLING', result);
+              return 0;
+            }
+            for (;;) {
+              const status = await campaigns.getCampaign(id, issuerId);
+              if (campaignEnds.includes(status.state)) {
+                print(status.state, status);
+                return status.state === 'CANCELLED' ? 0 : 1;
+              }
+              await delay(io.watchIntervalMs ?? 1000);
+            }
           }
           default: {
             const failures = await campaigns.campaignFailures(id, issuerId);

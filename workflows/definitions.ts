@@ -129,7 +129,22 @@ export interface CampaignCardInput {
   campaignId: string;
   /** How long the order waits for its campaign's word before it submits on its own (D1 dedupes by request id). */
   submitTimeoutMs: number;
+  /**
+   * The card's place in the campaign (its page, and its index in the page), from campaigns that keep their own
+   * records: the order reports it to the campaign once it settles (`campaignCardSettled`).
+   */
+  page?: number | undefined;
+  slot?: number | undefined;
 }
+
+/** A campaign card's word to its campaign, once: it shipped, came back, or ended, and is no longer in flight. */
+export interface CampaignCardReport {
+  page: number;
+  slot: number;
+  status: CardOrderStatus;
+}
+/** Sent by a card order to its campaign (`campaign:{issuerId}:{campaignId}`) when it settles; counted once per card. */
+export const campaignCardSettledSignal = defineSignal<[CampaignCardReport]>('campaignCardSettled');
 
 /** What a campaign's batch call to D1 did with one card. */
 export type CampaignSubmission =
@@ -470,6 +485,11 @@ export interface CampaignCounters {
   refused: number;
   /** Cards whose issuerRequestId was already used for a different order (ORDER_CONFLICT): not ordered. */
   conflicts: number;
+  /**
+   * Cards whose order a single order or another campaign had already placed (ALREADY_ORDERED): not ordered again,
+   * done for this campaign. Absent from campaigns started before it was counted.
+   */
+  alreadyOrdered?: number | undefined;
 }
 
 /** The campaign as its query and result show it: ids and counts only. */
@@ -483,9 +503,16 @@ export interface CampaignView extends CampaignCounters {
   invalid: number;
   pages: number;
   pagesSubmitted: number;
-  /** The last reading of the campaign's card orders: running and not yet shipped, and running at all. */
+  /** Card orders not yet shipped or ended (from the campaign's records, else its last visibility reading). */
   inFlight: number | undefined;
+  /** Open card orders at the last visibility reading (campaigns started before the campaign kept records). */
   open: number | undefined;
+  /** Card orders the submitted pages started for this campaign (campaigns that keep records). */
+  started?: number | undefined;
+  /** The cards that settled, by the status they reported, each counted once (campaigns that keep records). */
+  settled?: Partial<Record<CardOrderStatus, number>> | undefined;
+  /** The page whose last attempts failed (transient), and when it goes again; pause and cancel act meanwhile. */
+  pageFailure?: { page: number; failures: number; code: string | undefined; retryAt: string } | undefined;
   startedAt: string;
   endedAt: string | undefined;
 }

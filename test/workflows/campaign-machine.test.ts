@@ -1,24 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
-  controlRefusal,
+  campaignView,
+  cardsInFlight,
   decideCampaign,
   newCampaignMachine,
   onCancel,
+  onCardSettled,
   onCounted,
+  onPageFailed,
   onPageSubmitted,
   onPause,
   onPulled,
   onResume,
   type CampaignMachineState,
+  type PageOutcome,
 } from '../../workflows/campaign/campaign-machine.js';
 
 const T0 = Date.UTC(2026, 11, 1, 9, 0);
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+const PAGE = 10;
 const timings = {
-  pageSize: 1000,
-  maxInFlight: 2500,
+  pageSize: PAGE,
+  maxInFlight: 25,
   checkIntervalMs: MINUTE,
   checkMaxIntervalMs: 6 * HOUR,
   cardSubmitTimeoutMs: HOUR,
@@ -26,120 +32,169 @@ const timings = {
 };
 
 function campaign(pages = 4): CampaignMachineState {
+  const valid = pages * PAGE;
   return newCampaignMachine(
     { issuerId: 'ISSUER0001', campaignId: 'renewals-2026-12', fileDigest: 'abc' },
-    { pages, total: pages * 1000, valid: pages * 1000, invalid: 0 },
+    { pages, total: valid, valid, invalid: 0 },
     timings,
     T0,
   );
 }
 
-const page = { started: 1000, accepted: 1000, refused: 0, conflicts: 0 };
+const fullPage: PageOutcome = { started: PAGE, accepted: PAGE, refused: 0, conflicts: 0, alreadyOrdered: 0 };
 
-describe('campaign machine', () => {
-  it('reads its cards before each page and submits while the cards in flight leave room for a page', () => {
+function settlePage(m: CampaignMachineState, page: number, status: 'SHIPPED' | 'FAILED' = 'SHIPPED', cards = PAGE) {
+  for (let slot = 0; slot < cards; slot += 1) onCardSettled(m, { page, slot, status });
+}
+
+describe('campaign machine (records)', () => {
+  it('paces its pages on what the pages started and the cards reported, with no visibility reading', () => {
     const m = campaign();
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'count' });
-    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
     assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
-    onPageSubmitted(m, 0, page);
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'count' }, 'the reading is stale after a page');
-    onCounted(m, { inFlight: 1000, open: 1000, total: m.started }, T0 + 1);
-    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'submitPage', page: 1 });
-    onPageSubmitted(m, 1, page);
-    onCounted(m, { inFlight: 2000, open: 2000, total: m.started }, T0 + 2);
-    // 2000 in flight + 1000 would pass 2500: wait for cards to ship.
-    assert.deepEqual(decideCampaign(m, T0 + 2), { kind: 'wait', until: T0 + 2 + MINUTE });
-    assert.deepEqual(decideCampaign(m, T0 + 2 + MINUTE), { kind: 'count' });
-    onCounted(m, { inFlight: 1200, open: 2000, total: m.started }, T0 + 2 + MINUTE);
-    assert.deepEqual(decideCampaign(m, T0 + 2 + MINUTE), { kind: 'submitPage', page: 2 });
+    onPageSubmitted(m, 0, fullPage, T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 1 });
+    onPageSubmitted(m, 1, fullPage, T0);
+    // 20 in flight + 10 would pass 25: wait for cards to settle.
+    assert.equal(decideCampaign(m, T0).kind, 'wait');
+    for (let slot = 0; slot < 5; slot += 1) onCardSettled(m, { page: 0, slot, status: 'SHIPPED' });
+    assert.equal(cardsInFlight(m), 15);
+    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'submitPage', page: 2 });
   });
 
-  it('backs off its readings while nothing moves, up to the cap, and completes once no card is in flight', () => {
+  it('completes once every started card reported, and counts cards another order has as done', () => {
+    const m = campaign(2);
+    onPageSubmitted(m, 0, fullPage, T0);
+    // Page 1: 7 started, 2 already ordered by someone else, 1 conflicting: those three never report.
+    onPageSubmitted(m, 1, { started: 7, accepted: 7, refused: 0, conflicts: 1, alreadyOrdered: 2 }, T0);
+    settlePage(m, 0);
+    settlePage(m, 1, 'SHIPPED', 6);
+    assert.equal(decideCampaign(m, T0 + 1).kind, 'wait');
+    onCardSettled(m, { page: 1, slot: 6, status: 'FAILED' });
+    assert.deepEqual(decideCampaign(m, T0 + 2), { kind: 'finish' });
+    const view = campaignView(m);
+    assert.equal(view.state, 'COMPLETED');
+    assert.deepEqual(view.settled, { SHIPPED: 16, FAILED: 1 });
+    assert.equal(view.alreadyOrdered, 2);
+    assert.equal(view.inFlight, 0);
+  });
+
+  it('counts each card once: a repeated report, a card that continued as new, or a report for no card', () => {
     const m = campaign(1);
-    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
-    onPageSubmitted(m, 0, page);
-    let at = T0;
-    const waits: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      onCounted(m, { inFlight: 1000, open: 1000, total: m.started }, at);
-      const step = decideCampaign(m, at);
-      assert.equal(step.kind, 'wait');
-      const until = (step as { until: number }).until;
-      waits.push(until - at);
-      at = until;
-    }
-    assert.equal(waits[0], MINUTE);
-    assert.ok(
-      waits.every((w, i) => i === 0 || w >= (waits[i - 1] ?? 0)),
-      'never sooner',
-    );
-    assert.equal(waits.at(-1), 6 * HOUR, 'capped: a week of production costs a few dozen readings');
-    // Every card shipped, each still listening for its carrier: the campaign is done.
-    onCounted(m, { inFlight: 0, open: 1000, total: m.started }, at);
-    assert.deepEqual(decideCampaign(m, at), { kind: 'finish' });
+    onPageSubmitted(m, 0, fullPage, T0);
+    assert.equal(onCardSettled(m, { page: 0, slot: 3, status: 'SHIPPED' }), true);
+    assert.equal(onCardSettled(m, { page: 0, slot: 3, status: 'SHIPPED' }), false);
+    assert.equal(onCardSettled(m, { page: 0, slot: 3, status: 'RETURNED' }), false);
+    assert.equal(onCardSettled(m, { page: 1, slot: 0, status: 'SHIPPED' }), false, 'no page 1');
+    assert.equal(onCardSettled(m, { page: 0, slot: PAGE, status: 'SHIPPED' }), false, 'no such slot');
+    assert.equal(onCardSettled(m, { page: 0.5, slot: 1, status: 'SHIPPED' }), false);
+    assert.equal(cardsInFlight(m), PAGE - 1);
+    assert.deepEqual(campaignView(m).settled, { SHIPPED: 1 });
+  });
+
+  it('counts the reports of a page that failed part-way once the page goes through', () => {
+    const m = campaign(2);
+    onPageFailed(m, 0, 'ERR_D1_UNAVAILABLE', T0);
+    // Cards the failed attempt started order themselves and settle before the page goes again.
+    onCardSettled(m, { page: 0, slot: 0, status: 'SHIPPED' });
+    assert.equal(cardsInFlight(m), 0, 'not started yet as far as the campaign knows');
+    onPageSubmitted(m, 0, fullPage, T0 + MINUTE);
+    assert.equal(cardsInFlight(m), PAGE - 1);
+  });
+
+  it('gives a failing page a doubling wait, and pause and cancel act during it', () => {
+    const m = campaign(2);
+    onPageFailed(m, 0, 'ERR_D1_UNAVAILABLE', T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'wait', until: T0 + MINUTE });
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE), { kind: 'submitPage', page: 0 });
+    onPageFailed(m, 0, 'ERR_D1_UNAVAILABLE', T0 + MINUTE);
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE), { kind: 'wait', until: T0 + 3 * MINUTE });
+    assert.equal(campaignView(m).pageFailure?.failures, 2);
+    onPause(m);
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE), { kind: 'wait', until: undefined });
+    onResume(m);
+    onCancel(m, true);
+    // The failed page may have started some of its cards: they are pulled with the others.
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE), { kind: 'pull', pages: 1 });
+    onPulled(m);
+    assert.deepEqual(decideCampaign(m, T0 + MINUTE), { kind: 'finish' });
+    assert.equal(m.state, 'CANCELLED');
+  });
+
+  it('lowers its in-flight figure from a visibility reading taken after visibility caught up, never raises it', () => {
+    const m = campaign(1);
+    onPageSubmitted(m, 0, fullPage, T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'wait', until: T0 + MINUTE });
+    // Too soon after the page: visibility may not list its cards yet, so a low reading is not believed.
+    onCounted(m, 0, T0 + 1);
+    assert.equal(cardsInFlight(m), PAGE);
+    assert.deepEqual(decideCampaign(m, T0 + 1 + MINUTE), { kind: 'count' });
+    // Two cards were terminated by an operator: they never report, and the reading lets the campaign end.
+    settlePage(m, 0, 'SHIPPED', 8);
+    onCounted(m, 5, T0 + 1 + MINUTE);
+    assert.equal(cardsInFlight(m), 2, 'the records are lower: a reading never raises the figure');
+    onCounted(m, 0, T0 + 3 * MINUTE);
+    assert.deepEqual(decideCampaign(m, T0 + 3 * MINUTE), { kind: 'finish' });
     assert.equal(m.state, 'COMPLETED');
   });
 
-  it('does not act on a reading that has not caught up with the card orders its pages started', () => {
+  it('backs off its readings while nothing moves, up to the cap', () => {
     const m = campaign(1);
-    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0);
-    onPageSubmitted(m, 0, page);
-    // Visibility does not list the page's 1000 orders yet: 0 open is not "all done".
-    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0 + 1);
-    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'wait', until: T0 + 1 + MINUTE });
-    assert.equal(m.state, 'RUNNING');
-    onCounted(m, { inFlight: 0, open: 0, total: 1000 }, T0 + MINUTE + 1);
-    assert.deepEqual(decideCampaign(m, T0 + MINUTE + 1), { kind: 'finish' });
+    onPageSubmitted(m, 0, fullPage, T0);
+    let now = T0 + MINUTE;
+    const waits: number[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const step = decideCampaign(m, now);
+      if (step.kind === 'wait' && step.until !== undefined) {
+        waits.push(step.until - now);
+        now = step.until;
+        continue;
+      }
+      assert.equal(step.kind, 'count');
+      onCounted(m, PAGE, now);
+    }
+    assert.ok(waits.includes(6 * HOUR), 'capped');
+    assert.ok(waits.every((w, i) => i === 0 || w >= (waits[i - 1] ?? 0)), 'never shorter while quiet');
   });
 
-  it('still submits when the in-flight bound is below a page, one page at a time', () => {
-    const m = newCampaignMachine(
-      { issuerId: 'ISSUER0001', campaignId: 'small', fileDigest: 'abc' },
-      { pages: 2, total: 2000, valid: 2000, invalid: 0 },
-      { ...timings, maxInFlight: 500 },
-      T0,
+  it('never submits a page twice, never ends with a card in flight, and ends whatever the order of events', () => {
+    const event = fc.oneof(
+      fc.record({ kind: fc.constant('settle' as const), page: fc.nat(3), slot: fc.nat(PAGE - 1) }),
+      fc.record({ kind: fc.constant('fail' as const) }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 2 * HOUR }) }),
+      fc.record({ kind: fc.constant('read' as const), n: fc.nat(40) }),
     );
-    onCounted(m, { inFlight: 0, open: 0, total: 0 }, T0);
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
-    onPageSubmitted(m, 0, page);
-    onCounted(m, { inFlight: 400, open: 400, total: 1000 }, T0 + 1);
-    assert.equal(decideCampaign(m, T0 + 1).kind, 'wait');
-  });
-
-  it('stops submitting while paused and goes on from the same page on resume', () => {
-    const m = campaign();
-    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
-    onPause(m);
-    assert.equal(m.state, 'PAUSED');
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'wait', until: undefined });
-    // A late result for another page than the next changes nothing.
-    onPageSubmitted(m, 3, page);
-    assert.equal(m.nextPage, 0);
-    onResume(m);
-    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'submitPage', page: 0 });
-  });
-
-  it('cancels: pulls the cards not yet shipped when asked, then ends; refuses controls once ended', () => {
-    const m = campaign();
-    onCancel(m, true);
-    assert.equal(controlRefusal(m), 'CAMPAIGN_CANCELLING');
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'pull' });
-    onPulled(m);
-    assert.deepEqual(decideCampaign(m, T0), { kind: 'finish' });
-    assert.equal(m.state, 'CANCELLED');
-    assert.equal(controlRefusal(m), 'CAMPAIGN_ALREADY_CANCELLED');
-    const plain = campaign();
-    onCancel(plain, false);
-    assert.deepEqual(decideCampaign(plain, T0), { kind: 'finish' }, 'without pull: just stop');
-  });
-
-  it('keeps every decision when its state goes through JSON (continue-as-new)', () => {
-    const m = campaign();
-    onCounted(m, { inFlight: 0, open: 0, total: m.started }, T0);
-    onPageSubmitted(m, 0, page);
-    onCounted(m, { inFlight: 2000, open: 2000, total: m.started }, T0 + 1);
-    const carried = JSON.parse(JSON.stringify(m)) as CampaignMachineState;
-    assert.deepEqual(decideCampaign(carried, T0 + 5), decideCampaign(m, T0 + 5));
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 120 }), (events) => {
+        const m = campaign(4);
+        let now = T0;
+        const submitted: number[] = [];
+        const step = (failNext: boolean) => {
+          const s = decideCampaign(m, now);
+          if (s.kind !== 'submitPage') return;
+          if (failNext) return onPageFailed(m, s.page, 'X', now);
+          submitted.push(s.page);
+          onPageSubmitted(m, s.page, fullPage, now);
+        };
+        for (const e of events) {
+          if (e.kind === 'settle') onCardSettled(m, { page: e.page, slot: e.slot, status: 'SHIPPED' });
+          if (e.kind === 'tick') now += e.ms;
+          // A reading is of cards actually open: never below what the records prove is in flight.
+          if (e.kind === 'read') onCounted(m, Math.max(e.n, m.started - m.settledOnSubmittedPages), now);
+          step(e.kind === 'fail');
+          assert.ok(cardsInFlight(m) <= m.timings.maxInFlight + PAGE);
+        }
+        // Then every card reports and time passes: the campaign ends, every page submitted once.
+        for (let i = 0; i < 40 && m.state === 'RUNNING'; i += 1) {
+          for (let page = 0; page < 4; page += 1) settlePage(m, page);
+          now += 6 * HOUR;
+          step(false);
+          decideCampaign(m, now);
+        }
+        assert.equal(m.state, 'COMPLETED');
+        assert.deepEqual(submitted, [0, 1, 2, 3]);
+        assert.equal(cardsInFlight(m), 0);
+        assert.deepEqual(campaignView(m).settled, { SHIPPED: 40 });
+      }),
+    );
   });
 });

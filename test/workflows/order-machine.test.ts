@@ -9,6 +9,8 @@ import {
   decide,
   newOrderMachine,
   onCampaignSubmission,
+  onCampaignReported,
+  campaignReportDue,
   onCancelRequested,
   onCancelSent,
   onChangeFailed,
@@ -26,6 +28,7 @@ import {
   type OrderMachineState,
 } from '../../workflows/card-order/order-machine.js';
 import { nextPollAt } from '../../workflows/card-order/poll-schedule.js';
+import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../workflows/card-order/behaviour.js';
 import {
   DAY,
   HOUR,
@@ -557,6 +560,63 @@ describe('order machine: cards of a campaign', () => {
     onSubmitted(s, 'op-1', T0 + HOUR);
     onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'LATE' }, T0 + HOUR + 1);
     assert.equal(s.status, 'SUBMITTED');
+  });
+});
+
+describe('order machine: campaign cards that keep records (behaviour campaignRecords)', () => {
+  function recordedCard(behaviour = LATEST_ORDER_BEHAVIOUR): OrderMachineState {
+    const s = newOrder();
+    s.behaviour = behaviour;
+    s.campaign = { campaignId: 'renewals-2026-12', submitBy: T0 + HOUR, page: 3, slot: 41 };
+    return s;
+  }
+
+  it('does not fail a card that is ordering itself when its batch refusal comes late', () => {
+    const s = recordedCard();
+    assert.deepEqual(decide(s, T0 + HOUR), { kind: 'submit', issuerRequestId: 'req-1' });
+    // Its own call is in flight when the page's late word arrives: that call decides.
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'LATE' }, T0 + HOUR + 1);
+    assert.equal(s.end, undefined);
+    onSubmitted(s, 'op-1', T0 + HOUR + 2);
+    assert.equal(s.status, 'SUBMITTED');
+    assert.equal(s.production.operationId, 'op-1');
+  });
+
+  it('failed such a card at behaviour 2, before the fix (its own call may have made the card)', () => {
+    const s = recordedCard(orderBehaviours.weeks);
+    decide(s, T0 + HOUR);
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'LATE' }, T0 + HOUR + 1);
+    assert.equal(s.end?.status, 'FAILED');
+  });
+
+  it('still takes its campaign word before its wait ran out', () => {
+    const s = recordedCard();
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'INVALID_FIELD' }, T0 + 1);
+    assert.equal(s.end?.status, 'FAILED');
+  });
+
+  it('reports to its campaign once, when it ships, with its place and status', () => {
+    const s = recordedCard();
+    decide(s, T0);
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'ACCEPTED', operationId: 'op-1' }, T0 + 1);
+    assert.equal(campaignReportDue(s), undefined, 'in production: still in flight');
+    for (const stage of shipped) onNotification(s, [produceOp('op-1', stage)], T0 + stage.at);
+    assert.deepEqual(campaignReportDue(s), { page: 3, slot: 41, status: 'SHIPPED' });
+    onCampaignReported(s);
+    assert.equal(campaignReportDue(s), undefined);
+  });
+
+  it('reports a card that ended without shipping (refused in the batch), and none for cards without a place', () => {
+    const s = recordedCard();
+    onCampaignSubmission(s, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'INVALID_FIELD' }, T0 + 1);
+    assert.deepEqual(campaignReportDue(s), { page: 3, slot: 41, status: 'FAILED' });
+    const old = recordedCard(orderBehaviours.weeks);
+    onCampaignSubmission(old, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'INVALID_FIELD' }, T0 + 1);
+    assert.equal(campaignReportDue(old), undefined, 'behaviour 2 sends no report');
+    const unplaced = recordedCard();
+    unplaced.campaign = { campaignId: 'old-campaign', submitBy: T0 + HOUR };
+    onCampaignSubmission(unplaced, { issuerRequestId: 'req-1', outcome: 'REFUSED', errorCode: 'X' }, T0 + 1);
+    assert.equal(campaignReportDue(unplaced), undefined, 'a card of a campaign from before records');
   });
 });
 

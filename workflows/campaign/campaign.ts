@@ -1,24 +1,30 @@
 /**
  * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). The CLI stored the
  * file's pages before starting it; it submits them one page (one D1 batch) at a time while the cards in flight leave
- * room, reads how its card orders are doing from visibility with a backing-off timer, and completes once none is in
- * flight (each shipped or ended; a shipped card's order goes on listening for its carrier on its own). Pause and cancel take effect between pages (a page takes seconds). A page done again after a lost worker is
- * harmless (D1 and the card orders both deduplicate by issuerRequestId). Its history holds pages and counts, never a
- * card.
+ * room, counts its cards as they report that they settled, and completes once none is in flight (each shipped or
+ * ended; a shipped card's order goes on listening for its carrier on its own). A page done again after a lost worker
+ * is harmless (D1 and the card orders both deduplicate by issuerRequestId). Its history holds pages and counts, never
+ * a card.
  *
  * @module
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../../activities/index.js';
 import {
+  campaignCardSettledSignal,
   campaignStateQuery,
   cancelCampaignUpdate,
   pauseCampaignUpdate,
@@ -26,14 +32,18 @@ import {
   type CampaignInput,
   type CampaignView,
 } from '../definitions.js';
+import { campaignV1 } from '../legacy/campaign-v1.js';
 import {
+  CAMPAIGN_RECORDS_BEHAVIOUR,
   campaignView,
   controlRefusal,
   decideCampaign,
   describeCampaign,
   newCampaignMachine,
   onCancel,
+  onCardSettled,
   onCounted,
+  onPageFailed,
   onPageSubmitted,
   onPause,
   onPulled,
@@ -42,19 +52,22 @@ import {
   type CampaignStep,
 } from './campaign-machine.js';
 
+/** The patch behind campaigns that keep their own records; runs without it go on as `campaignV1`. */
+const CAMPAIGN_RECORDS = 'campaign-records';
+
 /** Pages one run submits before it continues as new, keeping its history small. */
 const PAGES_PER_RUN = 200;
 
 /**
- * A page starts up to a thousand card orders and makes one D1 batch call; it heartbeats as it goes, so pause and
- * cancel reach it, and a worker lost mid-page is noticed within the heartbeat timeout. Retried until it succeeds:
- * it is idempotent.
+ * A page starts up to a thousand card orders and makes one D1 batch call; it heartbeats as it goes, so a worker lost
+ * mid-page is noticed within the heartbeat timeout. A few attempts, then the page gives up for now and the campaign
+ * tries it again later: pause and cancel never wait behind a D1 that keeps failing. It is idempotent.
  */
 function pageActivities(heartbeatTimeoutMs: number) {
   return proxyActivities<CardOrderActivities>({
     startToCloseTimeout: '30m',
     heartbeatTimeout: heartbeatTimeoutMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
   });
 }
 const { countCampaignCards } = proxyActivities<CardOrderActivities>({
@@ -67,7 +80,25 @@ const { pullCampaignCards } = proxyActivities<CardOrderActivities>({
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 
+/** The failure's type when the page failed for good (missing from the store): the campaign fails, named by it. */
+function permanentPageFailure(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
+}
+
+function failureCode(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
 export async function campaign(input: CampaignInput): Promise<CampaignView> {
+  const carried = input.carried as { behaviour?: number } | undefined;
+  // A run continued from a campaign of before keeps its rules; a new one settles them, once, before any command.
+  const keepsRecords = carried ? carried.behaviour === CAMPAIGN_RECORDS_BEHAVIOUR : patched(CAMPAIGN_RECORDS);
+  return keepsRecords ? campaignWithRecords(input) : campaignV1(input);
+}
+
+async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> {
   const m =
     (input.carried as CampaignMachineState | undefined) ??
     newCampaignMachine(
@@ -80,6 +111,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
   let wake = false;
 
   setHandler(campaignStateQuery, () => campaignView(m));
+  setHandler(campaignCardSettledSignal, (report) => {
+    if (onCardSettled(m, report)) wake = true;
+  });
   const refuseUnless = (action: 'pause' | 'resume' | 'cancel') => () => {
     const reason = controlRefusal(m);
     if (reason) throw ApplicationFailure.create({ type: reason, message: `Cannot ${action}: ${reason}` });
@@ -122,27 +156,46 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
   async function perform(step: Exclude<CampaignStep, { kind: 'wait' } | { kind: 'finish' }>): Promise<void> {
     const ids = { issuerId: m.issuerId, campaignId: m.campaignId };
     switch (step.kind) {
-      case 'submitPage': {
-        // A page runs to its end (seconds): pause and cancel take effect between pages, so no card of a page is
-        // left started and unsent, and every result is counted.
-        const result = await submitCampaignPage({
-          ...ids,
-          page: step.page,
-          submission: input.submission,
-          cardDefaults: input.cardDefaults,
-          cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
-        });
-        onPageSubmitted(m, step.page, result);
+      case 'submitPage':
+        try {
+          const outcome = await submitCampaignPage({
+            ...ids,
+            page: step.page,
+            submission: input.submission,
+            cardDefaults: input.cardDefaults,
+            cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
+            cardsReport: true,
+          });
+          onPageSubmitted(m, step.page, { ...outcome, alreadyOrdered: outcome.alreadyOrdered ?? 0 }, Date.now());
+        } catch (err) {
+          if (permanentPageFailure(err)) throw err;
+          onPageFailed(m, step.page, failureCode(err), Date.now());
+        }
         return;
-      }
       case 'count':
-        onCounted(m, await countCampaignCards(ids), Date.now());
+        onCounted(m, (await countCampaignCards(ids)).inFlight, Date.now());
         return;
       case 'pull':
-        await pullCampaignCards(ids);
+        await pullCampaignCards({ ...ids, pages: step.pages });
         onPulled(m);
         return;
     }
+  }
+
+  // One timer, re-armed only when the planned time changes: a card's report wakes the loop without one.
+  let timer: { at: number; scope: CancellationScope } | undefined;
+  function armTimer(at: number): void {
+    if (timer?.at === at) return;
+    timer?.scope.cancel();
+    const scope = new CancellationScope();
+    timer = { at, scope };
+    scope.run(() => sleep(Math.max(at - Date.now(), 1))).then(
+      () => {
+        if (timer?.scope === scope) timer = undefined;
+        wake = true;
+      },
+      () => undefined, // replaced by another
+    );
   }
 
   let pagesThisRun = 0;
@@ -156,12 +209,11 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
       await perform(step);
       continue;
     }
-    if (pagesThisRun >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if ((pagesThisRun >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) && allHandlersFinished()) {
       return continueAsNew<typeof campaign>({ ...input, carried: m });
     }
-    // Wakes at the planned reading, or at once on an update (ingested, pause, resume, cancel).
-    const { until } = step;
-    if (until === undefined) await condition(() => wake);
-    else await condition(() => wake, Math.max(until - Date.now(), 1));
+    // Wakes at the planned time, at a card's report, or at once on an update (pause, resume, cancel).
+    if (step.until !== undefined) armTimer(step.until);
+    await condition(() => wake);
   }
 }

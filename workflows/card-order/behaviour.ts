@@ -21,6 +21,12 @@ export const orderBehaviourMarkers = [
    * events go out through a durable outbox.
    */
   'order-behaviour-2',
+  /**
+   * 3: campaigns that keep their own records. A campaign card reports to its campaign once it settles (shipped,
+   * returned or ended); once it has begun ordering itself (its campaign's wait ran out), a late word of the
+   * campaign's batch no longer decides it: its own call to D1 does.
+   */
+  'order-behaviour-3',
 ] as const;
 
 /** The version a run settled before versioning existed: the behaviour of every run recorded before it. */
@@ -32,6 +38,8 @@ export const LATEST_ORDER_BEHAVIOUR = FIRST_ORDER_BEHAVIOUR + orderBehaviourMark
 export const orderBehaviours = {
   /** See the marker `order-behaviour-2`. */
   weeks: 2,
+  /** See the marker `order-behaviour-3`. */
+  campaignRecords: 3,
 } as const satisfies Record<string, number>;
 export type OrderBehaviour = keyof typeof orderBehaviours;
 

@@ -22,6 +22,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   log,
   metricMeter,
   ParentClosePolicy,
@@ -42,6 +43,7 @@ import {
   cancelOrderUpdate,
   DEFAULT_DELIVERY_WINDOW_MS,
   ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
+  campaignCardSettledSignal,
   campaignSubmissionSignal,
   issuerEventsDeadLetterId,
   cardOrderFailureTypes,
@@ -57,7 +59,7 @@ import {
   type CardOrderResult,
   type ReshipResult,
 } from '../definitions.js';
-import { cardOrderWorkflowId } from '../../orders/workflow-id.js';
+import { campaignWorkflowId, cardOrderWorkflowId } from '../../orders/workflow-id.js';
 import { cardIdKey, cardOrderStatusKey, issuerIdKey, productionStageKey } from '../search-attributes.js';
 import { FIRST_ORDER_BEHAVIOUR, behaves } from './behaviour.js';
 import {
@@ -76,9 +78,11 @@ import {
   cancelRefusal,
   changeRefusal,
   currentDeliveryAddress,
+  campaignReportDue,
   decide,
   describeOrder,
   newOrderMachine,
+  onCampaignReported,
   onCampaignSubmission,
   onCancelFailed,
   onCancelRequested,
@@ -197,7 +201,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   s.cardProductId ??= order.cardProductId;
   s.returnPolicy ??= input.returnPolicy;
   if (input.campaign && !input.carried) {
-    s.campaign = { campaignId: input.campaign.campaignId, submitBy: s.startedAt + input.campaign.submitTimeoutMs };
+    const { campaignId, submitTimeoutMs, page, slot } = input.campaign;
+    s.campaign = { campaignId, submitBy: s.startedAt + submitTimeoutMs, page, slot };
   }
   // Listening after shipment came later: runs from before (replayed without the marker) end at shipment as they did.
   s.listensAfterShipment ??= (s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS) > 0 && patched(DELIVERY_WINDOW);
@@ -290,6 +295,24 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         },
         () => undefined, // replaced by an earlier one
       );
+  }
+
+  /** The settled card's word to its campaign, sent once; the order waits for it before it closes. */
+  let reporting: Promise<void> | undefined;
+  let reportSent = true;
+  function reportToCampaign(): void {
+    const report = campaignReportDue(s);
+    if (!report || !s.campaign) return;
+    onCampaignReported(s);
+    reportSent = false;
+    reporting = getExternalWorkflowHandle(campaignWorkflowId(s.issuerId, s.campaign.campaignId))
+      .signal(campaignCardSettledSignal, report)
+      // A campaign that ended (cancelled) or is gone has nothing left to count.
+      .catch(() => undefined)
+      .finally(() => {
+        reportSent = true;
+        wake = true;
+      });
   }
 
   const publishing = new Set<string>();
@@ -449,6 +472,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   }
 
   async function finish(): Promise<CardOrderResult> {
+    await reporting;
     if (outbox) await closeOutbox();
     else await condition(() => s.events.pending.length === 0 && publishing.size === 0);
     await condition(allHandlersFinished);
@@ -488,6 +512,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       wake = false;
       const step = decide(s, Date.now());
       reflect();
+      reportToCampaign();
       if (step.kind === 'finish') return finish();
       if (step.kind !== 'wait') {
         const outageBefore = s.d1Outage;
@@ -503,6 +528,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         allHandlersFinished() &&
         // The outbox travels in the state; an old run's local activity must finish first.
         (outbox || publishing.size === 0) &&
+        reportSent &&
         s.cancel.phase === 'IDLE' &&
         (s.change?.phase ?? 'IDLE') === 'IDLE' &&
         !s.delivery?.reships.some((r) => r.result === undefined);

@@ -19,6 +19,7 @@ import {
   cardOrderFailureTypes,
   changeTypes,
   finalCardOrderStatuses,
+  type CampaignCardReport,
   type CampaignSubmission,
   type CancelResult,
   type ChangeRecord,
@@ -124,7 +125,16 @@ export interface OrderMachineState {
   /** After the first shipment: the delivery window, returns and re-ships. */
   delivery?: DeliveryState | undefined;
   /** A campaign card: until `submitBy` its campaign submits it (in a D1 batch); then it submits on its own. */
-  campaign?: { campaignId: string; submitBy: number } | undefined;
+  campaign?:
+    | {
+        campaignId: string;
+        submitBy: number;
+        /** Its place in the campaign, when the campaign keeps records: it reports there once settled. */
+        page?: number | undefined;
+        slot?: number | undefined;
+        reported?: boolean | undefined;
+      }
+    | undefined;
   end: OrderEnd | undefined;
   compensation: {
     done: boolean;
@@ -703,6 +713,8 @@ export function onPolled(s: OrderMachineState, operations: readonly Operation[],
 export function onCampaignSubmission(s: OrderMachineState, submission: CampaignSubmission, now: number): void {
   const due = s.submission.needed && s.submission.reorders === 0 && submission.issuerRequestId === s.issuerRequestId;
   if (!due || s.end !== undefined) return;
+  // Ordering itself already (its call may be in flight): that call's answer decides, not a late batch.
+  if (behaves(s, 'campaignRecords') && s.campaign && now >= s.campaign.submitBy) return;
   if (submission.outcome === 'ACCEPTED') return onSubmitted(s, submission.operationId, now);
   s.submission.needed = false;
   endWith(
@@ -720,6 +732,22 @@ export function onCampaignSubmission(s: OrderMachineState, submission: CampaignS
     },
     now,
   );
+}
+
+/**
+ * The campaign card's report to its campaign, due once, when the card settles (shipped, returned or ended); undefined
+ * when none is due. Only cards that know their place report (campaigns that keep records).
+ */
+export function campaignReportDue(s: OrderMachineState): CampaignCardReport | undefined {
+  const c = s.campaign;
+  if (c?.page === undefined || c.slot === undefined || c.reported || !behaves(s, 'campaignRecords')) return undefined;
+  const status = s.end?.status ?? s.status;
+  if (s.end === undefined && status !== 'SHIPPED' && status !== 'RETURNED') return undefined;
+  return { page: c.page, slot: c.slot, status };
+}
+
+export function onCampaignReported(s: OrderMachineState): void {
+  if (s.campaign) s.campaign.reported = true;
 }
 
 /** Why a re-ship cannot be carried out now, as the update's refusal reason; undefined when it can. */
