@@ -67,7 +67,8 @@ export function createPullCampaignCards(targets: CampaignTargets | undefined) {
         sent += 1;
         context.heartbeat(sent);
       };
-      const ids = input.pages === undefined ? openCardIds(t, input) : storedCardIds(t, { ...input, pages: input.pages });
+      const ids =
+        input.pages === undefined ? openCardIds(t, input) : storedCardIds(t, { ...input, pages: input.pages });
       await forEachBounded(ids, PULLS_AT_ONCE, ask);
       return { sent };
     });
@@ -101,9 +102,7 @@ async function* storedCardIds(t: CampaignTargets, input: { issuerId: string; cam
       t.store.readPage(issuerId, campaignId, page),
       t.store.readPageFailures(issuerId, campaignId, page),
     ]);
-    const others = new Set(
-      failures.filter((f) => notStartedCodes.includes(f.errorCode)).map((f) => f.issuerRequestId),
-    );
+    const others = new Set(failures.filter((f) => notStartedCodes.includes(f.errorCode)).map((f) => f.issuerRequestId));
     for (const { order } of cards) {
       if (!others.has(order.issuerRequestId)) yield cardOrderWorkflowId(issuerId, order.issuerRequestId);
     }

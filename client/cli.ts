@@ -567,7 +567,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
                 : action === 'resume'
                   ? await campaigns.resumeCampaign(id, issuerId)
                   : await campaigns.cancelCampaign(id, { pull: values.pull, issuerId });
-            if (result.outcome === 'REFUSED') {
+            // Cancelling already, or cancelled: with --wait, that is the cancel asked for; wait for its end.
+            const alreadyCancelled = ['CAMPAIGN_CANCELLING', 'CAMPAIGN_ALREADY_CANCELLED'].includes(
+              result.reason ?? '',
+            );
+            if (result.outcome === 'REFUSED' && !(values.wait && alreadyCancelled)) {
               print(`REFUSED (${result.reason ?? 'unknown'})`, result);
               return 1;
             }

@@ -42,6 +42,8 @@ export interface BenchOptions {
   starts: number;
   /** C1: cards in the campaign; undefined: C1 does not run (it runs only when `--campaign [N]` or `C1` is given). */
   campaign: number | undefined;
+  /** C2: cards in the campaign at scale; undefined: C2 does not run (only with `--campaign-scale [N]` or `C2`). */
+  campaignScale: number | undefined;
   /** C1: the campaign's CAMPAIGN_MAX_IN_FLIGHT (the worker caches 500 more workflows). */
   campaignInFlight: number;
   /** C1: D1_RATE_LIMIT_PER_SECOND for both arms (D1 throttles an issuer's calls); undefined: none. */
@@ -68,6 +70,8 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
   --starts N                P5 worker starts per arm (default 3; quick 1)
   --campaign [N]            C1: a campaign of N cards (default 10000; quick 200): C1 only, or besides the
                             benchmarks named (C1 runs only with this flag or when named)
+  --campaign-scale [N]      C2: a campaign of N cards (default 100000; quick 500) submitted through a worker kill,
+                            and what watching it costs: C2 only, or besides the benchmarks named
   --campaign-in-flight N    C1: CAMPAIGN_MAX_IN_FLIGHT (default 1000); the worker caches N + 500 workflows
   --d1-rate N               C1: D1_RATE_LIMIT_PER_SECOND for both arms, as D1 throttling an issuer (default none)
   --strict                  exit 1 when a target is missed
@@ -75,7 +79,9 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
 
 /** `--campaign` takes an optional N: given bare (last, or before another flag or a name), it means the default. */
 function withCampaignValue(argv: string[]): string[] {
-  return argv.map((arg, i) => (arg === '--campaign' && !/^\d+$/.test(argv[i + 1] ?? '') ? '--campaign=' : arg));
+  return argv.map((arg, i) =>
+    ['--campaign', '--campaign-scale'].includes(arg) && !/^\d+$/.test(argv[i + 1] ?? '') ? `${arg}=` : arg,
+  );
 }
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
@@ -101,6 +107,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       starts: { type: 'string' },
       campaign: { type: 'string' },
       'campaign-in-flight': { type: 'string' },
+      'campaign-scale': { type: 'string' },
       'd1-rate': { type: 'string' },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -121,18 +128,22 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   const campaignRaw = values.campaign === '' ? undefined : values.campaign;
   const campaign =
     values.campaign !== undefined || campaignNamed ? int('campaign', campaignRaw, 10_000, 200) : undefined;
+  const scaleNamed = positionals.some((p) => /^(c2|c2-campaign-scale)$/i.test(p));
+  const scaleRaw = values['campaign-scale'] === '' ? undefined : values['campaign-scale'];
+  const campaignScale =
+    values['campaign-scale'] !== undefined || scaleNamed ? int('campaign-scale', scaleRaw, 100_000, 500) : undefined;
+  const alone = [
+    ...(campaign !== undefined && !campaignNamed ? ['C1'] : []),
+    ...(campaignScale !== undefined && !scaleNamed ? ['C2'] : []),
+  ];
   return {
     quick,
     json: values.json,
     temporalAddress: values['temporal-address'],
     namespace: values.namespace,
     // `--campaign` alone runs the campaign only (a full suite takes half an hour); with names, C1 runs besides them.
-    only:
-      campaign !== undefined && !campaignNamed
-        ? positionals.length === 0
-          ? ['C1']
-          : [...positionals, 'C1']
-        : positionals,
+    // `--campaign` and `--campaign-scale` alone run only their campaign; with names, besides them.
+    only: alone.length > 0 ? [...positionals, ...alone] : positionals,
     strict: values.strict && !quick,
     orders: int('orders', values.orders, 500, 30),
     stepMs: int('step-ms', values['step-ms'], 20, 20),
@@ -147,6 +158,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     openOrders: int('open-orders', values['open-orders'], 10_000, 200),
     starts: int('starts', values.starts, 3, 1),
     campaign,
+    campaignScale,
     campaignInFlight: int('campaign-in-flight', values['campaign-in-flight'], 1000, 1000),
     campaignD1Rate: values['d1-rate'] === undefined ? undefined : int('d1-rate', values['d1-rate'], 0, 0),
   };

@@ -245,8 +245,13 @@ describe('card-orders campaign CLI', () => {
       const resumed = await cli(['campaign', 'resume', campaignId]);
       assert.deepEqual([resumed.code, resumed.out], [0, ['RUNNING']], resumed.err.join('\n'));
 
+      // Taken, not yet done: the page under way finishes first.
       const cancelled = await cli(['campaign', 'cancel', campaignId]);
-      assert.deepEqual([cancelled.code, cancelled.out], [0, ['CANCELLED']], cancelled.err.join('\n'));
+      assert.deepEqual([cancelled.code, cancelled.out], [0, ['CANCELLING']], cancelled.err.join('\n'));
+      // --wait waits for the cancel under way, and prints the state the campaign ended in.
+      const waited = await cli(['campaign', 'cancel', campaignId, '--wait']);
+      assert.deepEqual([waited.code, waited.out], [0, ['CANCELLED']], waited.err.join('\n'));
+      assert.deepEqual((await cli(['campaign', 'pause', campaignId])).out, ['REFUSED (CAMPAIGN_ALREADY_CANCELLED)']);
       const watched = await cli(['campaign', 'watch', campaignId]);
       assert.equal(watched.code, 1);
       assert.match(watched.out.at(-1) ?? '', new RegExp(`^${campaignId} CANCELLED `));

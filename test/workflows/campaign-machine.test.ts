@@ -153,7 +153,10 @@ describe('campaign machine (records)', () => {
       onCounted(m, PAGE, now);
     }
     assert.ok(waits.includes(6 * HOUR), 'capped');
-    assert.ok(waits.every((w, i) => i === 0 || w >= (waits[i - 1] ?? 0)), 'never shorter while quiet');
+    assert.ok(
+      waits.every((w, i) => i === 0 || w >= (waits[i - 1] ?? 0)),
+      'never shorter while quiet',
+    );
   });
 
   it('never submits a page twice, never ends with a card in flight, and ends whatever the order of events', () => {

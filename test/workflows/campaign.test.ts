@@ -12,7 +12,7 @@ import { loadConfig, projectRoot } from '../../common/config.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { cardIdKey } from '../../workflows/search-attributes.js';
+import { campaignIdKey, cardIdKey, cardOrderStatusKey } from '../../workflows/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 
@@ -176,10 +176,12 @@ describe('bulk campaigns', () => {
         await campaignWhen(campaignId, (s) => (s.campaign?.pagesSubmitted ?? 0) > pagesAtPause, 'a page after resume');
         const cancelled = await stack.client.cancelCampaign(campaignId, { pull: true });
         assert.equal(cancelled.outcome, 'DONE');
-        const end = await campaignWhen(
-          campaignId,
-          (s) => s.state === 'CANCELLED' && (s.counts.CANCELLED ?? 0) > 0,
-          'the pull',
+        const end = await campaignWhen(campaignId, (s) => s.state === 'CANCELLED', 'the pull');
+        // The pull took its cards from the stored pages: the newest ones too, which visibility may not list yet.
+        const cancelledCards = `${campaignIdKey.name} = '${campaignId}' AND ${cardOrderStatusKey.name} = 'CANCELLED'`;
+        await eventually(
+          async () => ((await stack.client.temporal.workflow.count(cancelledCards)).count > 0 ? true : undefined),
+          { timeoutMs: 60_000, what: 'pulled cards cancelled' },
         );
         assert.ok((end.campaign?.pagesSubmitted ?? 0) < 4, 'the last pages were never submitted');
         await eventually(
@@ -203,6 +205,7 @@ describe('bulk campaigns', () => {
     async () => {
       const { file, id } = await sampleFile('crash.csv', 20);
       const campaignId = uniqueName('crash').slice(0, 40);
+      let before = await simulatorStats();
       // D1 answers the batch slowly, so the worker dies with the page under way.
       await stack.d1.faults({ latencyMs: 4_000 });
       const worker = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers/main.ts')], {
@@ -211,7 +214,7 @@ describe('bulk campaigns', () => {
         stdio: 'ignore',
       });
       try {
-        const before = await simulatorStats();
+        before = await simulatorStats();
         await stack.client.startCampaign({ file, campaignId });
         await eventually(
           async () => ((await simulatorStats()).batchRequests > before.batchRequests ? true : undefined),
@@ -228,14 +231,56 @@ describe('bulk campaigns', () => {
       await stack.withWorker(async () => {
         const done = await campaignWhen(campaignId, (s) => s.state === 'COMPLETED', 'the campaign to complete');
         assert.deepEqual(done.counts, { SHIPPED: 20 });
+        assert.deepEqual([done.campaign?.started, done.campaign?.accepted], [20, 20], 'each card counted once');
       });
+      // The killed attempt's batch and the retried page's: two calls, each card in both, one D1 order per card.
+      const after = await simulatorStats();
+      assert.deepEqual(
+        [after.batchRequests - before.batchRequests, after.orderRequests - before.orderRequests],
+        [2, 0],
+      );
       const atD1 = (await stack.d1.orders()).filter((o) => o.issuerRequestId.startsWith(id(0).slice(0, -6)));
       assert.equal(atD1.length, 20);
+      assert.equal(new Set(atD1.map((o) => o.cardId)).size, 20, 'one D1 order per card');
+      const submissions = new Set(atD1.map((o) => o.submissions));
       assert.ok(
-        atD1.every((o) => o.submissions >= 1) && new Set(atD1.map((o) => o.cardId)).size === 20,
-        'each card once',
+        submissions.size === 1 && [1, 2].includes([...submissions][0] ?? 0),
+        `every card submitted by the batches only, alike: ${[...submissions].join(', ')}`,
       );
     },
+  );
+
+  it(
+    'counts the cards another campaign already ordered as ALREADY_ORDERED, orders none again, and completes',
+    { timeout: 180_000 },
+    () =>
+      stack.withWorker(async () => {
+        const { file, id } = await sampleFile('twice.csv', 6);
+        const first = uniqueName('first').slice(0, 40);
+        await stack.client.startCampaign({ file, campaignId: first });
+        await campaignWhen(first, (s) => s.state === 'COMPLETED', 'the first campaign');
+        // Its cards closed at shipment (no delivery window here): the file is accepted again, under another id.
+        const before = await simulatorStats();
+        const second = uniqueName('second').slice(0, 40);
+        await stack.client.startCampaign({ file, campaignId: second });
+        const done = await campaignWhen(second, (s) => s.state === 'COMPLETED', 'the second campaign');
+        assert.deepEqual(done.counts, { ALREADY_ORDERED: 6 });
+        assert.deepEqual([done.campaign?.started, done.campaign?.alreadyOrdered], [0, 6]);
+        const after = await simulatorStats();
+        assert.deepEqual(
+          [after.batchRequests - before.batchRequests, after.orderRequests - before.orderRequests],
+          [0, 0],
+        );
+        const failures = await stack.client.campaignFailures(second);
+        assert.deepEqual(
+          failures.map((f) => [f.issuerRequestId, f.errorCode, f.reason]),
+          [0, 1, 2, 3, 4, 5].map((i) => [
+            id(i),
+            'ALREADY_ORDERED',
+            `already ordered by ${cardOrderWorkflowId(stack.config.d1.issuerId, id(i))}`,
+          ]),
+        );
+      }),
   );
 
   it('orders each card with a single-order call for an issuer without the batch API', { timeout: 120_000 }, () =>

@@ -131,7 +131,7 @@ function slotsOf(m: CampaignMachineState, page: number): { from: number; to: num
 }
 
 function isSet(bits: readonly number[], index: number): boolean {
-  return (((bits[Math.floor(index / bitsPerWord)] ?? 0) >>> index % bitsPerWord) & 1) === 1;
+  return (((bits[Math.floor(index / bitsPerWord)] ?? 0) >>> (index % bitsPerWord)) & 1) === 1;
 }
 
 export function onPageSubmitted(m: CampaignMachineState, page: number, outcome: PageOutcome, now: number): void {
@@ -175,7 +175,7 @@ export function onCardSettled(m: CampaignMachineState, report: CampaignCardRepor
   if (isSet(m.settledBits, index)) return false;
   const word = Math.floor(index / bitsPerWord);
   while (m.settledBits.length <= word) m.settledBits.push(0);
-  m.settledBits[word] = ((m.settledBits[word] ?? 0) | (1 << index % bitsPerWord)) >>> 0;
+  m.settledBits[word] = ((m.settledBits[word] ?? 0) | (1 << (index % bitsPerWord))) >>> 0;
   m.settled[status] = (m.settled[status] ?? 0) + 1;
   if (page < m.nextPage) m.settledOnSubmittedPages += 1;
   return true;
@@ -199,7 +199,8 @@ export function onPulled(m: CampaignMachineState): void {
 export function cardsInFlight(m: CampaignMachineState): number {
   const byRecords = Math.max(m.started - m.settledOnSubmittedPages, 0);
   const r = m.reading;
-  const caughtUp = r !== undefined && r.afterPage === m.nextPage && r.at >= (m.lastPageAt ?? 0) + m.timings.checkIntervalMs;
+  const caughtUp =
+    r !== undefined && r.afterPage === m.nextPage && r.at >= (m.lastPageAt ?? 0) + m.timings.checkIntervalMs;
   return caughtUp ? Math.min(byRecords, r.inFlight) : byRecords;
 }
 

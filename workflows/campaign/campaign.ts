@@ -189,13 +189,15 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
     timer?.scope.cancel();
     const scope = new CancellationScope();
     timer = { at, scope };
-    scope.run(() => sleep(Math.max(at - Date.now(), 1))).then(
-      () => {
-        if (timer?.scope === scope) timer = undefined;
-        wake = true;
-      },
-      () => undefined, // replaced by another
-    );
+    scope
+      .run(() => sleep(Math.max(at - Date.now(), 1)))
+      .then(
+        () => {
+          if (timer?.scope === scope) timer = undefined;
+          wake = true;
+        },
+        () => undefined, // replaced by another
+      );
   }
 
   let pagesThisRun = 0;
