@@ -114,7 +114,21 @@ export const benchmark: Benchmark = {
       let worker = await startWorker();
       const campaignId = `bench-${context.runId}-c2`;
       const handle = stack.plain.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
-      const view = (): Promise<CampaignView> => handle.query(campaignStateQuery);
+      // A worker busy starting a thousand cards may answer a query late: the last answer stands until the next one.
+      let last: CampaignView | undefined;
+      const view = async (): Promise<CampaignView> => {
+        for (let attempt = 1; ; attempt += 1) {
+          try {
+            last = await handle.query(campaignStateQuery);
+            return last;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            progress(`  (the campaign's query failed: ${(err as Error).message}; trying again)`);
+            if (last) return last;
+            await delay(5_000);
+          }
+        }
+      };
       const stats0 = await simulatorStats(stack);
       const server0 = await processCpu(context.serverPid);
       progress(`campaign ${campaignId}: ${cards} cards`);

@@ -251,6 +251,36 @@ describe('bulk campaigns', () => {
   );
 
   it(
+    'gives up a page whose D1 call keeps failing, names it, and cancels without waiting behind it',
+    { timeout: 120_000 },
+    () =>
+      stack.withWorker(async () => {
+        const { file } = await sampleFile('down.csv', 10);
+        const campaignId = uniqueName('down').slice(0, 40);
+        await stack.d1.faults({ errorRate: 1 });
+        try {
+          await stack.client.startCampaign({ file, campaignId });
+          const failing = await campaignWhen(
+            campaignId,
+            (s) => (s.campaign?.pageFailure?.failures ?? 0) >= 1,
+            'the page to give up for now',
+          );
+          assert.deepEqual([failing.state, failing.campaign?.pageFailure?.page], ['RUNNING', 0]);
+          assert.equal(failing.campaign?.pagesSubmitted, 0);
+          const cancelled = await stack.client.cancelCampaign(campaignId);
+          assert.equal(cancelled.outcome, 'DONE');
+          // Not behind the page's retries: within its wait, which the cancel cuts short.
+          await eventually(
+            async () => ((await stack.client.getCampaign(campaignId)).state === 'CANCELLED' ? true : undefined),
+            { timeoutMs: 10_000, intervalMs: 200, what: 'the cancel to take effect' },
+          );
+        } finally {
+          await stack.d1.faults({ errorRate: 0 });
+        }
+      }),
+  );
+
+  it(
     'counts the cards another campaign already ordered as ALREADY_ORDERED, orders none again, and completes',
     { timeout: 180_000 },
     () =>
