@@ -170,6 +170,12 @@ describe('bulk campaigns', () => {
         );
         assert.equal(drained.campaign?.pagesSubmitted, pagesAtPause, 'no page while paused');
         assert.equal(drained.state, 'PAUSED');
+        // An open campaign, paused with its cards reported: what a later deploy must replay.
+        await stack.recordWorkflowHistory(
+          campaignWorkflowId(stack.config.d1.issuerId, campaignId),
+          'campaign',
+          'paused-with-cards-reported-open',
+        );
 
         const resumed = await stack.client.resumeCampaign(campaignId);
         assert.equal(resumed.campaign?.state, 'RUNNING');
