@@ -9,35 +9,21 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
 import { campaignWorkflowId } from '../client/campaigns.js';
-import { projectRoot } from '../common/config.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { cpuNote, measureArm, type ArmResult } from './p1-end-to-end.bench.js';
+import { runCampaignStart, simulatorStats, type SimulatorStats } from './lib/campaign.js';
 import { startStack, type ReceivedEvent, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker } from './lib/worker-process.js';
 import { delay, median, perSecond, progress } from './lib/util.js';
 import type { CampaignStartReport } from './workers/campaign-start.js';
-
-/** What the simulator's `GET /__sim/stats` counts: the D1 order calls it received. */
-interface SimulatorStats {
-  orderRequests: number;
-  batchRequests: number;
-  batchCards: number;
-}
-
-async function simulatorStats(stack: Stack): Promise<SimulatorStats> {
-  const response = await request(`${stack.simulator.url}/__sim/stats`);
-  return (await response.body.json()) as SimulatorStats;
-}
 
 /** D1 calls (single orders and batches) between two readings. */
 function callsBetween(a: SimulatorStats, b: SimulatorStats): { calls: number; batches: number; cards: number } {
@@ -47,27 +33,6 @@ function callsBetween(a: SimulatorStats, b: SimulatorStats): { calls: number; ba
     batches,
     cards: b.batchCards - a.batchCards,
   };
-}
-
-/** Runs the CLI-like process to its end and returns its report. */
-async function runCampaignStart(env: Record<string, string | undefined>): Promise<CampaignStartReport> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'workers/campaign-start.ts')],
-    {
-      cwd: projectRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-  if (code !== 0) throw new Error(`the campaign start process exited (${code ?? signal}):\n${stderr}`);
-  const line = stdout.trim().split('\n').at(-1) ?? '';
-  return JSON.parse(line) as CampaignStartReport;
 }
 
 /** Lines of `file` per second read line by line and not checked: the best of a few passes' median. */

@@ -9,30 +9,18 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { request } from 'undici';
 import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
 import { campaignWorkflowId } from '../client/campaigns.js';
 import { projectRoot } from '../common/config.js';
 import { campaignStateQuery, type CampaignView } from '../workflows/definitions.js';
+import { runCampaignStart, simulatorStats } from './lib/campaign.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
 import { delay, perSecond, progress } from './lib/util.js';
-import type { CampaignStartReport } from './workers/campaign-start.js';
-
-interface SimulatorStats {
-  orderRequests: number;
-  batchRequests: number;
-  batchCards: number;
-}
-
-async function simulatorStats(stack: Stack): Promise<SimulatorStats> {
-  const response = await request(`${stack.simulator.url}/__sim/stats`);
-  return (await response.body.json()) as SimulatorStats;
-}
 
 /** The simulator's orders of cards whose issuerRequestId starts with `prefix`: one per card when none was made twice. */
 async function ordersAtD1(
@@ -60,21 +48,6 @@ function watchCampaign(args: string[], env: Record<string, string | undefined>) 
 
 async function processCpu(pid: number | undefined): Promise<number> {
   return (await cpuSeconds(pid)) ?? Number.NaN;
-}
-
-async function campaignStartProcess(env: Record<string, string | undefined>): Promise<CampaignStartReport> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'workers/campaign-start.ts')],
-    { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-  if (code !== 0) throw new Error(`the campaign start process exited (${code ?? signal}):\n${stderr}`);
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as CampaignStartReport;
 }
 
 const WATCH_MINUTE_MS = 60_000;
@@ -132,7 +105,7 @@ export const benchmark: Benchmark = {
       const stats0 = await simulatorStats(stack);
       const server0 = await processCpu(context.serverPid);
       progress(`campaign ${campaignId}: ${cards} cards`);
-      const cli = await campaignStartProcess({
+      const cli = await runCampaignStart({
         ...stack.workerEnv,
         BENCH_CAMPAIGN_FILE: file,
         BENCH_CAMPAIGN_ID: campaignId,
