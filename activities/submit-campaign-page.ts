@@ -58,7 +58,7 @@ export interface CampaignPageResult {
   refused: number;
   conflicts: number;
   /** Cards whose order was already placed by a single order or another campaign: done, not ordered again. */
-  alreadyOrdered?: number;
+  alreadyOrdered: number;
 }
 
 /** Failure codes of cards a page did not start: other orders have them, and nothing of the campaign touches them. */

@@ -14,7 +14,6 @@
  * @module
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -27,6 +26,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import { activityApplicationFailure } from './activity-failure.js';
 import type { CardOrderActivities } from '../activities/index.js';
 import {
   DEFAULT_ISSUER_EVENTS_DEAD_LETTER_RETENTION_MS,
@@ -78,8 +78,7 @@ function checkStart(input: IssuerEventsDeadLetterInput, options: IssuerEventsDea
 
 /** The code behind a failed post: our activity's typed failure, or the activity's time running out. */
 function failureCode(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'ERR_ISSUER_EVENT_DELIVERY';
+  return activityApplicationFailure(err)?.type || 'ERR_ISSUER_EVENT_DELIVERY';
 }
 
 export async function issuerEventsDeadLetter(

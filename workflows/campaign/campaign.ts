@@ -9,7 +9,6 @@
  * @module
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
@@ -32,6 +31,7 @@ import {
   type CampaignInput,
   type CampaignView,
 } from '../definitions.js';
+import { activityApplicationFailure } from '../activity-failure.js';
 import { campaignV1 } from '../legacy/campaign-v1.js';
 import {
   CAMPAIGN_RECORDS_BEHAVIOUR,
@@ -79,17 +79,6 @@ const { pullCampaignCards } = proxyActivities<CardOrderActivities>({
   heartbeatTimeout: '1m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
-
-/** The failure's type when the page failed for good (missing from the store): the campaign fails, named by it. */
-function permanentPageFailure(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
-}
-
-function failureCode(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
 
 export async function campaign(input: CampaignInput): Promise<CampaignView> {
   const carried = input.carried as { behaviour?: number } | undefined;
@@ -166,10 +155,12 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
             cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
             cardsReport: true,
           });
-          onPageSubmitted(m, step.page, { ...outcome, alreadyOrdered: outcome.alreadyOrdered ?? 0 }, Date.now());
+          onPageSubmitted(m, step.page, outcome, Date.now());
         } catch (err) {
-          if (permanentPageFailure(err)) throw err;
-          onPageFailed(m, step.page, failureCode(err), Date.now());
+          const failure = activityApplicationFailure(err);
+          // A page that fails for good (missing from the store) fails the campaign, named by its type.
+          if (failure?.nonRetryable) throw err;
+          onPageFailed(m, step.page, failure?.type ?? undefined, Date.now());
         }
         return;
       case 'count':

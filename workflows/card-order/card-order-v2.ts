@@ -35,7 +35,6 @@ import {
   startChild,
   upsertSearchAttributes,
   workflowInfo,
-  ActivityFailure,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CardOrderActivities } from '../../activities/index.js';
@@ -61,6 +60,7 @@ import {
 } from '../definitions.js';
 import { campaignWorkflowId, cardOrderWorkflowId } from '../../orders/workflow-id.js';
 import { cardIdKey, cardOrderStatusKey, issuerIdKey, productionStageKey } from '../search-attributes.js';
+import { activityApplicationFailure } from '../activity-failure.js';
 import { FIRST_ORDER_BEHAVIOUR, behaves } from './behaviour.js';
 import {
   onOutboxDelivered,
@@ -156,8 +156,8 @@ const { publishIssuerEvents: deliverIssuerEvents } = proxyActivities<CardOrderAc
  * transient: D1 may answer later.
  */
 function stepFailure(err: unknown): StepFailure {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (!(cause instanceof ApplicationFailure)) return { code: undefined, transient: true };
+  const cause = activityApplicationFailure(err);
+  if (!cause) return { code: undefined, transient: true };
   const details = cause.details?.[0] as { d1ErrorCode?: unknown } | undefined;
   return {
     code: cause.type ?? undefined,
@@ -299,18 +299,16 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
 
   /** The settled card's word to its campaign, sent once; the order waits for it before it closes. */
   let reporting: Promise<void> | undefined;
-  let reportSent = true;
   function reportToCampaign(): void {
     const report = campaignReportDue(s);
     if (!report || !s.campaign) return;
     onCampaignReported(s);
-    reportSent = false;
     reporting = getExternalWorkflowHandle(campaignWorkflowId(s.issuerId, s.campaign.campaignId))
       .signal(campaignCardSettledSignal, report)
       // A campaign that ended (cancelled) or is gone has nothing left to count.
       .catch(() => undefined)
       .finally(() => {
-        reportSent = true;
+        reporting = undefined;
         wake = true;
       });
   }
@@ -528,7 +526,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         allHandlersFinished() &&
         // The outbox travels in the state; an old run's local activity must finish first.
         (outbox || publishing.size === 0) &&
-        reportSent &&
+        reporting === undefined &&
         s.cancel.phase === 'IDLE' &&
         (s.change?.phase ?? 'IDLE') === 'IDLE' &&
         !s.delivery?.reships.some((r) => r.result === undefined);
