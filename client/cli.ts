@@ -68,7 +68,7 @@ Commands:
                                   the campaign and print its status; the same file under the same id again
                                   changes nothing and prints where it stands (a FAILED campaign starts again;
                                   a COMPLETED or CANCELLED one is refused: CAMPAIGN_ALREADY_RAN)
-  campaign status <campaignId>    a campaign's state, totals and its cards counted by order status
+  campaign status <campaignId>    a campaign's state, totals and its cards counted by the status they settled in
   campaign watch <campaignId>     follow a campaign with a progress bar until it ends (COMPLETED, CANCELLED,
                                   FAILED)
   campaign pause|resume <campaignId>
