@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -174,7 +176,7 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
   if (!run || run.ended) await writeRun(ctx.store, manifest, { startedAt: run?.startedAt ?? new Date().toISOString() });
   try {
     await ctx.temporal.workflow.start(CAMPAIGN_WORKFLOW, {
-      taskQueue: ctx.config.temporal.taskQueue,
+      taskQueue: ctx.config.temporal.campaignTaskQueue,
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
@@ -355,6 +357,21 @@ async function campaignFailureOf(ctx: CampaignContext, issuerId: string, campaig
   }
 }
 
+/** Tries of a pause, resume or cancel the server refused because the campaign's task failed just then. */
+const CONTROL_ATTEMPTS = 3;
+const CONTROL_RETRY_MS = 1_000;
+
+/**
+ * The server refused the update because the campaign's workflow task failed as it arrived (its worker had just gone,
+ * say): nothing was applied, and a new try reaches the worker that took over.
+ */
+function taskFailedUnderUpdate(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : undefined;
+  const { code, message } = (cause ?? {}) as { code?: unknown; message?: unknown };
+  return code === GRPC_FAILED_PRECONDITION && typeof message === 'string' && /workflow task failure/.test(message);
+}
+const GRPC_FAILED_PRECONDITION = 9;
+
 /** Pauses, resumes or cancels the campaign (`pull`: and asks D1 to cancel its cards not yet shipped). */
 export async function controlCampaign(
   ctx: CampaignContext,
@@ -364,13 +381,23 @@ export async function controlCampaign(
 ): Promise<CampaignControlResult> {
   checkIds(issuerId, campaignId);
   const handle = ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
+  const update = () =>
+    action.kind === 'pause'
+      ? handle.executeUpdate(pauseCampaignUpdate)
+      : action.kind === 'resume'
+        ? handle.executeUpdate(resumeCampaignUpdate)
+        : handle.executeUpdate(cancelCampaignUpdate, { args: [{ pull: action.pull }] });
   try {
-    const view =
-      action.kind === 'pause'
-        ? await handle.executeUpdate(pauseCampaignUpdate)
-        : action.kind === 'resume'
-          ? await handle.executeUpdate(resumeCampaignUpdate)
-          : await handle.executeUpdate(cancelCampaignUpdate, { args: [{ pull: action.pull }] });
+    let view: CampaignView;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        view = await update();
+        break;
+      } catch (err) {
+        if (attempt >= CONTROL_ATTEMPTS || !taskFailedUnderUpdate(err)) throw err;
+        await delay(CONTROL_RETRY_MS);
+      }
+    }
     return { outcome: 'DONE', campaign: view };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {

@@ -422,6 +422,11 @@ function toConfig(env: z.output<typeof envSchema>) {
             : undefined,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
+      /**
+       * Where campaign workflows (and their pages) run: a queue of their own, so a backlog of card tasks never holds
+       * up a campaign's next page, its pause or cancel, or its query. Served by every worker beside the cards' queue.
+       */
+      campaignTaskQueue: `${env.TEMPORAL_TASK_QUEUE}-campaigns`,
       uiPort: env.TEMPORAL_UI_PORT,
       uiUrl: env.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
       dbFile: fromRoot(env.TEMPORAL_DB_FILE),

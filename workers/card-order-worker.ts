@@ -1,5 +1,6 @@
 /**
- * The card-order worker: workflows and activities on one task queue, in one process.
+ * The card-order worker: workflows and activities on the cards' task queue, and campaigns on a queue of their own
+ * (`{taskQueue}-campaigns`), in one process.
  *
  * @module
  */
@@ -20,7 +21,14 @@ import { openCampaignStore, sweepCampaignStore } from '../campaigns/store.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
 
 export interface CardOrderWorker {
+  /** The cards' task queue (card orders, reconciliation, dead-letter records). */
   worker: Worker;
+  /** The campaigns' task queue: a backlog of card tasks never holds a campaign up. */
+  campaignWorker: Worker;
+  /** Runs both until the process is told to stop (or one fails: the other is shut down). */
+  run(): Promise<void>;
+  /** Runs both until `body` settles, then shuts them down. */
+  runUntil<R>(body: Promise<R> | (() => Promise<R>)): Promise<R>;
   /** Releases what the worker holds besides the Temporal connection (the D1 connection pool). */
   close(): Promise<void>;
 }
@@ -54,35 +62,46 @@ export async function createCardOrderWorker(
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   const reconcile = { temporal, taskQueue: config.temporal.taskQueue, ...config.reconcile };
   const campaignStore = openCampaignStore(config.campaigns, payloadCodecs);
-  const worker = await Worker.create({
+  const activities = createActivities({
+    d1,
+    catalog,
+    issuerEvents,
+    reconcile,
+    replacesCardIdField: config.d1.replacesCardIdField,
+    // Campaigns start card orders and read the pages the CLI stored, with the same codec keys.
+    campaigns: {
+      temporal,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      codecs: payloadCodecs,
+      store: campaignStore,
+      batchRequestTimeoutMs: config.campaigns.batchRequestTimeoutMs,
+      replacesCardIdField: config.d1.replacesCardIdField,
+    },
+  });
+  const common = {
     connection,
     namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
     workflowBundle,
-    activities: createActivities({
-      d1,
-      catalog,
-      issuerEvents,
-      reconcile,
-      replacesCardIdField: config.d1.replacesCardIdField,
-      // Campaigns start card orders and read the pages the CLI stored, with the same codec keys.
-      campaigns: {
-        temporal,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        codecs: payloadCodecs,
-        store: campaignStore,
-        batchRequestTimeoutMs: config.campaigns.batchRequestTimeoutMs,
-        replacesCardIdField: config.d1.replacesCardIdField,
-      },
-    }),
+    activities,
     dataConverter,
+    // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+  };
+  const worker = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.taskQueue,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     ...(config.d1.rateLimitPerSecond && { maxTaskQueueActivitiesPerSecond: config.d1.rateLimitPerSecond }),
-    // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
-    shutdownGraceTime: config.worker.shutdownGraceMs,
+  });
+  // Few campaigns run at once, each a page at a time: small limits. Their D1 batch calls are one per page.
+  const campaignWorker = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.campaignTaskQueue,
+    maxConcurrentActivityTaskExecutions: CAMPAIGN_ACTIVITIES_AT_ONCE,
+    maxCachedWorkflows: CAMPAIGN_WORKFLOWS_CACHED,
   });
   // Orders matter more than the nightly job: a Schedule Temporal refuses (permissions, say) is an operator's alert,
   // not a reason to stop the worker.
@@ -99,12 +118,25 @@ export async function createCardOrderWorker(
   const stopSweeps = startRetentionSweeps(campaignStore, temporal, config.campaigns.retentionMs, logger);
   return {
     worker,
+    campaignWorker,
+    run: async () => {
+      try {
+        await worker.runUntil(campaignWorker.run());
+      } finally {
+        if (campaignWorker.getState() === 'RUNNING') campaignWorker.shutdown();
+      }
+    },
+    runUntil: (body) => worker.runUntil(campaignWorker.runUntil(body)),
     close: async () => {
       stopSweeps();
       await Promise.all([d1.close(), campaignStore.close()]);
     },
   };
 }
+
+/** Campaign activities (pages, counts, pulls) one worker runs at once, and campaign workflows it keeps cached. */
+const CAMPAIGN_ACTIVITIES_AT_ONCE = 8;
+const CAMPAIGN_WORKFLOWS_CACHED = 100;
 
 /** How often a worker deletes the pages of campaigns past CAMPAIGN_STORE_RETENTION (every worker does; idempotent). */
 const RETENTION_SWEEP_INTERVAL_MS = 3_600_000;

@@ -72,10 +72,11 @@ if (connection) {
           address: config.temporal.address,
           namespace: config.temporal.namespace,
           taskQueue: config.temporal.taskQueue,
+          campaignTaskQueue: config.temporal.campaignTaskQueue,
         },
         'worker polling',
       );
-      await cardOrderWorker.worker.run();
+      await cardOrderWorker.run();
     }
     await cardOrderWorker.close();
     logger.info('worker stopped');

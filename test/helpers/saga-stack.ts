@@ -44,6 +44,8 @@ export interface SagaStack {
   envVars: Record<string, string | undefined>;
   /** Runs `body` while a card-order worker polls the stack's task queue. */
   withWorker<T>(body: () => Promise<T>): Promise<T>;
+  /** Runs only the campaigns' queue of a worker while `body` runs: the cards' tasks wait, as behind a backlog. */
+  withCampaignWorkerOnly<T>(body: () => Promise<T>): Promise<T>;
   /**
    * With RECORD_HISTORIES=1, writes the order's history to `test/histories/card-order-v2/<name>.json`, for the replay tests
    * that keep later workflow changes deterministic: its latest run, or the run `runId` (a run before a continue-as-new).
@@ -159,7 +161,19 @@ export async function startSagaStack({
         workflowBundle,
       });
       try {
-        return await cardOrderWorker.worker.runUntil(body);
+        return await cardOrderWorker.runUntil(body);
+      } finally {
+        await cardOrderWorker.close();
+      }
+    },
+    async withCampaignWorkerOnly(body) {
+      const cardOrderWorker = await createCardOrderWorker(config, env.nativeConnection, d1.logs.logger, {
+        workflowBundle,
+      });
+      try {
+        // Created workers hold their queue until they ran: the cards' one stops at once, before any card exists.
+        await cardOrderWorker.worker.runUntil(Promise.resolve());
+        return await cardOrderWorker.campaignWorker.runUntil(body);
       } finally {
         await cardOrderWorker.close();
       }

@@ -287,6 +287,33 @@ describe('bulk campaigns', () => {
   );
 
   it(
+    'runs on a task queue of its own: with every card task waiting, pages still go and pause answers at once',
+    { timeout: 120_000 },
+    async () => {
+      const { file } = await sampleFile('backlog.csv', 60);
+      const campaignId = uniqueName('backlog').slice(0, 40);
+      await stack.withCampaignWorkerOnly(async () => {
+        await stack.client.startCampaign({ file, campaignId });
+        const handle = stack.client.temporal.workflow.getHandle(
+          campaignWorkflowId(stack.config.d1.issuerId, campaignId),
+        );
+        assert.equal((await handle.describe()).taskQueue, `${stack.config.temporal.taskQueue}-campaigns`);
+        // No worker takes the cards' tasks: their queue backs up, and the campaign goes on all the same.
+        await campaignWhen(campaignId, (s) => (s.campaign?.pagesSubmitted ?? 0) >= 1, 'a page despite the backlog');
+        const paused = await stack.client.pauseCampaign(campaignId);
+        assert.deepEqual([paused.outcome, paused.campaign?.state], ['DONE', 'PAUSED']);
+      });
+      // The cards' worker back: they order themselves from the batch's word, and the campaign ends once cancelled.
+      await stack.withWorker(async () => {
+        // Right after the worker change, the server may refuse the first try (the campaign's task failed over to
+        // the new worker): the client tries again.
+        assert.equal((await stack.client.cancelCampaign(campaignId)).outcome, 'DONE');
+        await campaignWhen(campaignId, (s) => s.state === 'CANCELLED', 'the cancel');
+      });
+    },
+  );
+
+  it(
     'counts the cards another campaign already ordered as ALREADY_ORDERED, orders none again, and completes',
     { timeout: 180_000 },
     () =>

@@ -234,7 +234,7 @@ describe('reconciliation with D1 (real dev server, simulator and webhook)', () =
         workflowBundle,
       });
       try {
-        await started.worker.runUntil(Promise.resolve());
+        await started.runUntil(Promise.resolve());
       } finally {
         await started.close();
       }
