@@ -20,6 +20,7 @@ import { createPublishReconcileEvents } from './publish-reconcile-events.js';
 import { createReconcileOrderPage, type ReconcileTargets } from './reconcile-order-page.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
 import { createRequestOrderChange } from './request-order-change.js';
+import { createReadCardBacklog } from './read-card-backlog.js';
 import { createSubmitCampaignPage, type CampaignTargets } from './submit-campaign-page.js';
 import { createSubmitOrder } from './submit-order.js';
 import { createValidateOrder } from './validate-order.js';
@@ -71,6 +72,7 @@ export function createActivities({
     submitCampaignPage: createSubmitCampaignPage(d1, catalog, campaigns),
     countCampaignCards: createCountCampaignCards(campaigns),
     pullCampaignCards: createPullCampaignCards(campaigns),
+    readCardBacklog: createReadCardBacklog(campaigns),
   };
 }
 

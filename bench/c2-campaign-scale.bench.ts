@@ -1,10 +1,11 @@
 /**
  * C2, a campaign at the size users run (`npm run bench -- --campaign-scale [N]`, N cards, default 100,000; only when
  * asked): N sample cards ingested by a CLI-like process, submitted in pages of 1,000 (one D1 batch each) with no
- * in-flight bound in the way, and parked in production at the simulator (its stages take a day: nothing ships). Half
- * way through, the worker is SIGKILLed and a new one takes over. Measured: the time to submit every card, D1 calls
- * per 1,000 cards, each card's D1 orders (one each), the CLI's and the workers' peak RSS, the server's CPU per card,
- * and what `campaign watch` costs per minute at N cards (its own CPU, and the server's beside an idle minute).
+ * in-flight bound in the way (pages wait only for the worker to take the cards' tasks), and parked in production at
+ * the simulator (its stages take a day: nothing ships). Half way through, the worker is SIGKILLed and a new one takes
+ * over. Measured: the time to submit every card, D1 calls per 1,000 cards, each card's D1 orders (one each), the
+ * CLI's and the workers' peak RSS, the server's CPU per card, and what `campaign watch` costs per minute at N cards
+ * (its own CPU, and the server's beyond an idle minute, once the server settled).
  *
  * @module
  */
@@ -17,7 +18,7 @@ import { projectRoot } from '../common/config.js';
 import { campaignStateQuery, type CampaignView } from '../workflows/definitions.js';
 import { runCampaignStart, simulatorStats } from './lib/campaign.js';
 import { startStack, type Stack } from './lib/stack.js';
-import { cpuSeconds } from './lib/temporal.js';
+import { cpuSeconds, workflowBacklog } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
 import { delay, perSecond, progress } from './lib/util.js';
@@ -51,6 +52,8 @@ async function processCpu(pid: number | undefined): Promise<number> {
 }
 
 const WATCH_MINUTE_MS = 60_000;
+/** The window the server's CPU is read over while waiting for it to settle. */
+const QUIET_WINDOW_MS = 10_000;
 
 export const benchmark: Benchmark = {
   id: 'C2',
@@ -129,7 +132,14 @@ export const benchmark: Benchmark = {
           killedAt = Date.now();
           worker = await startWorker();
         }
-        progress(`  ${current.pagesSubmitted}/${pages} pages submitted, ${current.accepted} cards taken by D1`);
+        const [{ rssMb }, backlog] = await Promise.all([
+          worker.memory(),
+          workflowBacklog(context.client, stack.taskQueue),
+        ]);
+        progress(
+          `  ${current.pagesSubmitted}/${pages} pages submitted, ${current.accepted} cards taken by D1, ` +
+            `${backlog} card tasks queued, worker RSS ${rssMb.toFixed(0)} MB`,
+        );
         await delay(5_000);
         current = await view();
       }
@@ -139,22 +149,40 @@ export const benchmark: Benchmark = {
       const stats1 = await simulatorStats(stack);
       const calls = stats1.orderRequests - stats0.orderRequests + (stats1.batchRequests - stats0.batchRequests);
       const atD1 = await ordersAtD1(stack, prefix);
-      const workerPeak = Math.max(peakBeforeKill, (await worker.memory()).peakMb);
       if (atD1.orders !== cards || atD1.cards !== cards) {
         throw new Error(`D1 holds ${atD1.orders} orders of ${atD1.cards} cards for ${cards} cards`);
       }
 
-      // Watching: the server's CPU over an idle minute, then over a minute with `campaign watch` running.
-      progress('  an idle minute, then a minute of campaign watch');
-      const idle0 = await processCpu(context.serverPid);
-      await delay(WATCH_MINUTE_MS);
-      const idle1 = await processCpu(context.serverPid);
+      // The cards take their last tasks (the page's word): only then is the server idle enough to tell watch apart.
+      for (let quiet = 0; quiet < 2;) {
+        await delay(6_000); // past the server's cache of its statistics
+        const backlog = await workflowBacklog(context.client, stack.taskQueue);
+        quiet = backlog === 0 ? quiet + 1 : 0;
+        if (backlog > 0) progress(`  ${backlog} card tasks still queued`);
+      }
+      const workerPeak = Math.max(peakBeforeKill, (await worker.memory()).peakMb);
+
+      // Watching: once the server has settled (its cards' last timers and tasks done), a minute with `campaign watch`
+      // running, then an idle minute to set its share against.
+      const quietAt = Date.now();
+      for (;;) {
+        const before = await processCpu(context.serverPid);
+        await delay(QUIET_WINDOW_MS);
+        const used = (await processCpu(context.serverPid)) - before;
+        if (used < QUIET_WINDOW_MS / 1000 / 20) break; // under 5% of a core
+        if (Date.now() - quietAt > 15 * WATCH_MINUTE_MS) throw new Error(`the server never settled (${used} s/10 s)`);
+        progress(`  the server is still busy (${used.toFixed(2)} s of CPU in ${QUIET_WINDOW_MS / 1000} s)`);
+      }
+      progress('  a minute of campaign watch, then an idle minute');
       const watch = watchCampaign(['campaign', 'watch', campaignId], { ...stack.workerEnv });
       await delay(20_000); // past its start (tsx, connecting)
       const [watch0, watched0] = await Promise.all([processCpu(watch.pid), processCpu(context.serverPid)]);
       await delay(WATCH_MINUTE_MS);
       const [watch1, watched1] = await Promise.all([processCpu(watch.pid), processCpu(context.serverPid)]);
       watch.kill('SIGKILL');
+      const idle0 = await processCpu(context.serverPid);
+      await delay(WATCH_MINUTE_MS);
+      const idle1 = await processCpu(context.serverPid);
       const watchCpu = watch1 - watch0;
       const serverWithWatch = watched1 - watched0;
       const serverIdle = idle1 - idle0;
@@ -163,7 +191,8 @@ export const benchmark: Benchmark = {
       const perThousand = (calls * 1000) / cards;
       const serverPerCard = ((server1 - server0) * 1000) / cards;
       const setting =
-        `pages of 1,000 (D1_BATCH_SIZE), no in-flight bound, the simulator's stages a day apart (nothing ships), ` +
+        `pages of 1,000 (D1_BATCH_SIZE), no in-flight bound, each page held while over 1,000 card tasks wait for ` +
+        `the worker (CAMPAIGN_MAX_CARD_BACKLOG), the simulator's stages a day apart (nothing ships), ` +
         `a worker SIGKILLed ${((killedAt - cli.calledAt) / 1000).toFixed(0)} s in at half the pages and replaced`;
       return [
         entry(

@@ -161,6 +161,7 @@ export async function startCampaign(ctx: CampaignContext, options: CampaignStart
     timings: {
       pageSize: manifest.pageSize,
       maxInFlight: campaigns.maxInFlight,
+      maxCardBacklog: campaigns.maxCardBacklog,
       checkIntervalMs: campaigns.checkIntervalMs,
       checkMaxIntervalMs: campaigns.checkMaxIntervalMs,
       cardSubmitTimeoutMs: campaigns.cardSubmitTimeoutMs,
@@ -294,7 +295,8 @@ function recordedCounts(view: CampaignView): Record<string, number> {
 
 /**
  * Where the campaign stands: its state, totals, and its cards counted by the status they settled in, from the
- * campaign's own records (one describe and one query; campaigns from before the records: visibility counts). While the file is still being stored (no workflow yet), VALIDATING with the stored counts.
+ * campaign's own records (one describe and one query; campaigns from before the records: visibility counts). While
+ * the file is still being stored (no workflow yet), VALIDATING with the stored counts.
  *
  * @throws {CampaignNotFoundError} when there is no such campaign.
  */
@@ -304,10 +306,11 @@ export async function getCampaign(
   issuerId = ctx.config.d1.issuerId,
 ): Promise<CampaignStatus> {
   checkIds(issuerId, campaignId);
-  const [campaign, manifest] = await Promise.all([
-    campaignView(ctx, issuerId, campaignId),
-    ctx.store.readManifest(issuerId, campaignId),
-  ]);
+  const campaign = await campaignView(ctx, issuerId, campaignId);
+  // A running campaign's view says all: the store (a shared database) is read for one Temporal no longer has, one
+  // still being stored, or to record how one ended. A watch refreshing every second never touches it.
+  const running = campaign?.state === 'RUNNING' || campaign?.state === 'PAUSED';
+  const manifest = running ? undefined : await ctx.store.readManifest(issuerId, campaignId);
   if (!campaign && !manifest) throw new CampaignNotFoundError(issuerId, campaignId);
   if (campaign && manifest) await recordEnd(ctx, manifest, campaign);
   // Gone from Temporal (retention): the manifest still says how it ended, when a client saw it.

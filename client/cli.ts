@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../common/config.js';
+import { durationMs, loadConfig } from '../common/config.js';
 import {
   CliUsageError,
   isCardOrderError,
@@ -69,8 +69,9 @@ Commands:
                                   changes nothing and prints where it stands (a FAILED campaign starts again;
                                   a COMPLETED or CANCELLED one is refused: CAMPAIGN_ALREADY_RAN)
   campaign status <campaignId>    a campaign's state, totals and its cards counted by the status they settled in
-  campaign watch <campaignId>     follow a campaign with a progress bar until it ends (COMPLETED, CANCELLED,
-                                  FAILED)
+  campaign watch <campaignId> [--every <duration>]
+                                  follow a campaign with a progress bar until it ends (COMPLETED, CANCELLED,
+                                  FAILED), looking every 5s
   campaign pause|resume <campaignId>
                                   stop or restart the campaign's submissions; prints its state
   campaign cancel <campaignId> [--pull] [--wait]
@@ -93,6 +94,8 @@ Options:
   --pull                (campaign cancel) also ask D1 to cancel the campaign's cards not yet shipped
   --wait                (campaign cancel) wait until the campaign ended, and print its final state
   --until-closed        (watch) wait past the final status until the order's run closes
+  --every <duration>    (campaign watch) how often to look (default 5s, at least 1s); each look costs the server
+                        a describe and a query
   --json                machine-readable output
   -h, --help            this help
 
@@ -228,6 +231,19 @@ function parseLimit(raw: string | undefined): number | undefined {
   return limit;
 }
 
+/** How often `campaign watch` refreshes by default: a campaign moves over hours, and each look costs the server. */
+const CAMPAIGN_WATCH_EVERY_MS = 5_000;
+
+/** `--every`: a duration of at least a second, or absent. */
+function parseEvery(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = durationMs.safeParse(raw);
+  if (!parsed.success || parsed.data < 1_000) {
+    throw new CliUsageError('--every', 'must be a duration of at least 1s, such as 5s or 1m');
+  }
+  return parsed.data;
+}
+
 /** Reports a usage error: its code and message (with the usage, unless --json), exit code 2. */
 function usageFailure(io: CliIo, err: CliUsageError, json: boolean): number {
   io.err(
@@ -259,6 +275,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         pull: { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
         'until-closed': { type: 'boolean', default: false },
+        every: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -510,6 +527,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         }
         if (action !== 'cancel' && values.pull) throw new CliUsageError('--pull', 'only campaign cancel takes it');
         if (action !== 'cancel' && values.wait) throw new CliUsageError('--wait', 'only campaign cancel takes it');
+        if (action !== 'watch' && values.every) throw new CliUsageError('--every', 'only campaign watch takes it');
         const campaignId = (argument: string, value: string | undefined, call: string): string => {
           if (!value) throw new CliUsageError(argument, `is required: card-orders campaign ${call}`);
           const bad = idFormatReason('campaign', value);
@@ -543,6 +561,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             return 0;
           }
           case 'watch': {
+            const everyMs = parseEvery(values.every) ?? io.watchIntervalMs ?? CAMPAIGN_WATCH_EVERY_MS;
             const tty = !values.json && (io.isTTY ?? process.stdout.isTTY === true);
             let last: string | undefined;
             for (;;) {
@@ -555,7 +574,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
               }
               last = line;
               if (campaignEnds.includes(status.state)) return status.state === 'COMPLETED' ? 0 : 1;
-              await delay(io.watchIntervalMs ?? 1000);
+              await delay(everyMs);
             }
           }
           case 'pause':

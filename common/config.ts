@@ -156,6 +156,12 @@ export const envSchema = z
     /** The most cards of one campaign in flight (submitted, not yet shipped) before its next page waits. @default 10000 */
     CAMPAIGN_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /**
+     * The most card-order workflow tasks waiting for a worker (the server's backlog of the cards' task queue) before a
+     * campaign's next page waits: pages go no faster than the workers take their cards, and single orders are not
+     * stuck behind a campaign. @default 1000
+     */
+    CAMPAIGN_MAX_CARD_BACKLOG: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    /**
      * How soon a campaign first looks again at its cards (to submit the next page, or to end); the wait doubles while
      * nothing moves, up to CAMPAIGN_CHECK_MAX_INTERVAL. @default 1m
      */
@@ -304,10 +310,11 @@ export const envSchema = z
     /**
      * Workflows one worker keeps in memory between their tasks (the sticky cache). An order waits hours to days
      * between tasks, so caching more of them buys little (one replay of a short history when its next task comes)
-     * and costs about 0.4 MB each; the SDK's own default, sized from the heap, held 10,000 open orders at 1.2 GB.
-     * @default 1000
+     * and costs memory (the SDK plans for about 600 per GB of heap; 1,000 took a worker past 1 GB under a 100,000-card
+     * campaign). Load tests, where each card is busy every few seconds, want more.
+     * @default 500
      */
-    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(500),
     /** Calls per second to D1 across every worker of the task queue (a server-side limit); unset: none. */
     D1_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().optional(),
     /**
@@ -536,6 +543,7 @@ function toConfig(env: z.output<typeof envSchema>) {
       batchSize: env.D1_BATCH_SIZE,
       singleOrderIssuers: env.D1_SINGLE_ORDER_ISSUERS,
       maxInFlight: env.CAMPAIGN_MAX_IN_FLIGHT,
+      maxCardBacklog: env.CAMPAIGN_MAX_CARD_BACKLOG,
       checkIntervalMs: env.CAMPAIGN_CHECK_INTERVAL,
       checkMaxIntervalMs: env.CAMPAIGN_CHECK_MAX_INTERVAL,
       cardSubmitTimeoutMs: env.CAMPAIGN_CARD_SUBMIT_TIMEOUT,

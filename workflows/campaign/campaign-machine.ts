@@ -52,12 +52,21 @@ export interface CampaignMachineState {
   reading: { inFlight: number; at: number; afterPage: number } | undefined;
   /** Readings in a row that found the same figure: the wait before the next one doubles with each. */
   quietReadings: number;
+  /**
+   * Whether pages wait for the cards' task backlog to fall under `timings.maxCardBacklog` (campaigns started since
+   * pages were paced; absent in the state of those before).
+   */
+  pacedByBacklog?: boolean | undefined;
+  /** The last reading of the cards' task backlog (undefined count: the server reports none), and after which page. */
+  backlog?: { count: number | undefined; at: number; afterPage: number } | undefined;
   cancel: { requested: boolean; pull: boolean; pulled: boolean };
 }
 
 export type CampaignStep =
   | { kind: 'submitPage'; page: number }
   | { kind: 'count' }
+  /** Reads how many card-order tasks wait for a worker, before the next page goes. */
+  | { kind: 'readBacklog' }
   /** Asks the cards of pages `[0, pages)` that D1 may still cancel to cancel. */
   | { kind: 'pull'; pages: number }
   | { kind: 'wait'; until: number | undefined }
@@ -68,6 +77,7 @@ export function newCampaignMachine(
   ingestion: CampaignIngestion,
   timings: CampaignTimings,
   now: number,
+  pacedByBacklog = false,
 ): CampaignMachineState {
   return {
     behaviour: CAMPAIGN_RECORDS_BEHAVIOUR,
@@ -87,6 +97,8 @@ export function newCampaignMachine(
     pageFailure: undefined,
     reading: undefined,
     quietReadings: 0,
+    pacedByBacklog: pacedByBacklog && timings.maxCardBacklog !== undefined,
+    backlog: undefined,
     cancel: { requested: false, pull: false, pulled: false },
   };
 }
@@ -187,6 +199,40 @@ export function onCounted(m: CampaignMachineState, inFlight: number, now: number
   m.reading = { inFlight, at: now, afterPage: m.nextPage };
 }
 
+/** A reading of the card-order tasks waiting for a worker (undefined: the server reports none). */
+export function onBacklogRead(m: CampaignMachineState, count: number | undefined, now: number): void {
+  m.backlog = { count, at: now, afterPage: m.nextPage };
+}
+
+/**
+ * How long after a page its cards show in the server's backlog: the server answers task queue statistics from a
+ * cache of a few seconds (5 s by default), so a reading taken sooner may predate the page's cards.
+ */
+export const BACKLOG_SETTLE_MS = 6_000;
+
+/**
+ * Whether the workers' backlog lets the next page go: `go`, `read` (no reading since the last page settled, or one
+ * older than a check interval), or the time to look again (a page settling, a reading that held it back going stale).
+ */
+function backlogAllows(m: CampaignMachineState, now: number): 'go' | 'read' | number {
+  const max = m.timings.maxCardBacklog;
+  if (!m.pacedByBacklog || max === undefined) return 'go';
+  const settledAt = m.lastPageAt === undefined ? now : m.lastPageAt + BACKLOG_SETTLE_MS;
+  if (now < settledAt) return settledAt;
+  const b = m.backlog;
+  const staleAt = (b?.at ?? 0) + Math.max(m.timings.checkIntervalMs, BACKLOG_SETTLE_MS);
+  if (!b || b.afterPage !== m.nextPage || b.at < settledAt || now >= staleAt) return 'read';
+  return b.count === undefined || b.count <= max ? 'go' : staleAt;
+}
+
+/** The backlog holding the next page back, if it is. */
+function heldByBacklog(m: CampaignMachineState): number | undefined {
+  const b = m.backlog;
+  const max = m.timings.maxCardBacklog;
+  if (!m.pacedByBacklog || !b || max === undefined || b.afterPage !== m.nextPage) return undefined;
+  return b.count !== undefined && b.count > max && m.nextPage < m.ingestion.pages ? b.count : undefined;
+}
+
 export function onPulled(m: CampaignMachineState): void {
   m.cancel.pulled = true;
 }
@@ -229,8 +275,13 @@ export function decideCampaign(m: CampaignMachineState, now: number): CampaignSt
     const retryAt = m.pageFailure?.retryAt ?? now;
     // Bound the cards in flight: a page goes when it fits under the bound, or when nothing is in flight at all.
     const room = inFlight + m.timings.pageSize <= m.timings.maxInFlight || inFlight === 0;
-    if (room && now >= retryAt) return { kind: 'submitPage', page: m.nextPage };
-    if (room) until = retryAt;
+    if (room && now >= retryAt) {
+      // The workers keep up with the cards already started: no page piles thousands more onto their queue.
+      const backlog = backlogAllows(m, now);
+      if (backlog === 'go') return { kind: 'submitPage', page: m.nextPage };
+      if (backlog === 'read') return { kind: 'readBacklog' };
+      until = backlog;
+    } else if (room) until = retryAt;
   } else if (inFlight === 0) {
     // Every card shipped or ended: the campaign's work is done. Shipped cards keep their own delivery window.
     m.state = 'COMPLETED';
@@ -264,6 +315,7 @@ export function campaignView(m: CampaignMachineState): CampaignView {
     open: undefined,
     settled: { ...m.settled },
     pageFailure: failure && { ...failure, retryAt: new Date(failure.retryAt).toISOString() },
+    heldByBacklog: m.state === 'RUNNING' ? heldByBacklog(m) : undefined,
     startedAt: new Date(m.startedAt).toISOString(),
     endedAt: m.endedAt === undefined ? undefined : new Date(m.endedAt).toISOString(),
   };
@@ -274,9 +326,11 @@ export function describeCampaign(m: CampaignMachineState): string {
   const v = campaignView(m);
   const settled = Object.values(m.settled).reduce((sum, n) => sum + n, 0);
   const failure = m.pageFailure ? `; page ${m.pageFailure.page} failed ${m.pageFailure.failures}x, goes again` : '';
+  const held =
+    v.heldByBacklog === undefined ? '' : `; next page waits for the workers (${v.heldByBacklog} card tasks queued)`;
   return (
     `**${v.state}**: page ${v.pagesSubmitted}/${v.pages} submitted; ${m.started} started, ${settled} settled, ` +
     `${v.inFlight ?? 0} in flight; ${m.counters.refused} refused, ${m.counters.conflicts} conflicts, ` +
-    `${m.counters.alreadyOrdered} already ordered${failure}`
+    `${m.counters.alreadyOrdered} already ordered${failure}${held}`
   );
 }

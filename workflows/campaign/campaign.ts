@@ -1,10 +1,10 @@
 /**
  * One bulk campaign: the thin Temporal shell around its state machine (`campaign-machine.ts`). The CLI stored the
  * file's pages before starting it; it submits them one page (one D1 batch) at a time while the cards in flight leave
- * room, counts its cards as they report that they settled, and completes once none is in flight (each shipped or
- * ended; a shipped card's order goes on listening for its carrier on its own). A page done again after a lost worker
- * is harmless (D1 and the card orders both deduplicate by issuerRequestId). Its history holds pages and counts, never
- * a card.
+ * room and the workers keep up with the card tasks already queued, counts its cards as they report that they
+ * settled, and completes once none is in flight (each shipped or ended; a shipped card's order goes on listening for
+ * its carrier on its own). A page done again after a lost worker is harmless (D1 and the card orders both deduplicate
+ * by issuerRequestId). Its history holds pages and counts, never a card.
  *
  * @module
  */
@@ -40,6 +40,7 @@ import {
   decideCampaign,
   describeCampaign,
   newCampaignMachine,
+  onBacklogRead,
   onCancel,
   onCardSettled,
   onCounted,
@@ -54,6 +55,9 @@ import {
 
 /** The patch behind campaigns that keep their own records; runs without it go on as `campaignV1`. */
 const CAMPAIGN_RECORDS = 'campaign-records';
+
+/** The patch behind campaigns whose pages wait for the workers' backlog of card tasks to be low. */
+const CAMPAIGN_PACED_PAGES = 'campaign-paced-pages';
 
 /** Pages one run submits before it continues as new, keeping its history small. */
 const PAGES_PER_RUN = 200;
@@ -73,6 +77,11 @@ function pageActivities(heartbeatTimeoutMs: number) {
 const { countCampaignCards } = proxyActivities<CardOrderActivities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+// A reading that fails goes unheeded: the pace is a courtesy to the workers, never a reason to stop.
+const { readCardBacklog } = proxyActivities<CardOrderActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 });
 const { pullCampaignCards } = proxyActivities<CardOrderActivities>({
   startToCloseTimeout: '1h',
@@ -95,6 +104,7 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
       input.ingestion,
       input.timings,
       Date.now(),
+      patched(CAMPAIGN_PACED_PAGES),
     );
   const { submitCampaignPage } = pageActivities(m.timings.pageHeartbeatTimeoutMs);
   let wake = false;
@@ -163,6 +173,11 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
           onPageFailed(m, step.page, failure?.type ?? undefined, Date.now());
         }
         return;
+      case 'readBacklog': {
+        const reading = await readCardBacklog().catch(() => ({ backlog: undefined }));
+        onBacklogRead(m, reading.backlog, Date.now());
+        return;
+      }
       case 'count':
         onCounted(m, (await countCampaignCards(ids)).inFlight, Date.now());
         return;
