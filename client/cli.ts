@@ -183,7 +183,9 @@ function describeCampaign(status: CampaignStatus): string {
     .map(([key, n]) => ` ${key}=${n}`)
     .join('');
   const failure = status.failure ? ` failure=${status.failure.type} (${status.failure.message})` : '';
-  return `${status.campaignId} ${status.state} total=${status.total} valid=${status.valid} invalid=${status.invalid}${counts}${failure}`;
+  const backlog = status.campaign?.heldByBacklog;
+  const held = backlog === undefined ? '' : ` (next page waits for the workers: ${backlog} card tasks queued)`;
+  return `${status.campaignId} ${status.state} total=${status.total} valid=${status.valid} invalid=${status.invalid}${counts}${failure}${held}`;
 }
 
 /**
