@@ -119,12 +119,18 @@ export async function createCardOrderWorker(
   return {
     worker,
     campaignWorker,
+    // Both stop on the SDK's shutdown signals, each in its own time (one runUntil inside the other would fail when
+    // the outer one drains first); one that fails stops the other.
     run: async () => {
-      try {
-        await worker.runUntil(campaignWorker.run());
-      } finally {
-        if (campaignWorker.getState() === 'RUNNING') campaignWorker.shutdown();
-      }
+      const stop = (other: Worker) => () => {
+        if (other.getState() === 'RUNNING') other.shutdown();
+      };
+      const results = await Promise.allSettled([
+        worker.run().finally(stop(campaignWorker)),
+        campaignWorker.run().finally(stop(worker)),
+      ]);
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure) throw failure.reason;
     },
     runUntil: (body) => worker.runUntil(campaignWorker.runUntil(body)),
     close: async () => {
