@@ -164,14 +164,20 @@ export const benchmark: Benchmark = {
 
       // Watching: once the server has settled (its cards' last timers and tasks done), a minute with `campaign watch`
       // running, then an idle minute to set its share against.
+      // What the run measured so far, in case the rest takes long.
+      progress(
+        `  submitted in ${(submitMs / 1000).toFixed(0)} s; ${calls} D1 calls; ${atD1.orders} orders of ` +
+          `${atD1.cards} cards at D1; CLI peak ${cli.peakMb.toFixed(0)} MB, worker peak ${workerPeak.toFixed(0)} MB`,
+      );
       const quietAt = Date.now();
-      for (;;) {
+      let settled = false;
+      while (!settled && Date.now() - quietAt < 15 * WATCH_MINUTE_MS) {
         const before = await processCpu(context.serverPid);
         await delay(QUIET_WINDOW_MS);
         const used = (await processCpu(context.serverPid)) - before;
-        if (used < QUIET_WINDOW_MS / 1000 / 20) break; // under 5% of a core
-        if (Date.now() - quietAt > 15 * WATCH_MINUTE_MS) throw new Error(`the server never settled (${used} s/10 s)`);
-        progress(`  the server is still busy (${used.toFixed(2)} s of CPU in ${QUIET_WINDOW_MS / 1000} s)`);
+        settled = used < QUIET_WINDOW_MS / 1000 / 20; // under 5% of a core
+        if (!settled)
+          progress(`  the server is still busy (${used.toFixed(2)} s of CPU in ${QUIET_WINDOW_MS / 1000} s)`);
       }
       progress('  a minute of campaign watch, then an idle minute');
       const watch = watchCampaign(['campaign', 'watch', campaignId], { ...stack.workerEnv });
@@ -256,7 +262,8 @@ export const benchmark: Benchmark = {
           { on: 'ratio', op: '<=', value: 0.01 },
           `campaign watch at ${cards} cards: its own CPU over a minute past its start (${watchCpu.toFixed(2)} s) ` +
             `plus the server's beyond an idle minute's (${serverWithWatch.toFixed(2)} s against ` +
-            `${serverIdle.toFixed(2)} s); baseline: a whole core for a minute (the target is under 1% of it)`,
+            `${serverIdle.toFixed(2)} s${settled ? '' : ', the server not settled after 15 minutes: its share is noise'}); ` +
+            `baseline: a whole core for a minute (the target is under 1% of it)`,
         ),
       ];
     } finally {
