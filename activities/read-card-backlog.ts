@@ -1,9 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import proto from '@temporalio/proto';
+import { workflowTaskBacklog } from '../common/temporal.js';
 import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
 import { withTypedFailures } from './failures.js';
-
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 /**
  * Workflow tasks of card orders waiting for a worker on the cards' task queue, as the server counts them (its
@@ -17,18 +15,12 @@ export function createReadCardBacklog(targets: CampaignTargets | undefined) {
   return function readCardBacklog(): Promise<{ backlog: number | undefined }> {
     return withTypedFailures(async () => {
       if (!targets) throw ApplicationFailure.nonRetryable('This worker has no campaign store', CAMPAIGN_UNAVAILABLE);
-      const { stats } = await targets.temporal.workflowService.describeTaskQueue({
-        namespace: targets.namespace,
-        taskQueue: { name: targets.taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        reportStats: true,
-      });
-      if (!stats) {
-        if (!unreported) log.warn('The Temporal server reports no task queue statistics: campaign pages go unpaced');
-        unreported = true;
-        return { backlog: undefined };
+      const backlog = await workflowTaskBacklog(targets.temporal, targets.namespace, targets.taskQueue);
+      if (backlog === undefined && !unreported) {
+        log.warn('The Temporal server reports no task queue statistics: campaign pages go unpaced');
       }
-      return { backlog: Number(stats.approximateBacklogCount ?? 0) };
+      unreported ||= backlog === undefined;
+      return { backlog };
     });
   };
 }

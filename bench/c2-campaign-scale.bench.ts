@@ -18,7 +18,8 @@ import { projectRoot } from '../common/config.js';
 import { campaignStateQuery, type CampaignView } from '../workflows/definitions.js';
 import { runCampaignStart, simulatorStats } from './lib/campaign.js';
 import { startStack, type Stack } from './lib/stack.js';
-import { cpuSeconds, workflowBacklog } from './lib/temporal.js';
+import { workflowTaskBacklog } from '../common/temporal.js';
+import { cpuSeconds } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
 import { delay, perSecond, progress } from './lib/util.js';
@@ -105,6 +106,8 @@ export const benchmark: Benchmark = {
           }
         }
       };
+      const cardBacklog = async () =>
+        (await workflowTaskBacklog(context.client, context.client.options.namespace, stack.taskQueue)) ?? 0;
       const stats0 = await simulatorStats(stack);
       const server0 = await processCpu(context.serverPid);
       progress(`campaign ${campaignId}: ${cards} cards`);
@@ -132,10 +135,7 @@ export const benchmark: Benchmark = {
           killedAt = Date.now();
           worker = await startWorker();
         }
-        const [{ rssMb }, backlog] = await Promise.all([
-          worker.memory(),
-          workflowBacklog(context.client, stack.taskQueue),
-        ]);
+        const [{ rssMb }, backlog] = await Promise.all([worker.memory(), cardBacklog()]);
         progress(
           `  ${current.pagesSubmitted}/${pages} pages submitted, ${current.accepted} cards taken by D1, ` +
             `${backlog} card tasks queued, worker RSS ${rssMb.toFixed(0)} MB`,
@@ -156,7 +156,7 @@ export const benchmark: Benchmark = {
       // The cards take their last tasks (the page's word): only then is the server idle enough to tell watch apart.
       for (let quiet = 0; quiet < 2;) {
         await delay(6_000); // past the server's cache of its statistics
-        const backlog = await workflowBacklog(context.client, stack.taskQueue);
+        const backlog = await cardBacklog();
         quiet = backlog === 0 ? quiet + 1 : 0;
         if (backlog > 0) progress(`  ${backlog} card tasks still queued`);
       }

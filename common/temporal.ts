@@ -6,7 +6,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
-import { Connection, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
+import { Connection, type Client, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { Config } from './config.js';
 import { KeyMaterialError, TemporalUnavailableError } from './errors.js';
 
@@ -78,4 +79,23 @@ export async function waitForTemporal(
     }
   }
   throw new TemporalUnavailableError(address, { cause: lastError });
+}
+
+/**
+ * Workflow tasks waiting for a worker on `taskQueue`, as the server counts them (`DescribeTaskQueue` statistics: an
+ * approximate count, cached by the server for a few seconds, sticky tasks left out); undefined when the server
+ * reports none (before 1.27).
+ */
+export async function workflowTaskBacklog(
+  client: Pick<Client, 'workflowService'>,
+  namespace: string,
+  taskQueue: string,
+): Promise<number | undefined> {
+  const { stats } = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: proto.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    reportStats: true,
+  });
+  return stats ? Number(stats.approximateBacklogCount ?? 0) : undefined;
 }

@@ -115,14 +115,3 @@ export async function workflowPollers(client: Client, taskQueue: string): Promis
   });
   return (response.pollers ?? []).map((poller) => poller.identity ?? '');
 }
-
-/** Workflow tasks waiting for a worker on a task queue, as the server counts them (cached there a few seconds). */
-export async function workflowBacklog(client: Client, taskQueue: string): Promise<number> {
-  const { stats } = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    reportStats: true,
-  });
-  return Number(stats?.approximateBacklogCount ?? 0);
-}

@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { campaignWorkflowId } from '../../client/campaigns.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
+import { workflowTaskBacklog } from '../../common/temporal.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
@@ -139,14 +140,12 @@ describe('bulk campaigns', () => {
   );
 
   /** Card-order workflow tasks waiting for a worker, as the server counts them. */
-  async function cardBacklog(): Promise<number> {
-    const { stats } = await stack.client.temporal.workflowService.describeTaskQueue({
-      namespace: stack.config.temporal.namespace,
-      taskQueue: { name: stack.config.temporal.taskQueue },
-      reportStats: true,
-    });
-    return Number(stats?.approximateBacklogCount ?? 0);
-  }
+  const cardBacklog = async () =>
+    (await workflowTaskBacklog(
+      stack.client.temporal,
+      stack.config.temporal.namespace,
+      stack.config.temporal.taskQueue,
+    )) ?? 0;
 
   /** The campaign's status once `probe` holds. */
   const campaignWhen = (

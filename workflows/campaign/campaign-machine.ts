@@ -230,7 +230,7 @@ function heldByBacklog(m: CampaignMachineState): number | undefined {
   const b = m.backlog;
   const max = m.timings.maxCardBacklog;
   if (!m.pacedByBacklog || !b || max === undefined || b.afterPage !== m.nextPage) return undefined;
-  return b.count !== undefined && b.count > max && m.nextPage < m.ingestion.pages ? b.count : undefined;
+  return b.count !== undefined && b.count > max ? b.count : undefined;
 }
 
 export function onPulled(m: CampaignMachineState): void {
