@@ -153,13 +153,17 @@ export const benchmark: Benchmark = {
         throw new Error(`D1 holds ${atD1.orders} orders of ${atD1.cards} cards for ${cards} cards`);
       }
 
-      // The cards take their last tasks (the page's word): only then is the server idle enough to tell watch apart.
+      // D1 notifies each card's production request; the webhook signals the card, which takes a task (a replay: a
+      // parked card is long out of the worker's cache). Only once every notification is in and every card task done
+      // is the server idle enough to tell watch apart.
       for (let quiet = 0; quiet < 2;) {
         await delay(6_000); // past the server's cache of its statistics
-        const backlog = await cardBacklog();
-        quiet = backlog === 0 ? quiet + 1 : 0;
-        if (backlog > 0) progress(`  ${backlog} card tasks still queued`);
+        const [backlog, { notificationsPending }] = await Promise.all([cardBacklog(), simulatorStats(stack)]);
+        quiet = backlog === 0 && notificationsPending === 0 ? quiet + 1 : 0;
+        if (quiet === 0) progress(`  ${notificationsPending} D1 notifications to send, ${backlog} card tasks queued`);
       }
+      const notifiedAt = Date.now();
+      const server2 = await processCpu(context.serverPid);
       const workerPeak = Math.max(peakBeforeKill, (await worker.memory()).peakMb);
 
       // Watching: once the server has settled (its cards' last timers and tasks done), a minute with `campaign watch`
@@ -196,6 +200,7 @@ export const benchmark: Benchmark = {
 
       const perThousand = (calls * 1000) / cards;
       const serverPerCard = ((server1 - server0) * 1000) / cards;
+      const serverPerNotification = ((server2 - server1) * 1000) / cards;
       const setting =
         `pages of 1,000 (D1_BATCH_SIZE), no in-flight bound, each page held while over 1,000 card tasks wait for ` +
         `the worker (CAMPAIGN_MAX_CARD_BACKLOG), the simulator's stages a day apart (nothing ships), ` +
@@ -252,6 +257,17 @@ export const benchmark: Benchmark = {
           undefined,
           `the dev server's CPU from the campaign's start until every card was submitted, per card (start, the ` +
             `page's signal, the first tasks and the campaign's own history)`,
+        ),
+        entry(
+          'C2 notification tail s',
+          's',
+          (notifiedAt - submittedAt) / 1000,
+          (notifiedAt - submittedAt) / 1000,
+          'lower',
+          undefined,
+          `from the last page until the simulator had sent every card's CARD_PROD_REQUESTED (one per call, the simulator's ` +
+            `default batchSize) and the cards had taken them: ${serverPerNotification.toFixed(1)} ms of server CPU ` +
+            `per card in that time; no baseline: the tail to plan for`,
         ),
         entry(
           'C2 campaign watch CPU s per minute',

@@ -53,7 +53,7 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlRouteDe
   });
 
   app.get('/__sim/orders', () => orders.list());
-  app.get('/__sim/stats', () => orders.stats());
+  app.get('/__sim/stats', () => ({ ...orders.stats(), notificationsPending: notifier?.pending() ?? 0 }));
   app.get('/__sim/notifications', () => notifier?.records() ?? []);
   app.get('/__sim/encryption-key', () => deps.publicEncryptionKey);
 

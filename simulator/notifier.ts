@@ -50,6 +50,8 @@ const MAX_RECORDS = 10_000;
 interface IssuerQueue {
   issuerId: string;
   pending: Operation[];
+  /** Operations taken by the drain under way and not yet sent (delivered, dropped or given up). */
+  inDrain: number;
   timer: Timer | undefined;
   draining: boolean;
 }
@@ -83,11 +85,18 @@ export class Notifier {
     }
     let queue = this.#queues.get(issuerId);
     if (!queue) {
-      queue = { issuerId, pending: [], timer: undefined, draining: false };
+      queue = { issuerId, pending: [], inDrain: 0, timer: undefined, draining: false };
       this.#queues.set(issuerId, queue);
     }
     queue.pending.push(operation);
     this.#schedule(queue);
+  }
+
+  /** Operations queued or being sent: a benchmark waits for none before it measures an idle service. */
+  pending(): number {
+    let count = 0;
+    for (const queue of this.#queues.values()) count += queue.pending.length + queue.inDrain;
+    return count;
   }
 
   /** Every batch sent, being sent, dropped or given up, oldest first. */
@@ -129,12 +138,16 @@ export class Notifier {
     try {
       const { batchSize, reorderNotifications } = this.#options.faults.current;
       const operations = queue.pending.splice(0);
+      queue.inDrain = operations.length;
       if (reorderNotifications) operations.reverse();
       for (let i = 0; i < operations.length && !signal.aborted; i += batchSize) {
-        await this.#deliver(queue.issuerId, operations.slice(i, i + batchSize), signal);
+        const batch = operations.slice(i, i + batchSize);
+        await this.#deliver(queue.issuerId, batch, signal);
+        queue.inDrain -= batch.length;
       }
     } finally {
       queue.draining = false;
+      queue.inDrain = 0;
     }
     if (queue.pending.length > 0 && !signal.aborted) this.#schedule(queue);
   }

@@ -12,11 +12,12 @@ import { projectRoot } from '../../common/config.js';
 import type { CampaignStartReport } from '../workers/campaign-start.js';
 import type { Stack } from './stack.js';
 
-/** What the simulator's `GET /__sim/stats` counts: the D1 order calls it received. */
+/** What the simulator's `GET /__sim/stats` counts: the D1 order calls it received, the notifications not yet sent. */
 export interface SimulatorStats {
   orderRequests: number;
   batchRequests: number;
   batchCards: number;
+  notificationsPending: number;
 }
 
 export async function simulatorStats(stack: Stack): Promise<SimulatorStats> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { errors as undiciErrors } from 'undici';
@@ -82,7 +82,12 @@ describe('simulator batch order endpoint', () => {
   const postBatch = (body: unknown, options: { token?: string; headersTimeout?: number } = {}) =>
     sim.call('POST', batchPath(), { token: options.token ?? token, json: body, ...options });
   const listOrders = async () => (await sim.call('GET', '/__sim/orders')).json as unknown as OrderLine[];
-  const stats = async () => (await sim.call('GET', '/__sim/stats')).json;
+  /** The call counters of `GET /__sim/stats` (this suite's simulator sends no notifications). */
+  const stats = async () => {
+    const { notificationsPending, ...calls } = (await sim.call('GET', '/__sim/stats')).json as Record<string, number>;
+    assert.equal(notificationsPending, 0);
+    return calls;
+  };
 
   it('accepts a batch of valid cards: one ACCEPTED result per card, in order, each order stored and progressing', async () => {
     const cards = [item(), item(), item()];
@@ -327,6 +332,43 @@ describe('simulator batch orders and notifications', () => {
         assert.equal(shipped.operationId, result?.status === 'ACCEPTED' ? result.operationId : undefined);
         assert.equal(shipped.issuerRequestId, card.issuerRequestId);
       }
+    } finally {
+      await sim.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
+  it('counts the notifications not yet sent in /__sim/stats until the webhook has taken them', async () => {
+    // The webhook answers nothing until released: the first notification stays in flight, the others queued.
+    const held: ServerResponse[] = [];
+    let release = false;
+    const receiver = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        if (request.url === '/authz/d1/v1/oauth2/token') {
+          const answer = { access_token: randomUUID(), token_type: 'Bearer', expires_in: 900 };
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        } else if (release) response.writeHead(204).end();
+        else held.push(response);
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const sim = await startSimulator({
+      D1_SIM_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      D1_SIM_STEP_DELAY: '1d',
+    });
+    const pending = async () =>
+      ((await sim.call('GET', '/__sim/stats')).json as { notificationsPending: number }).notificationsPending;
+    try {
+      const jwe = await encryptCardData(CARD_DATA, sim.encryptionJwk);
+      const cards = [cardId(), cardId(), cardId()].map((id) => ({ cardId: id, ...orderBody(jwe) }) as BatchCard);
+      await sim.call('POST', batchPath(), { token: await sim.token(), json: { cards } });
+      await waitFor(() => (held.length > 0 ? true : undefined), 'the first notification at the webhook');
+      assert.equal(await pending(), 3, 'one CARD_PROD_REQUESTED per card, the first in flight');
+      release = true;
+      for (const response of held.splice(0)) response.writeHead(204).end();
+      await waitFor(async () => ((await pending()) === 0 ? true : undefined), 'every notification sent');
     } finally {
       await sim.close();
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
