@@ -1,11 +1,11 @@
 /**
  * The codec server: Temporal Web UI and `temporal --codec-endpoint` send it encrypted payloads to decode (and
- * clear ones to encode), so operators read order histories without the keys ever leaving our side. It answers
- * only the allowed browser origins, and, when a token is configured, only calls that carry it.
+ * clear ones to encode), so operators read order histories without the keys ever leaving our side. It answers only
+ * the allowed browser origins and only callers the gate lets in ({@link codecServerAccess}: a person's access token,
+ * for the namespaces their groups grant, or the machines' static token), and writes one audit line per call.
  *
  * @module
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -19,6 +19,9 @@ import {
   requireMediaType,
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
+import { readServerTls } from '../common/server-tls.js';
+import { codecServerAccess, type Caller } from './access.js';
+import { CodecAudit, type CodecMetrics } from './audit.js';
 
 /**
  * The codec protocol's body: proto3 JSON, so every bytes field (data, each metadata value) is base64, and an empty
@@ -50,7 +53,19 @@ const toJson = (payload: Payload) => ({
   data: Buffer.from(payload.data ?? []).toString('base64'),
 });
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+/** What one `/encode` or `/decode` call has shown so far, for its audit line. */
+interface CallRecord {
+  action: 'encode' | 'decode';
+  namespace: string | undefined;
+  caller?: Caller;
+  payloads: number;
+}
+
+/** The namespace a call is for: the path's (`/{namespace}/decode`), else Web UI's `X-Namespace` header. */
+function namespaceOf(params: unknown, header: string | string[] | undefined): string | undefined {
+  const fromPath = (params as { namespace?: string } | undefined)?.namespace;
+  return fromPath ?? (typeof header === 'string' && header !== '' ? header : undefined);
+}
 
 export interface CodecServer {
   app: FastifyInstance;
@@ -60,13 +75,24 @@ export interface CodecServer {
 
 export async function createCodecServer(
   config: Config,
-  { codec, logger }: { codec: PayloadCodec; logger: Logger },
+  { codec, logger, metrics }: { codec: PayloadCodec; logger: Logger; metrics?: CodecMetrics },
 ): Promise<CodecServer> {
-  const { allowedOrigins, authToken } = config.codecServer;
+  const { allowedOrigins, tls } = config.codecServer;
+  // Before anything listens: an open codec server outside the demo is a configuration error.
+  const access = codecServerAccess(config);
+  const audit = new CodecAudit(logger, metrics);
+  const https = await readServerTls(tls && { ...tls, requireClientCert: false }, 'codec server');
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, disableRequestLogging: true, bodyLimit: 4 * 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance,
+    disableRequestLogging: true,
+    bodyLimit: 4 * 1024 * 1024,
+    ...(https && { https }),
+  });
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app, 4 * 1024 * 1024);
+  const calls = new WeakMap<object, CallRecord>();
+  const refusals = new WeakMap<object, string>();
 
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
@@ -76,19 +102,17 @@ export async function createCodecServer(
       void reply.headers({
         'access-control-allow-origin': origin,
         'access-control-allow-methods': 'POST, OPTIONS',
-        'access-control-allow-headers': 'content-type, x-namespace, authorization',
+        'access-control-allow-headers': 'content-type, x-namespace, authorization, authorization-extras',
         'access-control-allow-credentials': 'true',
         vary: 'origin',
       });
     }
     if (request.method === 'OPTIONS') return reply.code(204).send();
-    if (authToken) {
-      const given = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
-      if (!timingSafeEqual(digest(given), digest(authToken))) {
-        throw new HttpError(401, 'UNAUTHORIZED', 'a valid Authorization: Bearer token is required');
-      }
-    }
     return undefined;
+  });
+  app.addHook('onError', (request, _reply, error, done) => {
+    refusals.set(request, error instanceof HttpError ? error.errorCode : 'INTERNAL_ERROR');
+    done();
   });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
@@ -100,14 +124,56 @@ export async function createCodecServer(
       },
       'request',
     );
+    const action = /\/(encode|decode)$/.exec(request.routeOptions.url ?? '')?.[1];
+    if (request.method === 'POST' && (action === 'encode' || action === 'decode')) {
+      // Every call, refused ones included (a bad origin, no token, a namespace not granted): one line each.
+      const call = calls.get(request) ?? {
+        action,
+        namespace: namespaceOf(request.params, request.headers['x-namespace']),
+        payloads: 0,
+      };
+      audit.record({
+        action: call.action,
+        subject: call.caller?.subject,
+        via: call.caller?.via,
+        namespace: call.namespace,
+        payloads: call.payloads,
+        status: reply.statusCode,
+        errorCode: refusals.get(request),
+      });
+    }
     done();
   });
 
   for (const action of ['encode', 'decode'] as const) {
     for (const url of [`/${action}`, `/:namespace/${action}`]) {
       app.post(url, async (request) => {
+        const call: CallRecord = {
+          action,
+          namespace: namespaceOf(request.params, request.headers['x-namespace']),
+          payloads: 0,
+        };
+        calls.set(request, call);
+        call.caller = await access.authenticate(request.headers.authorization);
+        const { namespaces, subject } = call.caller;
+        if (namespaces !== 'all') {
+          if (call.namespace === undefined) {
+            throw HttpError.invalid(
+              [{ field: 'x-namespace', reason: 'is required: the namespace decides what this caller may read' }],
+              'NAMESPACE_REQUIRED',
+            );
+          }
+          if (!namespaces.has(call.namespace)) {
+            throw new HttpError(
+              403,
+              'NAMESPACE_FORBIDDEN',
+              `${subject} may not ${action} payloads of namespace ${call.namespace}`,
+            );
+          }
+        }
         requireMediaType(request);
         const { payloads } = parseOrRefuse(payloadsSchema, request.body);
+        call.payloads = payloads.length;
         if (payloads.length === 0) return { payloads: [] };
         const converted = await codec[action](payloads.map(fromJson));
         return { payloads: converted.map(toJson) };
@@ -121,7 +187,7 @@ export async function createCodecServer(
     host: config.codecServer.host,
     port: config.codecServer.port,
     portVariable: 'CODEC_SERVER_PORT',
-    secure: false,
+    secure: tls !== undefined,
   });
   return { app, url, close: () => app.close() };
 }

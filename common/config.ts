@@ -104,8 +104,10 @@ export const envSchema = z
     /** Also show the children's raw output on the terminal, prefixed with their name. @default false */
     LOG_TO_TERMINAL: z.stringbool().default(false),
     /**
-     * The local demo (`npm start`, tests): allows the demo's public credentials where a production setting is unset
-     * (the webhook's D1 clients). Never set it in production: unset settings then fail closed. @default false
+     * The local demo (`npm start`, tests). Its relaxations, all of them, each only where the production setting is
+     * unset: the webhook takes the simulator's public D1 credentials (WEBHOOK_CLIENTS), and the codec server answers
+     * callers without a token (CODEC_SERVER_OIDC_ISSUER, CODEC_SERVER_AUTH_TOKEN; the browser origin check stays).
+     * Never set it in production: unset settings then fail closed. @default false
      */
     DEMO_MODE: z.stringbool().default(false),
 
@@ -378,10 +380,50 @@ export const envSchema = z
     /** Where the codec server (Web UI and CLI decoding) listens. @default 127.0.0.1:8888 */
     CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
     CODEC_SERVER_PORT: port.default(8888),
-    /** When set, every call must carry `Authorization: Bearer <token>` (Web UI with auth, `temporal --codec-auth`). */
+    /**
+     * A static token for machines (`temporal --codec-auth "Bearer <token>"`). The codec server needs it or
+     * CODEC_SERVER_OIDC_ISSUER to start, except with DEMO_MODE=true, where it answers without a token.
+     */
     CODEC_SERVER_AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Browser origins allowed to call it, comma-separated. @default the Web UI at localhost and 127.0.0.1 */
     CODEC_SERVER_ALLOWED_ORIGINS: z.string().min(1).optional(),
+    /**
+     * People: the OpenID provider whose access tokens (Web UI's signed-in user) the codec server takes, as its
+     * issuer URL. Its keys come from CODEC_SERVER_OIDC_JWKS_URL, or else from its discovery document.
+     */
+    CODEC_SERVER_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+    /** The `aud` an access token must name (the codec server's resource identifier at the provider). */
+    CODEC_SERVER_OIDC_AUDIENCE: z.string().min(1).optional(),
+    CODEC_SERVER_OIDC_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** Signing algorithms taken, comma-separated; `none` and the shared-secret HS* never. @default RS256,PS256,ES256,EdDSA */
+    CODEC_SERVER_OIDC_ALGORITHMS: z
+      .string()
+      .default('RS256,PS256,ES256,EdDSA')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((alg) => alg.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+          .min(1),
+      ),
+    /** The token claim holding the caller's groups or roles (a string or a list). @default groups */
+    CODEC_SERVER_OIDC_ROLES_CLAIM: z.string().min(1).default('groups'),
+    /**
+     * Which namespaces each group or role may encode and decode, JSON `{"<group>": ["<namespace>", ...]}` (`"*"`:
+     * every namespace). Required with CODEC_SERVER_OIDC_ISSUER; a token without a listed group decodes nothing.
+     */
+    CODEC_SERVER_OIDC_NAMESPACES: z.string().min(1).optional(),
+    /** Leeway for `exp` and `nbf` against the provider's clock. @default 30s */
+    CODEC_SERVER_OIDC_CLOCK_TOLERANCE: durationMs.default(30_000),
+    /** HTTPS for the codec server (Web UI passes access tokens only to an https:// endpoint): certificate and key. */
+    CODEC_SERVER_TLS_CERT_FILE: z.string().min(1).optional(),
+    CODEC_SERVER_TLS_KEY_FILE: z.string().min(1).optional(),
+    /** Where the codec server serves Prometheus metrics (on METRICS_HOST); 0 turns them off. @default 9466 */
+    CODEC_SERVER_METRICS_PORT: port.default(9466),
   })
   .superRefine((env, ctx) => {
     // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.
@@ -389,9 +431,16 @@ export const envSchema = z
       ['TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE'],
       ['D1_TLS_CERT_FILE', 'D1_TLS_KEY_FILE'],
       ['WEBHOOK_TLS_CERT_FILE', 'WEBHOOK_TLS_KEY_FILE'],
+      ['CODEC_SERVER_TLS_CERT_FILE', 'CODEC_SERVER_TLS_KEY_FILE'],
     ] as const) {
       if (Boolean(env[cert]) !== Boolean(env[key])) {
         ctx.addIssue({ code: 'custom', path: [env[cert] ? key : cert], message: `TLS needs both ${cert} and ${key}` });
+      }
+    }
+    if (env.CODEC_SERVER_OIDC_ISSUER) {
+      for (const key of ['CODEC_SERVER_OIDC_AUDIENCE', 'CODEC_SERVER_OIDC_NAMESPACES'] as const) {
+        if (!env[key])
+          ctx.addIssue({ code: 'custom', path: [key], message: 'is required with CODEC_SERVER_OIDC_ISSUER' });
       }
     }
     if (env.CAMPAIGN_STORE === 'postgres' && !env.CAMPAIGN_STORE_URL) {
@@ -501,6 +550,25 @@ function toConfig(env: z.output<typeof envSchema>) {
       host: env.CODEC_SERVER_HOST,
       port: env.CODEC_SERVER_PORT,
       authToken: env.CODEC_SERVER_AUTH_TOKEN,
+      oidc: env.CODEC_SERVER_OIDC_ISSUER
+        ? {
+            issuer: env.CODEC_SERVER_OIDC_ISSUER,
+            audience: env.CODEC_SERVER_OIDC_AUDIENCE ?? '',
+            jwksUrl: env.CODEC_SERVER_OIDC_JWKS_URL,
+            algorithms: env.CODEC_SERVER_OIDC_ALGORITHMS,
+            rolesClaim: env.CODEC_SERVER_OIDC_ROLES_CLAIM,
+            namespaces: env.CODEC_SERVER_OIDC_NAMESPACES ?? '',
+            clockToleranceMs: env.CODEC_SERVER_OIDC_CLOCK_TOLERANCE,
+          }
+        : undefined,
+      tls:
+        env.CODEC_SERVER_TLS_CERT_FILE && env.CODEC_SERVER_TLS_KEY_FILE
+          ? { certFile: fromRoot(env.CODEC_SERVER_TLS_CERT_FILE), keyFile: fromRoot(env.CODEC_SERVER_TLS_KEY_FILE) }
+          : undefined,
+      metrics:
+        env.CODEC_SERVER_METRICS_PORT === 0
+          ? undefined
+          : { host: env.METRICS_HOST, port: env.CODEC_SERVER_METRICS_PORT },
       allowedOrigins: (
         env.CODEC_SERVER_ALLOWED_ORIGINS ??
         `http://localhost:${env.TEMPORAL_UI_PORT},http://127.0.0.1:${env.TEMPORAL_UI_PORT}`

@@ -96,7 +96,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   if (await ensureDemoKeys(config.keysDir)) {
     say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
   }
-  // The local demo: the webhook accepts the simulator's public demo credentials only in DEMO_MODE.
+  // The local demo (DEMO_MODE): the webhook takes the simulator's public credentials, the codec server needs no token.
   const demoEnv = { ...process.env, DEMO_MODE: process.env.DEMO_MODE || 'true' };
   const run = (name: string, entry: string) =>
     supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], demoEnv);

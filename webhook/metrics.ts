@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { serveMetrics } from '../common/metrics-endpoint.js';
 
 export class WebhookMetrics {
   readonly registry = new Registry();
@@ -51,16 +50,7 @@ export class WebhookMetrics {
   }
 
   /** Serves `GET /metrics` on `host:port` (0 picks a free port); resolves with its URL. */
-  async serve(host: string, port: number): Promise<{ url: string; server: Server }> {
-    const server = createServer((request, response) => {
-      if (request.method !== 'GET' || request.url !== '/metrics') return void response.writeHead(404).end();
-      void this.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': this.registry.contentType }).end(text);
-      });
-    });
-    server.listen(port, host);
-    await once(server, 'listening');
-    const address = server.address() as AddressInfo;
-    return { url: `http://${host}:${address.port}/metrics`, server };
+  serve(host: string, port: number): Promise<{ url: string; server: Server }> {
+    return serveMetrics(this.registry, host, port);
   }
 }

@@ -35,6 +35,8 @@ describe('codec server', () => {
       KEYS_DIR: await makeKeysDir(),
       PAYLOAD_CODEC_KEYS_FILE: path.join(projectRoot, 'test/fixtures/codec-keys.json'),
       CODEC_SERVER_PORT: '0',
+      // The open server below is the demo's: outside it, the codec server needs a token to start.
+      DEMO_MODE: 'true',
     });
     const codec = new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec));
     const logger = new LogCapture().logger;
