@@ -61,7 +61,7 @@ function postgresStoreOf(url: string, passwordFile: string | undefined, maxConne
   };
 }
 
-const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
+export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
 
 /** The environment variables this service reads, by name, with their defaults. */
 export const envSchema = z
