@@ -422,8 +422,8 @@ export const envSchema = z
     /** HTTPS for the codec server (Web UI passes access tokens only to an https:// endpoint): certificate and key. */
     CODEC_SERVER_TLS_CERT_FILE: z.string().min(1).optional(),
     CODEC_SERVER_TLS_KEY_FILE: z.string().min(1).optional(),
-    /** Where the codec server serves Prometheus metrics (on METRICS_HOST); 0 turns them off. @default 9466 */
-    CODEC_SERVER_METRICS_PORT: port.default(9466),
+    /** Where the codec server serves Prometheus metrics (on METRICS_HOST); 0 turns them off. @default 9463 */
+    CODEC_SERVER_METRICS_PORT: port.default(9463),
   })
   .superRefine((env, ctx) => {
     // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.

@@ -49,7 +49,8 @@ function html(response: ServerResponse, status: number, body: string): void {
     .writeHead(status, {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      // No form-action: Chromium applies it to the redirects after the form, out to the client's callback.
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     })
     .end(body);
 }

@@ -1,8 +1,9 @@
 /**
  * `npm run stack`: the production topology on this machine, without Docker. PostgreSQL (data under
  * `.data/stack/`), the Temporal server on it (schemas set up or upgraded), the namespace and search attributes
- * (`temporal:setup`), Temporal Web UI with our codec server, two card-order workers, two webhook replicas that
- * the D1 simulator posts to in turn, and the simulator. Places the example orders and shows them as `npm start`
+ * (`temporal:setup`), the development identity provider, Temporal Web UI with its login and our codec server (HTTPS,
+ * decoding for signed-in operators only), two card-order workers, two webhook replicas that the D1 simulator posts
+ * to in turn, and the simulator. Places the example orders and shows them as `npm start`
  * does; Ctrl-C stops everything in order, and the next start resumes on the same data.
  *
  * @module
@@ -21,6 +22,8 @@ import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from './st
 import { setUpStackCampaignStore, stackCampaignStoreEnv } from './stack/campaign-store.js';
 import { startPostgres } from './stack/postgres.js';
 import { setUpSchemas, startTemporalServer, temporalServerVersion } from './stack/temporal-server.js';
+import { prepareStackIdentity, stackCodecServerEnv, startStackIdentity } from './stack/identity.js';
+import { ensureStackTls } from './stack/tls.js';
 import { startWebUi } from './stack/web-ui.js';
 import { describeSetup, setUpTemporal } from './temporal-setup.js';
 
@@ -38,6 +41,10 @@ function portsToCheck(config: Config, stack: StackConfig): { port: number; varia
     { port: stack.postgres.port, variable: 'STACK_POSTGRES_PORT' },
     { port: stack.ui.port, variable: 'TEMPORAL_UI_PORT' },
     { port: config.codecServer.port, variable: 'CODEC_SERVER_PORT' },
+    ...(config.codecServer.metrics
+      ? [{ port: config.codecServer.metrics.port, variable: 'CODEC_SERVER_METRICS_PORT' }]
+      : []),
+    { port: stack.identity.port, variable: 'STACK_IDENTITY_PORT' },
     { port: simulator.port, variable: 'D1_SIM_PORT' },
     ...stack.webhookPorts.map((port) => ({ port, variable: 'STACK_WEBHOOK_PORTS' })),
     ...metricsPorts(config, stack).map(({ port, variable }) => ({ port, variable })),
@@ -101,8 +108,13 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   const metricsOf = (kind: 'worker' | 'webhook', replica: number) =>
     String(metrics.find((m) => m.kind === kind && m.replica === replica)?.port ?? 0);
 
-  run('codec-server', 'codec/main.ts');
-  const webUi = await startWebUi(config, stack, binaries, supervisor);
+  // Web UI's login: the development identity provider, and the codec server for its signed-in operators only.
+  const { identity, created } = await prepareStackIdentity(stack);
+  const tls = await ensureStackTls(stack.dataDir);
+  await startStackIdentity(stack, identity, supervisor, path.join(projectRoot, 'identity/main.ts'));
+  run('codec-server', 'codec/main.ts', stackCodecServerEnv(config, identity, tls.files));
+  const codecEndpoint = `https://localhost:${config.codecServer.port}`;
+  const webUi = await startWebUi(config, stack, binaries, supervisor, { identity, codecEndpoint });
   stack.webhookPorts.forEach((port, i) =>
     run(`webhook-${i + 1}`, 'webhook/main.ts', {
       WEBHOOK_PORT: String(port),
@@ -122,6 +134,9 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
     [
       '',
       `Temporal Web UI:  ${webUi}/namespaces/${config.temporal.namespace}/workflows`,
+      `  sign in as:      operator (decodes payloads) or viewer (sees them encrypted); passwords in ${path.relative(projectRoot, identity.passwordsFile)}${created ? ' (made now)' : ''}`,
+      `  codec server:    ${codecEndpoint}, its certificate from the stack's CA: let the browser trust ${path.relative(projectRoot, tls.files.caCert)} once`,
+      `  write actions:   ${stack.ui.writeActions ? 'on (STACK_WEB_UI_WRITE_ACTIONS=true)' : 'off (STACK_WEB_UI_WRITE_ACTIONS=true turns them on)'}`,
       `Temporal server:  ${config.temporal.address} on PostgreSQL 127.0.0.1:${stack.postgres.port}`,
       `Workers:          ${stack.workers} on task queue ${config.temporal.taskQueue}`,
       `D1 webhooks:      ${stack.webhookPorts.map((port) => `http://127.0.0.1:${port}`).join(', ')} (the simulator posts to them in turn)`,

@@ -42,6 +42,10 @@ const stackEnvSchema = z.object({
     .default([8091, 8092]),
   /** How many card-order workers to run. @default 2 */
   STACK_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
+  /** The development identity provider's port (Web UI's login; loopback only). @default 9099 */
+  STACK_IDENTITY_PORT: port.default(9099),
+  /** Web UI's write actions (terminate, cancel, reset, signal, update, batch, start): off unless `true`. */
+  STACK_WEB_UI_WRITE_ACTIONS: z.stringbool().default(false),
 });
 
 /** What starts the stack's long-running processes: the Supervisor in `npm run stack`, a test's own in tests. */
@@ -59,7 +63,8 @@ export interface StackConfig {
     /** The server's config directory (`--root` below it, `--config config`). */
     rootDir: string;
   };
-  ui: { port: number; rootDir: string };
+  ui: { port: number; rootDir: string; writeActions: boolean };
+  identity: { port: number; dir: string };
   webhookPorts: number[];
   workers: number;
 }
@@ -95,7 +100,12 @@ export function loadStackConfig(config: Config, env: NodeJS.ProcessEnv = process
       internalPortBase: stackEnv.STACK_TEMPORAL_INTERNAL_PORT,
       rootDir: path.join(dataDir, 'temporal'),
     },
-    ui: { port: config.temporal.uiPort, rootDir: path.join(dataDir, 'ui') },
+    ui: {
+      port: config.temporal.uiPort,
+      rootDir: path.join(dataDir, 'ui'),
+      writeActions: stackEnv.STACK_WEB_UI_WRITE_ACTIONS,
+    },
+    identity: { port: stackEnv.STACK_IDENTITY_PORT, dir: path.join(dataDir, 'identity') },
     webhookPorts: stackEnv.STACK_WEBHOOK_PORTS,
     workers: stackEnv.STACK_WORKERS,
   };

@@ -1,16 +1,26 @@
 /**
- * Temporal Web UI for the stack's server: `temporalio/ui-server` with a config written at every start, decoding
- * payloads through our codec server. CORS allows the UI's own origin only.
+ * Temporal Web UI for the stack's server: `temporalio/ui-server` with a config written at every start. People sign in
+ * with OpenID Connect at the stack's identity provider; the UI passes their access token to our codec server (over
+ * HTTPS, the only way it passes one), which decodes only for the namespaces their groups grant. Write actions
+ * (terminate, cancel, reset, signal, update, start, batch) are off unless STACK_WEB_UI_WRITE_ACTIONS=true. CORS
+ * allows the UI's own origin only.
  *
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Config } from '../../common/config.js';
 import type { StackBinaries } from './binaries.js';
 import type { Spawner, StackConfig } from './config.js';
+import { webUiCallbackUrl, type StackIdentity } from './identity.js';
+
+/** Who signs in, and where the codec server is (https://). */
+export interface WebUiAccess {
+  identity: Pick<StackIdentity, 'issuer' | 'clientId' | 'clientSecret'>;
+  codecEndpoint: string;
+}
 
 export class WebUiError extends Error {
   readonly code = 'ERR_STACK_WEB_UI' as const;
@@ -21,8 +31,9 @@ export function stackWebUiUrl(stack: StackConfig): string {
   return `http://localhost:${stack.ui.port}`;
 }
 
-function uiConfigYaml(config: Config, stack: StackConfig): string {
+function uiConfigYaml(config: Config, stack: StackConfig, { identity, codecEndpoint }: WebUiAccess): string {
   const origins = [`http://localhost:${stack.ui.port}`, `http://127.0.0.1:${stack.ui.port}`];
+  const writesOff = !stack.ui.writeActions;
   return `# Written by npm run stack at every start; edits here are overwritten.
 temporalGrpcAddress: "${config.temporal.address}"
 host: 127.0.0.1
@@ -35,8 +46,31 @@ cors:
   allowOrigins:
 ${origins.map((origin) => `    - ${origin}`).join('\n')}
   unsafeAllowAllOrigins: false
+auth:
+  enabled: true
+  maxSessionDuration: 8h
+  providers:
+    - label: development identity provider
+      type: oidc
+      providerUrl: "${identity.issuer}"
+      clientId: "${identity.clientId}"
+      clientSecret: "${identity.clientSecret}"
+      callbackUrl: "${webUiCallbackUrl(stack)}"
+      scopes: [openid, profile, email, groups, codec]
 codec:
-  endpoint: "http://${config.codecServer.host}:${config.codecServer.port}"
+  endpoint: "${codecEndpoint}"
+  passAccessToken: true
+  includeCredentials: false
+disableWriteActions: ${writesOff}
+workflowTerminateDisabled: ${writesOff}
+workflowCancelDisabled: ${writesOff}
+workflowSignalDisabled: ${writesOff}
+workflowUpdateDisabled: ${writesOff}
+workflowResetDisabled: ${writesOff}
+workflowPauseDisabled: ${writesOff}
+batchActionsDisabled: ${writesOff}
+startWorkflowDisabled: ${writesOff}
+activityCommandsDisabled: ${writesOff}
 `;
 }
 
@@ -46,10 +80,14 @@ export async function startWebUi(
   stack: StackConfig,
   binaries: StackBinaries,
   supervisor: Spawner,
+  access: WebUiAccess,
 ): Promise<string> {
   const configDir = path.join(stack.ui.rootDir, 'config');
-  await mkdir(configDir, { recursive: true });
-  await writeFile(path.join(configDir, 'stack.yaml'), uiConfigYaml(config, stack));
+  await mkdir(configDir, { recursive: true, mode: 0o700 });
+  // It holds the client secret: readable by its owner only.
+  const configFile = path.join(configDir, 'stack.yaml');
+  await writeFile(configFile, uiConfigYaml(config, stack, access), { mode: 0o600 });
+  await chmod(configFile, 0o600);
   supervisor.spawn('web-ui', binaries.uiServer, [
     '--root',
     stack.ui.rootDir,

@@ -9,6 +9,7 @@ import { loadConfig } from '../../common/config.js';
 import { hashPassword, type Account } from '../../identity/accounts.js';
 import { startDevIdentityServer, type DevIdentityServer } from '../../identity/server.js';
 import { newSigningKey } from '../../identity/signing-key.js';
+import { signInThrough } from '../helpers/oidc-sign-in.js';
 
 const AUDIENCE = 'urn:d1-card-orders:codec-server';
 const CLIENT = {
@@ -18,55 +19,23 @@ const CLIENT = {
 };
 const PASSWORDS = { operator: 'operator-password-1', viewer: 'viewer-password-1' };
 
-/** Follows the code flow as a browser would, keeping cookies, and returns the token endpoint's answer. */
+/** Signs in with the code flow as a browser would, and exchanges the code as Web UI's server does. */
 async function signIn(issuer: string, username: string, password: string) {
-  const jar = new Map<string, string>();
-  const call = async (url: string, init: { method?: 'GET' | 'POST'; form?: Record<string, string> } = {}) => {
-    const answer = await request(new URL(url, issuer), {
-      method: init.method ?? 'GET',
-      headers: {
-        cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; '),
-        ...(init.form && { 'content-type': 'application/x-www-form-urlencoded' }),
-      },
-      ...(init.form && { body: new URLSearchParams(init.form).toString() }),
-    });
-    const cookies = answer.headers['set-cookie'];
-    for (const cookie of Array.isArray(cookies) ? cookies : cookies ? [cookies] : []) {
-      const [pair = ''] = cookie.split(';');
-      const at = pair.indexOf('=');
-      jar.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return {
-      status: answer.statusCode,
-      location: answer.headers.location as string | undefined,
-      body: await answer.body.text(),
-    };
-  };
+  const redirectUri = CLIENT.redirectUris[0] ?? '';
   const authorize = new URL('/auth', issuer);
   authorize.search = new URLSearchParams({
     client_id: CLIENT.clientId,
     response_type: 'code',
     scope: 'openid profile email groups codec',
-    redirect_uri: CLIENT.redirectUris[0] ?? '',
+    redirect_uri: redirectUri,
     state: 'state-1',
     nonce: 'nonce-1',
   }).toString();
-  let step = await call(authorize.href);
-  assert.equal(step.status, 303, step.body);
-  const interaction = step.location ?? '';
-  assert.match(interaction, /^\/interaction\/[\w-]+$/);
-  const form = await call(interaction);
-  assert.equal(form.status, 200);
-  assert.match(form.body, /name="password"/);
-  step = await call(`${interaction}/login`, { method: 'POST', form: { username, password } });
-  if (step.status === 401) return { refused: step.body };
-  // Back to the provider, which redirects to the client's callback with a code.
-  for (let hops = 0; step.location && !step.location.startsWith(CLIENT.redirectUris[0] ?? '-') && hops < 5; hops += 1) {
-    step = await call(step.location);
-  }
-  const callback = new URL(step.location ?? '');
-  assert.equal(callback.searchParams.get('state'), 'state-1');
-  const code = callback.searchParams.get('code') ?? '';
+  const { stoppedAt, refusal } = await signInThrough(authorize.href, { username, password }, (url) =>
+    url.href.startsWith(redirectUri),
+  );
+  if (!stoppedAt) return { refused: refusal };
+  assert.equal(stoppedAt.searchParams.get('state'), 'state-1');
   const token = await request(new URL('/token', issuer), {
     method: 'POST',
     headers: {
@@ -75,8 +44,8 @@ async function signIn(issuer: string, username: string, password: string) {
     },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
-      code,
-      redirect_uri: CLIENT.redirectUris[0] ?? '',
+      code: stoppedAt.searchParams.get('code') ?? '',
+      redirect_uri: redirectUri,
     }).toString(),
   });
   const tokens = (await token.body.json()) as { access_token?: string; id_token?: string; error?: string };

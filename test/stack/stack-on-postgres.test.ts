@@ -4,7 +4,8 @@
  * ride out a worker and a webhook replica killed with SIGKILL and the Temporal server restarted mid-run; the
  * schema setup upgrades an older schema on the same data; `temporal:setup` changes nothing the second time; its
  * visibility counts open workflows by `CloseTime IS NULL`, as campaigns do, and lists a campaign file's open card
- * orders by 500 cardIds at once; Web UI serves the orders from the server's PostgreSQL visibility; a campaign stored by
+ * orders by 500 cardIds at once; Web UI, behind its login at the development identity provider, serves the orders
+ * from the server's PostgreSQL visibility to a signed-in operator and nothing to anyone else; a campaign stored by
  * the CLI runs on two workers, each with a data folder of its own, through the PostgreSQL campaign store and a worker
  * killed mid-campaign, every card ordered once.
  *
@@ -14,7 +15,7 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,9 +40,11 @@ import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from '../.
 import { setUpStackCampaignStore, stackCampaignStoreEnv } from '../../scripts/stack/campaign-store.js';
 import { startPostgres, type RunningPostgres } from '../../scripts/stack/postgres.js';
 import { DATABASES, setUpSchemas, sqlTool, startTemporalServer } from '../../scripts/stack/temporal-server.js';
+import { prepareStackIdentity, startStackIdentity } from '../../scripts/stack/identity.js';
 import { startWebUi } from '../../scripts/stack/web-ui.js';
 import { setUpTemporal } from '../../scripts/temporal-setup.js';
 import { testAddress, testCard } from '../helpers/fixtures.js';
+import { signInThrough } from '../helpers/oidc-sign-in.js';
 import { eventually } from '../helpers/temporal.js';
 import { TestProcesses } from '../helpers/processes.js';
 
@@ -91,7 +94,8 @@ describe('the stack on PostgreSQL', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'd1-stack-test-'));
     await chmod(dir, 0o755);
     await mkdir(path.join(dir, 'logs'));
-    const [temporalPort, postgresPort, simulatorPort, webhookA, webhookB, uiPort, internal] = [
+    const [temporalPort, postgresPort, simulatorPort, webhookA, webhookB, uiPort, identityPort, internal] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -112,6 +116,7 @@ describe('the stack on PostgreSQL', () => {
       STACK_POSTGRES_PORT: String(postgresPort),
       STACK_TEMPORAL_INTERNAL_PORT: String(internal),
       STACK_WEBHOOK_PORTS: `${webhookA},${webhookB}`,
+      STACK_IDENTITY_PORT: String(identityPort),
       D1_SIM_PORT: String(simulatorPort),
       D1_BASE_URL: `http://127.0.0.1:${simulatorPort}`,
       // Steps of a second give the cancel below time to land before shipment, however loaded the machine.
@@ -314,15 +319,33 @@ describe('the stack on PostgreSQL', () => {
     }
   });
 
-  it('serves Web UI for the server, listing the orders from PostgreSQL visibility', async () => {
-    await startWebUi(config, stack, binaries, processes);
-    const page = await request(`http://127.0.0.1:${stack.ui.port}/`);
+  it('serves Web UI behind its login: nothing without it, the orders from PostgreSQL visibility once signed in', async () => {
+    const { identity } = await prepareStackIdentity(stack);
+    await startStackIdentity(stack, identity, processes, path.join(projectRoot, 'identity/main.ts'));
+    await startWebUi(config, stack, binaries, processes, {
+      identity,
+      codecEndpoint: `https://localhost:${config.codecServer.port}`,
+    });
+    const ui = `http://localhost:${stack.ui.port}`;
+    const page = await request(`${ui}/`);
     assert.equal(page.statusCode, 200);
     await page.body.dump();
     const query = encodeURIComponent("CardOrderStatus = 'SHIPPED'");
-    const listed = await request(
-      `http://127.0.0.1:${stack.ui.port}/api/v1/namespaces/${config.temporal.namespace}/workflows?query=${query}`,
-    );
+    const list = (headers: Record<string, string> = {}) =>
+      request(`${ui}/api/v1/namespaces/${config.temporal.namespace}/workflows?query=${query}`, { headers });
+    const anonymous = await list();
+    assert.equal(anonymous.statusCode, 401, 'no order without signing in');
+    await anonymous.body.dump();
+
+    const [username = '', password = ''] =
+      (await readFile(identity.passwordsFile, 'utf8')).split('\n')[0]?.split(' ') ?? [];
+    assert.equal(username, 'operator');
+    const { cookies } = await signInThrough(`${ui}/auth/sso`, { username, password }, (url) => url.href === `${ui}/`);
+    const user = JSON.parse(Buffer.from(decodeURIComponent(cookies.get('user0') ?? ''), 'base64').toString()) as {
+      AccessToken: string;
+      IDToken: string;
+    };
+    const listed = await list({ authorization: `Bearer ${user.AccessToken}`, 'authorization-extras': user.IDToken });
     assert.equal(listed.statusCode, 200);
     const { executions } = (await listed.body.json()) as { executions: { execution: { workflowId: string } }[] };
     assert.equal(executions.length, 8, 'the eight shipped orders');

@@ -1,0 +1,145 @@
+/**
+ * The stack's sign-in: the development identity provider (`identity/`) with two accounts made on first start, with
+ * random passwords kept beside them (mode 0600): `operator`, in the `card-operators` group that may decode the
+ * stack's namespace, and `viewer`, in no group, who sees Web UI but no decoded payload. Also Web UI's client
+ * secret. Production points Web UI and the codec server at the issuer's own provider instead.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { request } from 'undici';
+import type { Config } from '../../common/config.js';
+import { hashPassword, type Account } from '../../identity/accounts.js';
+import type { Spawner, StackConfig } from './config.js';
+
+/** The group the stack grants its namespace to. */
+export const OPERATOR_GROUP = 'card-operators';
+/** The codec server's resource identifier: the audience of the access tokens. */
+export const CODEC_AUDIENCE = 'urn:d1-card-orders:codec-server';
+const UI_CLIENT_ID = 'temporal-web-ui';
+
+export interface StackIdentity {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  audience: string;
+  accountsFile: string;
+  /** `username password` lines, for the operator to sign in with. */
+  passwordsFile: string;
+  signingKeyFile: string;
+}
+
+async function readOrCreate(file: string, make: () => Promise<string>): Promise<{ text: string; created: boolean }> {
+  try {
+    return { text: await readFile(file, 'utf8'), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const text = await make();
+  await writeFile(file, text, { mode: 0o600, flag: 'wx' });
+  return { text, created: true };
+}
+
+/** Makes the accounts, their passwords and the client secret unless they exist. */
+export async function prepareStackIdentity(stack: StackConfig): Promise<{ identity: StackIdentity; created: boolean }> {
+  const dir = stack.identity.dir;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const passwordsFile = path.join(dir, 'passwords.txt');
+  const passwords = await readOrCreate(passwordsFile, () =>
+    Promise.resolve(
+      ['operator', 'viewer'].map((name) => `${name} ${randomBytes(12).toString('base64url')}\n`).join(''),
+    ),
+  );
+  const accountsFile = path.join(dir, 'accounts.json');
+  await readOrCreate(accountsFile, async () => {
+    const accounts: Account[] = [];
+    for (const line of passwords.text.trim().split('\n')) {
+      const [username = '', password = ''] = line.split(' ');
+      accounts.push({
+        username,
+        passwordHash: await hashPassword(password),
+        name: username === 'operator' ? 'Card operator' : 'Viewer without access',
+        email: `${username}@stack.localhost`,
+        groups: username === 'operator' ? [OPERATOR_GROUP] : [],
+      });
+    }
+    return JSON.stringify({ accounts }, null, 2);
+  });
+  const secret = await readOrCreate(path.join(dir, 'web-ui-client-secret'), () =>
+    Promise.resolve(randomBytes(24).toString('base64url')),
+  );
+  return {
+    identity: {
+      issuer: `http://127.0.0.1:${stack.identity.port}`,
+      clientId: UI_CLIENT_ID,
+      clientSecret: secret.text.trim(),
+      audience: CODEC_AUDIENCE,
+      accountsFile,
+      passwordsFile,
+      signingKeyFile: path.join(dir, 'signing-key.json'),
+    },
+    created: passwords.created,
+  };
+}
+
+/** Web UI's login callback, at the address the stack prints. */
+export function webUiCallbackUrl(stack: StackConfig): string {
+  return `http://localhost:${stack.ui.port}/auth/sso/callback`;
+}
+
+/** The codec server's settings for people signed in through the stack's provider, and its HTTPS files. */
+export function stackCodecServerEnv(
+  config: Config,
+  identity: StackIdentity,
+  tls: { cert: string; key: string },
+): Record<string, string> {
+  return {
+    CODEC_SERVER_OIDC_ISSUER: identity.issuer,
+    CODEC_SERVER_OIDC_AUDIENCE: identity.audience,
+    CODEC_SERVER_OIDC_NAMESPACES: JSON.stringify({ [OPERATOR_GROUP]: [config.temporal.namespace] }),
+    CODEC_SERVER_TLS_CERT_FILE: tls.cert,
+    CODEC_SERVER_TLS_KEY_FILE: tls.key,
+  };
+}
+
+/** Starts the provider under `supervisor`; resolves once it serves its discovery document. */
+export async function startStackIdentity(
+  stack: StackConfig,
+  identity: StackIdentity,
+  supervisor: Spawner,
+  entry: string,
+): Promise<void> {
+  supervisor.spawn('identity', process.execPath, ['--import', 'tsx', entry], {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    IDENTITY_HOST: '127.0.0.1',
+    IDENTITY_PORT: String(stack.identity.port),
+    IDENTITY_ISSUER: identity.issuer,
+    IDENTITY_ACCOUNTS_FILE: identity.accountsFile,
+    IDENTITY_SIGNING_KEY_FILE: identity.signingKeyFile,
+    IDENTITY_CLIENT_ID: identity.clientId,
+    IDENTITY_CLIENT_SECRET: identity.clientSecret,
+    IDENTITY_REDIRECT_URIS: [webUiCallbackUrl(stack), webUiCallbackUrl(stack).replace('localhost', '127.0.0.1')].join(
+      ',',
+    ),
+    IDENTITY_AUDIENCE: identity.audience,
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const answer = await request(`${identity.issuer}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      await answer.body.dump();
+      if (answer.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`The identity provider did not answer at ${identity.issuer} within 30 s`);
+    await delay(250);
+  }
+}
