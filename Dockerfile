@@ -1,5 +1,6 @@
-# The service image: worker, webhook, codec server and simulator all run from it, each with its own command.
 # syntax=docker/dockerfile:1
+# The service image: worker, webhook, codec server, simulator and the development identity provider all run from it,
+# each with its own command.
 
 FROM node:20-bookworm-slim AS dependencies
 WORKDIR /app
@@ -25,6 +26,8 @@ RUN npm run build
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
+# openssl makes the development codec certificate (scripts/dev-credentials.ts, the dev-identity profile).
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json tsconfig.json ./
@@ -39,9 +42,11 @@ COPY workers ./workers
 COPY client ./client
 COPY webhook ./webhook
 COPY simulator ./simulator
-COPY scripts/keys.ts ./scripts/keys.ts
+COPY identity ./identity
+COPY scripts/keys.ts scripts/dev-credentials.ts ./scripts/
+COPY scripts/stack/tls.ts ./scripts/stack/tls.ts
 COPY bin ./bin
 COPY examples ./examples
-RUN mkdir -p /app/.data/keys && chown -R node:node /app/.data
+RUN mkdir -p /app/.data/keys /app/.data/dev && chown -R node:node /app/.data
 USER node
 CMD ["node", "--import", "tsx", "workers/main.ts"]

@@ -1,22 +1,18 @@
 /**
- * The stack's sign-in: the development identity provider (`identity/`) with two accounts made on first start, with
- * random passwords kept beside them (mode 0600): `operator`, in the `card-operators` group that may decode the
- * stack's namespace, and `viewer`, in no group, who sees Web UI but no decoded payload. Also Web UI's client
- * secret. Production points Web UI and the codec server at the issuer's own provider instead.
+ * The stack's sign-in: the development identity provider (`identity/`) with its two accounts (`operator`, who may
+ * decode the stack's namespace, and `viewer`, who may not; see `identity/dev-accounts.ts`), and Web UI's client
+ * secret, all made on first start. Production points Web UI and the codec server at the issuer's own provider instead.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Config } from '../../common/config.js';
-import { hashPassword, type Account } from '../../identity/accounts.js';
+import { ensureDevAccounts, OPERATOR_GROUP, readOrCreate } from '../../identity/dev-accounts.js';
 import type { Spawner, StackConfig } from './config.js';
 
-/** The group the stack grants its namespace to. */
-export const OPERATOR_GROUP = 'card-operators';
 /** The codec server's resource identifier: the audience of the access tokens. */
 export const CODEC_AUDIENCE = 'urn:d1-card-orders:codec-server';
 const UI_CLIENT_ID = 'temporal-web-ui';
@@ -32,42 +28,10 @@ export interface StackIdentity {
   signingKeyFile: string;
 }
 
-async function readOrCreate(file: string, make: () => Promise<string>): Promise<{ text: string; created: boolean }> {
-  try {
-    return { text: await readFile(file, 'utf8'), created: false };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const text = await make();
-  await writeFile(file, text, { mode: 0o600, flag: 'wx' });
-  return { text, created: true };
-}
-
 /** Makes the accounts, their passwords and the client secret unless they exist. */
 export async function prepareStackIdentity(stack: StackConfig): Promise<{ identity: StackIdentity; created: boolean }> {
   const dir = stack.identity.dir;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const passwordsFile = path.join(dir, 'passwords.txt');
-  const passwords = await readOrCreate(passwordsFile, () =>
-    Promise.resolve(
-      ['operator', 'viewer'].map((name) => `${name} ${randomBytes(12).toString('base64url')}\n`).join(''),
-    ),
-  );
-  const accountsFile = path.join(dir, 'accounts.json');
-  await readOrCreate(accountsFile, async () => {
-    const accounts: Account[] = [];
-    for (const line of passwords.text.trim().split('\n')) {
-      const [username = '', password = ''] = line.split(' ');
-      accounts.push({
-        username,
-        passwordHash: await hashPassword(password),
-        name: username === 'operator' ? 'Card operator' : 'Viewer without access',
-        email: `${username}@stack.localhost`,
-        groups: username === 'operator' ? [OPERATOR_GROUP] : [],
-      });
-    }
-    return JSON.stringify({ accounts }, null, 2);
-  });
+  const accounts = await ensureDevAccounts(dir, 'stack.localhost');
   const secret = await readOrCreate(path.join(dir, 'web-ui-client-secret'), () =>
     Promise.resolve(randomBytes(24).toString('base64url')),
   );
@@ -77,11 +41,11 @@ export async function prepareStackIdentity(stack: StackConfig): Promise<{ identi
       clientId: UI_CLIENT_ID,
       clientSecret: secret.text.trim(),
       audience: CODEC_AUDIENCE,
-      accountsFile,
-      passwordsFile,
+      accountsFile: accounts.accountsFile,
+      passwordsFile: accounts.passwordsFile,
       signingKeyFile: path.join(dir, 'signing-key.json'),
     },
-    created: passwords.created,
+    created: accounts.created,
   };
 }
 

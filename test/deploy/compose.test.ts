@@ -69,7 +69,7 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.deepEqual(services['d1-simulator']?.profiles, ['simulator']);
     assert.equal(services.worker?.profiles, undefined);
     assert.equal(services.temporal?.environment?.DB, 'postgres12');
-    assert.equal(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, 'http://localhost:8888');
+    assert.equal(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, 'https://localhost:8888');
     assert.deepEqual(services.worker?.command, ['node', '--import', 'tsx', 'workers/main.ts']);
     assert.equal(services.worker?.deploy?.replicas, 2);
     for (const name of ['webhook-1', 'webhook-2']) {
@@ -80,6 +80,42 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
       services['d1-simulator']?.environment?.D1_SIM_WEBHOOK_URL,
       'http://webhook-1:8091,http://webhook-2:8091',
     );
+  });
+
+  it('puts Web UI behind an OIDC login, passing the access token to the codec server, which fails closed', async () => {
+    const { services } = await compose();
+    const ui = services['temporal-ui']?.environment ?? {};
+    assert.equal(ui.TEMPORAL_AUTH_ENABLED, 'true');
+    assert.equal(ui.TEMPORAL_CODEC_PASS_ACCESS_TOKEN, 'true');
+    assert.match(ui.TEMPORAL_AUTH_CLIENT_SECRET ?? '', /^\$\{OIDC_CLIENT_SECRET:\?/, 'no default client secret');
+    for (const action of [
+      'DISABLE_WRITE_ACTIONS',
+      'WORKFLOW_TERMINATE_DISABLED',
+      'WORKFLOW_RESET_DISABLED',
+      'WORKFLOW_SIGNAL_DISABLED',
+    ]) {
+      assert.equal(ui[`TEMPORAL_${action}`], '${WEB_UI_WRITE_ACTIONS_OFF:-true}', action);
+    }
+    const codec = services['codec-server']?.environment ?? {};
+    assert.equal(
+      codec.CODEC_SERVER_OIDC_ISSUER,
+      ui.TEMPORAL_AUTH_PROVIDER_URL,
+      'one provider for the UI and the codec server',
+    );
+    assert.match(codec.CODEC_SERVER_TLS_CERT_FILE ?? '', /localhost\.pem/);
+    assert.equal(codec.DEMO_MODE, undefined, 'the codec server never runs open in the stack');
+    // The development provider and its setup run only with their profile.
+    for (const name of ['identity', 'identity-setup'])
+      assert.deepEqual(services[name]?.profiles, ['dev-identity'], name);
+    assert.equal(services.identity?.depends_on?.['identity-setup']?.condition, 'service_completed_successfully');
+    assert.deepEqual(services['identity-setup']?.command, [
+      'node',
+      '--import',
+      'tsx',
+      'scripts/dev-credentials.ts',
+      '/app/.data/dev',
+    ]);
+    assert.equal(services.identity?.environment?.IDENTITY_CLIENT_SECRET, ui.TEMPORAL_AUTH_CLIENT_SECRET);
   });
 
   // What temporal:setup registers is tested against a real server (test/stack, test/scripts).
