@@ -77,6 +77,11 @@ export const simulatorEnvSchema = z
     D1_SIM_TLS_CA_FILE: z.string().min(1).optional(),
     /** Refuse TLS clients without a certificate from D1_SIM_TLS_CA_FILE (mutual TLS, as real D1). @default false */
     D1_SIM_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
+    /**
+     * Let callers from other machines use the `/__sim` control routes (faults, reset, orders, token revocation).
+     * Off, they answer loopback callers only, even when the simulator listens on every interface. @default false
+     */
+    D1_SIM_CONTROL_FROM_ANY_HOST: z.stringbool().default(false),
     /** Format of `exp` inside `encryptedData`; D1's documents disagree. @default YYMM */
     D1_SIM_EXP_FORMAT: z.enum(['YYMM', 'MMYY']).default('YYMM'),
     /**
@@ -144,6 +149,7 @@ function toConfig(env: z.output<typeof simulatorEnvSchema>) {
       timeoutMs: env.D1_SIM_NOTIFY_TIMEOUT,
     },
     stepDelayMs: env.D1_SIM_STEP_DELAY,
+    controlFromAnyHost: env.D1_SIM_CONTROL_FROM_ANY_HOST,
     tokenTtlSeconds: env.D1_SIM_TOKEN_TTL_SECONDS,
     faults: env.D1_SIM_FAULTS,
     bodyLimitBytes: env.D1_SIM_BODY_LIMIT_BYTES,

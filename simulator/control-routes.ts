@@ -1,6 +1,7 @@
 /**
  * The simulator's own endpoints under `/__sim` (no auth; a test tool, not part of D1): faults, reset, token
  * revocation, what was ordered and notified, the order calls counted, and the public encryption key; plus `/healthz`.
+ * They answer loopback callers only, unless D1_SIM_CONTROL_FROM_ANY_HOST allows others.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { z } from 'zod';
 import { issuerIdSchema } from '../d1/schemas.js';
 import type { TokenService } from './auth.js';
 import { faultsPatchSchema, type FaultState } from './faults.js';
-import { parseOrRefuse, refuseOtherMethods, requireMediaType } from '../common/http-errors.js';
+import { HttpError, parseOrRefuse, refuseOtherMethods, requireMediaType } from '../common/http-errors.js';
 import type { Notifier } from './notifier.js';
 import type { OrderStore } from './orders.js';
 
@@ -21,13 +22,30 @@ export interface ControlRouteDependencies {
   /** Absent when no webhook is configured. */
   notifier: Notifier | undefined;
   publicEncryptionKey: JWK;
+  /** Whether callers from other machines may use `/__sim`. */
+  controlFromAnyHost: boolean;
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  const ip = address?.replace(/^::ffff:/, '');
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip ?? '');
 }
 
 const revokeSchema = z.strictObject({ issuerId: issuerIdSchema.optional() });
 
 /** Registers `/healthz` and the `/__sim` endpoints on `app`. */
 export function registerControlRoutes(app: FastifyInstance, deps: ControlRouteDependencies): void {
-  const { tokens, orders, faults, notifier } = deps;
+  const { tokens, orders, faults, notifier, controlFromAnyHost } = deps;
+
+  if (!controlFromAnyHost) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const remote = request.url.startsWith('/__sim') && !isLoopback(request.socket.remoteAddress);
+      done(
+        remote ? new HttpError(403, 'CONTROL_LOOPBACK_ONLY', 'the /__sim routes answer this machine only') : undefined,
+      );
+    });
+  }
 
   app.get('/healthz', () => ({ status: 'ok' }));
 

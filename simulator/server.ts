@@ -130,7 +130,14 @@ export async function createSimulator(config: SimulatorConfig, options: Simulato
       request.log.info('order accepted, answer withheld (timeoutRate)');
     },
   });
-  registerControlRoutes(app, { tokens, orders, faults, notifier, publicEncryptionKey: encryptionKey.publicJwk });
+  registerControlRoutes(app, {
+    tokens,
+    orders,
+    faults,
+    notifier,
+    publicEncryptionKey: encryptionKey.publicJwk,
+    controlFromAnyHost: config.controlFromAnyHost,
+  });
 
   let url: string;
   try {
