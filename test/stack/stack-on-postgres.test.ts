@@ -345,7 +345,12 @@ describe('the stack on PostgreSQL', () => {
       AccessToken: string;
       IDToken: string;
     };
-    const listed = await list({ authorization: `Bearer ${user.AccessToken}`, 'authorization-extras': user.IDToken });
+    // As the browser sends them: the tokens, and the UI's cookies (its session start among them).
+    const listed = await list({
+      authorization: `Bearer ${user.AccessToken}`,
+      'authorization-extras': user.IDToken,
+      cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+    });
     assert.equal(listed.statusCode, 200);
     const { executions } = (await listed.body.json()) as { executions: { execution: { workflowId: string } }[] };
     assert.equal(executions.length, 8, 'the eight shipped orders');
