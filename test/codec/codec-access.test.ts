@@ -79,7 +79,8 @@ describe('codec server access fails closed', () => {
             CODEC_SERVER_OIDC_NAMESPACES: '{"ops":["default"]}',
             CODEC_SERVER_OIDC_ALGORITHMS: algorithms,
           }),
-        (err: unknown) => err instanceof ConfigError && err.issues[0]?.key.startsWith('CODEC_SERVER_OIDC_ALGORITHMS') === true,
+        (err: unknown) =>
+          err instanceof ConfigError && err.issues[0]?.key.startsWith('CODEC_SERVER_OIDC_ALGORITHMS') === true,
         algorithms,
       );
     }
@@ -198,7 +199,15 @@ describe('codec server access by OIDC access token and static token', () => {
       ['not a JWT', 'wrong-token-0000000000', /not a signed JWT|not accepted/],
     ];
     for (const [what, token, reason] of cases) {
+      const from = logs.lines.length;
       const answer = await encode(`Bearer ${token}`);
+      // Each refusal has its audit line, with no subject (none verified) and nothing of the token.
+      assert.deepEqual(
+        auditLines(from).map((line) => [line.subject, line.outcome, line.errorCode]),
+        [[undefined, 'unauthenticated', 'INVALID_TOKEN']],
+        what,
+      );
+      assert.ok(!logs.lines.slice(from).join('').includes(token), `${what}: the token is not logged`);
       assert.equal(answer.statusCode, 401, `${what}: ${answer.body}`);
       const challenge = String(answer.headers['www-authenticate']);
       assert.match(challenge, /^Bearer realm="codec-server", error="invalid_token", error_description="/, what);

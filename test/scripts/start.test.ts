@@ -56,6 +56,7 @@ describe('npm start', () => {
         CODEC_SERVER_PORT: String(ports.codec),
         WORKER_METRICS_PORT: String(ports.workerMetrics),
         WEBHOOK_METRICS_PORT: '0',
+        CODEC_SERVER_METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
