@@ -102,6 +102,7 @@ import {
   type FailedIssuerEvents,
   type IssuerEventsRedelivery,
 } from './issuer-events-dead-letter.js';
+import { queryThroughFailover } from './query-through-failover.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -285,7 +286,7 @@ export class CardOrdersClient {
     const description = await handle.describe().catch(orderNotFound(issuerId, issuerRequestId));
     const execution = description.status.name;
     const read = (state: OrderState, source: OrderStateSource): OrderReading => ({ ...state, execution, source });
-    const viaQuery = async () => read(await handle.query(orderStateQuery), 'query');
+    const viaQuery = async () => read(await queryThroughFailover(() => handle.query(orderStateQuery)), 'query');
     if (closedWithoutOutcome.includes(execution)) {
       return read(summaryOf(description, issuerId, issuerRequestId), 'searchAttributes');
     }
