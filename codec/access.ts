@@ -48,7 +48,8 @@ function unauthorized(reason: string, tokenGiven: boolean): HttpError {
 /** Why jose refused a token, in words that name the check and never quote the token. */
 function refusalReason(err: unknown): string | undefined {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not accepted`;
+  // No double quotes: the reason goes into the quoted error_description of the challenge (RFC 6750).
+  if (err instanceof errors.JWTClaimValidationFailed) return `the token's ${err.claim} claim is not accepted`;
   if (err instanceof errors.JOSEAlgNotAllowed) return "the token's signing algorithm is not accepted";
   if (err instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
   if (err instanceof errors.JWKSNoMatchingKey) return 'the token is signed by a key the provider does not publish';
@@ -65,6 +66,18 @@ function refusalReason(err: unknown): string | undefined {
 }
 
 type OidcSettings = NonNullable<Config['codecServer']['oidc']>;
+
+/**
+ * Whether keys may come from `url`: over https, or plain http to this machine or in the demo. Keys fetched in clear
+ * over a network would let anyone on its path sign tokens of their own.
+ */
+function keysMayComeFrom(url: string, demoMode: boolean): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || demoMode || ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+}
+
+/** How long a failed discovery is remembered before the next call tries again. */
+const DISCOVERY_RETRY_MS = 5_000;
 
 /** The namespaces each group or role grants, from CODEC_SERVER_OIDC_NAMESPACES. */
 function namespaceGrants(raw: string): Map<string, readonly string[]> {
@@ -92,12 +105,22 @@ function namespaceGrants(raw: string): Map<string, readonly string[]> {
 /** Verifies access tokens against the provider's keys, found once (and again after a failure) from its discovery. */
 class OidcVerifier {
   readonly #settings: OidcSettings;
+  readonly #demoMode: boolean;
   readonly #grants: Map<string, readonly string[]>;
   #keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
 
-  constructor(settings: OidcSettings) {
+  constructor(settings: OidcSettings, demoMode: boolean) {
     this.#settings = settings;
+    this.#demoMode = demoMode;
     this.#grants = namespaceGrants(settings.namespaces);
+    for (const [key, url] of [
+      ['CODEC_SERVER_OIDC_ISSUER', settings.issuer],
+      ['CODEC_SERVER_OIDC_JWKS_URL', settings.jwksUrl],
+    ] as const) {
+      if (url && !keysMayComeFrom(url, demoMode)) {
+        throw new ConfigError([{ key, reason: 'must be https:// (plain http only to this machine, or in DEMO_MODE)' }]);
+      }
+    }
   }
 
   async caller(token: string): Promise<Caller> {
@@ -128,7 +151,8 @@ class OidcVerifier {
 
   #jwks(): Promise<ReturnType<typeof createRemoteJWKSet>> {
     this.#keys ??= this.#discover().catch((err: unknown) => {
-      this.#keys = undefined; // the next call tries again
+      // Remembered a little while, so a burst of calls (or of bad tokens) does not hammer the provider.
+      setTimeout(() => (this.#keys = undefined), DISCOVERY_RETRY_MS).unref();
       throw err;
     });
     return this.#keys;
@@ -151,8 +175,17 @@ class OidcVerifier {
           throw unavailable;
         }
         const parsed = discoverySchema.safeParse(await response.body.json());
-        // A document for another issuer is a misconfiguration, never a reason to take its keys.
-        if (!parsed.success || parsed.data.issuer !== issuer) throw unavailable;
+        // A document for another issuer, or keys in clear over a network, is a misconfiguration: never taken.
+        if (!parsed.success || parsed.data.issuer !== issuer) {
+          throw new HttpError(
+            503,
+            'IDENTITY_PROVIDER_MISCONFIGURED',
+            "the provider's discovery document names another issuer",
+          );
+        }
+        if (!keysMayComeFrom(parsed.data.jwks_uri, this.#demoMode)) {
+          throw new HttpError(503, 'IDENTITY_PROVIDER_MISCONFIGURED', "the provider's jwks_uri is not https://");
+        }
         url = parsed.data.jwks_uri;
       } catch (err) {
         throw err instanceof HttpError ? err : unavailable;
@@ -192,7 +225,7 @@ export function codecServerAccess(config: Config): CodecAccess {
     }
     return { authenticate: () => Promise.resolve({ subject: 'demo', via: 'demo', namespaces: 'all' }) };
   }
-  const verifier = oidc && new OidcVerifier(oidc);
+  const verifier = oidc && new OidcVerifier(oidc, config.demoMode);
   const staticDigest = authToken && digest(authToken);
   return {
     async authenticate(authorization) {

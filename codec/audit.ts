@@ -12,8 +12,11 @@ import type { Logger } from '../common/logger.js';
 import { serveMetrics } from '../common/metrics-endpoint.js';
 import type { CallerVia } from './access.js';
 
-/** What came of a call: done, no valid token (401), not allowed (403: namespace or origin), bad request, failed. */
-export type CodecOutcome = 'allowed' | 'unauthenticated' | 'forbidden' | 'invalid' | 'failed';
+/**
+ * What came of a call: done, no valid token (401), not allowed (403: namespace or origin), bad request, failed, or
+ * its caller gone before the answer (499).
+ */
+export type CodecOutcome = 'allowed' | 'unauthenticated' | 'forbidden' | 'invalid' | 'failed' | 'aborted';
 
 export interface CodecAuditEntry {
   action: 'encode' | 'decode';
@@ -31,6 +34,7 @@ export function outcomeOf(status: number): CodecOutcome {
   if (status < 400) return 'allowed';
   if (status === 401) return 'unauthenticated';
   if (status === 403) return 'forbidden';
+  if (status === 499) return 'aborted';
   return status < 500 ? 'invalid' : 'failed';
 }
 

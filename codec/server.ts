@@ -7,7 +7,7 @@
  * @module
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
 import {
@@ -53,6 +53,9 @@ const toJson = (payload: Payload) => ({
   data: Buffer.from(payload.data ?? []).toString('base64'),
 });
 
+/** The status an audit line gives a call whose caller went away before the answer (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
 /** What one `/encode` or `/decode` call has shown so far, for its audit line. */
 interface CallRecord {
   action: 'encode' | 'decode';
@@ -93,6 +96,7 @@ export async function createCodecServer(
   installErrorHandling(app, 4 * 1024 * 1024);
   const calls = new WeakMap<object, CallRecord>();
   const refusals = new WeakMap<object, string>();
+  const audited = new WeakSet<object>();
 
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
@@ -124,39 +128,51 @@ export async function createCodecServer(
       },
       'request',
     );
-    const action = /\/(encode|decode)$/.exec(request.routeOptions.url ?? '')?.[1];
-    if (request.method === 'POST' && (action === 'encode' || action === 'decode')) {
-      // Every call, refused ones included (a bad origin, no token, a namespace not granted): one line each.
-      const call = calls.get(request) ?? {
-        action,
-        namespace: namespaceOf(request.params, request.headers['x-namespace']),
-        payloads: 0,
-      };
-      audit.record({
-        action: call.action,
-        subject: call.caller?.subject,
-        via: call.caller?.via,
-        namespace: call.namespace,
-        payloads: call.payloads,
-        status: reply.statusCode,
-        errorCode: refusals.get(request),
-      });
-    }
+    auditCall(request, reply.statusCode);
+    done();
+  });
+  // A caller gone before the answer still has its line: what it asked for was done, or refused, all the same.
+  app.addHook('onRequestAbort', (request, done) => {
+    auditCall(request, CLIENT_CLOSED);
     done();
   });
 
+  /** One audit line per `/encode` or `/decode` call, refused ones included (origin, token, namespace). */
+  function auditCall(request: FastifyRequest, status: number): void {
+    const action = /\/(encode|decode)$/.exec(request.routeOptions.url ?? '')?.[1];
+    if (request.method !== 'POST' || (action !== 'encode' && action !== 'decode') || audited.has(request)) return;
+    audited.add(request);
+    const call = calls.get(request) ?? {
+      action,
+      namespace: namespaceOf(request.params, request.headers['x-namespace']),
+      payloads: 0,
+    };
+    audit.record({
+      action: call.action,
+      subject: call.caller?.subject,
+      via: call.caller?.via,
+      namespace: call.namespace,
+      payloads: call.payloads,
+      status,
+      errorCode: refusals.get(request),
+    });
+  }
+
   for (const action of ['encode', 'decode'] as const) {
     for (const url of [`/${action}`, `/:namespace/${action}`]) {
-      app.post(url, async (request) => {
-        const call: CallRecord = {
-          action,
-          namespace: namespaceOf(request.params, request.headers['x-namespace']),
-          payloads: 0,
-        };
-        calls.set(request, call);
-        call.caller = await access.authenticate(request.headers.authorization);
-        const { namespaces, subject } = call.caller;
-        if (namespaces !== 'all') {
+      app.post(url, {
+        // Who calls, and for which namespace, before a byte of the body is read: a caller without a valid token
+        // gets 401, never a body error, and costs no parsing.
+        onRequest: async (request) => {
+          const call: CallRecord = {
+            action,
+            namespace: namespaceOf(request.params, request.headers['x-namespace']),
+            payloads: 0,
+          };
+          calls.set(request, call);
+          call.caller = await access.authenticate(request.headers.authorization);
+          const { namespaces, subject } = call.caller;
+          if (namespaces === 'all') return;
           if (call.namespace === undefined) {
             throw HttpError.invalid(
               [{ field: 'x-namespace', reason: 'is required: the namespace decides what this caller may read' }],
@@ -170,13 +186,16 @@ export async function createCodecServer(
               `${subject} may not ${action} payloads of namespace ${call.namespace}`,
             );
           }
-        }
-        requireMediaType(request);
-        const { payloads } = parseOrRefuse(payloadsSchema, request.body);
-        call.payloads = payloads.length;
-        if (payloads.length === 0) return { payloads: [] };
-        const converted = await codec[action](payloads.map(fromJson));
-        return { payloads: converted.map(toJson) };
+        },
+        handler: async (request) => {
+          const call = calls.get(request);
+          requireMediaType(request);
+          const { payloads } = parseOrRefuse(payloadsSchema, request.body);
+          if (call) call.payloads = payloads.length;
+          if (payloads.length === 0) return { payloads: [] };
+          const converted = await codec[action](payloads.map(fromJson));
+          return { payloads: converted.map(toJson) };
+        },
       });
       app.options(url, (_request, reply) => reply.code(204).send());
       refuseOtherMethods(app, url, ['POST', 'OPTIONS']);

@@ -418,7 +418,7 @@ export const envSchema = z
      */
     CODEC_SERVER_OIDC_NAMESPACES: z.string().min(1).optional(),
     /** Leeway for `exp` and `nbf` against the provider's clock. @default 30s */
-    CODEC_SERVER_OIDC_CLOCK_TOLERANCE: durationMs.default(30_000),
+    CODEC_SERVER_OIDC_CLOCK_TOLERANCE: durationMs.pipe(z.number().max(300_000, 'must be at most 5m')).default(30_000),
     /** HTTPS for the codec server (Web UI passes access tokens only to an https:// endpoint): certificate and key. */
     CODEC_SERVER_TLS_CERT_FILE: z.string().min(1).optional(),
     CODEC_SERVER_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -441,6 +441,15 @@ export const envSchema = z
       for (const key of ['CODEC_SERVER_OIDC_AUDIENCE', 'CODEC_SERVER_OIDC_NAMESPACES'] as const) {
         if (!env[key])
           ctx.addIssue({ code: 'custom', path: [key], message: 'is required with CODEC_SERVER_OIDC_ISSUER' });
+      }
+    } else {
+      // Half an OIDC setup is a mistake to name, not to ignore.
+      for (const key of [
+        'CODEC_SERVER_OIDC_AUDIENCE',
+        'CODEC_SERVER_OIDC_NAMESPACES',
+        'CODEC_SERVER_OIDC_JWKS_URL',
+      ] as const) {
+        if (env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'needs CODEC_SERVER_OIDC_ISSUER' });
       }
     }
     if (env.CAMPAIGN_STORE === 'postgres' && !env.CAMPAIGN_STORE_URL) {

@@ -6,15 +6,19 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../common/logger.js';
-import { verifyPassword } from './accounts.js';
+import { hashPassword, verifyPassword } from './accounts.js';
 import { createDevProvider, type DevProviderOptions } from './provider.js';
 
 const MAX_FORM_BYTES = 4_096;
+
+/** A hash no password given at sign-in matches (its password is random and never kept), for unknown names. */
+const unknownAccountHash = hashPassword(randomBytes(32).toString('base64url'));
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -126,7 +130,12 @@ export async function startDevIdentityServer(
     const form = await readForm(request);
     const username = form?.get('username') ?? '';
     const account = accounts.get(username);
-    const valid = account !== undefined && (await verifyPassword(form?.get('password') ?? '', account.passwordHash));
+    // An unknown name costs the same scrypt as a known one: the time of the answer tells no one which names exist.
+    const matches = await verifyPassword(
+      form?.get('password') ?? '',
+      account?.passwordHash ?? (await unknownAccountHash),
+    );
+    const valid = account !== undefined && matches;
     if (!valid) {
       logger.warn({ event: 'sign-in refused' }, 'sign-in refused: unknown user or wrong password');
       return html(response, 401, loginPage(uid, clientName, 'Unknown user or wrong password.'));

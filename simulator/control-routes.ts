@@ -40,7 +40,9 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlRouteDe
 
   if (!controlFromAnyHost) {
     app.addHook('onRequest', (request, _reply, done) => {
-      const remote = request.url.startsWith('/__sim') && !isLoopback(request.socket.remoteAddress);
+      // The matched route, not the raw URL: the router decodes the path, so `/%5F_sim/...` reaches `/__sim/...`.
+      const control = (request.routeOptions.url ?? '').startsWith('/__sim');
+      const remote = control && !isLoopback(request.socket.remoteAddress);
       done(
         remote ? new HttpError(403, 'CONTROL_LOOPBACK_ONLY', 'the /__sim routes answer this machine only') : undefined,
       );

@@ -1,13 +1,14 @@
 /**
  * The stack's HTTPS certificate for the codec server (Web UI passes the signed-in user's access token only to an
  * https:// codec endpoint): a local CA and a certificate for localhost and 127.0.0.1, made once with openssl under
- * the stack's data folder. The operator's browser trusts the CA once (the stack prints its path); production uses
+ * the stack's data folder. The operator's browser trusts the CA once (the stack prints its path): it is limited to
+ * localhost and 127.0.0.1 (name constraints) and its key is deleted once the certificate is signed. Production uses
  * the issuer's own certificate.
  *
  * @module
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -55,9 +56,12 @@ export async function ensureStackTls(dataDir: string): Promise<{ files: StackTls
     '825',
     '-sha256',
     '-addext',
-    'basicConstraints=critical,CA:TRUE',
+    'basicConstraints=critical,CA:TRUE,pathlen:0',
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
+    // A CA the browser trusts for this machine's names only, whatever else its key could sign.
+    '-addext',
+    'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.1/255.255.255.255',
     '-out',
     files.caCert,
   ]);
@@ -82,5 +86,7 @@ export async function ensureStackTls(dataDir: string): Promise<{ files: StackTls
     '-out',
     files.cert,
   ]);
+  // Nothing more is ever signed with it: the CA's key goes, so a copy of the folder cannot mint certificates.
+  await Promise.all([caKey, csr, ext, path.join(dir, 'ca.srl')].map((file) => rm(file, { force: true })));
   return { files, created: true };
 }

@@ -12,7 +12,10 @@ import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { ConfigError } from '../../common/errors.js';
+import { HttpError } from '../../common/http-errors.js';
 import { LogCapture } from '../helpers/d1-stack.js';
+import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/temporal.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 
@@ -71,6 +74,27 @@ describe('codec server access fails closed', () => {
       refusal({ ...complete, CODEC_SERVER_OIDC_NAMESPACES: '{}' }).issues[0]?.key,
       'CODEC_SERVER_OIDC_NAMESPACES',
     );
+    // Half an OIDC setup, or a leeway that would take week-old tokens, is named rather than ignored.
+    for (const [env, key] of [
+      [{ CODEC_SERVER_OIDC_AUDIENCE: AUDIENCE }, 'CODEC_SERVER_OIDC_AUDIENCE'],
+      [{ CODEC_SERVER_OIDC_NAMESPACES: '{"ops":["default"]}' }, 'CODEC_SERVER_OIDC_NAMESPACES'],
+      [{ CODEC_SERVER_OIDC_CLOCK_TOLERANCE: '1h' }, 'CODEC_SERVER_OIDC_CLOCK_TOLERANCE'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.issues.some((issue) => issue.key === key),
+        key,
+      );
+    }
+    // Keys over plain http: only to this machine, or in the demo.
+    const plain = {
+      ...complete,
+      CODEC_SERVER_OIDC_ISSUER: 'http://login.example.com',
+      CODEC_SERVER_OIDC_NAMESPACES: '{"ops":["default"]}',
+    };
+    assert.equal(refusal(plain).issues[0]?.key, 'CODEC_SERVER_OIDC_ISSUER');
+    assert.ok(codecServerAccess(loadConfig({ ...plain, DEMO_MODE: 'true' })));
+    assert.ok(codecServerAccess(loadConfig({ ...plain, CODEC_SERVER_OIDC_ISSUER: 'http://127.0.0.1:9099' })));
     for (const algorithms of ['none', 'HS256', 'RS256,none']) {
       assert.throws(
         () =>
@@ -182,8 +206,8 @@ describe('codec server access by OIDC access token and static token', () => {
     ].join('.');
     const cases: [string, string, RegExp][] = [
       ['expired', await operator({ iat: now - 600, exp: now - 60 }), /expired/],
-      ['wrong audience', await operator({ aud: 'urn:another-api' }), /"aud" claim/],
-      ['wrong issuer', await operator({ iss: 'https://evil.example.com' }), /"iss" claim/],
+      ['wrong audience', await operator({ aud: 'urn:another-api' }), /aud claim/],
+      ['wrong issuer', await operator({ iss: 'https://evil.example.com' }), /iss claim/],
       ['alg none', unsigned, /not a signed JWT|algorithm/],
       [
         'forged',
@@ -195,7 +219,7 @@ describe('codec server access by OIDC access token and static token', () => {
         await idp.sign({ sub: 'alice', aud: AUDIENCE }, { key: idp.otherKey, kid: 'rotated-away' }),
         /key/,
       ],
-      ['no sub', await idp.sign({ aud: AUDIENCE, groups: ['card-operators'] }), /"sub" claim/],
+      ['no sub', await idp.sign({ aud: AUDIENCE, groups: ['card-operators'] }), /sub claim/],
       ['not a JWT', 'wrong-token-0000000000', /not a signed JWT|not accepted/],
     ];
     for (const [what, token, reason] of cases) {
@@ -210,8 +234,69 @@ describe('codec server access by OIDC access token and static token', () => {
       assert.ok(!logs.lines.slice(from).join('').includes(token), `${what}: the token is not logged`);
       assert.equal(answer.statusCode, 401, `${what}: ${answer.body}`);
       const challenge = String(answer.headers['www-authenticate']);
-      assert.match(challenge, /^Bearer realm="codec-server", error="invalid_token", error_description="/, what);
+      // RFC 6750: auth-params of quoted strings, no quote inside them.
+      assert.match(
+        challenge,
+        /^Bearer realm="codec-server", error="invalid_token", error_description="[^"\\]*"$/,
+        what,
+      );
       assert.match(answer.json<{ error: string }>().error, reason, what);
+    }
+  });
+
+  it('checks the token before reading the body: no token is 401 whatever the body', async () => {
+    for (const [contentType, payload] of [
+      ['text/plain', 'not json'],
+      ['application/json', '{ broken'],
+      ['application/json', JSON.stringify({ payloads: 'x'.repeat(5 * 1024 * 1024) })],
+    ] as const) {
+      const answer = await server.app.inject({
+        method: 'POST',
+        url: '/decode',
+        headers: { 'content-type': contentType, 'x-namespace': 'default' },
+        payload,
+      });
+      assert.equal(answer.statusCode, 401, `${contentType} ${payload.slice(0, 10)}`);
+    }
+  });
+
+  it('answers 503 while the provider cannot be read or names another issuer, and recovers once it can', async () => {
+    const port = await freePort();
+    const settings = (issuer: string) =>
+      loadConfig({
+        CODEC_SERVER_OIDC_ISSUER: issuer,
+        CODEC_SERVER_OIDC_AUDIENCE: AUDIENCE,
+        CODEC_SERVER_OIDC_NAMESPACES: JSON.stringify({ 'card-operators': ['default'] }),
+      });
+    const access = codecServerAccess(settings(`http://127.0.0.1:${port}`));
+    await assert.rejects(
+      access.authenticate(`Bearer ${await operator()}`),
+      (err: HttpError) => err.statusCode === 503 && err.errorCode === 'IDENTITY_PROVIDER_UNAVAILABLE',
+    );
+    const lateIdp = await startTokenIssuer({ port });
+    try {
+      const token = await lateIdp.sign({ sub: 'alice', aud: AUDIENCE, groups: ['card-operators'] });
+      const caller = await eventually(
+        () =>
+          access.authenticate(`Bearer ${token}`).catch((err: unknown) => {
+            if (err instanceof HttpError && err.statusCode === 503) return undefined; // within the retry wait
+            throw err;
+          }),
+        { timeoutMs: 15_000, intervalMs: 500, what: 'the codec server to read the provider once it is up' },
+      );
+      assert.equal(caller.subject, 'alice');
+    } finally {
+      await lateIdp.close();
+    }
+    const liar = await startTokenIssuer({ claimedIssuer: 'https://someone-else.example.com' });
+    try {
+      const misled = codecServerAccess(settings(liar.issuer));
+      await assert.rejects(
+        misled.authenticate(`Bearer ${await liar.sign({ sub: 'alice', aud: AUDIENCE })}`),
+        (err: HttpError) => err.statusCode === 503 && err.errorCode === 'IDENTITY_PROVIDER_MISCONFIGURED',
+      );
+    } finally {
+      await liar.close();
     }
   });
 

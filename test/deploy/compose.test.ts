@@ -16,6 +16,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   deploy?: { replicas?: number };
   depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
 }
 
 async function compose(): Promise<{ services: Record<string, ComposeService>; raw: unknown }> {
@@ -94,7 +95,7 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
       'WORKFLOW_RESET_DISABLED',
       'WORKFLOW_SIGNAL_DISABLED',
     ]) {
-      assert.equal(ui[`TEMPORAL_${action}`], '${WEB_UI_WRITE_ACTIONS_OFF:-true}', action);
+      assert.equal(ui[`TEMPORAL_${action}`], '${WEB_UI_WRITE_ACTIONS_DISABLED:-true}', action);
     }
     const codec = services['codec-server']?.environment ?? {};
     assert.equal(
@@ -103,7 +104,20 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
       'one provider for the UI and the codec server',
     );
     assert.match(codec.CODEC_SERVER_TLS_CERT_FILE ?? '', /localhost\.pem/);
-    assert.equal(codec.DEMO_MODE, undefined, 'the codec server never runs open in the stack');
+    // No fallback to the development provider: unset, compose refuses to start.
+    for (const value of [
+      ui.TEMPORAL_AUTH_PROVIDER_URL,
+      codec.CODEC_SERVER_OIDC_ISSUER,
+      codec.CODEC_SERVER_OIDC_NAMESPACES,
+    ]) {
+      assert.match(value ?? '', /^\$\{[A-Z_]+:\?/, String(value));
+    }
+    assert.equal(ui.TEMPORAL_MAX_SESSION_DURATION, '8h');
+    // The codec server sees the development certificate only, never the accounts or the provider's key.
+    assert.deepEqual(
+      (services['codec-server']?.volumes ?? []).filter((v) => v.startsWith('dev-')),
+      ['dev-tls:/app/.data/dev/tls:ro'],
+    );
     // The development provider and its setup run only with their profile.
     for (const name of ['identity', 'identity-setup'])
       assert.deepEqual(services[name]?.profiles, ['dev-identity'], name);

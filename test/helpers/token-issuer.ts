@@ -19,7 +19,14 @@ export interface TokenIssuer {
   close(): Promise<void>;
 }
 
-export async function startTokenIssuer(): Promise<TokenIssuer> {
+export async function startTokenIssuer({
+  port = 0,
+  claimedIssuer,
+}: {
+  port?: number;
+  /** An issuer for the discovery document other than its own address (a misconfigured provider). */
+  claimedIssuer?: string;
+} = {}): Promise<TokenIssuer> {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const other = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
@@ -27,11 +34,13 @@ export async function startTokenIssuer(): Promise<TokenIssuer> {
   const server = createServer((request, response) => {
     const json = (body: unknown) =>
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (request.url === '/.well-known/openid-configuration') return json({ issuer, jwks_uri: `${issuer}/jwks` });
+    if (request.url === '/.well-known/openid-configuration') {
+      return json({ issuer: claimedIssuer ?? issuer, jwks_uri: `${issuer}/jwks` });
+    }
     if (request.url === '/jwks') return json({ keys: [jwk] });
     return void response.writeHead(404).end();
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -17,6 +17,9 @@ describe('simulator control routes', () => {
     const remote = await from(sim, '10.1.2.3', '/__sim/faults');
     assert.equal(remote.statusCode, 403);
     assert.equal(remote.json<{ errorCode: string }>().errorCode, 'CONTROL_LOOPBACK_ONLY');
+    for (const encoded of ['/%5F_sim/stats', '/%5f%5fsim/stats', '/__%73im/stats']) {
+      assert.equal((await from(sim, '10.1.2.3', encoded)).statusCode, 403, encoded);
+    }
     assert.equal((await from(sim, '10.1.2.3', '/healthz')).statusCode, 200);
     // A D1 route from elsewhere is refused for its missing token, not for where it came from.
     assert.equal(
