@@ -55,7 +55,9 @@ export async function loadCodecKeyRing(source: Config['payloadCodec']): Promise<
 /** The client-side data converter (client library, webhook, codec server). */
 export async function createDataConverter(config: Config): Promise<DataConverter> {
   return {
-    payloadCodecs: [new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec))],
+    payloadCodecs: [
+      new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec), { namespace: config.temporal.namespace }),
+    ],
     failureConverterPath,
   };
 }

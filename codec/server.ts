@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../common/config.js';
@@ -20,8 +20,10 @@ import {
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
+import { CodecKeyError, CodecNamespaceError } from '../common/errors.js';
 import { codecServerAccess, type Caller } from './access.js';
 import { CodecAudit, type CodecMetrics } from './audit.js';
+import type { AesGcmPayloadCodec } from './payload-codec.js';
 
 /**
  * The codec protocol's body: proto3 JSON, so every bytes field (data, each metadata value) is base64, and an empty
@@ -78,7 +80,7 @@ export interface CodecServer {
 
 export async function createCodecServer(
   config: Config,
-  { codec, logger, metrics }: { codec: PayloadCodec; logger: Logger; metrics?: CodecMetrics },
+  { codec, logger, metrics }: { codec: AesGcmPayloadCodec; logger: Logger; metrics?: CodecMetrics },
 ): Promise<CodecServer> {
   const { allowedOrigins, tls } = config.codecServer;
   // Before anything listens: an open codec server outside the demo is a configuration error.
@@ -193,8 +195,20 @@ export async function createCodecServer(
           const { payloads } = parseOrRefuse(payloadsSchema, request.body);
           if (call) call.payloads = payloads.length;
           if (payloads.length === 0) return { payloads: [] };
-          const converted = await codec[action](payloads.map(fromJson));
-          return { payloads: converted.map(toJson) };
+          // Sealed to the call's namespace: a payload of another namespace is refused, not decoded.
+          const bound = call?.namespace === undefined ? codec : codec.forNamespace(call.namespace);
+          try {
+            const converted = await bound[action](payloads.map(fromJson));
+            return { payloads: converted.map(toJson) };
+          } catch (err) {
+            if (err instanceof CodecNamespaceError) {
+              throw new HttpError(403, 'PAYLOAD_NAMESPACE_MISMATCH', 'a payload was sealed for another namespace');
+            }
+            if (err instanceof CodecKeyError) {
+              throw new HttpError(400, 'PAYLOAD_NOT_DECODABLE', 'a payload does not decrypt under the key it names');
+            }
+            throw err;
+          }
         },
       });
       app.options(url, (_request, reply) => reply.code(204).send());

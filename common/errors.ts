@@ -27,6 +27,7 @@ export type CardOrderErrorCode =
   | 'ERR_PORT_IN_USE'
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
+  | 'ERR_CODEC_NAMESPACE'
   | 'ERR_ORDER_INVALID'
   | 'ERR_REORDER_ID_INVALID'
   | 'ERR_USAGE'
@@ -374,6 +375,11 @@ export class IssuerEventDeliveryError extends CardOrderError {
 /** Thrown when the payload codec lacks a key, or a payload does not decrypt under the key it names. */
 export class CodecKeyError extends CardOrderError {
   readonly code = 'ERR_CODEC_KEY' as const;
+}
+
+/** Thrown when a payload sealed for one Temporal namespace is to be decoded for another. */
+export class CodecNamespaceError extends CardOrderError {
+  readonly code = 'ERR_CODEC_NAMESPACE' as const;
 }
 
 /**

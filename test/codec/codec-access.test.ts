@@ -326,6 +326,40 @@ describe('codec server access by OIDC access token and static token', () => {
     assert.equal(byPath.statusCode, 200, byPath.body);
   });
 
+  it('refuses a payload sealed for another namespace, whatever namespace the call names', async () => {
+    const ring = await loadCodecKeyRing(config.payloadCodec);
+    const [sealed] = await new AesGcmPayloadCodec(ring, { namespace: 'payments-prod' }).encode([
+      { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(SECRET_TEXT)) },
+    ]);
+    const asJson = {
+      metadata: Object.fromEntries(
+        Object.entries(sealed!.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+      ),
+      data: Buffer.from(sealed!.data ?? []).toString('base64'),
+    };
+    const decode = async (namespace: string, payload: typeof asJson) =>
+      server.app.inject({
+        method: 'POST',
+        url: '/decode',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${await operator()}`,
+          'x-namespace': namespace,
+        },
+        payload: { payloads: [payload] },
+      });
+    // alice may decode `default` only: a payments-prod payload brought under `default` is refused.
+    const smuggled = await decode('default', asJson);
+    assert.equal(smuggled.statusCode, 403);
+    assert.equal(smuggled.json<{ errorCode: string }>().errorCode, 'PAYLOAD_NAMESPACE_MISMATCH');
+    const relabelled = await decode('default', {
+      ...asJson,
+      metadata: { ...asJson.metadata, 'encryption-namespace': Buffer.from('default').toString('base64') },
+    });
+    assert.equal(relabelled.statusCode, 400);
+    assert.doesNotMatch(smuggled.body + relabelled.body, /Jane|Main St/);
+  });
+
   it('writes one audit line per call, allowed or refused, naming who and what came of it, never a payload or token', async () => {
     const from = logs.lines.length;
     const token = await operator();

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { CodecKeyError } from '../../common/errors.js';
-import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
+import { CodecKeyError, CodecNamespaceError } from '../../common/errors.js';
+import { AesGcmPayloadCodec, NAMESPACE_METADATA } from '../../codec/payload-codec.js';
 
 const oldKey = randomBytes(32);
 const newKey = randomBytes(32);
@@ -54,5 +54,28 @@ describe('AesGcmPayloadCodec', () => {
     const codec = new AesGcmPayloadCodec({ activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) });
     const plain = defaultPayloadConverter.toPayload('hello');
     assert.deepEqual(await codec.decode([plain]), [plain]);
+  });
+  it('seals payloads to a namespace: decoded for it, refused for another, a relabelled one fails authentication', async () => {
+    const ring = { activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) };
+    const prod = new AesGcmPayloadCodec(ring, { namespace: 'payments-prod' });
+    const [sealed] = await prod.encode([defaultPayloadConverter.toPayload(order)]);
+    assert.equal(Buffer.from(sealed!.metadata![NAMESPACE_METADATA]!).toString(), 'payments-prod');
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await prod.decode([sealed!]))[0]!), order);
+
+    const staging = prod.forNamespace('staging');
+    await assert.rejects(staging.decode([sealed!]), CodecNamespaceError);
+    const relabelled = { ...sealed, metadata: { ...sealed!.metadata, [NAMESPACE_METADATA]: Buffer.from('staging') } };
+    await assert.rejects(staging.decode([relabelled]), /failed authentication/);
+    // Passed off as a payload from before namespaces: the label is gone, the authenticated data still holds it.
+    const { [NAMESPACE_METADATA]: _label, ...withoutLabel } = sealed!.metadata ?? {};
+    await assert.rejects(staging.decode([{ ...sealed, metadata: withoutLabel }]), /failed authentication/);
+
+    // A codec of no namespace (the replay tool) reads every namespace's; payloads from before namespaces still decode.
+    assert.deepEqual(
+      defaultPayloadConverter.fromPayload((await new AesGcmPayloadCodec(ring).decode([sealed!]))[0]!),
+      order,
+    );
+    const [before] = await new AesGcmPayloadCodec(ring).encode([defaultPayloadConverter.toPayload(order)]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await staging.decode([before!]))[0]!), order);
   });
 });
