@@ -24,7 +24,7 @@ const keyRingSchema = z.strictObject({
 });
 
 /** Reads the key ring, inline JSON first, else the file. @throws {CodecKeyError} naming what is wrong. */
-export async function loadCodecKeyRing(source: Config['payloadCodec']): Promise<CodecKeyRing> {
+export async function loadCodecKeyRing(source: Pick<Config['payloadCodec'], 'inline' | 'file'>): Promise<CodecKeyRing> {
   let text = source.inline;
   if (!text) {
     try {
@@ -56,7 +56,7 @@ export async function loadCodecKeyRing(source: Config['payloadCodec']): Promise<
 export async function createDataConverter(config: Config): Promise<DataConverter> {
   return {
     payloadCodecs: [
-      new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec), { namespace: config.temporal.namespace }),
+      new AesGcmPayloadCodec(await loadCodecKeyRing(config.payloadCodec), { namespace: config.payloadCodec.sealedTo }),
     ],
     failureConverterPath,
   };

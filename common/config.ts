@@ -248,6 +248,12 @@ export const envSchema = z
     PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
     PAYLOAD_CODEC_KEYS_FILE: z.string().min(1).optional(),
     /**
+     * Seal new payloads to TEMPORAL_NAMESPACE (the codec server then holds namespace grants for ciphertext too).
+     * Every release since decodes sealed and unsealed payloads; upgrading workers of a release from before, deploy
+     * with `false` first, then `true` once no older worker runs. @default true
+     */
+    PAYLOAD_CODEC_SEAL_NAMESPACE: z.stringbool().default(true),
+    /**
      * Base64 secret (32 bytes or more) that keys the order fingerprints: placing an issuerRequestId again with a
      * different order is refused as ORDER_CONFLICT, naming the fields that differ. Inline (wins) or in a file. The
      * same secret for every client of one Temporal namespace; a new one makes older orders uncomparable (EXISTING).
@@ -525,6 +531,8 @@ function toConfig(env: z.output<typeof envSchema>) {
       },
     },
     payloadCodec: {
+      /** The namespace new payloads are sealed to, if any. */
+      sealedTo: env.PAYLOAD_CODEC_SEAL_NAMESPACE ? env.TEMPORAL_NAMESPACE : undefined,
       inline: env.PAYLOAD_CODEC_KEYS,
       file: fromRoot(env.PAYLOAD_CODEC_KEYS_FILE ?? path.join(env.KEYS_DIR, 'payload-codec-keys.json')),
     },

@@ -56,7 +56,7 @@ export async function createCardOrderWorker(
         timeoutMs: config.d1.requestTimeoutMs,
       }
     : undefined;
-  const payloadCodecs = [new AesGcmPayloadCodec(codecKeys, { namespace: config.temporal.namespace })];
+  const payloadCodecs = [new AesGcmPayloadCodec(codecKeys, { namespace: config.payloadCodec.sealedTo })];
   const dataConverter = { payloadCodecs, failureConverterPath };
   // The reconciliation lists, queries and signals orders, and keeps its Schedule, over the worker's connection.
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter });

@@ -253,7 +253,7 @@ export async function replayDirectory(
   dir: string,
   options: {
     /** Where the codec key ring comes from: the configuration's `payloadCodec` (`PAYLOAD_CODEC_KEYS[_FILE]`). */
-    codecKeys: Config['payloadCodec'];
+    codecKeys: Pick<Config['payloadCodec'], 'inline' | 'file'>;
     /** The workflow code to replay against; loaded once the files are checked (building it takes seconds). */
     workflowBundle: () => Promise<WorkflowBundleOption>;
     /** Called with each history's outcome, in file order. */

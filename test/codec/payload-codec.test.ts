@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { loadConfig } from '../../common/config.js';
 import { CodecKeyError, CodecNamespaceError } from '../../common/errors.js';
 import { AesGcmPayloadCodec, NAMESPACE_METADATA } from '../../codec/payload-codec.js';
 
@@ -77,5 +78,15 @@ describe('AesGcmPayloadCodec', () => {
     );
     const [before] = await new AesGcmPayloadCodec(ring).encode([defaultPayloadConverter.toPayload(order)]);
     assert.deepEqual(defaultPayloadConverter.fromPayload((await staging.decode([before!]))[0]!), order);
+  });
+  it('seals to TEMPORAL_NAMESPACE by default, and not while PAYLOAD_CODEC_SEAL_NAMESPACE=false (a rollout from before)', async () => {
+    assert.equal(loadConfig({ TEMPORAL_NAMESPACE: 'payments-prod' }).payloadCodec.sealedTo, 'payments-prod');
+    const rollout = loadConfig({ TEMPORAL_NAMESPACE: 'payments-prod', PAYLOAD_CODEC_SEAL_NAMESPACE: 'false' });
+    assert.equal(rollout.payloadCodec.sealedTo, undefined);
+    const ring = { activeKeyId: 'k1', keys: new Map([['k1', oldKey]]) };
+    const [unsealed] = await new AesGcmPayloadCodec(ring, { namespace: rollout.payloadCodec.sealedTo }).encode([
+      defaultPayloadConverter.toPayload(order),
+    ]);
+    assert.equal(unsealed?.metadata?.[NAMESPACE_METADATA], undefined, 'what an older worker can read');
   });
 });
