@@ -125,9 +125,15 @@ export const benchmark: Benchmark = {
       let current = await view();
       let movedAt = Date.now();
       let seen = -1;
+      // A page held for the workers is progress as long as their backlog falls: stuck is neither for 10 minutes.
+      let lowestBacklog = Number.POSITIVE_INFINITY;
       while (current.pagesSubmitted < pages || (current.accepted ?? 0) < cards) {
-        if (current.pagesSubmitted !== seen) [seen, movedAt] = [current.pagesSubmitted, Date.now()];
-        if (Date.now() - movedAt > 600_000) throw new Error(`no page for 10 minutes (${seen}/${pages})`);
+        if (current.pagesSubmitted !== seen) {
+          [seen, movedAt, lowestBacklog] = [current.pagesSubmitted, Date.now(), Number.POSITIVE_INFINITY];
+        }
+        if (Date.now() - movedAt > 600_000) {
+          throw new Error(`no page and no fall of the card backlog for 10 minutes (${seen}/${pages})`);
+        }
         if (Number.isNaN(killedAt) && current.pagesSubmitted >= Math.floor(pages / 2)) {
           peakBeforeKill = (await worker.memory()).peakMb;
           progress(`  ${current.pagesSubmitted}/${pages} pages: SIGKILL to the worker, a new one starts`);
@@ -136,6 +142,7 @@ export const benchmark: Benchmark = {
           worker = await startWorker();
         }
         const [{ rssMb }, backlog] = await Promise.all([worker.memory(), cardBacklog()]);
+        if (backlog < lowestBacklog - 100) [lowestBacklog, movedAt] = [backlog, Date.now()];
         progress(
           `  ${current.pagesSubmitted}/${pages} pages submitted, ${current.accepted} cards taken by D1, ` +
             `${backlog} card tasks queued, worker RSS ${rssMb.toFixed(0)} MB`,

@@ -33,8 +33,9 @@ describe('card order saga: cancel, deadline, D1 faults and worker loss', () => {
         ORDER_CHANGE_VERDICT_TIMEOUT: '300ms',
         D1_REQUEST_TIMEOUT: '1s',
       },
-      // Production takes about 2 s (6 steps), so an order can be caught in flight.
-      simulatorEnv: { D1_SIM_STEP_DELAY: '300ms' },
+      // Production takes about 6 s (6 steps), so an order can be caught in flight, however loaded the machine
+      // (with 300 ms steps, a cancel on a busy CI machine once landed after the card shipped).
+      simulatorEnv: { D1_SIM_STEP_DELAY: '1s' },
     });
   });
   after(async () => {
