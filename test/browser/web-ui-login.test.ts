@@ -13,15 +13,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import pino from 'pino';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
 import { loadConfig, projectRoot, type Config } from '../../common/config.js';
-import { hashPassword, type Account } from '../../identity/accounts.js';
-import { startDevIdentityServer, type DevIdentityServer } from '../../identity/server.js';
-import { newSigningKey } from '../../identity/signing-key.js';
+import type { DevIdentityServer } from '../../identity/server.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { resolveStackBinaries } from '../../scripts/stack/binaries.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';
@@ -34,6 +31,7 @@ import { sampleOrder, testAddress } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { TestProcesses } from '../helpers/processes.js';
 import { testEnvironment, uniqueName } from '../helpers/temporal.js';
+import { startTestIdentity } from '../helpers/test-identity.js';
 import { makeTestPki } from '../helpers/tls.js';
 
 const artifacts = path.join(projectRoot, 'test-artifacts');
@@ -69,28 +67,14 @@ describe('Temporal Web UI with its login', { timeout: 240_000 }, () => {
     };
     config = loadConfig(baseEnv);
     const stack = loadStackConfig(config, baseEnv);
-    const account = async (username: keyof typeof PASSWORDS, groups: string[]): Promise<[string, Account]> => [
-      username,
-      {
-        username,
-        passwordHash: await hashPassword(PASSWORDS[username]),
-        name: username,
-        email: `${username}@example.com`,
-        groups,
-      },
-    ];
     const client = { clientId: 'temporal-web-ui', clientSecret: randomBytes(24).toString('base64url') };
-    idp = await startDevIdentityServer({
-      issuer: undefined,
-      host: '127.0.0.1',
-      port: 0,
+    idp = await startTestIdentity({
       client: { ...client, redirectUris: [webUiCallbackUrl(stack)] },
       audience: CODEC_AUDIENCE,
-      accounts: new Map([await account('operator', [OPERATOR_GROUP]), await account('viewer', [])]),
-      signingKey: await newSigningKey(),
-      cookieKeys: [randomBytes(32).toString('base64url')],
-      tokenTtlSeconds: 600,
-      logger: pino({ level: 'silent' }),
+      accounts: [
+        { username: 'operator', password: PASSWORDS.operator, groups: [OPERATOR_GROUP] },
+        { username: 'viewer', password: PASSWORDS.viewer, groups: [] },
+      ],
     });
     const codecConfig = loadConfig({
       ...baseEnv,

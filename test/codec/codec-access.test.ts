@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readFile } from 'node:fs/promises';
@@ -14,6 +12,7 @@ import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { ConfigError } from '../../common/errors.js';
 import { HttpError } from '../../common/http-errors.js';
 import { LogCapture } from '../helpers/d1-stack.js';
+import { configRefusal, runToExit } from '../helpers/fail-closed.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually } from '../helpers/temporal.js';
 import { makeTestPki } from '../helpers/tls.js';
@@ -29,15 +28,8 @@ const clearPayload = {
   data: Buffer.from(JSON.stringify(SECRET_TEXT)).toString('base64'),
 };
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    codecServerAccess(loadConfig(env));
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('the codec server access was accepted');
-}
+const refusal = (env: Record<string, string>) =>
+  configRefusal(() => codecServerAccess(loadConfig(env)), 'the codec server access');
 
 describe('codec server access fails closed', () => {
   it('refuses to start without an authenticator outside DEMO_MODE, naming both settings', () => {
@@ -111,21 +103,11 @@ describe('codec server access fails closed', () => {
   });
 
   it('`npm run codec-server` exits at once without an authenticator, naming the settings, and never listens', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'codec/main.ts')], {
-      cwd: projectRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        PAYLOAD_CODEC_KEYS_FILE: codecKeysFile,
-        CODEC_SERVER_PORT: '0',
-        CODEC_SERVER_METRICS_PORT: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, output } = await runToExit('codec/main.ts', {
+      PAYLOAD_CODEC_KEYS_FILE: codecKeysFile,
+      CODEC_SERVER_PORT: '0',
+      CODEC_SERVER_METRICS_PORT: '0',
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
     assert.notEqual(code, 0);
     assert.match(output, /ERR_CONFIG_INVALID|Invalid configuration/);
     assert.match(output, /CODEC_SERVER_OIDC_ISSUER: must be set/);

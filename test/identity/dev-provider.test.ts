@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import pino from 'pino';
 import { request } from 'undici';
 import { codecServerAccess } from '../../codec/access.js';
 import { loadConfig } from '../../common/config.js';
-import { hashPassword, type Account } from '../../identity/accounts.js';
-import { startDevIdentityServer, type DevIdentityServer } from '../../identity/server.js';
-import { newSigningKey } from '../../identity/signing-key.js';
+import type { DevIdentityServer } from '../../identity/server.js';
 import { signInThrough } from '../helpers/oidc-sign-in.js';
+import { startTestIdentity } from '../helpers/test-identity.js';
 
 const AUDIENCE = 'urn:d1-card-orders:codec-server';
 const CLIENT = {
@@ -57,27 +54,13 @@ describe('development identity provider', () => {
   let server: DevIdentityServer;
 
   before(async () => {
-    const account = async (username: keyof typeof PASSWORDS, groups: string[]): Promise<[string, Account]> => [
-      username,
-      {
-        username,
-        passwordHash: await hashPassword(PASSWORDS[username]),
-        name: username,
-        email: `${username}@example.com`,
-        groups,
-      },
-    ];
-    server = await startDevIdentityServer({
-      issuer: undefined,
-      host: '127.0.0.1',
-      port: 0,
+    server = await startTestIdentity({
       client: CLIENT,
       audience: AUDIENCE,
-      accounts: new Map([await account('operator', ['card-operators']), await account('viewer', [])]),
-      signingKey: await newSigningKey(),
-      cookieKeys: [randomBytes(32).toString('base64url')],
-      tokenTtlSeconds: 600,
-      logger: pino({ level: 'silent' }),
+      accounts: [
+        { username: 'operator', password: PASSWORDS.operator, groups: ['card-operators'] },
+        { username: 'viewer', password: PASSWORDS.viewer, groups: [] },
+      ],
     });
   });
   after(() => server?.close());

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, projectRoot } from '../../common/config.js';
-import { ConfigError } from '../../common/errors.js';
+import { loadConfig } from '../../common/config.js';
 import { webhookClients } from '../../webhook/tokens.js';
+import { configRefusal, runToExit } from '../helpers/fail-closed.js';
 import { codecKeysFile } from './support.js';
 
 const clients = (entries: unknown) => JSON.stringify(entries);
 const demoClient = { clientId: 'd1-simulator', clientSecret: 'd1-simulator-secret', issuerIds: ['ISSUER0001'] };
 const realClient = { clientId: 'd1-prod', clientSecret: 'a-long-production-secret', issuerIds: ['ISSUER0001'] };
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    webhookClients(loadConfig(env));
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('the webhook clients were accepted');
-}
+const refusal = (env: Record<string, string>) =>
+  configRefusal(() => webhookClients(loadConfig(env)), 'the webhook clients');
 
 describe('webhook clients fail closed', () => {
   it('refuses to run without WEBHOOK_CLIENTS, naming it, unless DEMO_MODE is on', () => {
@@ -52,22 +42,12 @@ describe('webhook clients fail closed', () => {
   });
 
   it('`npm run webhook` exits at once without WEBHOOK_CLIENTS, naming it, and never listens', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'webhook/main.ts')], {
-      cwd: projectRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        PAYLOAD_CODEC_KEYS_FILE: codecKeysFile,
-        TEMPORAL_ADDRESS: '127.0.0.1:1',
-        WEBHOOK_PORT: '0',
-        WEBHOOK_METRICS_PORT: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, output } = await runToExit('webhook/main.ts', {
+      PAYLOAD_CODEC_KEYS_FILE: codecKeysFile,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      WEBHOOK_PORT: '0',
+      WEBHOOK_METRICS_PORT: '0',
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
     assert.notEqual(code, 0);
     assert.match(output, /ERR_CONFIG_INVALID|Invalid configuration/);
     assert.match(output, /WEBHOOK_CLIENTS: must be set/);
