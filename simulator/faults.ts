@@ -6,7 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { cardIdSchema, cardProductIdSchema, issuerIdSchema } from '../d1/schemas.js';
+import { cardIdSchema, cardProductIdSchema, issuerIdSchema, issuerRequestIdSchema } from '../d1/schemas.js';
 
 const rate = z.number().min(0).max(1);
 
@@ -59,7 +59,7 @@ export const faultsSchema = z.strictObject({
   /** Share of notification batches never sent. */
   dropNotificationRate: rate,
   /** Cards whose notifications are never sent (their orders are only seen by polling). */
-  dropNotificationCardIds: z.array(cardIdSchema).max(1000),
+  dropNotificationCardIds: z.array(cardIdSchema).max(10_000),
   /** Share of delivered notification batches sent a second time. */
   duplicateNotificationRate: rate,
   /** Sends the operations pending for an issuer newest first. */
@@ -71,7 +71,12 @@ export const faultsSchema = z.strictObject({
   /** Lifetime of access tokens issued from now on; the configured one when unset. */
   tokenTtlSeconds: z.number().int().min(1).max(86_400).optional(),
   /** Failure rules, first match wins; a patch replaces the whole list. */
-  outcomes: z.array(outcomeRuleSchema).max(100),
+  outcomes: z.array(outcomeRuleSchema).max(10_000),
+  /**
+   * Cards whose production stops at CARD_PROD_ONGOING while they are listed (a stopped line), then goes on: a cancel
+   * or a change sent meanwhile always finds the card in production.
+   */
+  holdCardIds: z.array(cardIdSchema).max(10_000),
   /**
    * Carrier statuses reported after CARD_SHIPPED, one step apart (e.g. IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED):
    * each is the same PRODUCE operation, still SUCCESSFUL/CARD_SHIPPED, with `details.shipment.status` set to it and
@@ -83,7 +88,9 @@ export const faultsSchema = z.strictObject({
    * same PRODUCE operation, SUCCESSFUL/CARD_RETURNED with `details.shipment.status` RETURNED_TO_SENDER; `endTime`
    * stays the shipment's.
    */
-  returnCardIds: z.array(cardIdSchema).max(1000),
+  returnCardIds: z.array(cardIdSchema).max(10_000),
+  /** Orders (by issuerRequestId) returned as `returnCardIds` are; the card's re-shipment, a new order, arrives. */
+  returnIssuerRequestIds: z.array(issuerRequestIdSchema).max(10_000),
   /** Share of shipped cards reported returned as `returnCardIds` are; drawn once per order, when it ships. */
   returnRate: rate,
   /** Seeds the random choices behind every rate, so a run can be repeated exactly. */
@@ -119,8 +126,10 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   batchSize: 1,
   batchWindowMs: 0,
   outcomes: [],
+  holdCardIds: [],
   shipmentUpdates: [],
   returnCardIds: [],
+  returnIssuerRequestIds: [],
   returnRate: 0,
 });
 

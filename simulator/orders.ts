@@ -357,6 +357,10 @@ export class OrderStore {
       this.#emit(order);
       return;
     }
+    if (details.status === 'CARD_PROD_ONGOING' && this.#options.faults.current.holdCardIds.includes(order.cardId)) {
+      this.#scheduleStep(order);
+      return;
+    }
     const next = productionLifecycle[productionLifecycle.findIndex((step) => step === details.status) + 1];
     if (next === undefined || next === 'CARD_PROD_REQUESTED') return;
     if (next === 'CARD_SHIPPED') {
@@ -376,10 +380,11 @@ export class OrderStore {
         },
       });
       // After #finish, which stops the order's timer: scheduled before it, the first carrier report would be lost.
-      const { shipmentUpdates, returnCardIds, returnRate } = this.#options.faults.current;
+      const { shipmentUpdates, returnCardIds, returnIssuerRequestIds, returnRate } = this.#options.faults.current;
       const drawn = this.#options.faults.chance(returnRate);
       order.carrierReports = [...shipmentUpdates];
-      order.returns = drawn || returnCardIds.includes(order.cardId);
+      order.returns =
+        drawn || returnCardIds.includes(order.cardId) || returnIssuerRequestIds.includes(order.issuerRequestId);
       this.#scheduleCarrierReport(order);
     } else {
       order.operation.details = {

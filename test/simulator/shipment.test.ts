@@ -39,7 +39,7 @@ function storeWith(patch: FaultsPatch = {}) {
   /** `details.status/shipment.status` of each emitted operation of the card. */
   const trail = (card: string) =>
     of(card).map((operation) => `${operation.details.status}/${operation.details.shipment?.status ?? '-'}`);
-  return { clock, store, emitted, order, steps, of, trail };
+  return { clock, store, faults, emitted, order, steps, of, trail };
 }
 
 const PRODUCTION = ['CARD_PROD_REQUESTED', 'DATA_PREPARED', 'CARD_PROD_READY', 'CARD_PROD_ONGOING', 'CARD_PROD_DONE'];
@@ -130,6 +130,39 @@ describe('simulator after shipment: carrier updates and returns', () => {
     assert.equal(trail('card-back').at(-1), 'CARD_SHIPPED/PICKED_UP');
     steps(1);
     assert.deepEqual(trail('card-back').slice(5), ['CARD_SHIPPED/PICKED_UP', 'CARD_RETURNED/RETURNED_TO_SENDER']);
+  });
+
+  it('returns only the orders in returnIssuerRequestIds: the re-shipment of the card, a new order, arrives', () => {
+    const { steps, store, trail } = storeWith({ returnIssuerRequestIds: ['req-first'] });
+    const submit = (issuerRequestId: string) =>
+      store.submit({ issuerId: ISSUER_ID, cardId: 'card-reship', issuerRequestId, cardProductId: 'PRD_VISA_DEBIT' });
+    submit('req-first');
+    steps(6);
+    assert.equal(trail('card-reship').at(-1), 'CARD_RETURNED/RETURNED_TO_SENDER');
+    assert.equal(submit('req-first--r1').kind, 'created');
+    steps(10);
+    assert.equal(trail('card-reship').at(-1), 'CARD_SHIPPED/PICKED_UP', 'the re-shipment is not returned');
+  });
+
+  it('holds holdCardIds cards at CARD_PROD_ONGOING while they are listed, then goes on', () => {
+    const faults = { holdCardIds: ['card-held'] };
+    const held = storeWith(faults);
+    held.order('card-held');
+    const other = cardId();
+    held.order(other);
+    held.steps(20);
+    assert.equal(held.trail('card-held').at(-1), 'CARD_PROD_ONGOING/-', 'held 16 steps past CARD_PROD_ONGOING');
+    assert.equal(held.trail(other).at(-1), 'CARD_SHIPPED/PICKED_UP', 'other cards are not held');
+    assert.equal(held.store.update(ISSUER_ID, 'card-held', { type: 'CANCEL' }).kind, 'created');
+    held.steps(1);
+    assert.equal(held.trail('card-held').at(-1), 'CARD_PROD_CANCELED/-', 'a cancel finds it in production');
+    // Released: the next step goes on.
+    const released = storeWith(faults);
+    released.order('card-held');
+    released.steps(10);
+    released.faults.merge({ holdCardIds: [] });
+    released.steps(2);
+    assert.deepEqual(released.trail('card-held').slice(-2), ['CARD_PROD_DONE/-', 'CARD_SHIPPED/PICKED_UP']);
   });
 
   it('draws returnRate once per order when it ships, the same way for the same seed', () => {

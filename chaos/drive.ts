@@ -1,0 +1,210 @@
+/**
+ * Plays the mix against the system while faults fly: places each order at its time (and some a second time, which
+ * must answer EXISTING), starts the campaign, and does to each order what its kind needs (a cancel while it is in
+ * production, a change, a re-shipment once it came back). Every call is retried through outages until it answers or
+ * its deadline passes; one that never answered is reported, as is any refusal of a valid request.
+ *
+ * @module
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import path from 'node:path';
+import type { CardOrdersClient } from '../client/card-orders-client.js';
+import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
+import {
+  CampaignAlreadyRanError,
+  CampaignConflictError,
+  CampaignFileError,
+  OrderConflictError,
+  OrderNotFoundError,
+  OrderValidationError,
+} from '../common/errors.js';
+import { correctedAddress, type OrderMix, type PlannedOrder } from './mix.js';
+import type { SimulatorControl } from './simulator-control.js';
+
+/** A call that got no answer within its deadline, through every retry. */
+export interface Unanswered {
+  kind: 'start' | 'update' | 'query';
+  what: string;
+  lastError: string;
+}
+
+/** A valid request the system refused, or an answer that breaks a promise (a second placement not EXISTING). */
+export interface WrongAnswer {
+  what: string;
+  answer: string;
+}
+
+export interface DriveResult {
+  placed: number;
+  resubmits: number;
+  unanswered: Unanswered[];
+  wrongAnswers: WrongAnswer[];
+}
+
+/** Refusals that no retry changes: the request itself is at fault. */
+const permanent = [
+  OrderValidationError,
+  OrderConflictError,
+  OrderNotFoundError,
+  CampaignFileError,
+  CampaignConflictError,
+  CampaignAlreadyRanError,
+];
+const isPermanent = (err: unknown) => permanent.some((type) => err instanceof type);
+const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 300);
+
+/** How long one call is retried through outages before it counts as never answered. */
+const ANSWER_DEADLINE_MS = 180_000;
+
+export class Driver {
+  readonly unanswered: Unanswered[] = [];
+  readonly wrongAnswers: WrongAnswer[] = [];
+  #placed = 0;
+  #resubmits = 0;
+
+  constructor(
+    private readonly client: CardOrdersClient,
+    private readonly simulator: SimulatorControl,
+    private readonly runDir: string,
+    private readonly startedAt: number,
+    private readonly stopped: AbortSignal,
+  ) {}
+
+  /** Places every order and drives each to the point where only the system moves it; resolves when all are there. */
+  async run(mix: OrderMix, issuerId: string): Promise<DriveResult> {
+    await Promise.all([
+      this.#campaign(mix, issuerId),
+      ...mix.orders.filter((order) => order.request).map((order) => this.#drive(order)),
+    ]);
+    return {
+      placed: this.#placed,
+      resubmits: this.#resubmits,
+      unanswered: this.unanswered,
+      wrongAnswers: this.wrongAnswers,
+    };
+  }
+
+  /** `call`, retried every second through transient failures; undefined (and reported) when it never answered. */
+  async #answer<T>(kind: Unanswered['kind'], what: string, call: () => Promise<T>): Promise<T | undefined> {
+    const deadline = Date.now() + ANSWER_DEADLINE_MS;
+    let lastError: unknown;
+    while (Date.now() < deadline && !this.stopped.aborted) {
+      try {
+        return await call();
+      } catch (err) {
+        if (isPermanent(err)) {
+          this.wrongAnswers.push({ what, answer: describe(err) });
+          return undefined;
+        }
+        lastError = err;
+      }
+      await delay(1_000);
+    }
+    this.unanswered.push({ kind, what, lastError: describe(lastError) });
+    return undefined;
+  }
+
+  async #untilSecond(atS: number): Promise<void> {
+    const waitMs = this.startedAt + atS * 1000 - Date.now();
+    if (waitMs > 0) await delay(waitMs, undefined, { signal: this.stopped }).catch(() => {});
+  }
+
+  async #drive(order: PlannedOrder): Promise<void> {
+    await this.#untilSecond(order.placeAtS);
+    const request = order.request;
+    if (!request || this.stopped.aborted) return;
+    const id = order.issuerRequestId;
+    const placed = await this.#answer('start', `place ${id}`, () => this.client.orderCard(request));
+    if (!placed) return;
+    this.#placed += 1;
+    if (order.resubmit) {
+      this.#resubmits += 1;
+      const again = await this.#answer('start', `place ${id} again`, () => this.client.orderCard(request));
+      if (again && again.placement !== 'EXISTING') {
+        this.wrongAnswers.push({ what: `place ${id} again`, answer: again.placement });
+      }
+    }
+    switch (order.scenario) {
+      case 'cancelled-in-production': {
+        await this.simulator.untilInProduction(order.cardId, this.stopped);
+        const result = await this.#answer('update', `cancel ${id}`, () =>
+          this.client.cancelOrder(id, { requestId: `${id}.cancel` }),
+        );
+        if (result && result.outcome !== 'CANCELLED') {
+          this.wrongAnswers.push({ what: `cancel ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
+        }
+        return;
+      }
+      case 'accelerated':
+      case 'redirected': {
+        await this.simulator.untilInProduction(order.cardId, this.stopped);
+        try {
+          await this.#change(order);
+        } finally {
+          await this.simulator.release(order.cardId);
+        }
+        return;
+      }
+      case 'returned-reshipped': {
+        if (!(await this.#untilStatus(id, 'RETURNED'))) return;
+        const result = await this.#answer('update', `reship ${id}`, () =>
+          this.client.reshipOrder(id, correctedAddress, { requestId: `${id}.reship` }),
+        );
+        if (result && result.outcome !== 'RESHIPPED') {
+          this.wrongAnswers.push({ what: `reship ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /**
+   * The change of an accelerated or redirected order, sent once D1 has the card in production. Until the order
+   * itself has heard that D1 took it, it refuses with ORDER_NOT_AT_D1: asked again, under a new request id.
+   */
+  async #change(order: PlannedOrder): Promise<void> {
+    const id = order.issuerRequestId;
+    // One request id per try, kept through retries: a change whose answer was lost is not made twice.
+    const send = (requestId: string) =>
+      order.scenario === 'accelerated'
+        ? this.client.accelerateOrder(id, { requestId })
+        : this.client.redirectOrder(id, correctedAddress, { requestId });
+    const deadline = Date.now() + ANSWER_DEADLINE_MS;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#answer('update', `${order.scenario} ${id}`, () => send(`${id}.change${attempt}`));
+      if (!result) return;
+      if (result.outcome === 'ACCEPTED') return;
+      if (result.reason !== 'ORDER_NOT_AT_D1' || Date.now() > deadline || this.stopped.aborted) {
+        this.wrongAnswers.push({ what: `${order.scenario} ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
+        return;
+      }
+      await delay(1_000);
+    }
+  }
+
+  /** Reads the order (queries through outages) until its status is `status`; false when it never got there. */
+  async #untilStatus(id: string, status: string): Promise<boolean> {
+    while (!this.stopped.aborted) {
+      const reading = await this.#answer('query', `read ${id}`, () => this.client.getOrder(id));
+      if (!reading) return false;
+      if (reading.status === status) return true;
+      if (reading.execution !== 'RUNNING') return false;
+      await delay(2_000);
+    }
+    return false;
+  }
+
+  async #campaign(mix: OrderMix, issuerId: string): Promise<void> {
+    const { campaignId, prefix, cards, startAtS } = mix.campaign;
+    const file = path.join(this.runDir, `${campaignId}.csv`);
+    await writeSampleCampaignFile(file, { cards, format: 'csv', issuerId, prefix });
+    await this.#untilSecond(startAtS);
+    if (this.stopped.aborted) return;
+    const started = await this.#answer('start', `campaign ${campaignId}`, () =>
+      this.client.startCampaign({ file, campaignId }),
+    );
+    if (started) this.#placed += cards;
+  }
+}
