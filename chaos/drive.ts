@@ -37,6 +37,8 @@ export interface WrongAnswer {
 export interface DriveResult {
   placed: number;
   resubmits: number;
+  /** Requests asked again, by the reason of the refusal before. */
+  askedAgain: Record<string, number>;
   unanswered: Unanswered[];
   wrongAnswers: WrongAnswer[];
 }
@@ -53,6 +55,12 @@ const permanent = [
 const isPermanent = (err: unknown) => permanent.some((type) => err instanceof type);
 const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 300);
 
+/**
+ * Refusals an issuer answers by asking again later: the order has not yet heard that D1 took the card, or D1 did not
+ * answer (D1_UNREACHABLE; an order that began under an older deploy says SERVICE_UNAVAILABLE, D1's own word).
+ */
+const askAgainReasons = new Set(['ORDER_NOT_AT_D1', 'D1_UNREACHABLE', 'SERVICE_UNAVAILABLE']);
+
 /** How long one call is retried through outages before it counts as never answered. */
 const ANSWER_DEADLINE_MS = 180_000;
 
@@ -61,6 +69,7 @@ export class Driver {
   readonly wrongAnswers: WrongAnswer[] = [];
   #placed = 0;
   #resubmits = 0;
+  readonly #askedAgain: Record<string, number> = {};
 
   constructor(
     private readonly client: CardOrdersClient,
@@ -79,6 +88,7 @@ export class Driver {
     return {
       placed: this.#placed,
       resubmits: this.#resubmits,
+      askedAgain: this.#askedAgain,
       unanswered: this.unanswered,
       wrongAnswers: this.wrongAnswers,
     };
@@ -127,60 +137,81 @@ export class Driver {
     switch (order.scenario) {
       case 'cancelled-in-production': {
         await this.simulator.untilInProduction(order.cardId, this.stopped);
-        const result = await this.#answer('update', `cancel ${id}`, () =>
-          this.client.cancelOrder(id, { requestId: `${id}.cancel` }),
+        const cancelled = await this.#request(
+          order,
+          'cancel',
+          (requestId) => this.client.cancelOrder(id, { requestId }),
+          'CANCELLED',
         );
-        if (result && result.outcome !== 'CANCELLED') {
-          this.wrongAnswers.push({ what: `cancel ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
-        }
+        // A cancel that failed is reported; the card then goes on, so the order ends (at the wrong end), not lost.
+        if (!cancelled) await this.simulator.release(order.cardId);
         return;
       }
       case 'accelerated':
-      case 'redirected': {
         await this.simulator.untilInProduction(order.cardId, this.stopped);
         try {
-          await this.#change(order);
+          await this.#request(
+            order,
+            'accelerate',
+            (requestId) => this.client.accelerateOrder(id, { requestId }),
+            'ACCEPTED',
+          );
         } finally {
           await this.simulator.release(order.cardId);
         }
         return;
-      }
-      case 'returned-reshipped': {
-        if (!(await this.#untilStatus(id, 'RETURNED'))) return;
-        const result = await this.#answer('update', `reship ${id}`, () =>
-          this.client.reshipOrder(id, correctedAddress, { requestId: `${id}.reship` }),
-        );
-        if (result && result.outcome !== 'RESHIPPED') {
-          this.wrongAnswers.push({ what: `reship ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
+      case 'redirected':
+        await this.simulator.untilInProduction(order.cardId, this.stopped);
+        try {
+          await this.#request(
+            order,
+            'redirect',
+            (requestId) => this.client.redirectOrder(id, correctedAddress, { requestId }),
+            'ACCEPTED',
+          );
+        } finally {
+          await this.simulator.release(order.cardId);
         }
         return;
-      }
+      case 'returned-reshipped':
+        if (!(await this.#untilStatus(id, 'RETURNED'))) return;
+        await this.#request(
+          order,
+          'reship',
+          (requestId) => this.client.reshipOrder(id, correctedAddress, { requestId }),
+          'RESHIPPED',
+        );
+        return;
       default:
         return;
     }
   }
 
   /**
-   * The change of an accelerated or redirected order, sent once D1 has the card in production. Until the order
-   * itself has heard that D1 took it, it refuses with ORDER_NOT_AT_D1: asked again, under a new request id.
+   * A request to a running order (cancel, change, re-ship), sent until it gets the outcome `wanted`. Each try keeps
+   * its request id through retries, so a request whose answer was lost is not made twice. Refused because the order
+   * has not yet heard that D1 took the card, or because D1 is down (`askAgainReasons`), it is asked again under a new
+   * id, as an issuer would; any other refusal is a wrong answer. True once it got `wanted`.
    */
-  async #change(order: PlannedOrder): Promise<void> {
-    const id = order.issuerRequestId;
-    // One request id per try, kept through retries: a change whose answer was lost is not made twice.
-    const send = (requestId: string) =>
-      order.scenario === 'accelerated'
-        ? this.client.accelerateOrder(id, { requestId })
-        : this.client.redirectOrder(id, correctedAddress, { requestId });
+  async #request(
+    order: PlannedOrder,
+    action: string,
+    send: (requestId: string) => Promise<{ outcome: string; reason?: string | undefined }>,
+    wanted: string,
+  ): Promise<boolean> {
+    const what = `${action} ${order.issuerRequestId}`;
     const deadline = Date.now() + ANSWER_DEADLINE_MS;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.#answer('update', `${order.scenario} ${id}`, () => send(`${id}.change${attempt}`));
-      if (!result) return;
-      if (result.outcome === 'ACCEPTED') return;
-      if (result.reason !== 'ORDER_NOT_AT_D1' || Date.now() > deadline || this.stopped.aborted) {
-        this.wrongAnswers.push({ what: `${order.scenario} ${id}`, answer: `${result.outcome} ${result.reason ?? ''}` });
-        return;
+      const result = await this.#answer('update', what, () => send(`${order.issuerRequestId}.${action}${attempt}`));
+      if (!result) return false;
+      if (result.outcome === wanted) return true;
+      const reason = result.reason ?? '';
+      if (!askAgainReasons.has(reason) || Date.now() > deadline || this.stopped.aborted) {
+        this.wrongAnswers.push({ what, answer: `${result.outcome} ${reason}`.trim() });
+        return false;
       }
-      await delay(1_000);
+      this.#askedAgain[reason] = (this.#askedAgain[reason] ?? 0) + 1;
+      await delay(2_000);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The fault plan, played while orders run: seeded loops that SIGKILL the workers every few seconds (now and then
- * all of them), kill the webhook replicas and the Temporal server and start them again, storm the D1 simulator
+ * all of them), kill the webhook replicas and the Temporal server (and, on the stack, PostgreSQL) and start them
+ * again, storm the D1 simulator
  * (503s, 429s with Retry-After, calls held until the client gives up, duplicated and reordered notifications) and
  * take D1 down for longer than ORDER_D1_RETRY_TIMEOUT once. Each loop has its own random stream, so the plan of one
  * does not depend on how long another's steps took.
@@ -10,10 +11,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SeededRandom } from './random.js';
 import type { SimulatorControl, Storm } from './simulator-control.js';
-import { temporalProcess, type ChaosSystem } from './system.js';
+import type { ChaosSystem } from './system.js';
 
 export type FaultKind =
-  'worker-kill' | 'all-workers-kill' | 'webhook-kill' | 'temporal-kill' | 'd1-storm' | 'd1-outage';
+  'worker-kill' | 'all-workers-kill' | 'webhook-kill' | 'temporal-kill' | 'postgres-kill' | 'd1-storm' | 'd1-outage';
 
 export interface InjectedFault {
   kind: FaultKind;
@@ -59,35 +60,54 @@ export async function injectFaults(options: FaultPlanOptions): Promise<InjectedF
   const atS = () => Math.round((Date.now() - startedAt) / 1000);
   /** Waits `ms`; false when the plan ended first. */
   const wait = (ms: number): Promise<boolean> => delay<boolean>(ms, true, { signal }).catch(() => false);
-  const down = async (kind: FaultKind, names: readonly string[], forMs: number, start: () => Promise<void>) => {
+  const down = async (
+    kind: FaultKind,
+    names: readonly string[],
+    forMs: number,
+    { kill, start }: { kill: (name: string) => Promise<void>; start: (name: string) => Promise<void> },
+  ) => {
     const at = atS();
-    await Promise.all(names.map((name) => system.processes.kill(name)));
+    await Promise.all(names.map(kill));
     // Back up even when the plan ends meanwhile: the orders still need every process.
     await delay(forMs);
-    await start();
+    await Promise.all(names.map(start));
     injected.push({ kind, target: names.join(' '), atS: at, forS: Math.round(forMs / 100) / 10 });
   };
-  const restart = (names: readonly string[]) => () => {
-    for (const name of names) if (!system.processes.isRunning(name)) system.processes.restart(name);
-    return Promise.resolve();
+  const ours = {
+    kill: (name: string) => system.processes.kill(name),
+    start: (name: string) => {
+      if (!system.processes.isRunning(name)) system.processes.restart(name);
+      return Promise.resolve();
+    },
+  };
+  const backend = {
+    kill: (name: string) => system.temporal.kill(name),
+    start: (name: string) => system.temporal.start(name),
   };
 
   const workerKills = async (stream: SeededRandom) => {
     while (await wait(stream.between(3_000, 8_000))) {
       const all = stream.chance(0.15);
       const names = all ? system.workers : [stream.pick(system.workers)];
-      await down(all ? 'all-workers-kill' : 'worker-kill', names, stream.between(500, 3_000), restart(names));
+      await down(all ? 'all-workers-kill' : 'worker-kill', names, stream.between(500, 3_000), ours);
     }
   };
   const webhookKills = async (stream: SeededRandom) => {
     while (await wait(stream.between(8_000, 20_000))) {
       const names = [stream.pick(system.webhooks)];
-      await down('webhook-kill', names, stream.between(1_000, 5_000), restart(names));
+      await down('webhook-kill', names, stream.between(1_000, 5_000), ours);
     }
   };
+  // Temporal's processes in turn (the server, then PostgreSQL on the stack), the first soon enough for a quick run.
   const temporalKills = async (stream: SeededRandom) => {
-    while (await wait(stream.between(30_000, 75_000))) {
-      await down('temporal-kill', [temporalProcess], stream.between(2_000, 6_000), () => system.restartTemporal());
+    for (let i = 0; await wait(i === 0 ? stream.between(15_000, 30_000) : stream.between(25_000, 50_000)); i++) {
+      const name = system.temporal.processes[i % system.temporal.processes.length] ?? 'temporal';
+      await down(
+        name === 'postgres' ? 'postgres-kill' : 'temporal-kill',
+        [name],
+        stream.between(2_000, 6_000),
+        backend,
+      );
     }
   };
   const d1Storms = async (stream: SeededRandom) => {
@@ -132,6 +152,7 @@ export function countFaults(injected: readonly InjectedFault[]): Record<FaultKin
     'all-workers-kill': 0,
     'webhook-kill': 0,
     'temporal-kill': 0,
+    'postgres-kill': 0,
     'd1-storm': 0,
     'd1-outage': 0,
   };

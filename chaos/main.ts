@@ -53,6 +53,7 @@ async function rollWorkers(system: ChaosSystem, options: ChaosOptions, signal: A
   for (const name of system.workers) {
     await delay(step, undefined, { signal }).catch(() => {});
     await system.rollWorker(name, projectRoot);
+    say(`  rolled ${name} to the current code`);
     rolled.push(name);
   }
   return rolled;
@@ -87,13 +88,15 @@ async function main(options: ChaosOptions): Promise<number> {
   let report: ChaosReport | undefined;
   try {
     say(
-      `Starting the system (Temporal dev server, codec server, D1 simulator, 2 webhooks, ${options.workers} workers)`,
+      `Starting the system (${options.stack ? 'PostgreSQL, the Temporal server' : 'the Temporal dev server'}, ` +
+        `the codec server, the D1 simulator, 2 webhooks, ${options.workers} workers)`,
     );
     system = await startChaosSystem({
       runDir,
       workers: options.workers,
       startedAt: Date.now(),
       seed: options.seed,
+      stack: options.stack,
       workerCodeRoot,
     });
     client = await CardOrdersClient.connect({ config: system.config });
@@ -168,6 +171,7 @@ async function main(options: ChaosOptions): Promise<number> {
         durationS: options.durationMs / 1000,
         deadlineS: options.deadlineMs / 1000,
         workers: options.workers,
+        stack: options.stack,
         ...(options.upgradeFrom && { upgradeFrom: options.upgradeFrom }),
       },
       runDir,
@@ -177,6 +181,7 @@ async function main(options: ChaosOptions): Promise<number> {
       wrongEnd: ends.filter((end) => !['OPEN', 'NEVER_PLACED', 'UNREADABLE', end.expected].includes(end.actual)),
       duplicates: findDuplicates(mix.orders, await simulator.orders()),
       resubmits: driven.resubmits,
+      askedAgain: driven.askedAgain,
       unanswered: driven.unanswered,
       wrongAnswers: driven.wrongAnswers,
       workflowTaskFailures: histories.workflowTaskFailures,

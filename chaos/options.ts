@@ -22,6 +22,7 @@ const chaosArgsSchema = z.strictObject({
   deadline: durationMs.optional(),
   workers: z.coerce.number().int().min(2).max(8).default(2),
   quick: z.boolean().default(false),
+  stack: z.boolean().default(false),
   keep: z.boolean().default(false),
   'upgrade-from': z.string().min(1).max(200).optional(),
 });
@@ -37,6 +38,8 @@ export interface ChaosOptions {
   deadlineMs: number;
   workers: number;
   quick: boolean;
+  /** Run on the production engine (PostgreSQL and the Temporal server, as `npm run stack`), killing both. */
+  stack: boolean;
   /** Leave the run folder (logs, histories, report) when the run passes; a failed run's folder is always kept. */
   keep: boolean;
   /** A git ref whose workers start the run, rolled one by one to the current code while orders run. */
@@ -51,6 +54,7 @@ export const chaosUsage = `Usage: npm run chaos -- [options]
   --deadline D       how long orders then have to reach their ends (default 6m; --quick 3m)
   --workers N        worker processes, 2 to 8 (default 2)
   --quick            a smaller mix and shorter phases (about 3 minutes)
+  --stack            run on PostgreSQL and the Temporal server (as npm run stack), killing both
   --keep             keep the run folder (logs, histories, report) after a passing run
   --upgrade-from REF start the workers from REF (a git worktree, installed by the suite) and roll
                      them to the current code one by one while orders run`;
@@ -73,6 +77,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
         deadline: { type: 'string' },
         workers: { type: 'string' },
         quick: { type: 'boolean' },
+        stack: { type: 'boolean' },
         keep: { type: 'boolean' },
         'upgrade-from': { type: 'string' },
       },
@@ -93,6 +98,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     deadlineMs: args.deadline ?? (args.quick ? 180_000 : 360_000),
     workers: args.workers,
     quick: args.quick,
+    stack: args.stack,
     keep: args.keep,
     upgradeFrom: args['upgrade-from'],
   };

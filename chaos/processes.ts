@@ -71,6 +71,11 @@ export class ChaosProcesses {
     return child;
   }
 
+  /** The PID of `name`'s current process. */
+  pid(name: string): number | undefined {
+    return this.#managed.get(name)?.child.pid;
+  }
+
   isRunning(name: string): boolean {
     const child = this.#managed.get(name)?.child;
     return child !== undefined && child.exitCode === null && child.signalCode === null;

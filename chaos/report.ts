@@ -12,7 +12,14 @@ import type { UnexpectedExit } from './processes.js';
 
 export interface ChaosReport {
   seed: number;
-  options: { orders: number; durationS: number; deadlineS: number; workers: number; upgradeFrom?: string };
+  options: {
+    orders: number;
+    durationS: number;
+    deadlineS: number;
+    workers: number;
+    stack: boolean;
+    upgradeFrom?: string;
+  };
   runDir: string;
   /** Seconds from the first order to the last check. */
   elapsedS: number;
@@ -22,6 +29,8 @@ export interface ChaosReport {
   wrongEnd: OrderEnd[];
   duplicates: DuplicateOrder[];
   resubmits: number;
+  /** Requests (cancel, change, re-ship) asked again, by the reason of the refusal before. */
+  askedAgain: Record<string, number>;
   unanswered: Unanswered[];
   wrongAnswers: WrongAnswer[];
   workflowTaskFailures: Record<string, number>;
@@ -80,7 +89,9 @@ export function formatReport(report: ChaosReport): string {
   lines.push(
     '',
     `lost ${report.lost.length}, wrong end ${report.wrongEnd.length}, duplicate D1 orders ${report.duplicates.length}, ` +
-      `re-submits ${report.resubmits} (wrong answers ${report.wrongAnswers.length}), unanswered ${report.unanswered.length}`,
+      `re-submits ${report.resubmits}, requests asked again ${Object.values(report.askedAgain).reduce((a, b) => a + b, 0)}, ` +
+      `wrong answers ${report.wrongAnswers.length}, ` +
+      `unanswered ${report.unanswered.length}`,
     `workflow task failures: ${taskFailures || 'none'}; nondeterminism ${report.nondeterminism.length}`,
     `histories replayed ${report.replay.replayed}, failed ${report.replay.failed.length}${report.replay.error ? ` (${report.replay.error})` : ''}; ` +
       `undecodable ${report.undecodable.length}; card data in clear ${report.cardData.length}; ` +

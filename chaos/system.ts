@@ -13,16 +13,13 @@ import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, projectRoot, type Config } from '../common/config.js';
-import { waitForTemporal } from '../common/temporal.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { waitForPoller } from '../scripts/lib/pollers.js';
 import { freePort } from '../scripts/lib/ports.js';
-import { resolveTemporalCli } from '../scripts/temporal-cli.js';
-import { devServerArgs } from '../scripts/temporal-server.js';
 import { ChaosProcesses } from './processes.js';
+import { startDevServerBackend, startStackBackend, type TemporalBackend } from './temporal-backend.js';
 
 /** The process names, as the fault plan and the report use them. */
-export const temporalProcess = 'temporal';
 export const workerProcess = (i: number) => `worker-${i + 1}`;
 export const webhookProcess = (i: number) => `webhook-${i + 1}`;
 const webhookReplicas = 2;
@@ -68,8 +65,8 @@ export interface ChaosSystem {
   prepareWorkerCode(codeRoot: string): Promise<void>;
   /** Stops worker `name` (SIGTERM) and starts it again from the code at `codeRoot`. */
   rollWorker(name: string, codeRoot: string): Promise<void>;
-  /** Starts the Temporal dev server again after a kill, and waits until it answers. */
-  restartTemporal(): Promise<void>;
+  /** What Temporal runs on, and its processes the fault plan kills. */
+  temporal: TemporalBackend;
   stop(): Promise<void>;
 }
 
@@ -100,12 +97,15 @@ export async function startChaosSystem({
   workers,
   startedAt,
   seed,
+  stack,
   workerCodeRoot = projectRoot,
 }: {
   runDir: string;
   workers: number;
   startedAt: number;
   seed: number;
+  /** The production engine (PostgreSQL and the Temporal server) instead of the dev server. */
+  stack: boolean;
   workerCodeRoot?: string;
 }): Promise<ChaosSystem> {
   const logsDir = path.join(runDir, 'logs');
@@ -119,6 +119,8 @@ export async function startChaosSystem({
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
+    // Where the Go-built Temporal binaries are cached.
+    ...(process.env.XDG_CACHE_HOME && { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME }),
     // The demo's relaxations (the simulator's public webhook credentials, a codec server without a token).
     DEMO_MODE: 'true',
     LOG_LEVEL: 'info',
@@ -136,16 +138,12 @@ export async function startChaosSystem({
     ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }),
     ...runTimings,
   };
-  const config = loadConfig(env);
   const processes = new ChaosProcesses(logsDir, startedAt);
-  const cli = await resolveTemporalCli(config, (message) => process.stderr.write(`${message}\n`));
-
-  const startTemporal = async () => {
-    processes.start(temporalProcess, cli, devServerArgs(config), env);
-    const connection = await waitForTemporal(config.temporal.address, 60_000);
-    await connection.close();
-  };
-  await startTemporal();
+  const temporal = stack
+    ? await startStackBackend(loadConfig(env), processes, path.join(runDir, 'stack'))
+    : await startDevServerBackend(loadConfig(env), processes);
+  Object.assign(env, temporal.env);
+  const config = loadConfig(env);
 
   processes.start('codec-server', process.execPath, nodeArgs(projectRoot, 'codec/main.ts'), env, projectRoot);
   const webhooks = webhookPorts.map((port, i) => {
@@ -212,11 +210,7 @@ export async function startChaosSystem({
       await processes.kill(name, 'SIGTERM');
       processes.restart(name, next);
     },
-    restartTemporal: async () => {
-      if (!processes.isRunning(temporalProcess)) processes.restart(temporalProcess);
-      const connection = await waitForTemporal(config.temporal.address, 60_000);
-      await connection.close();
-    },
+    temporal,
     stop: () => processes.stopAll(),
   };
 }

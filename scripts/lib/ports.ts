@@ -28,3 +28,17 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A run of `count` consecutive free ports below 32768 (the Temporal server's membership ports must be). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
+    try {
+      for (let port = base; port < base + count; port += 1) await assertPortFree('127.0.0.1', port, 'test');
+      return base;
+    } catch {
+      // taken: try another run
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports below 32768`);
+}

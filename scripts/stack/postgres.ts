@@ -184,12 +184,14 @@ export async function startPostgres(stack: StackConfig, supervisor: Spawner, say
     'max_connections=100',
   ]);
   supervisor.spawn('postgres', command, args);
-  await waitUntilReady(bin, port);
+  await waitForPostgres(port);
   await chmod(passwordFile, 0o600);
   return { host: '127.0.0.1', port, user: POSTGRES_USER, password };
 }
 
-async function waitUntilReady(bin: string, port: number, timeoutMs = 60_000): Promise<void> {
+/** Resolves once PostgreSQL accepts connections on `port` (pg_isready); rejects after `timeoutMs`. */
+export async function waitForPostgres(port: number, timeoutMs = 60_000): Promise<void> {
+  const bin = await postgresBinDir();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

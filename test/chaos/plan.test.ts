@@ -88,7 +88,7 @@ describe('chaos checks', () => {
   it('fails the run on any broken promise, naming it, and passes a clean one', () => {
     const clean: ChaosFindings = {
       seed: 1,
-      options: { orders: 20, durationS: 60, deadlineS: 60, workers: 2 },
+      options: { orders: 20, durationS: 60, deadlineS: 60, workers: 2, stack: false },
       runDir: '/tmp/x',
       elapsedS: 100,
       orders: {},
@@ -96,6 +96,7 @@ describe('chaos checks', () => {
       wrongEnd: [],
       duplicates: [],
       resubmits: 3,
+      askedAgain: {},
       unanswered: [],
       wrongAnswers: [],
       workflowTaskFailures: { UNHANDLED_COMMAND: 2 },
@@ -110,6 +111,7 @@ describe('chaos checks', () => {
         'all-workers-kill': 0,
         'webhook-kill': 0,
         'temporal-kill': 0,
+        'postgres-kill': 0,
         'd1-storm': 0,
         'd1-outage': 0,
       },
@@ -140,6 +142,7 @@ describe('chaos options', () => {
         deadlineMs: 360_000,
         workers: 2,
         quick: false,
+        stack: false,
         keep: false,
         upgradeFrom: undefined,
       },

@@ -33,7 +33,7 @@ import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
 import { ensureDemoKeys } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import type { OrderSummary } from '../../simulator/orders.js';
-import { assertPortFree, freePort } from '../../scripts/lib/ports.js';
+import { freePort, freePortRun } from '../../scripts/lib/ports.js';
 import { waitForPoller } from '../../scripts/lib/pollers.js';
 import { resolveStackBinaries, type StackBinaries } from '../../scripts/stack/binaries.js';
 import { loadStackConfig, TEMPORAL_INTERNAL_PORTS, type StackConfig } from '../../scripts/stack/config.js';
@@ -47,20 +47,6 @@ import { testAddress, testCard } from '../helpers/fixtures.js';
 import { signInThrough } from '../helpers/oidc-sign-in.js';
 import { eventually } from '../helpers/temporal.js';
 import { TestProcesses } from '../helpers/processes.js';
-
-/** A run of `count` consecutive free ports below 32768 (the Temporal server's membership ports must be). */
-async function freePortRun(count: number): Promise<number> {
-  for (let tries = 0; tries < 50; tries += 1) {
-    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
-    try {
-      for (let port = base; port < base + count; port += 1) await assertPortFree('127.0.0.1', port, 'test');
-      return base;
-    } catch {
-      // taken: try another run
-    }
-  }
-  throw new Error(`no ${count} consecutive free ports below 32768`);
-}
 
 /** The schema version before the newest in `versioned`, so that setting up from it is a real upgrade. */
 async function previousVersion(versioned: string): Promise<{ previous: string; newest: string }> {

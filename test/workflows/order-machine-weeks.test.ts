@@ -150,6 +150,23 @@ describe('order machine, behaviour weeks: D1 unreachable for longer than the ret
     assert.deepEqual(update.cancel.results[attempt - 1], { outcome: 'REJECTED', reason: 'D1_UNREACHABLE' });
   });
 
+  it('refuses a request D1 never answered as D1_UNREACHABLE, even when its last refusal carried a code (chaos seed 3)', () => {
+    const outage = { code: 'ERR_D1_UNAVAILABLE', d1ErrorCode: 'SERVICE_UNAVAILABLE', transient: true };
+    const update = submittedOrder();
+    const attempt = onCancelRequested(update, false, T0);
+    onCancelFailed(update, outage, T0 + HOUR);
+    assert.deepEqual(update.cancel.results[attempt - 1], { outcome: 'REJECTED', reason: 'D1_UNREACHABLE' });
+    // Runs from before behaviour 4 answer as they did; D1's final word is D1's code either way.
+    const older = submittedOrder(orderBehaviours.campaignRecords);
+    const olderAttempt = onCancelRequested(older, false, T0);
+    onCancelFailed(older, outage, T0 + HOUR);
+    assert.deepEqual(older.cancel.results[olderAttempt - 1], { outcome: 'REJECTED', reason: 'SERVICE_UNAVAILABLE' });
+    const refused = submittedOrder();
+    const refusal = onCancelRequested(refused, false, T0);
+    onCancelFailed(refused, { code: 'ERR_D1_BAD_REQUEST', d1ErrorCode: 'ORDER_NOT_CANCELABLE', transient: false }, T0);
+    assert.deepEqual(refused.cancel.results[refusal - 1], { outcome: 'REJECTED', reason: 'ORDER_NOT_CANCELABLE' });
+  });
+
   it('sends a cancel D1 may have received again under the same request identity, a later cancel under another', () => {
     const s = submittedOrder();
     onCancelRequested(s, true, T0);

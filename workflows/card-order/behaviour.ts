@@ -27,6 +27,12 @@ export const orderBehaviourMarkers = [
    * campaign's batch no longer decides it: its own call to D1 does.
    */
   'order-behaviour-3',
+  /**
+   * 4: an unanswered request is "ask again". A cancel, change or re-ship whose call to D1 never got through (503s,
+   * 429s, timeouts until ORDER_D1_RETRY_TIMEOUT) is refused as D1_UNREACHABLE, whatever code D1's last refusal
+   * carried (found by `npm run chaos`, seed 3: an outage answered SERVICE_UNAVAILABLE, which reads as final).
+   */
+  'order-behaviour-4',
 ] as const;
 
 /** The version a run settled before versioning existed: the behaviour of every run recorded before it. */
@@ -40,6 +46,8 @@ export const orderBehaviours = {
   weeks: 2,
   /** See the marker `order-behaviour-3`. */
   campaignRecords: 3,
+  /** See the marker `order-behaviour-4`. */
+  askAgain: 4,
 } as const satisfies Record<string, number>;
 export type OrderBehaviour = keyof typeof orderBehaviours;
 

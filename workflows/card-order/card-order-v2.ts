@@ -71,6 +71,7 @@ import {
   takeUndelivered,
 } from './issuer-outbox.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
+import { workflowClock } from './workflow-clock.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';
@@ -182,6 +183,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   if (!order?.issuerId || !order.cardId || !order.issuerRequestId || !input.timings) {
     throw ApplicationFailure.nonRetryable('The order input is incomplete', cardOrderFailureTypes.invalid);
   }
+  // Every decision reads this clock: never earlier than a timer the order saw fire (see workflow-clock.ts).
+  const clock = workflowClock();
   const s =
     input.carried ??
     newOrderMachine(
@@ -193,7 +196,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       },
       input.timings,
       input.publishEvents,
-      Date.now(),
+      clock.now(),
     );
   // Settled once per run, before any command: see behaviour.ts. Never lower than the run it continues.
   s.behaviour = Math.max(s.behaviour ?? FIRST_ORDER_BEHAVIOUR, settleOrderBehaviour());
@@ -216,22 +219,22 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   let workflowCancel: CancelledFailure | undefined;
 
   setHandler(d1NotificationSignal, ({ operations }) => {
-    onNotification(s, operations, Date.now());
+    onNotification(s, operations, clock.now());
     wake = true;
   });
   setHandler(campaignSubmissionSignal, (submission) => {
-    onCampaignSubmission(s, submission, Date.now());
+    onCampaignSubmission(s, submission, clock.now());
     wake = true;
   });
   setHandler(d1StatusReportSignal, ({ operations }) => {
-    onStatusReport(s, operations, Date.now());
+    onStatusReport(s, operations, clock.now());
     wake = true;
   });
   setHandler(orderStateQuery, () => orderView(s));
   setHandler(
     cancelOrderUpdate,
     async (): Promise<CancelResult> => {
-      const attempt = onCancelRequested(s, false, Date.now());
+      const attempt = onCancelRequested(s, false, clock.now());
       wake = true;
       await condition(() => s.cancel.results.length >= attempt);
       return s.cancel.results[attempt - 1] ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
@@ -246,7 +249,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   setHandler(
     changeOrderUpdate,
     async (request): Promise<ChangeResult> => {
-      const id = onChangeRequested(s, request, Date.now());
+      const id = onChangeRequested(s, request, clock.now());
       wake = true;
       await condition(() => s.change?.results[id] !== undefined);
       return s.change?.results[id] ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
@@ -261,7 +264,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   setHandler(
     reshipOrderUpdate,
     async ({ newDeliveryAddress }): Promise<ReshipResult> => {
-      const id = onReshipRequested(s, newDeliveryAddress, Date.now());
+      const id = onReshipRequested(s, newDeliveryAddress, clock.now());
       wake = true;
       await condition(() => reshipResult(s, id) !== undefined);
       return reshipResult(s, id) ?? { outcome: 'REJECTED', reason: 'UNKNOWN' };
@@ -276,20 +279,21 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   // A workflow cancel is the operator's cancel request: D1 is asked, and the run ends cancelled if D1 agrees.
   CancellationScope.current().cancelRequested.catch((err: unknown) => {
     workflowCancel = err instanceof CancelledFailure ? err : new CancelledFailure('The workflow was cancelled');
-    onCancelRequested(s, true, Date.now());
+    onCancelRequested(s, true, clock.now());
     wake = true;
   });
 
   let timer: { at: number; armedAt: number; scope: CancellationScope } | undefined;
   function armTimer(at: number): void {
-    if (timer && !shouldRearm(timer, at, Date.now())) return;
+    if (timer && !shouldRearm(timer, at, clock.now())) return;
     timer?.scope.cancel();
     const scope = new CancellationScope();
-    timer = { at, armedAt: Date.now(), scope };
+    timer = { at, armedAt: clock.now(), scope };
     scope
-      .run(() => sleep(Math.max(at - Date.now(), 1)))
+      .run(() => sleep(Math.max(at - clock.now(), 1)))
       .then(
         () => {
+          clock.reached(at);
           if (timer?.scope === scope) timer = undefined;
           wake = true;
         },
@@ -343,7 +347,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
 
   /** Posts the outbox's events, oldest first, one delivery at a time: the issuer gets them in order. */
   function deliverOutbox(): void {
-    if (publishing.size > 0 || !outboxDue(s.events, Date.now())) return;
+    if (publishing.size > 0 || !outboxDue(s.events, clock.now())) return;
     const ids = s.events.pending.map((event) => event.eventId);
     for (const id of ids) publishing.add(id);
     const { timeline: _timeline, ...snapshot } = orderView(s);
@@ -353,7 +357,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
         (err: unknown) => {
           const { code } = stepFailure(err);
           if (!s.events.outbox) log.warn('Issuer events not delivered; the order tries again later', { code });
-          onOutboxFailed(s.events, code, s.timings, Date.now());
+          onOutboxFailed(s.events, code, s.timings, clock.now());
         },
       )
       .finally(() => {
@@ -408,18 +412,18 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
           const deliveryAddress = currentDeliveryAddress(s);
           const current = deliveryAddress ? { ...order, shipment: { ...order.shipment, deliveryAddress } } : order;
           const { operationId } = await submitOrder({ order: current, issuerRequestId: step.issuerRequestId });
-          onSubmitted(s, operationId, Date.now());
+          onSubmitted(s, operationId, clock.now());
         } catch (err) {
-          onSubmitFailed(s, stepFailure(err), Date.now());
+          onSubmitFailed(s, stepFailure(err), clock.now());
         }
         return;
       case 'requestCancel':
         try {
           const { operationId } = await requestOrderCancel({ ...card, requestId: step.requestId });
-          onCancelSent(s, operationId, Date.now());
+          onCancelSent(s, operationId, clock.now());
         } catch (err) {
           const failure = stepFailure(err);
-          onCancelFailed(s, failure, Date.now());
+          onCancelFailed(s, failure, clock.now());
           if (s.cancel.byWorkflow && s.cancel.phase === 'IDLE') {
             // Not dropped silently: D1 refused the operator's cancel for good, and the order goes on.
             log.warn('D1 refused the workflow cancel; the order goes on', {
@@ -436,9 +440,9 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
             request: step.request,
             requestId: step.requestId,
           });
-          onChangeSent(s, operationId, Date.now());
+          onChangeSent(s, operationId, clock.now());
         } catch (err) {
-          onChangeFailed(s, stepFailure(err), Date.now());
+          onChangeFailed(s, stepFailure(err), clock.now());
         }
         return;
       case 'poll':
@@ -448,10 +452,10 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
             operationId: step.operationId,
             changeIds: step.changeIds,
           });
-          onPolled(s, operations, Date.now());
+          onPolled(s, operations, clock.now());
         } catch (err) {
           log.warn('D1 status poll failed; the order polls again later', { code: stepFailure(err).code });
-          onPollFailed(s, Date.now());
+          onPollFailed(s, clock.now());
         }
         return;
       case 'compensate':
@@ -461,9 +465,9 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
             issuerRequestIds: step.issuerRequestIds,
             requestId: step.requestId,
           });
-          onCompensated(s, cancelled, Date.now(), sent);
+          onCompensated(s, cancelled, clock.now(), sent);
         } catch (err) {
-          onCompensationFailed(s, stepFailure(err), Date.now());
+          onCompensationFailed(s, stepFailure(err), clock.now());
         }
         return;
     }
@@ -508,7 +512,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   return CancellationScope.nonCancellable(async () => {
     for (;;) {
       wake = false;
-      const step = decide(s, Date.now());
+      const step = decide(s, clock.now());
       reflect();
       reportToCampaign();
       if (step.kind === 'finish') return finish();

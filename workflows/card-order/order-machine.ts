@@ -697,6 +697,7 @@ export function onCancelFailed(s: OrderMachineState, failure: StepFailure, now: 
 /** The reason a request's caller hears: D1's code, ours, or (behaviour `weeks`) that D1 did not answer. */
 function failureReason(s: OrderMachineState, failure: StepFailure, fallback: string): string {
   const unanswered = failure.transient && behaves(s, 'weeks') ? 'D1_UNREACHABLE' : undefined;
+  if (unanswered && behaves(s, 'askAgain')) return unanswered;
   return failure.d1ErrorCode ?? unanswered ?? failure.code ?? fallback;
 }
 
