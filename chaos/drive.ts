@@ -97,17 +97,26 @@ export class Driver {
   /** `call`, retried every second through transient failures; undefined (and reported) when it never answered. */
   async #answer<T>(kind: Unanswered['kind'], what: string, call: () => Promise<T>): Promise<T | undefined> {
     const deadline = Date.now() + ANSWER_DEADLINE_MS;
-    let lastError: unknown;
+    // A call that hangs (an update to a wedged order) is given up at the deadline, or when the run stops.
+    const givenUp = AbortSignal.any([this.stopped, AbortSignal.timeout(ANSWER_DEADLINE_MS)]);
+    const unanswered = new Promise<{ gaveUp: true }>((resolve) => {
+      if (givenUp.aborted) resolve({ gaveUp: true });
+      givenUp.addEventListener('abort', () => resolve({ gaveUp: true }), { once: true });
+    });
+    let lastError: unknown = 'no answer before the deadline';
     while (Date.now() < deadline && !this.stopped.aborted) {
-      try {
-        return await call();
-      } catch (err) {
-        if (isPermanent(err)) {
-          this.wrongAnswers.push({ what, answer: describe(err) });
-          return undefined;
-        }
-        lastError = err;
+      const attempt = call().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      const outcome = await Promise.race([attempt, unanswered]);
+      if ('gaveUp' in outcome) break;
+      if (!('error' in outcome)) return outcome.value;
+      if (isPermanent(outcome.error)) {
+        this.wrongAnswers.push({ what, answer: describe(outcome.error) });
+        return undefined;
       }
+      lastError = outcome.error;
       await delay(1_000);
     }
     this.unanswered.push({ kind, what, lastError: describe(lastError) });

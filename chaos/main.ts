@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { CardOrdersClient } from '../client/card-orders-client.js';
 import { projectRoot } from '../common/config.js';
 import { isCardOrderError } from '../common/errors.js';
+import { cardOrderWorkflowId } from '../orders/schema.js';
 import { Driver } from './drive.js';
 import { countFaults, injectFaults } from './faults.js';
 import {
@@ -60,13 +61,20 @@ async function rollWorkers(system: ChaosSystem, options: ChaosOptions, signal: A
 }
 
 /** Waits until every order's workflow closed, or `deadline` passed. */
-async function untilAllClosed(client: CardOrdersClient, ids: readonly string[], deadline: number): Promise<void> {
+async function untilAllClosed(
+  client: CardOrdersClient,
+  issuerId: string,
+  ids: readonly string[],
+  deadline: number,
+): Promise<void> {
   let open = [...ids];
   while (open.length > 0 && Date.now() < deadline) {
     const still: string[] = [];
     for (const id of open) {
-      const reading = await client.getOrder(id).catch(() => undefined);
-      if (!reading || reading.execution === 'RUNNING') still.push(id);
+      // A describe, not a query: whether its workflow closed is all this needs.
+      const handle = client.temporal.workflow.getHandle(cardOrderWorkflowId(issuerId, id));
+      const description = await handle.describe().catch(() => undefined);
+      if (!description || description.status.name === 'RUNNING') still.push(id);
     }
     open = still;
     if (open.length > 0) {
@@ -137,6 +145,7 @@ async function main(options: ChaosOptions): Promise<number> {
     say(`Faults stopped (${injected.length} injected); waiting for every order to reach its end`);
     await untilAllClosed(
       client,
+      system.config.d1.issuerId,
       mix.orders.map((order) => order.issuerRequestId),
       deadline,
     );

@@ -102,7 +102,7 @@ import {
   type FailedIssuerEvents,
   type IssuerEventsRedelivery,
 } from './issuer-events-dead-letter.js';
-import { queryThroughFailover } from './query-through-failover.js';
+import { PENDING_TASK_WAIT_MS, quietForQuery, queryThroughFailover } from './query-through-failover.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -200,10 +200,16 @@ export interface CardOrdersClientOptions {
   config: Config;
   /** An open connection to share; the client makes (and closes) its own when absent. */
   connection?: Connection;
+  /**
+   * How long `getOrder` waits for a running order's waiting workflow task to be taken before it answers from the
+   * order's search attributes instead of a query (see `quietForQuery`). @default 10 s
+   */
+  pendingTaskWaitMs?: number;
 }
 
 export class CardOrdersClient {
   private store: CampaignPageStore | undefined;
+  private pendingTaskWaitMs = PENDING_TASK_WAIT_MS;
 
   private constructor(
     readonly temporal: Client,
@@ -216,7 +222,7 @@ export class CardOrdersClient {
   ) {}
 
   /** Connects to Temporal with the codec and loads D1's encryption key and the program catalog. */
-  static async connect({ config, connection }: CardOrdersClientOptions): Promise<CardOrdersClient> {
+  static async connect({ config, connection, pendingTaskWaitMs }: CardOrdersClientOptions): Promise<CardOrdersClient> {
     const [encryptionKey, catalog, fingerprintKey, dataConverter] = await Promise.all([
       loadEncryptionKey(config.d1.encryptionKey),
       loadProgramCatalog(config.programCatalogFile),
@@ -226,7 +232,9 @@ export class CardOrdersClient {
     const conn = connection ?? (await Connection.connect(temporalConnectionOptions(config.temporal)));
     const temporal = new Client({ connection: conn, namespace: config.temporal.namespace, dataConverter });
     const codecs = dataConverter.payloadCodecs ?? [];
-    return new CardOrdersClient(temporal, config, encryptionKey, catalog, fingerprintKey, codecs, !connection);
+    const client = new CardOrdersClient(temporal, config, encryptionKey, catalog, fingerprintKey, codecs, !connection);
+    if (pendingTaskWaitMs !== undefined) client.pendingTaskWaitMs = pendingTaskWaitMs;
+    return client;
   }
 
   /**
@@ -303,6 +311,10 @@ export class CardOrdersClient {
         if (details?.state) return read(details.state, 'failure');
       }
       return viaQuery();
+    }
+    // A running order is queried only once no task of it waits; else its indexed status and stage are what we say.
+    if (!(await quietForQuery(handle, description, { waitMs: this.pendingTaskWaitMs }))) {
+      return read(summaryOf(await handle.describe(), issuerId, issuerRequestId), 'searchAttributes');
     }
     return viaQuery();
   }

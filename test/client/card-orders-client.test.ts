@@ -177,6 +177,30 @@ describe('card-orders client library (real dev server and simulator)', () => {
     });
   });
 
+  describe('getOrder on a running order whose workflow task waits for a worker', () => {
+    // A query then would reach a worker as a legacy query, which may wedge the order (chaos seed 3, --stack).
+    it('answers from its search attributes without a query, once the wait is over', noHang, async () => {
+      const order = stack.newOrder();
+      await stack.client.orderCard(order); // no worker runs: its first task waits
+      const client = await CardOrdersClient.connect({
+        config: stack.config,
+        connection: stack.env.connection,
+        pendingTaskWaitMs: 300,
+      });
+      const state = await client.getOrder(order.issuerRequestId);
+      assert.deepEqual([state.status, state.execution, state.source], ['SUBMITTING', 'RUNNING', 'searchAttributes']);
+      assert.equal(state.cardId, order.cardId);
+      // Once a worker took the task, the order is queried again.
+      await stack.withWorker(async () => {
+        const queried = await eventually(async () => {
+          const reading = await client.getOrder(order.issuerRequestId);
+          return reading.source === 'query' ? reading : undefined;
+        });
+        assert.equal(queried.issuerRequestId, order.issuerRequestId);
+      });
+    });
+  });
+
   describe('getOrder on closed orders, with no worker running', () => {
     it('reads a shipped order from its result', noHang, async () => {
       const order = stack.newOrder();
