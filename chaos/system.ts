@@ -207,7 +207,9 @@ export async function startChaosSystem({
     rollWorker: async (name, codeRoot) => {
       const next = await workerStart(codeRoot);
       // As a deploy does: the old process is asked to stop (it finishes its tasks), then the new one starts.
-      await processes.kill(name, 'SIGTERM');
+      // The fault plan may start the old one again meanwhile (it killed it first): stopped again, then replaced.
+      do await processes.kill(name, 'SIGTERM');
+      while (processes.isRunning(name));
       processes.restart(name, next);
     },
     temporal,
