@@ -209,13 +209,13 @@ export class Driver {
     wanted: string,
   ): Promise<boolean> {
     const what = `${action} ${order.issuerRequestId}`;
-    const deadline = Date.now() + ANSWER_DEADLINE_MS;
+    // Asked again until the run's deadline: an outage and a slow machine together may last longer than one call's.
     for (let attempt = 1; ; attempt++) {
       const result = await this.#answer('update', what, () => send(`${order.issuerRequestId}.${action}${attempt}`));
       if (!result) return false;
       if (result.outcome === wanted) return true;
       const reason = result.reason ?? '';
-      if (!askAgainReasons.has(reason) || Date.now() > deadline || this.stopped.aborted) {
+      if (!askAgainReasons.has(reason) || this.stopped.aborted) {
         this.wrongAnswers.push({ what, answer: `${result.outcome} ${reason}`.trim() });
         return false;
       }
