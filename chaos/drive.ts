@@ -20,6 +20,7 @@ import {
 } from '../common/errors.js';
 import { correctedAddress, type OrderMix, type PlannedOrder } from './mix.js';
 import type { SimulatorControl } from './simulator-control.js';
+import type { ChangeRequest } from '../workflows/definitions.js';
 
 /** A call that got no answer within its deadline, through every retry. */
 export interface Unanswered {
@@ -157,31 +158,25 @@ export class Driver {
         return;
       }
       case 'accelerated':
+      case 'redirected': {
+        // Held in production until the change is answered, then let go to ship.
+        const change: ChangeRequest =
+          order.scenario === 'accelerated'
+            ? { type: 'ACCELERATE' }
+            : { type: 'REDIRECT', newDeliveryAddress: correctedAddress };
         await this.simulator.untilInProduction(order.cardId, this.stopped);
         try {
           await this.#request(
             order,
-            'accelerate',
-            (requestId) => this.client.accelerateOrder(id, { requestId }),
+            change.type.toLowerCase(),
+            (requestId) => this.client.changeOrder(id, change, { requestId }),
             'ACCEPTED',
           );
         } finally {
           await this.simulator.release(order.cardId);
         }
         return;
-      case 'redirected':
-        await this.simulator.untilInProduction(order.cardId, this.stopped);
-        try {
-          await this.#request(
-            order,
-            'redirect',
-            (requestId) => this.client.redirectOrder(id, correctedAddress, { requestId }),
-            'ACCEPTED',
-          );
-        } finally {
-          await this.simulator.release(order.cardId);
-        }
-        return;
+      }
       case 'returned-reshipped':
         if (!(await this.#untilStatus(id, 'RETURNED'))) return;
         await this.#request(

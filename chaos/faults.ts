@@ -13,8 +13,17 @@ import type { SeededRandom } from './random.js';
 import type { SimulatorControl, Storm } from './simulator-control.js';
 import type { ChaosSystem } from './system.js';
 
-export type FaultKind =
-  'worker-kill' | 'all-workers-kill' | 'webhook-kill' | 'temporal-kill' | 'postgres-kill' | 'd1-storm' | 'd1-outage';
+/** The kinds of fault the plan injects, in the report's order. */
+export const faultKinds = [
+  'worker-kill',
+  'all-workers-kill',
+  'webhook-kill',
+  'temporal-kill',
+  'postgres-kill',
+  'd1-storm',
+  'd1-outage',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
 
 export interface InjectedFault {
   kind: FaultKind;
@@ -147,15 +156,7 @@ export async function injectFaults(options: FaultPlanOptions): Promise<InjectedF
 
 /** Faults injected, by kind. */
 export function countFaults(injected: readonly InjectedFault[]): Record<FaultKind, number> {
-  const counts: Record<FaultKind, number> = {
-    'worker-kill': 0,
-    'all-workers-kill': 0,
-    'webhook-kill': 0,
-    'temporal-kill': 0,
-    'postgres-kill': 0,
-    'd1-storm': 0,
-    'd1-outage': 0,
-  };
+  const counts = Object.fromEntries(faultKinds.map((kind) => [kind, 0])) as Record<FaultKind, number>;
   for (const fault of injected) counts[fault.kind] += 1;
   return counts;
 }

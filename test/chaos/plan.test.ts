@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { countFaults } from '../../chaos/faults.js';
 import { expectedD1Orders, planMix, scenarios } from '../../chaos/mix.js';
 import { parseChaosOptions } from '../../chaos/options.js';
 import { SeededRandom } from '../../chaos/random.js';
@@ -106,15 +107,7 @@ describe('chaos checks', () => {
       cardData: [],
       unexpectedExits: [],
       d1Calls: { orderRequests: 1, batchRequests: 0, batchCards: 0 },
-      faults: {
-        'worker-kill': 1,
-        'all-workers-kill': 0,
-        'webhook-kill': 0,
-        'temporal-kill': 0,
-        'postgres-kill': 0,
-        'd1-storm': 0,
-        'd1-outage': 0,
-      },
+      faults: countFaults([{ kind: 'worker-kill', target: 'worker-1', atS: 5, forS: 1 }]),
       injected: [],
     };
     assert.deepEqual(judge(clean).failing, []);
