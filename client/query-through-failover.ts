@@ -9,7 +9,14 @@
  * @module
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { QueryNotRegisteredError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  QueryNotRegisteredError,
+  ServiceError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 
 /** A query the worker failed while replaying the workflow to answer it. */
 function failedInReplay(err: unknown): boolean {
@@ -51,5 +58,30 @@ export async function quietForQuery(
     if (!current.raw.pendingWorkflowTask) return true;
     if (Date.now() >= deadline) return false;
     await delay(everyMs);
+  }
+}
+
+/** How long a query to a running workflow may wait for a worker to take it. */
+export const QUERY_WAIT_MS = 3_000;
+
+/**
+ * The query's answer, or undefined when no worker took it within `waitMs`. A query sent while the workflow is quiet
+ * goes to a worker as a legacy query, and waits for one while the workflow's last worker is dead (about 10 s on that
+ * worker's sticky queue, then any worker's). Events that come meanwhile (a signal, a timer) are in the history the
+ * worker gets with it: sdk-core 1.24 runs the workflow's code for them to answer, and sends the commands that made
+ * with the workflow's next task, ahead of an update that task carries; the replay accepts the update first, and the
+ * workflow wedges with TMPRL1100 (`test/workflows/late-legacy-query.test.ts`; `npm run chaos`, seed 11). Given up at
+ * its deadline, the query leaves the server's queue and no worker ever takes it.
+ */
+export async function queryWithin<R>(
+  client: Client,
+  waitMs: number,
+  query: () => Promise<R>,
+): Promise<{ answer: R } | undefined> {
+  try {
+    return { answer: await client.withDeadline(Date.now() + waitMs, query) };
+  } catch (err) {
+    if (isGrpcDeadlineError(err) || (err instanceof ServiceError && isGrpcDeadlineError(err.cause))) return undefined;
+    throw err;
   }
 }

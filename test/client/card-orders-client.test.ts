@@ -201,6 +201,43 @@ describe('card-orders client library (real dev server and simulator)', () => {
     });
   });
 
+  describe('a redirect reads the order without a query (chaos seed 11)', () => {
+    // A query to an order whose worker died reaches a later worker with the events that came meanwhile, and the
+    // update sent next then wedges the order (test/workflows/late-legacy-query.test.ts).
+    it(
+      "checks the new address against the order's program from its first event, no worker needed",
+      noHang,
+      async () => {
+        const order = stack.newOrder();
+        await stack.client.orderCard(order); // no worker runs
+        let queries = 0;
+        const countQueries: Interceptor = (options, nextCall) => {
+          if (options.method_definition.path.endsWith('/QueryWorkflow')) queries += 1;
+          return new InterceptingCall(nextCall(options));
+        };
+        const connection = await Connection.connect({
+          address: stack.config.temporal.address,
+          interceptors: [countQueries],
+        });
+        const client = await CardOrdersClient.connect({ config: stack.config, connection });
+        try {
+          const elsewhere = { ...order.shipment.deliveryAddress, countryCode: 'FR' };
+          await assert.rejects(client.redirectOrder(order.issuerRequestId, elsewhere), (err: unknown) => {
+            assert.ok(err instanceof OrderValidationError, String(err));
+            assert.deepEqual(
+              err.issues.map((issue) => issue.field),
+              ['newDeliveryAddress.countryCode'],
+            );
+            return true;
+          });
+        } finally {
+          await connection.close();
+        }
+        assert.equal(queries, 0);
+      },
+    );
+  });
+
   describe('getOrder on closed orders, with no worker running', () => {
     it('reads a shipped order from its result', noHang, async () => {
       const order = stack.newOrder();
