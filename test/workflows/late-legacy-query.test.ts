@@ -54,7 +54,9 @@ describe('a query that waits for a worker while events come, then an update', ()
         bundlePath: bundleFile.bundlePath,
         stickyQueueScheduleToStartTimeoutMs: 3_000,
       });
-    const seen = (type: number) => (event: proto.temporal.api.history.v1.IHistoryEvent) => event.eventType === type;
+    const seen =
+      (type: proto.temporal.api.enums.v1.EventType) => (event: proto.temporal.api.history.v1.IHistoryEvent) =>
+        event.eventType === type;
     try {
       const first = await worker();
       await waitForHistoryEvent(env.client, workflowId, seen(EventType.EVENT_TYPE_TIMER_STARTED));
