@@ -14,6 +14,7 @@ import {
   type ReconcileDisagreement,
 } from '../workflows/definitions.js';
 import { emptyCounts } from '../workflows/reconcile-progress.js';
+import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
 import { withHeartbeat } from './heartbeat.js';
 import { RECONCILE_UNAVAILABLE, type OpenOrder } from './list-open-orders.js';
 
@@ -90,7 +91,8 @@ async function reconcileOne(temporal: Client, d1: D1Client, order: OpenOrder, si
   const handle = temporal.workflow.getHandle(order.workflowId);
   let state: OrderState;
   try {
-    state = await handle.query(orderStateQuery);
+    // Bounded as the client's reads are: a query left to wait for a later worker could wedge the order.
+    state = await queryAnswer(handle, QUERY_WAIT_MS, (h) => h.query(orderStateQuery));
   } catch (err) {
     log.warn('reconciliation: the order did not answer its state query', {
       workflowId: order.workflowId,

@@ -110,7 +110,7 @@ import {
   queryThroughFailover,
   queryWithin,
   quietForQuery,
-} from './query-through-failover.js';
+} from '../common/query-through-failover.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 
@@ -748,7 +748,7 @@ export class CardOrdersClient {
     const workflowId = cardOrderWorkflowId(issuerId, issuerRequestId);
     const placed = await placedInput(this.temporal, this.config.temporal.namespace, this.codecs, workflowId).catch(
       (err: unknown) => {
-        if (isGrpcServiceError(err) && Number(err.code) === grpcStatus.NOT_FOUND)
+        if (isGrpcServiceError(err) && Number(err.code) === Number(grpcStatus.NOT_FOUND))
           throw new OrderNotFoundError(issuerId, issuerRequestId, { cause: err });
         throw err;
       },

@@ -12,6 +12,7 @@ import {
   CliUsageError,
   isCardOrderError,
   OrderValidationError,
+  QueryUnansweredError,
   type CampaignAlreadyRanError,
   type CampaignConflictError,
   type CampaignFileError,
@@ -102,7 +103,8 @@ Options:
 Exit codes: 0 done, 1 failed (the order failed, a cancel was refused, no such order: ORDER_NOT_FOUND, a redelivery
 found no order: NO_ORDER, or no record: UNMATCHED_NOT_FOUND; issuer events still undelivered: REMAINING, or none
 kept: ISSUER_EVENTS_NOT_FOUND; a watched campaign ended CANCELLED or FAILED, a campaign pause, resume or cancel was
-refused, no such campaign: CAMPAIGN_NOT_FOUND; a history did not replay), 2 invalid input (ERR_ORDER_INVALID,
+refused, no such campaign: CAMPAIGN_NOT_FOUND; a history did not replay; no worker answered a read in time:
+ERR_QUERY_UNANSWERED, ask again), 2 invalid input (ERR_ORDER_INVALID,
 ERR_CONFIG_INVALID, a campaign file with bad lines: ERR_CAMPAIGN_FILE_INVALID, naming each line and field; replay: a
 file that is not a history or that the key ring cannot decode: ERR_REPLAY_INPUT, naming each file, or an unreadable
 key ring: ERR_CODEC_KEY) or a wrong call (ERR_USAGE), 3 the issuerRequestId is already used by a different order (ORDER_CONFLICT,
@@ -567,7 +569,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             const tty = !values.json && (io.isTTY ?? process.stdout.isTTY === true);
             let last: string | undefined;
             for (;;) {
-              const status = await campaigns.getCampaign(id, issuerId);
+              let status: CampaignStatus;
+              try {
+                status = await campaigns.getCampaign(id, issuerId);
+              } catch (err) {
+                // A worker that just died: the next look asks again.
+                if (!(err instanceof QueryUnansweredError)) throw err;
+                await delay(everyMs);
+                continue;
+              }
               const line = campaignProgress(status);
               if (line !== last) {
                 // On a terminal the line is redrawn in place (up one line, cleared); elsewhere one line per change.

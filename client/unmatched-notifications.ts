@@ -17,6 +17,7 @@ import {
 } from '../workflows/definitions.js';
 import { issuerIdKey } from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
+import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
 
 /** One card's record, as `listUnmatched` sums it up: identifiers, counts and states, no notification bodies. */
 export interface UnmatchedRecord {
@@ -80,7 +81,9 @@ export async function listUnmatched(
   for await (const execution of temporal.workflow.list({ query, pageSize: limit })) {
     let kept: UnmatchedNotification[];
     try {
-      kept = await temporal.workflow.getHandle(execution.workflowId).query(unmatchedNotificationsQuery);
+      kept = await queryAnswer(temporal.workflow.getHandle(execution.workflowId), QUERY_WAIT_MS, (handle) =>
+        handle.query(unmatchedNotificationsQuery),
+      );
     } catch (err) {
       // Ended between the listing and the query: nothing kept any more.
       if (err instanceof WorkflowNotFoundError) continue;
@@ -122,7 +125,8 @@ export async function redeliverUnmatched(
   let kept: UnmatchedNotification[];
   try {
     if ((await handle.describe()).status.name !== 'RUNNING') throw notFound();
-    kept = await handle.query(unmatchedNotificationsQuery);
+    // Bounded: the release update sent next must not meet a query that waited for a later worker.
+    kept = await queryAnswer(handle, QUERY_WAIT_MS, (h) => h.query(unmatchedNotificationsQuery));
   } catch (err) {
     throw err instanceof WorkflowNotFoundError ? notFound(err) : err;
   }

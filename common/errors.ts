@@ -24,6 +24,7 @@ export type CardOrderErrorCode =
   | 'ERR_CONFIG_INVALID'
   | 'ERR_TEMPORAL_CLI_NOT_FOUND'
   | 'ERR_TEMPORAL_UNAVAILABLE'
+  | 'ERR_QUERY_UNANSWERED'
   | 'ERR_PORT_IN_USE'
   | 'ERR_KEY_INVALID'
   | 'ERR_CODEC_KEY'
@@ -98,6 +99,22 @@ export class TemporalUnavailableError extends CardOrderError {
     options?: { cause?: unknown },
   ) {
     super(`Temporal is not reachable at ${address}`, options);
+  }
+}
+
+/**
+ * Thrown when no worker answered a query of a running workflow in time: its worker may have just died. Ask again;
+ * a query left to wait for a later worker could wedge the workflow (`common/query-through-failover.ts`).
+ */
+export class QueryUnansweredError extends CardOrderError {
+  readonly code = 'ERR_QUERY_UNANSWERED' as const;
+  override readonly retryable = true;
+
+  constructor(
+    readonly workflowId: string,
+    readonly waitMs: number,
+  ) {
+    super(`No worker answered the query of ${workflowId} within ${waitMs} ms; ask again`);
   }
 }
 

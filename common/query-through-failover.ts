@@ -12,11 +12,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   isGrpcDeadlineError,
   QueryNotRegisteredError,
-  ServiceError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { QueryUnansweredError } from './errors.js';
 
 /** A query the worker failed while replaying the workflow to answer it. */
 function failedInReplay(err: unknown): boolean {
@@ -74,14 +74,26 @@ export const QUERY_WAIT_MS = 3_000;
  * its deadline, the query leaves the server's queue and no worker ever takes it.
  */
 export async function queryWithin<R>(
-  client: Client,
+  client: Pick<Client, 'withDeadline'>,
   waitMs: number,
   query: () => Promise<R>,
 ): Promise<{ answer: R } | undefined> {
   try {
     return { answer: await client.withDeadline(Date.now() + waitMs, query) };
   } catch (err) {
-    if (isGrpcDeadlineError(err) || (err instanceof ServiceError && isGrpcDeadlineError(err.cause))) return undefined;
+    // The client's ServiceError carries the gRPC deadline error as its cause; this looks down the causes.
+    if (isGrpcDeadlineError(err)) return undefined;
     throw err;
   }
+}
+
+/** The query's answer; {@link QueryUnansweredError} when no worker took it within `waitMs` (see {@link queryWithin}). */
+export async function queryAnswer<R>(
+  handle: WorkflowHandle,
+  waitMs: number,
+  query: (handle: WorkflowHandle) => Promise<R>,
+): Promise<R> {
+  const queried = await queryWithin(handle.client, waitMs, () => queryThroughFailover(() => query(handle)));
+  if (!queried) throw new QueryUnansweredError(handle.workflowId, waitMs);
+  return queried.answer;
 }

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
+import { QueryUnansweredError } from '../../common/errors.js';
+import { queryAnswer, queryThroughFailover } from '../../common/query-through-failover.js';
+
+/** What the client gets when a worker failed a legacy query while replaying (the failover race). */
+const replayFailure = () =>
+  new QueryNotRegisteredError(
+    '[TMPRL1100] Nondeterminism error: No command scheduled for event HistoryEvent(id: 38, ActivityTaskScheduled)',
+    3,
+  );
+
+describe('queries through a worker failover', () => {
+  it('answers once a query failed in replay goes through on a later try', async () => {
+    let calls = 0;
+    const answer = await queryThroughFailover(
+      () => {
+        calls += 1;
+        return calls === 1 ? Promise.reject(replayFailure()) : Promise.resolve('RUNNING');
+      },
+      { delayMs: 0 },
+    );
+    assert.deepEqual([answer, calls], ['RUNNING', 2]);
+  });
+
+  it('throws a replay failure that persists, after a bounded number of tries', async () => {
+    let calls = 0;
+    await assert.rejects(
+      queryThroughFailover(
+        () => {
+          calls += 1;
+          return Promise.reject(replayFailure());
+        },
+        { attempts: 3, delayMs: 0 },
+      ),
+      QueryNotRegisteredError,
+    );
+    assert.equal(calls, 3);
+  });
+
+  it('throws any other failure at once', async () => {
+    let calls = 0;
+    const notRegistered = new QueryNotRegisteredError('Unknown query type: orderState', 3);
+    await assert.rejects(
+      queryThroughFailover(
+        () => {
+          calls += 1;
+          return Promise.reject(notRegistered);
+        },
+        { delayMs: 0 },
+      ),
+      (err) => err === notRegistered,
+    );
+    assert.equal(calls, 1);
+  });
+});
+
+describe('a query bounded by its wait (queryAnswer)', () => {
+  /** A handle whose queries meet `outcome`; the deadline it is given is recorded. */
+  function handleMeeting(outcome: () => Promise<string>) {
+    const deadlines: number[] = [];
+    const client = {
+      withDeadline: <R>(deadline: number | Date, fn: () => Promise<R>) => {
+        deadlines.push(Number(deadline));
+        return fn();
+      },
+    };
+    const handle = { workflowId: 'campaign:ISSUER0001:c1', client, query: outcome } as unknown as WorkflowHandle;
+    return { handle, deadlines };
+  }
+
+  it('answers within the wait, under a deadline that far ahead', async () => {
+    const { handle, deadlines } = handleMeeting(() => Promise.resolve('RUNNING'));
+    const before = Date.now();
+    assert.equal(await queryAnswer(handle, 3_000, (h) => h.query('state')), 'RUNNING');
+    assert.ok(deadlines.length === 1 && deadlines[0]! >= before + 3_000 && deadlines[0]! <= Date.now() + 3_000);
+  });
+
+  it('throws ERR_QUERY_UNANSWERED, retryable, when the deadline passed with no worker answering', async () => {
+    const deadlineExceeded = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+      code: 4,
+      details: 'Deadline exceeded',
+      metadata: {},
+    });
+    const { handle } = handleMeeting(() =>
+      Promise.reject(new Error('Failed to query Workflow', { cause: deadlineExceeded })),
+    );
+    await assert.rejects(
+      queryAnswer(handle, 3_000, (h) => h.query('state')),
+      (err: unknown) => {
+        assert.ok(err instanceof QueryUnansweredError);
+        assert.deepEqual(
+          [err.code, err.retryable, err.workflowId],
+          ['ERR_QUERY_UNANSWERED', true, 'campaign:ISSUER0001:c1'],
+        );
+        return true;
+      },
+    );
+  });
+
+  it('passes any other failure on', async () => {
+    const { handle } = handleMeeting(() => Promise.reject(new Error('PERMISSION_DENIED')));
+    await assert.rejects(
+      queryAnswer(handle, 3_000, (h) => h.query('state')),
+      /PERMISSION_DENIED/,
+    );
+  });
+});
