@@ -738,11 +738,11 @@ export class CardOrdersClient {
     if (this.ownsConnection) await this.temporal.connection.close();
   }
 
-  /** Refuses an address outside the order's program's destination countries. */
   /**
-   * Read from the order's first event, not by a query: a query to an order whose worker just died waits for another
-   * worker, and sdk-core 1.24 then runs the order's code for the events that came meanwhile and sends what it made
-   * ahead of this very update, an order its replay does not make; the order wedges (`npm run chaos`, seed 11).
+   * Refuses an address outside the order's program's destination countries. The program is read from the order's
+   * first event, not by a query: a query to an order whose worker just died waits for another worker, and sdk-core
+   * 1.24 then runs the order's code for the events that came meanwhile and sends what it made ahead of this very
+   * update, an order its replay does not make; the order wedges (`npm run chaos`, seed 11).
    */
   private async checkDestination(issuerId: string, issuerRequestId: string, address: Address): Promise<void> {
     const workflowId = cardOrderWorkflowId(issuerId, issuerRequestId);

@@ -1,10 +1,12 @@
 /**
- * A workflow query that rides out a worker's failover. When the worker that last ran a workflow dies, the server
- * first tries the query on that worker's sticky queue (about 10 s), then gives it to another worker as a legacy
- * query, while the workflow's own pending task goes to that worker too; sdk-core may then fail the query with a
- * nondeterminism error (TMPRL1100) although the workflow itself goes on unharmed (our crash test met it once: the
- * query failed, the campaign completed). Such a failure is tried again a bounded number of times; one that persists
- * is real and is thrown.
+ * Reads of running workflows by query, made safe for worker failovers.
+ *
+ * - {@link queryWithin} / {@link queryAnswer}: a query gets a few seconds, then is given up, so it never waits for a
+ *   later worker (which, with events that came meanwhile, can wedge the workflow's next update: see queryWithin).
+ * - {@link quietForQuery}: a workflow whose task waits for a worker is not queried at all.
+ * - {@link queryThroughFailover}: a query the worker failed in replay while taking over (TMPRL1100 on the query
+ *   only; the workflow goes on unharmed, as our crash test met once) is tried again a bounded number of times; one
+ *   that persists is real and is thrown.
  *
  * @module
  */
