@@ -14,7 +14,7 @@ import {
   type ReconcileDisagreement,
 } from '../workflows/definitions.js';
 import { emptyCounts } from '../workflows/reconcile-progress.js';
-import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../common/query-through-failover.js';
 import { withHeartbeat } from './heartbeat.js';
 import { RECONCILE_UNAVAILABLE, type OpenOrder } from './list-open-orders.js';
 
@@ -92,7 +92,7 @@ async function reconcileOne(temporal: Client, d1: D1Client, order: OpenOrder, si
   let state: OrderState;
   try {
     // Bounded as the client's reads are: a query left to wait for a later worker could wedge the order.
-    state = await queryAnswer(handle, QUERY_WAIT_MS, (h) => h.query(orderStateQuery));
+    state = await queryAnswer(handle, (h) => h.query(orderStateQuery));
   } catch (err) {
     log.warn('reconciliation: the order did not answer its state query', {
       workflowId: order.workflowId,

@@ -46,7 +46,7 @@ import {
   issuerRequestIdKey,
 } from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../common/query-through-failover.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
 
 export { campaignWorkflowId };
@@ -263,7 +263,7 @@ async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: 
   try {
     const { status } = await handle.describe();
     if (status.name === 'COMPLETED') return (await handle.result()) as CampaignView;
-    if (status.name === 'RUNNING') return await queryAnswer(handle, QUERY_WAIT_MS, (h) => h.query(campaignStateQuery));
+    if (status.name === 'RUNNING') return await queryAnswer(handle, (h) => h.query(campaignStateQuery));
     return { state: 'FAILED' as const } as CampaignView;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;

@@ -27,7 +27,7 @@ import {
 } from '../workflows/definitions.js';
 import { cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../common/query-through-failover.js';
 
 /** An update the server dropped in flight is sent again, under the same id, this many times in all. */
 const UPDATE_ATTEMPTS = 4;
@@ -90,7 +90,7 @@ export async function listFailedIssuerEvents(
   for await (const execution of temporal.workflow.list({ query, pageSize: limit })) {
     let view: IssuerEventsDeadLetterView;
     try {
-      view = await queryAnswer(temporal.workflow.getHandle(execution.workflowId), QUERY_WAIT_MS, (handle) =>
+      view = await queryAnswer(temporal.workflow.getHandle(execution.workflowId), (handle) =>
         handle.query(issuerEventsDeadLetterQuery),
       );
     } catch (err) {

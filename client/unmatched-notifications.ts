@@ -17,7 +17,7 @@ import {
 } from '../workflows/definitions.js';
 import { issuerIdKey } from '../workflows/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { QUERY_WAIT_MS, queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../common/query-through-failover.js';
 
 /** One card's record, as `listUnmatched` sums it up: identifiers, counts and states, no notification bodies. */
 export interface UnmatchedRecord {
@@ -81,7 +81,7 @@ export async function listUnmatched(
   for await (const execution of temporal.workflow.list({ query, pageSize: limit })) {
     let kept: UnmatchedNotification[];
     try {
-      kept = await queryAnswer(temporal.workflow.getHandle(execution.workflowId), QUERY_WAIT_MS, (handle) =>
+      kept = await queryAnswer(temporal.workflow.getHandle(execution.workflowId), (handle) =>
         handle.query(unmatchedNotificationsQuery),
       );
     } catch (err) {
@@ -126,7 +126,7 @@ export async function redeliverUnmatched(
   try {
     if ((await handle.describe()).status.name !== 'RUNNING') throw notFound();
     // Bounded: the release update sent next must not meet a query that waited for a later worker.
-    kept = await queryAnswer(handle, QUERY_WAIT_MS, (h) => h.query(unmatchedNotificationsQuery));
+    kept = await queryAnswer(handle, (h) => h.query(unmatchedNotificationsQuery));
   } catch (err) {
     throw err instanceof WorkflowNotFoundError ? notFound(err) : err;
   }

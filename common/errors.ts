@@ -112,9 +112,9 @@ export class QueryUnansweredError extends CardOrderError {
 
   constructor(
     readonly workflowId: string,
-    readonly waitMs: number,
+    readonly giveUpMs: number,
   ) {
-    super(`No worker answered the query of ${workflowId} within ${waitMs} ms; ask again`);
+    super(`No worker answered a query of ${workflowId} within ${giveUpMs} ms; ask again`);
   }
 }
 

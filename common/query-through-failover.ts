@@ -89,13 +89,23 @@ export async function queryWithin<R>(
   }
 }
 
-/** The query's answer; {@link QueryUnansweredError} when no worker took it within `waitMs` (see {@link queryWithin}). */
+/** How long a read that must answer asks again, a bounded query at a time, before it gives up. */
+export const QUERY_GIVE_UP_MS = 60_000;
+
+/**
+ * The query's answer, asked a bounded query at a time ({@link queryWithin}) until one is answered: a busy worker
+ * answers a later one, and no query is ever left waiting past `waitMs`. {@link QueryUnansweredError} once
+ * `giveUpMs` passed with none answered.
+ */
 export async function queryAnswer<R>(
   handle: WorkflowHandle,
-  waitMs: number,
   query: (handle: WorkflowHandle) => Promise<R>,
+  { waitMs = QUERY_WAIT_MS, giveUpMs = QUERY_GIVE_UP_MS }: { waitMs?: number; giveUpMs?: number } = {},
 ): Promise<R> {
-  const queried = await queryWithin(handle.client, waitMs, () => queryThroughFailover(() => query(handle)));
-  if (!queried) throw new QueryUnansweredError(handle.workflowId, waitMs);
-  return queried.answer;
+  const giveUpAt = Date.now() + giveUpMs;
+  for (;;) {
+    const queried = await queryWithin(handle.client, waitMs, () => queryThroughFailover(() => query(handle)));
+    if (queried) return queried.answer;
+    if (Date.now() >= giveUpAt) throw new QueryUnansweredError(handle.workflowId, giveUpMs);
+  }
 }

@@ -56,9 +56,18 @@ describe('queries through a worker failover', () => {
   });
 });
 
-describe('a query bounded by its wait (queryAnswer)', () => {
-  /** A handle whose queries meet `outcome`; the deadline it is given is recorded. */
-  function handleMeeting(outcome: () => Promise<string>) {
+describe('a read asked a bounded query at a time (queryAnswer)', () => {
+  const deadlineExceeded = () =>
+    new Error('Failed to query Workflow', {
+      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+        code: 4,
+        details: 'Deadline exceeded',
+        metadata: {},
+      }),
+    });
+
+  /** A handle whose queries meet `outcome`, in turn; the deadline each is given is recorded. */
+  function handleMeeting(...outcomes: (() => Promise<string>)[]) {
     const deadlines: number[] = [];
     const client = {
       withDeadline: <R>(deadline: number | Date, fn: () => Promise<R>) => {
@@ -66,28 +75,32 @@ describe('a query bounded by its wait (queryAnswer)', () => {
         return fn();
       },
     };
-    const handle = { workflowId: 'campaign:ISSUER0001:c1', client, query: outcome } as unknown as WorkflowHandle;
+    let calls = 0;
+    const query = () => (outcomes[Math.min(calls++, outcomes.length - 1)] as () => Promise<string>)();
+    const handle = { workflowId: 'campaign:ISSUER0001:c1', client, query } as unknown as WorkflowHandle;
     return { handle, deadlines };
   }
 
   it('answers within the wait, under a deadline that far ahead', async () => {
     const { handle, deadlines } = handleMeeting(() => Promise.resolve('RUNNING'));
     const before = Date.now();
-    assert.equal(await queryAnswer(handle, 3_000, (h) => h.query('state')), 'RUNNING');
+    assert.equal(await queryAnswer(handle, (h) => h.query('state'), { waitMs: 3_000 }), 'RUNNING');
     assert.ok(deadlines.length === 1 && deadlines[0]! >= before + 3_000 && deadlines[0]! <= Date.now() + 3_000);
   });
 
-  it('throws ERR_QUERY_UNANSWERED, retryable, when the deadline passed with no worker answering', async () => {
-    const deadlineExceeded = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
-      code: 4,
-      details: 'Deadline exceeded',
-      metadata: {},
-    });
-    const { handle } = handleMeeting(() =>
-      Promise.reject(new Error('Failed to query Workflow', { cause: deadlineExceeded })),
+  it('asks again, with a new deadline, when a query was not answered in time', async () => {
+    const { handle, deadlines } = handleMeeting(
+      () => Promise.reject(deadlineExceeded()),
+      () => Promise.resolve('PAUSED'),
     );
+    assert.equal(await queryAnswer(handle, (h) => h.query('state')), 'PAUSED');
+    assert.equal(deadlines.length, 2);
+  });
+
+  it('throws ERR_QUERY_UNANSWERED, retryable, once it gave up with none answered', async () => {
+    const { handle } = handleMeeting(() => Promise.reject(deadlineExceeded()));
     await assert.rejects(
-      queryAnswer(handle, 3_000, (h) => h.query('state')),
+      queryAnswer(handle, (h) => h.query('state'), { giveUpMs: 0 }),
       (err: unknown) => {
         assert.ok(err instanceof QueryUnansweredError);
         assert.deepEqual(
@@ -102,7 +115,7 @@ describe('a query bounded by its wait (queryAnswer)', () => {
   it('passes any other failure on', async () => {
     const { handle } = handleMeeting(() => Promise.reject(new Error('PERMISSION_DENIED')));
     await assert.rejects(
-      queryAnswer(handle, 3_000, (h) => h.query('state')),
+      queryAnswer(handle, (h) => h.query('state')),
       /PERMISSION_DENIED/,
     );
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { workflowClock } from '../../workflows/card-order/workflow-clock.js';
+import { workflowClock } from '../../workflows/workflow-clock.js';
 
 describe("the card order's clock", () => {
   it('reads the SDK time, never earlier than a timer seen firing, and never goes back', () => {

@@ -32,6 +32,7 @@ import {
   type CampaignView,
 } from '../definitions.js';
 import { activityApplicationFailure } from '../activity-failure.js';
+import { workflowClock } from '../workflow-clock.js';
 import { campaignV1 } from '../legacy/campaign-v1.js';
 import {
   CAMPAIGN_RECORDS_BEHAVIOUR,
@@ -97,13 +98,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignView> {
 }
 
 async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> {
+  // Every decision reads this clock: never earlier than a timer the campaign saw fire (see workflow-clock.ts; chaos
+  // seed 15 met a worker that decided on the time of the task before).
+  const clock = workflowClock();
   const m =
     (input.carried as CampaignMachineState | undefined) ??
     newCampaignMachine(
       { issuerId: input.issuerId, campaignId: input.campaignId, fileDigest: input.fileDigest },
       input.ingestion,
       input.timings,
-      Date.now(),
+      clock.now(),
       patched(CAMPAIGN_PACED_PAGES),
     );
   const { submitCampaignPage } = pageActivities(m.timings.pageHeartbeatTimeoutMs);
@@ -165,21 +169,21 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
             cardSubmitTimeoutMs: m.timings.cardSubmitTimeoutMs,
             cardsReport: true,
           });
-          onPageSubmitted(m, step.page, outcome, Date.now());
+          onPageSubmitted(m, step.page, outcome, clock.now());
         } catch (err) {
           const failure = activityApplicationFailure(err);
           // A page that fails for good (missing from the store) fails the campaign, named by its type.
           if (failure?.nonRetryable) throw err;
-          onPageFailed(m, step.page, failure?.type ?? undefined, Date.now());
+          onPageFailed(m, step.page, failure?.type ?? undefined, clock.now());
         }
         return;
       case 'readBacklog': {
         const reading = await readCardBacklog().catch(() => ({ backlog: undefined }));
-        onBacklogRead(m, reading.backlog, Date.now());
+        onBacklogRead(m, reading.backlog, clock.now());
         return;
       }
       case 'count':
-        onCounted(m, (await countCampaignCards(ids)).inFlight, Date.now());
+        onCounted(m, (await countCampaignCards(ids)).inFlight, clock.now());
         return;
       case 'pull':
         await pullCampaignCards({ ...ids, pages: step.pages });
@@ -196,9 +200,10 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
     const scope = new CancellationScope();
     timer = { at, scope };
     scope
-      .run(() => sleep(Math.max(at - Date.now(), 1)))
+      .run(() => sleep(Math.max(at - clock.now(), 1)))
       .then(
         () => {
+          clock.reached(at);
           if (timer?.scope === scope) timer = undefined;
           wake = true;
         },
@@ -209,7 +214,7 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
   let pagesThisRun = 0;
   for (;;) {
     wake = false;
-    const step = decideCampaign(m, Date.now());
+    const step = decideCampaign(m, clock.now());
     show();
     if (step.kind === 'finish') return campaignView(m);
     if (step.kind !== 'wait') {

@@ -71,7 +71,7 @@ import {
   takeUndelivered,
 } from './issuer-outbox.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
-import { workflowClock } from './workflow-clock.js';
+import { workflowClock } from '../workflow-clock.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';
