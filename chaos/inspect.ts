@@ -78,12 +78,40 @@ export interface HistoryFindings {
   workflowTaskFailures: Record<string, number>;
   /** Workflow tasks that failed on nondeterminism. */
   nondeterminism: string[];
+  /**
+   * Nondeterminism of a worker still on the older code (`--upgrade-from`) meeting a history the newer code wrote (a
+   * behaviour marker it does not know): the refusal a mixed fleet is meant to make, retried on a newer worker.
+   */
+  olderCodeRefusals: string[];
+}
+
+/**
+ * Where a workflow task failure goes: `nondeterminism`, `olderCodeRefusals` (reported by a worker identity of the
+ * older code), or neither (another cause).
+ */
+export function nondeterminismKind(
+  attributes: proto.temporal.api.history.v1.IWorkflowTaskFailedEventAttributes | null | undefined,
+  olderCodeIdentities: ReadonlySet<string>,
+): 'nondeterminism' | 'olderCodeRefusals' | undefined {
+  const cause = WorkflowTaskFailedCause[attributes?.cause ?? 0] ?? '';
+  const message = attributes?.failure?.message ?? '';
+  if (cause !== 'WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR' && !/nondetermin/i.test(message)) return undefined;
+  return olderCodeIdentities.has(attributes?.identity ?? '') ? 'olderCodeRefusals' : 'nondeterminism';
 }
 
 /** Exports every workflow history of the namespace into `dir` (as `npm run replay` reads them) and reads its faults. */
-export async function exportHistories(temporal: Client, dir: string): Promise<HistoryFindings> {
+export async function exportHistories(
+  temporal: Client,
+  dir: string,
+  olderCodeIdentities: ReadonlySet<string> = new Set(),
+): Promise<HistoryFindings> {
   await mkdir(dir, { recursive: true });
-  const findings: HistoryFindings = { histories: 0, workflowTaskFailures: {}, nondeterminism: [] };
+  const findings: HistoryFindings = {
+    histories: 0,
+    workflowTaskFailures: {},
+    nondeterminism: [],
+    olderCodeRefusals: [],
+  };
   for await (const { workflowId, history } of temporal.workflow.list().intoHistories({ concurrency: 4 })) {
     findings.histories += 1;
     const events = (history as proto.temporal.api.history.v1.IHistory).events ?? [];
@@ -94,10 +122,9 @@ export async function exportHistories(temporal: Client, dir: string): Promise<Hi
       const cause = WorkflowTaskFailedCause[attributes?.cause ?? 0] ?? 'UNKNOWN';
       const name = cause.replace(/^WORKFLOW_TASK_FAILED_CAUSE_/, '');
       findings.workflowTaskFailures[name] = (findings.workflowTaskFailures[name] ?? 0) + 1;
+      const kind = nondeterminismKind(attributes, olderCodeIdentities);
       const message = attributes?.failure?.message ?? '';
-      if (name === 'NON_DETERMINISTIC_ERROR' || /nondetermin/i.test(message)) {
-        findings.nondeterminism.push(`${workflowId}: event ${String(event.eventId)}: ${message.slice(0, 200)}`);
-      }
+      if (kind) findings[kind].push(`${workflowId}: event ${String(event.eventId)}: ${message.slice(0, 200)}`);
     }
     const file = `${workflowId.replace(/[^\w.-]/g, '_')}__${runId}.json`;
     await writeFile(path.join(dir, file), historyToJSON(history as proto.temporal.api.history.v1.IHistory));

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -157,7 +157,13 @@ async function main(options: ChaosOptions): Promise<number> {
     say('Checking: ends, D1 orders, histories (replay, codec), card data, process exits');
     const ends = await readOrderEnds(client, mix.orders);
     const historiesDir = path.join(runDir, 'histories');
-    const histories = await exportHistories(client.temporal, historiesDir);
+    // A worker's identity is the SDK's default, pid@host: those that ran the older code (`--upgrade-from`).
+    const olderCode = new Set(
+      system.processes.started
+        .filter((started) => options.upgradeFrom && started.cwd === workerCodeRoot && started.pid !== undefined)
+        .map((started) => `${String(started.pid)}@${hostname()}`),
+    );
+    const histories = await exportHistories(client.temporal, historiesDir, olderCode);
     const replay = await replayHistories(historiesDir, system.env);
     const undecodable = await checkCodecDecodes(historiesDir, system.codecUrl, system.config.temporal.namespace);
     // What an operator reads (logs) and what Temporal stores (histories, and the campaign's pages).
@@ -195,6 +201,7 @@ async function main(options: ChaosOptions): Promise<number> {
       wrongAnswers: driven.wrongAnswers,
       workflowTaskFailures: histories.workflowTaskFailures,
       nondeterminism: histories.nondeterminism,
+      olderCodeRefusals: histories.olderCodeRefusals,
       replay,
       undecodable,
       cardData: await findCardData(scanned, mix.orders),

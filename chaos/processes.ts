@@ -30,9 +30,19 @@ interface Managed {
   expectedExit: boolean;
 }
 
+/** A process as it was started (each restart is another). */
+export interface StartedProcess {
+  name: string;
+  pid: number | undefined;
+  /** The folder it ran in: for a worker, the code it ran. */
+  cwd: string | undefined;
+}
+
 export class ChaosProcesses {
   readonly #managed = new Map<string, Managed>();
   readonly unexpectedExits: UnexpectedExit[] = [];
+  /** Every process the run started, restarts included, oldest first. */
+  readonly started: StartedProcess[] = [];
   #stopping = false;
 
   constructor(
@@ -55,6 +65,7 @@ export class ChaosProcesses {
     child.once('close', () => log.end());
     const managed: Managed = { command, args, env, cwd, child, expectedExit: false };
     this.#managed.set(name, managed);
+    this.started.push({ name, pid: child.pid, cwd });
     child.once('exit', (code, signal) => {
       if (managed.expectedExit || this.#stopping) return;
       this.unexpectedExits.push({

@@ -35,6 +35,8 @@ export interface ChaosReport {
   wrongAnswers: WrongAnswer[];
   workflowTaskFailures: Record<string, number>;
   nondeterminism: string[];
+  /** Tasks a worker still on the older code refused (`--upgrade-from`): expected in a roll, not a failure. */
+  olderCodeRefusals: string[];
   replay: { replayed: number; failed: string[]; error?: string };
   undecodable: string[];
   cardData: CardDataFinding[];
@@ -92,7 +94,10 @@ export function formatReport(report: ChaosReport): string {
       `re-submits ${report.resubmits}, requests asked again ${Object.values(report.askedAgain).reduce((a, b) => a + b, 0)}, ` +
       `wrong answers ${report.wrongAnswers.length}, ` +
       `unanswered ${report.unanswered.length}`,
-    `workflow task failures: ${taskFailures || 'none'}; nondeterminism ${report.nondeterminism.length}`,
+    `workflow task failures: ${taskFailures || 'none'}; nondeterminism ${report.nondeterminism.length}` +
+      (report.olderCodeRefusals.length > 0
+        ? `; refused by workers on the older code (expected in a roll) ${report.olderCodeRefusals.length}`
+        : ''),
     `histories replayed ${report.replay.replayed}, failed ${report.replay.failed.length}${report.replay.error ? ` (${report.replay.error})` : ''}; ` +
       `undecodable ${report.undecodable.length}; card data in clear ${report.cardData.length}; ` +
       `unexpected exits ${report.unexpectedExits.length}`,

@@ -5,7 +5,8 @@ import { expectedD1Orders, planMix, scenarios } from '../../chaos/mix.js';
 import { parseChaosOptions } from '../../chaos/options.js';
 import { SeededRandom } from '../../chaos/random.js';
 import { judge, type ChaosFindings } from '../../chaos/report.js';
-import { findDuplicates } from '../../chaos/inspect.js';
+import { findDuplicates, nondeterminismKind } from '../../chaos/inspect.js';
+import proto from '@temporalio/proto';
 import { CliUsageError } from '../../common/errors.js';
 import { cardOrderRequestSchema } from '../../orders/schema.js';
 import type { OrderSummary } from '../../simulator/orders.js';
@@ -102,6 +103,7 @@ describe('chaos checks', () => {
       wrongAnswers: [],
       workflowTaskFailures: { UNHANDLED_COMMAND: 2 },
       nondeterminism: [],
+      olderCodeRefusals: ['card-order:ISSUER0001:o2: event 42: [TMPRL1100] Change id order-behaviour-4 ...'],
       replay: { replayed: 20, failed: [] },
       undecodable: [],
       cardData: [],
@@ -111,7 +113,11 @@ describe('chaos checks', () => {
       injected: [],
     };
     assert.deepEqual(judge(clean).failing, []);
-    assert.equal(judge(clean).verdict, 'PASS', 'task failures alone (a killed worker) are reported, not failed');
+    assert.equal(
+      judge(clean).verdict,
+      'PASS',
+      'task failures alone (a killed worker, an older worker refusing a newer history in a roll) are reported, not failed',
+    );
     const broken = judge({
       ...clean,
       cardData: [{ file: 'worker-1.log', order: 'o1' }],
@@ -120,6 +126,24 @@ describe('chaos checks', () => {
     });
     assert.equal(broken.verdict, 'FAIL');
     assert.deepEqual(broken.failing, ['replay failures', 'card data', 'unexpected exits']);
+  });
+});
+
+describe('nondeterminism in a roll (--upgrade-from, seed 2)', () => {
+  const failed = (identity: string, cause: number, message: string) => ({ identity, cause, failure: { message } });
+  const older = new Set(['4242@vm']);
+  const {
+    WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR: nde,
+    WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND: unhandled,
+  } = proto.temporal.api.enums.v1.WorkflowTaskFailedCause;
+  const unknownMarker =
+    '[TMPRL1100] Nondeterminism error: Change id order-behaviour-4 does not match expected id delivery-window';
+
+  it("counts an older worker's refusal of a newer history apart, and every other worker's as nondeterminism", () => {
+    assert.equal(nondeterminismKind(failed('4242@vm', nde, unknownMarker), older), 'olderCodeRefusals');
+    assert.equal(nondeterminismKind(failed('5151@vm', nde, unknownMarker), older), 'nondeterminism');
+    assert.equal(nondeterminismKind(failed('5151@vm', nde, unknownMarker), new Set()), 'nondeterminism');
+    assert.equal(nondeterminismKind(failed('4242@vm', unhandled, 'UnhandledCommand'), older), undefined);
   });
 });
 
