@@ -44,11 +44,8 @@ export const PENDING_TASK_WAIT_MS = 10_000;
 
 /**
  * Whether the workflow may be queried now: it has no workflow task waiting to be taken, or the one it had was taken
- * within `waitMs`. A query while a task waits (its worker died: the task sits on that worker's sticky queue) reaches
- * another worker as a legacy query, and sdk-core 1.24 then runs the workflow code for the events the waiting task
- * holds (a timer fired, a signal) and sends the commands it made with the worker's next task, in an order its replay
- * does not make: the order wedges with a nondeterminism error (`npm run chaos`, seed 3 with `--stack`: an order
- * with an update in that task). With no task waiting, there are no such events.
+ * within `waitMs`. The server holds a query to a workflow with a waiting task until that task runs, which may be long
+ * after its worker died; a read that would rather not wait answers from search attributes instead.
  */
 export async function quietForQuery(
   handle: WorkflowHandle,
@@ -68,12 +65,13 @@ export const QUERY_WAIT_MS = 3_000;
 
 /**
  * The query's answer, or undefined when no worker took it within `waitMs`. A query sent while the workflow is quiet
- * goes to a worker as a legacy query, and waits for one while the workflow's last worker is dead (about 10 s on that
- * worker's sticky queue, then any worker's). Events that come meanwhile (a signal, a timer) are in the history the
- * worker gets with it: sdk-core 1.24 runs the workflow's code for them to answer, and sends the commands that made
- * with the workflow's next task, ahead of an update that task carries; the replay accepts the update first, and the
- * workflow wedges with TMPRL1100 (`test/workflows/late-legacy-query.test.ts`; `npm run chaos`, seed 11). Given up at
- * its deadline, the query leaves the server's queue and no worker ever takes it.
+ * goes to a worker as a legacy query: first to the last worker's sticky queue, then, if that worker is gone and the
+ * caller still waits, to any worker. Events that come meanwhile (a signal, a timer) are in the history the worker gets
+ * with it: sdk-core 1.24 runs the workflow's code for them to answer, and sends the commands that made with the
+ * workflow's next task, ahead of an update that task carries; the replay accepts the update first, and the workflow
+ * wedges with TMPRL1100 (`test/workflows/late-legacy-query.test.ts`; `npm run chaos`, seed 11). The server hands a
+ * query to another worker only while its caller waits, so a query given up at a short deadline closes that window from
+ * tens of seconds (a dead worker's sticky timeout, then a worker free to take it) to the deadline.
  */
 export async function queryWithin<R>(
   client: Pick<Client, 'withDeadline'>,
