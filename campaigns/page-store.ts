@@ -217,8 +217,13 @@ export class FileCampaignPageStore implements CampaignPageStore {
     } finally {
       await unlink(temporary);
     }
-    // Versions before the previous one are never read again (a reader between listing and reading retries).
-    if (version > 2) await rm(path.join(folder, manifestName(version - 2)), { force: true });
+    // Old versions are never read again (a reader between listing and reading retries), but a name freed too soon
+    // could be linked again by a writer that checked long ago and stalled: its write would land under the newest
+    // version and be lost (seen under load: 1 of 10 racing additions). Kept for MANIFEST_VERSIONS_KEPT writes, the name a
+    // stale writer wants still exists unless it stalled through that many writes of others.
+    if (version > MANIFEST_VERSIONS_KEPT) {
+      await rm(path.join(folder, manifestName(version - MANIFEST_VERSIONS_KEPT)), { force: true });
+    }
     return version;
   }
 
@@ -328,6 +333,9 @@ export class FileCampaignPageStore implements CampaignPageStore {
     await rename(temporary, file);
   }
 }
+
+/** How many manifest versions the folder store keeps: the prune's distance from the newest. */
+const MANIFEST_VERSIONS_KEPT = 100;
 
 function manifestName(version: number): string {
   return version === 0 ? 'manifest.json' : `manifest-${String(version).padStart(12, '0')}.json`;

@@ -40,8 +40,11 @@ describe('a query that waits for a worker while events come, then an update', ()
   });
 
   /**
-   * The workflow runs until quiet; its worker dies; `read` is sent; two signals come, its first timer fires and the
-   * dead worker's task times out; an update comes; a fresh worker takes over. Returns the replay's error, if any.
+   * The workflow runs until quiet; its worker dies; `read` is sent (the workflow is quiet: the server sends the query
+   * to the dead worker's sticky queue, where it waits out the sticky timeout); its first timer fires, two signals and
+   * an update come (their task waits on the same sticky queue, a few seconds behind the query); a fresh worker starts
+   * polling. Once the query's sticky wait is over, the server gives it to the fresh worker if its caller still waits,
+   * before the task. Returns the replay's error, if any.
    */
   async function lateQuery(read: (handle: WorkflowHandle) => Promise<unknown>): Promise<unknown> {
     const taskQueue = uniqueName('late-query');
@@ -52,7 +55,8 @@ describe('a query that waits for a worker while events come, then an update', ()
         address: env.address,
         taskQueue,
         bundlePath: bundleFile.bundlePath,
-        stickyQueueScheduleToStartTimeoutMs: 3_000,
+        // Long enough for the fresh worker to be polling when the query leaves the dead worker's queue.
+        stickyQueueScheduleToStartTimeoutMs: 15_000,
       });
     const seen =
       (type: proto.temporal.api.enums.v1.EventType) => (event: proto.temporal.api.history.v1.IHistoryEvent) =>
@@ -62,10 +66,10 @@ describe('a query that waits for a worker while events come, then an update', ()
       await waitForHistoryEvent(env.client, workflowId, seen(EventType.EVENT_TYPE_TIMER_STARTED));
       await first.kill();
       const reading = read(handle);
+      // The timer fires 3 s after the start: the query was dispatched while the workflow was quiet.
+      await waitForHistoryEvent(env.client, workflowId, seen(EventType.EVENT_TYPE_TIMER_FIRED));
       await handle.signal('staleTaskNote', 'n1');
       await handle.signal('staleTaskNote', 'n2');
-      await waitForHistoryEvent(env.client, workflowId, seen(EventType.EVENT_TYPE_TIMER_FIRED));
-      await waitForHistoryEvent(env.client, workflowId, seen(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT));
       await sendUpdateAdmitted(env.client, { workflowId, name: 'staleTaskCancel', args: ['late'] });
       const fresh = await worker();
       try {
@@ -74,6 +78,10 @@ describe('a query that waits for a worker while events come, then an update', ()
           env.client,
           workflowId,
           seen(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED),
+          {
+            timeoutMs: 60_000,
+            what: 'the update to be accepted',
+          },
         );
       } finally {
         await fresh.stop();
