@@ -97,6 +97,27 @@ describe('a read asked a bounded query at a time (queryAnswer)', () => {
     assert.equal(deadlines.length, 2);
   });
 
+  it('takes a query the server cancelled at its deadline for one not answered in time, and a cancel before as an error', async () => {
+    const cancelled = () =>
+      new Error('Failed to query Workflow', {
+        cause: Object.assign(new Error('1 CANCELLED: Call cancelled'), {
+          code: 1,
+          details: 'Call cancelled',
+          metadata: {},
+        }),
+      });
+    const atDeadline = handleMeeting(
+      () => Promise.reject(cancelled()),
+      () => Promise.resolve('RUNNING'),
+    );
+    assert.equal(await queryAnswer(atDeadline.handle, (h) => h.query('state'), { waitMs: 0 }), 'RUNNING');
+    const before = handleMeeting(() => Promise.reject(cancelled()));
+    await assert.rejects(
+      queryAnswer(before.handle, (h) => h.query('state'), { waitMs: 60_000 }),
+      /Failed to query/,
+    );
+  });
+
   it('throws ERR_QUERY_UNANSWERED, retryable, once it gave up with none answered', async () => {
     const { handle } = handleMeeting(() => Promise.reject(deadlineExceeded()));
     await assert.rejects(
