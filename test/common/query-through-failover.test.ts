@@ -57,14 +57,12 @@ describe('queries through a worker failover', () => {
 });
 
 describe('a read asked a bounded query at a time (queryAnswer)', () => {
-  const deadlineExceeded = () =>
+  /** What the client throws for a query whose call ended with gRPC `code`. */
+  const queryFailedWith = (code: number, status: string, details: string) =>
     new Error('Failed to query Workflow', {
-      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
-        code: 4,
-        details: 'Deadline exceeded',
-        metadata: {},
-      }),
+      cause: Object.assign(new Error(`${code} ${status}: ${details}`), { code, details, metadata: {} }),
     });
+  const deadlineExceeded = () => queryFailedWith(4, 'DEADLINE_EXCEEDED', 'Deadline exceeded');
 
   /** A handle whose queries meet `outcome`, in turn; the deadline each is given is recorded. */
   function handleMeeting(...outcomes: (() => Promise<string>)[]) {
@@ -98,14 +96,7 @@ describe('a read asked a bounded query at a time (queryAnswer)', () => {
   });
 
   it('takes a query the server cancelled at its deadline for one not answered in time, and a cancel before as an error', async () => {
-    const cancelled = () =>
-      new Error('Failed to query Workflow', {
-        cause: Object.assign(new Error('1 CANCELLED: Call cancelled'), {
-          code: 1,
-          details: 'Call cancelled',
-          metadata: {},
-        }),
-      });
+    const cancelled = () => queryFailedWith(1, 'CANCELLED', 'Call cancelled');
     const atDeadline = handleMeeting(
       () => Promise.reject(cancelled()),
       () => Promise.resolve('RUNNING'),
