@@ -7,6 +7,19 @@ import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = builtinModules.filter((name) => !name.startsWith('_'));
 
+/** What no code of Temporal's workflow sandbox may import. */
+const sandboxPaths = [
+  ...nodeBuiltins
+    .flatMap((name) => [name, `node:${name}`])
+    .map((name) => ({
+      name,
+      message: 'Node builtins are not available in the workflow sandbox; do I/O in an activity.',
+    })),
+  { name: 'undici', message: 'HTTP belongs in activities, never in workflow code.' },
+  { name: 'jose', message: 'Cryptography belongs in activities or the client, never in workflow code.' },
+  { name: 'zod', message: 'zod schemas bloat the workflow sandbox cache; validate at the boundaries.' },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'test-artifacts/'] },
   js.configs.recommended,
@@ -42,22 +55,43 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: [
-            ...nodeBuiltins
-              .flatMap((name) => [name, `node:${name}`])
-              .map((name) => ({
-                name,
-                message: 'Node builtins are not available in the workflow sandbox; do I/O in an activity.',
-              })),
-            { name: 'undici', message: 'HTTP belongs in activities, never in workflow code.' },
-            { name: 'jose', message: 'Cryptography belongs in activities or the client, never in workflow code.' },
-            { name: 'zod', message: 'zod schemas bloat the workflow sandbox cache; validate at the boundaries.' },
-          ],
+          paths: sandboxPaths,
           patterns: [
             {
               group: ['**/activities', '**/activities/**'],
               allowTypeImports: true,
               message: 'Workflows may import activities only as types (import type), through proxyActivities.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The pure rules: what the workflows decide, driven by tests without Temporal. They run in the sandbox too, and
+    // take nothing of the SDK but the message definitions, and of the zod schemas only their types.
+    files: ['rules/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...sandboxPaths,
+            {
+              name: '@temporalio/workflow',
+              allowImportNames: ['defineSignal', 'defineQuery', 'defineUpdate'],
+              message: 'Rules are pure: timers, activities and versioning belong to the workflow shell.',
+            },
+          ],
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/workflows/**', '**/temporal/**', '**/config/**'],
+              message: 'Rules stand below the workflows, activities and the Temporal client: they import none of them.',
+            },
+            {
+              group: ['**/d1/**', '**/orders/**', '!**/orders/reorder-id.js', '!**/orders/workflow-id.js'],
+              allowTypeImports: true,
+              message: 'Rules take the zod schemas as types only (import type): zod stays out of the sandbox.',
             },
           ],
         },

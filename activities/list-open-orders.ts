@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { visibilityLiteral } from '../common/visibility-query.js';
-import { CARD_ORDER_WORKFLOW } from '../workflows/definitions.js';
-import { cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { CARD_ORDER_WORKFLOW } from '../rules/contracts/definitions.js';
+import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 
 /** Where the reconciliation finds open orders: the worker's Temporal client, its task queue and the page size. */
 export interface OpenOrdersSource {

@@ -2,9 +2,9 @@ import { FlattenedSign } from 'jose';
 import { request } from 'undici';
 import { IssuerEventDeliveryError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
-import type { IssuerEventType } from '../workflows/card-order/order-machine.js';
-import type { CardOrderStatus, OrderState } from '../workflows/definitions.js';
-import type { OrderStateV1 } from '../workflows/legacy/definitions-v1.js';
+import type { IssuerEventType } from '../rules/card-order/order-machine.js';
+import type { CardOrderStatus, OrderState } from '../rules/contracts/definitions.js';
+import type { OrderStateV1 } from '../rules/legacy/definitions-v1.js';
 import { withTypedFailures } from './failures.js';
 
 export type { IssuerEventType };

@@ -1,4 +1,4 @@
-import type { CardOrderStatus, ReconcileDisagreement } from '../workflows/definitions.js';
+import type { CardOrderStatus, ReconcileDisagreement } from '../rules/contracts/definitions.js';
 import { createPublishIssuerEvents, type IssuerEventsTarget } from './publish-issuer-event.js';
 
 /**

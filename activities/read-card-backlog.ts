@@ -1,5 +1,5 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { workflowTaskBacklog } from '../common/temporal.js';
+import { workflowTaskBacklog } from '../temporal/connection.js';
 import { CAMPAIGN_UNAVAILABLE, type CampaignTargets } from './submit-campaign-page.js';
 import { withTypedFailures } from './failures.js';
 

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { isCardOrderError } from '../common/errors.js';
 import type { D1Client } from '../d1/client.js';
 import type { Operation } from '../d1/schemas.js';
-import { d1ReportFor, isD1Ahead } from '../orders/reconcile-compare.js';
+import { d1ReportFor, isD1Ahead } from '../rules/reconcile/reconcile-compare.js';
 import { reorderRequestId } from '../orders/reorder-id.js';
 import {
   d1StatusReportSignal,
@@ -12,9 +12,9 @@ import {
   type OrderState,
   type ReconcileCounts,
   type ReconcileDisagreement,
-} from '../workflows/definitions.js';
-import { emptyCounts } from '../workflows/reconcile-progress.js';
-import { queryAnswer } from '../common/query-through-failover.js';
+} from '../rules/contracts/definitions.js';
+import { emptyCounts } from '../rules/reconcile/reconcile-progress.js';
+import { queryAnswer } from '../temporal/query-through-failover.js';
 import { withHeartbeat } from './heartbeat.js';
 import { RECONCILE_UNAVAILABLE, type OpenOrder } from './list-open-orders.js';
 

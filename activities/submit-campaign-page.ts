@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import type { PayloadCodec } from '@temporalio/common';
 import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
 import type { CampaignCard, CampaignCardFailure, CampaignPageStore } from '../campaigns/page-store.js';
-import { placedFingerprint } from '../common/placed-fingerprint.js';
+import { placedFingerprint } from '../temporal/placed-fingerprint.js';
 import type { D1Client } from '../d1/client.js';
 import type { BatchCardItem } from '../d1/schemas.js';
 import { differingFields } from '../orders/fingerprint.js';
@@ -14,9 +14,9 @@ import {
   type CampaignInput,
   type CampaignSubmission,
   type CardOrderInput,
-} from '../workflows/definitions.js';
-import { startCardOrder } from '../common/card-order-start.js';
-import { campaignIdKey, cardOrderStatusKey } from '../workflows/search-attributes.js';
+} from '../rules/contracts/definitions.js';
+import { startCardOrder } from '../temporal/card-order-start.js';
+import { campaignIdKey, cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { withHeartbeat } from './heartbeat.js';
 import { toD1OrderRequest } from './submit-order.js';
 import { withTypedFailures } from './failures.js';

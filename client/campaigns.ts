@@ -23,9 +23,9 @@ import {
   OrderValidationError,
 } from '../common/errors.js';
 import { runOf, writeRun, type CampaignRun } from '../campaigns/campaign-run.js';
-import { campaignCardsQuery, openCardOrdersQuery } from '../common/campaign-query.js';
+import { campaignCardsQuery, openCardOrdersQuery } from '../temporal/campaign-query.js';
 import type { OpenCardOrder } from '../campaigns/ingest.js';
-import { visibilityLiteral } from '../common/visibility-query.js';
+import { visibilityLiteral } from '../temporal/visibility-query.js';
 import {
   CAMPAIGN_WORKFLOW,
   campaignStateQuery,
@@ -37,16 +37,16 @@ import {
   type CampaignStateName,
   type CampaignView,
   type CardOrderStatus,
-} from '../workflows/definitions.js';
+} from '../rules/contracts/definitions.js';
 import {
   campaignIdKey,
   cardIdKey,
   cardOrderStatusKey,
   issuerIdKey,
   issuerRequestIdKey,
-} from '../workflows/search-attributes.js';
+} from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../temporal/query-through-failover.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
 
 export { campaignWorkflowId };

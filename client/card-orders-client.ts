@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { visibilityLiteral } from '../common/visibility-query.js';
+import { visibilityLiteral } from '../temporal/visibility-query.js';
 import { randomUUID } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -62,7 +62,7 @@ import {
   type ReconcileOrdersInput,
   type ReconcileSummary,
   type ReshipResult,
-} from '../workflows/definitions.js';
+} from '../rules/contracts/definitions.js';
 import {
   cardIdKey,
   cardOrderStatusKey,
@@ -70,11 +70,11 @@ import {
   issuerRequestIdKey,
   productionStageKey,
   replacesCardIdKey,
-} from '../workflows/search-attributes.js';
-import { temporalConnectionOptions } from '../common/temporal.js';
+} from '../rules/contracts/search-attributes.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 import { idIssues } from './id-issues.js';
-import { placedFingerprint, placedInput } from '../common/placed-fingerprint.js';
-import { startCardOrder } from '../common/card-order-start.js';
+import { placedFingerprint, placedInput } from '../temporal/placed-fingerprint.js';
+import { startCardOrder } from '../temporal/card-order-start.js';
 import {
   campaignFailures,
   controlCampaign,
@@ -110,7 +110,7 @@ import {
   queryThroughFailover,
   queryWithin,
   quietForQuery,
-} from '../common/query-through-failover.js';
+} from '../temporal/query-through-failover.js';
 
 type ParsedTimings = z.output<typeof cardOrderRequestSchema>['timings'];
 

@@ -28,7 +28,7 @@ import {
   type ChangeType,
   type ReconcileOrdersInput,
   type ReconcileSummary,
-} from '../workflows/definitions.js';
+} from '../rules/contracts/definitions.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 import type { CampaignControlResult, CampaignStatus } from './campaigns.js';
 

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { IssuerEventsNotFoundError, OrderValidationError } from '../common/errors.js';
-import { visibilityLiteral } from '../common/visibility-query.js';
+import { visibilityLiteral } from '../temporal/visibility-query.js';
 import {
   ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
   issuerEventsDeadLetterId,
@@ -24,10 +24,10 @@ import {
   redeliverIssuerEventsUpdate,
   type IssuerEventsDeadLetterView,
   type RedeliverIssuerEventsResult,
-} from '../workflows/definitions.js';
-import { cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
+} from '../rules/contracts/definitions.js';
+import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../temporal/query-through-failover.js';
 
 /** An update the server dropped in flight is sent again, under the same id, this many times in all. */
 const UPDATE_ATTEMPTS = 4;

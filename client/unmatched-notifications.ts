@@ -7,17 +7,17 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../common/config.js';
 import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
-import { visibilityLiteral } from '../common/visibility-query.js';
-import { NotificationRouter, unmatchedWorkflowId } from '../webhook/notification-router.js';
-import { dedupeKey } from '../workflows/card-order/production-tracking.js';
+import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { NotificationRouter, unmatchedWorkflowId } from '../temporal/notification-router.js';
+import { dedupeKey } from '../rules/card-order/production-tracking.js';
 import {
   releaseUnmatchedUpdate,
   unmatchedNotificationsQuery,
   type UnmatchedNotification,
-} from '../workflows/definitions.js';
-import { issuerIdKey } from '../workflows/search-attributes.js';
+} from '../rules/contracts/definitions.js';
+import { issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
-import { queryAnswer } from '../common/query-through-failover.js';
+import { queryAnswer } from '../temporal/query-through-failover.js';
 
 /** One card's record, as `listUnmatched` sums it up: identifiers, counts and states, no notification bodies. */
 export interface UnmatchedRecord {

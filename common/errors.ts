@@ -104,7 +104,7 @@ export class TemporalUnavailableError extends CardOrderError {
 
 /**
  * Thrown when no worker answered a query of a running workflow in time: its worker may have just died. Ask again;
- * a query left to wait for a later worker could wedge the workflow (`common/query-through-failover.ts`).
+ * a query left to wait for a later worker could wedge the workflow (`temporal/query-through-failover.ts`).
  */
 export class QueryUnansweredError extends CardOrderError {
   readonly code = 'ERR_QUERY_UNANSWERED' as const;

@@ -8,8 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../common/config.js';
-import { parseHostPort, waitForTemporal } from '../common/temporal.js';
-import { cardOrderSearchAttributes } from '../workflows/search-attributes.js';
+import { parseHostPort, waitForTemporal } from '../temporal/connection.js';
+import { cardOrderSearchAttributes } from '../rules/contracts/search-attributes.js';
 import { displayPath, Supervisor } from './lib/supervisor.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 

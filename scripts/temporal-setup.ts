@@ -13,8 +13,8 @@ import { isGrpcServiceError, type Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { loadConfig, type Config } from '../common/config.js';
-import { temporalConnectionOptions, waitForTemporal } from '../common/temporal.js';
-import { cardOrderSearchAttributes } from '../workflows/search-attributes.js';
+import { temporalConnectionOptions, waitForTemporal } from '../temporal/connection.js';
+import { cardOrderSearchAttributes } from '../rules/contracts/search-attributes.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 

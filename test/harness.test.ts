@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
-import { cardOrderStatusKey } from '../workflows/search-attributes.js';
+import { cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { harnessWorkflow, releaseSignal, type HarnessActivities } from './fixtures/workflows/harness.js';
 import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from './helpers/temporal.js';
 

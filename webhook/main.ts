@@ -12,7 +12,7 @@ import { createLogger } from '../common/logger.js';
 import { WebhookMetrics } from './metrics.js';
 import { createWebhookServer } from './server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from './tokens.js';
-import { temporalConnectionOptions } from '../common/temporal.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 
 const config = loadConfig();
 // Fails closed before anything else: no WEBHOOK_CLIENTS outside the demo is a ConfigError naming it.

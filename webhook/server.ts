@@ -35,7 +35,7 @@ import {
   type Operation,
 } from '../d1/schemas.js';
 import type { WebhookMetrics } from './metrics.js';
-import { NotificationRouter, type BatchDelivery } from './notification-router.js';
+import { NotificationRouter, type BatchDelivery } from '../temporal/notification-router.js';
 import type { WebhookTokens } from './tokens.js';
 
 export const webhookPaths = {

@@ -10,7 +10,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../common/config.js';
 import { createLogger, toTemporalLogger } from '../common/logger.js';
 import { createCardOrderWorker } from './card-order-worker.js';
-import { temporalConnectionOptions } from '../common/temporal.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 
 const config = loadConfig();
 const logger = createLogger(config, 'worker');

@@ -15,26 +15,33 @@ import { projectRoot } from '../common/config.js';
 /** The entry point every worker bundles: `workflows/index.ts` and what it imports. */
 export const workflowsPath = path.join(projectRoot, 'workflows', 'index.ts');
 
+/**
+ * The folders whose sources the bundle holds: the workflow shells, the pure rules they run, and the pure id rules of
+ * `orders/` (the zod schemas beside them are imported as types only, so a change there costs a rebuild, never a miss).
+ */
+const bundledSourceDirs = ['workflows', 'rules', 'orders'];
+
 /** A hash of the workflow sources and the workflow SDK version, stored beside a prebuilt bundle. */
 export async function workflowSourceHash(): Promise<string | undefined> {
-  const dir = path.dirname(workflowsPath);
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch {
-    return undefined; // an image that ships only the prebuilt bundle
-  }
   const hash = createHash('sha256');
-  const files = entries
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
-    .map((entry) => path.join(entry.parentPath, entry.name))
-    .sort();
-  for (const file of files) {
-    hash
-      .update(path.relative(dir, file))
-      .update('\0')
-      .update(await readFile(file))
-      .update('\0');
+  for (const dir of bundledSourceDirs) {
+    let entries;
+    try {
+      entries = await readdir(path.join(projectRoot, dir), { recursive: true, withFileTypes: true });
+    } catch {
+      return undefined; // an image that ships only the prebuilt bundle
+    }
+    const files = entries
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+      .map((entry) => path.join(entry.parentPath, entry.name))
+      .sort();
+    for (const file of files) {
+      hash
+        .update(path.relative(projectRoot, file))
+        .update('\0')
+        .update(await readFile(file))
+        .update('\0');
+    }
   }
   const sdk = JSON.parse(
     await readFile(path.join(projectRoot, 'node_modules/@temporalio/workflow/package.json'), 'utf8'),

@@ -16,8 +16,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../activities/index.js';
-import type { ReconcileOrdersInput, ReconcileSummary } from './definitions.js';
-import { addPage, detailsMarkdown, emptyCounts, newProgress, PAGES_PER_RUN } from './reconcile-progress.js';
+import type { ReconcileOrdersInput, ReconcileSummary } from '../rules/contracts/definitions.js';
+import {
+  addPage,
+  detailsMarkdown,
+  emptyCounts,
+  newProgress,
+  PAGES_PER_RUN,
+} from '../rules/reconcile/reconcile-progress.js';
 
 // A nightly job: patient with Temporal's visibility store and the worker, and failing the run (the next one starts
 // over) rather than waiting on a fault for hours.

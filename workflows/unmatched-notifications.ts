@@ -13,8 +13,8 @@ import {
   unmatchedNotificationsQuery,
   type UnmatchedNotification,
   type UnmatchedNotificationsInput,
-} from './definitions.js';
-import { dedupeKey } from './card-order/production-tracking.js';
+} from '../rules/contracts/definitions.js';
+import { dedupeKey } from '../rules/card-order/production-tracking.js';
 
 /** The patch behind waiting out the retention on one timer per period instead of a timer per notification. */
 const ONE_TIMER = 'unmatched-one-timer';

@@ -13,9 +13,9 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { loadConfig } from '../../common/config.js';
-import { waitForTemporal } from '../../common/temporal.js';
+import { waitForTemporal } from '../../temporal/connection.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { freePort, progress } from './util.js';
 
 export interface BenchTemporal {

@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { loadConfig } from '../../common/config.js';
-import { temporalConnectionOptions } from '../../common/temporal.js';
+import { temporalConnectionOptions } from '../../temporal/connection.js';
 import { bareActivities } from './bare-activities.js';
 
 const config = loadConfig();

@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { Config } from '../../common/config.js';
-import { temporalConnectionOptions } from '../../common/temporal.js';
+import { temporalConnectionOptions } from '../../temporal/connection.js';
 
 /** Resolves once a worker polls the configured task queue for workflow tasks; rejects after `timeoutMs`. */
 export async function waitForPoller(config: Config, timeoutMs: number): Promise<void> {

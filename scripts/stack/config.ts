@@ -9,7 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../common/errors.js';
 import { projectRoot, type Config } from '../../common/config.js';
-import { parseHostPort } from '../../common/temporal.js';
+import { parseHostPort } from '../../temporal/connection.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../common/config.js';
-import { waitForTemporal } from '../../common/temporal.js';
+import { waitForTemporal } from '../../temporal/connection.js';
 import type { Say } from '../lib/go-tools.js';
 import type { StackBinaries } from './binaries.js';
 import type { Spawner, StackConfig } from './config.js';

@@ -8,7 +8,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { chromiumArgs, findOrInstallChromium } from '../helpers/chromium.js';
 import { makeKeysDir } from '../helpers/d1-stack.js';
 import { sampleOrder } from '../helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig } from '../../common/config.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
-import { cardIdKey } from '../../workflows/search-attributes.js';
+import { cardIdKey } from '../../rules/contracts/search-attributes.js';
 
 /** Campaign files into stored pages: streamed, checked line by line, encrypted, resumable. */
 describe('campaign ingestion', () => {

@@ -10,8 +10,13 @@ import { D1Client } from '../../d1/client.js';
 import { loadEncryptionKey } from '../../d1/keys.js';
 import { encryptSensitiveData } from '../../d1/sensitive-data.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
-import type { CardOrderInputV1 } from '../../workflows/legacy/definitions-v1.js';
-import { cardIdKey, cardOrderStatusKey, issuerIdKey, issuerRequestIdKey } from '../../workflows/search-attributes.js';
+import type { CardOrderInputV1 } from '../../rules/legacy/definitions-v1.js';
+import {
+  cardIdKey,
+  cardOrderStatusKey,
+  issuerIdKey,
+  issuerRequestIdKey,
+} from '../../rules/contracts/search-attributes.js';
 import { startSagaStack, testCard, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 

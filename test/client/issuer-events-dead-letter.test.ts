@@ -7,7 +7,7 @@ import { runCli } from '../../client/cli.js';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { projectRoot } from '../../common/config.js';
-import { visibilityLiteral } from '../../common/visibility-query.js';
+import { visibilityLiteral } from '../../temporal/visibility-query.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import {
   ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
@@ -17,9 +17,9 @@ import {
   type IssuerEventsDeadLetterInput,
   type IssuerEventsDeadLetterOptions,
   type OrderState,
-} from '../../workflows/definitions.js';
+} from '../../rules/contracts/definitions.js';
 import type { issuerEventsDeadLetter } from '../../workflows/issuer-events-dead-letter.js';
-import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
+import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, startContinueAsNewServer, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';
 

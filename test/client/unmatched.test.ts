@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../client/cli.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { NotificationRouter, unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { NotificationRouter, unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually } from '../helpers/temporal.js';
 import { operation } from '../webhook/support.js';

@@ -8,7 +8,7 @@
  */
 import type { Operation } from '../../d1/schemas.js';
 import { loadConfig } from '../../common/config.js';
-import type { OrderTimings } from '../../workflows/definitions.js';
+import type { OrderTimings } from '../../rules/contracts/definitions.js';
 import {
   decide,
   newOrderMachine,
@@ -27,7 +27,7 @@ import {
   shouldRearm,
   type OrderMachineState,
   type StepFailure,
-} from '../../workflows/card-order/order-machine.js';
+} from '../../rules/card-order/order-machine.js';
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;

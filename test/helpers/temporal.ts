@@ -11,7 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { buildWorkflowBundle } from '../../workers/workflow-bundle.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 
 // Activity failures are expected in these tests; only errors are worth a line.

@@ -6,11 +6,14 @@ import { projectRoot } from '../../common/config.js';
 
 const eslint = new ESLint({ cwd: projectRoot });
 
-/** The rule ids ESLint reports for `code` as if it were the workflow file `workflows/example.ts`. */
-async function violations(code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: path.join(projectRoot, 'workflows/search-attributes.ts') });
+/** The rule ids ESLint reports for `code` as if it were the file `file` (a workflow file by default). */
+async function violations(code: string, file = 'workflows/workflow-clock.ts'): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: path.join(projectRoot, file) });
   return (result?.messages ?? []).map((message) => `${message.ruleId}: ${message.message}`);
 }
+
+const restricted = (found: string[]) =>
+  found.filter((message) => message.startsWith('@typescript-eslint/no-restricted-imports'));
 
 describe('lint rules for workflow code', () => {
   for (const [what, code] of [
@@ -40,5 +43,42 @@ describe('lint rules for workflow code', () => {
       found.filter((message) => message.includes('no-restricted-imports')),
       [],
     );
+  });
+});
+
+describe('lint rules for the pure rules', () => {
+  const rule = 'rules/card-order/poll-schedule.ts';
+  for (const [what, code] of [
+    ['a Node builtin', "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;\n"],
+    ['zod', "import { z } from 'zod';\nexport const s = z.string();\n"],
+    ['a timer of the SDK', "import { sleep } from '@temporalio/workflow';\nexport const s = sleep;\n"],
+    [
+      'a type of the activities',
+      "import type { CardOrderActivities } from '../../activities/index.js';\nexport type A = CardOrderActivities;\n",
+    ],
+    [
+      'a workflow shell',
+      "import { cardOrderV2 } from '../../workflows/card-order/card-order-v2.js';\nexport const w = cardOrderV2;\n",
+    ],
+    [
+      'a value of the D1 schemas',
+      "import { operationSchema } from '../../d1/schemas.js';\nexport const o = operationSchema;\n",
+    ],
+  ] as const) {
+    it(`forbids ${what}`, async () => {
+      assert.notDeepEqual(restricted(await violations(code, rule)), []);
+    });
+  }
+
+  it('allows the message definitions, the schemas as types and the pure id rules', async () => {
+    const code = [
+      "import { defineSignal } from '@temporalio/workflow';",
+      "import type { Operation } from '../../d1/schemas.js';",
+      "import { reorderRequestId } from '../../orders/reorder-id.js';",
+      'export const s = defineSignal<[Operation]>("s");',
+      'export const r = reorderRequestId;',
+      '',
+    ].join('\n');
+    assert.deepEqual(restricted(await violations(code, rule)), []);
   });
 });

@@ -8,7 +8,7 @@ import proto from '@temporalio/proto';
 import { loadConfig, type Config } from '../../common/config.js';
 import { Supervisor } from '../../scripts/lib/supervisor.js';
 import { devServerArgs, startDevServer } from '../../scripts/temporal-server.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { freePort } from '../helpers/ports.js';
 
 async function withDevServer<T>(config: Config, body: (client: Client) => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@ import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../common/config.js';
 import { setUpTemporal } from '../../scripts/temporal-setup.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { eventually, testEnvironment, uniqueName } from '../helpers/temporal.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;

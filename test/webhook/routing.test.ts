@@ -6,10 +6,10 @@ import { createDataConverter } from '../../codec/data-converter.js';
 import type { Operation } from '../../d1/schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { cardOrdersQuery, NotificationRouter, unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { cardOrdersQuery, NotificationRouter, unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import type { PartialBatchAnswer } from '../../webhook/server.js';
-import type { CARD_ORDER_WORKFLOW_TYPES } from '../../workflows/definitions.js';
-import { cardIdKey, issuerIdKey } from '../../workflows/search-attributes.js';
+import type { CARD_ORDER_WORKFLOW_TYPES } from '../../rules/contracts/definitions.js';
+import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { recordedNotificationsQuery } from '../fixtures/workflows/notification-recorder.js';
 import {
   eventually,

@@ -12,10 +12,10 @@ import { createDataConverter } from '../../codec/data-converter.js';
 import { loadConfig, type Config } from '../../common/config.js';
 import type { Operation } from '../../d1/schemas.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
-import { unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
-import { unmatchedNotificationsQuery } from '../../workflows/definitions.js';
+import { unmatchedNotificationsQuery } from '../../rules/contracts/definitions.js';
 import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
 import { uniqueName } from '../helpers/temporal.js';
 

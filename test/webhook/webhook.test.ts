@@ -12,7 +12,7 @@ import { loadConfig } from '../../common/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import type { PartialBatchAnswer } from '../../webhook/server.js';
 import { loadTokenSecret } from '../../webhook/tokens.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { eventually, testEnvironment, testWorkflowBundle, uniqueName } from '../helpers/temporal.js';

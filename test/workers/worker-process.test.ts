@@ -8,7 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { request } from 'undici';
 import { loadConfig, projectRoot } from '../../common/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
-import { cardOrderSearchAttributes } from '../../workflows/search-attributes.js';
+import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { makeKeysDir } from '../helpers/d1-stack.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually, testEnvironment, testServerExtraArgs, uniqueName } from '../helpers/temporal.js';

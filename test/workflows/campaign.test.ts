@@ -9,11 +9,11 @@ import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { campaignWorkflowId } from '../../client/campaigns.js';
 import { loadConfig, projectRoot } from '../../common/config.js';
-import { workflowTaskBacklog } from '../../common/temporal.js';
+import { workflowTaskBacklog } from '../../temporal/connection.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { campaignIdKey, cardIdKey, cardOrderStatusKey } from '../../workflows/search-attributes.js';
+import { campaignIdKey, cardIdKey, cardOrderStatusKey } from '../../rules/contracts/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 

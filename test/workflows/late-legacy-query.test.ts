@@ -5,7 +5,7 @@ import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { queryWithin } from '../../common/query-through-failover.js';
+import { queryWithin } from '../../temporal/query-through-failover.js';
 import {
   describeEvents,
   sendUpdateAdmitted,

@@ -9,7 +9,11 @@ import { loadConfig } from '../../common/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
 import { syncReconcileSchedule } from '../../workers/reconcile-schedule.js';
-import { reconcileScheduleId, type ReconcileOrdersInput, type ReconcileSummary } from '../../workflows/definitions.js';
+import {
+  reconcileScheduleId,
+  type ReconcileOrdersInput,
+  type ReconcileSummary,
+} from '../../rules/contracts/definitions.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, testWorkflowBundle } from '../helpers/temporal.js';
 

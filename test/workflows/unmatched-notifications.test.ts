@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Operation } from '../../d1/schemas.js';
-import { unmatchedWorkflowId } from '../../webhook/notification-router.js';
+import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import {
   d1NotificationSignal,
   unmatchedNotificationsQuery,
   type UnmatchedNotificationsInput,
-} from '../../workflows/definitions.js';
+} from '../../rules/contracts/definitions.js';
 import { produceOp } from '../helpers/machine-driver.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';

@@ -30,7 +30,7 @@ import {
   resumeCampaignUpdate,
   type CampaignInput,
   type CampaignView,
-} from '../definitions.js';
+} from '../../rules/contracts/definitions.js';
 import { activityApplicationFailure } from '../activity-failure.js';
 import { workflowClock } from '../workflow-clock.js';
 import { campaignV1 } from '../legacy/campaign-v1.js';
@@ -52,7 +52,7 @@ import {
   onResume,
   type CampaignMachineState,
   type CampaignStep,
-} from './campaign-machine.js';
+} from '../../rules/campaign/campaign-machine.js';
 
 /** The patch behind campaigns that keep their own records; runs without it go on as `campaignV1`. */
 const CAMPAIGN_RECORDS = 'campaign-records';

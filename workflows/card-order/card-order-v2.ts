@@ -57,11 +57,16 @@ import {
   type CardOrderInput,
   type CardOrderResult,
   type ReshipResult,
-} from '../definitions.js';
+} from '../../rules/contracts/definitions.js';
 import { campaignWorkflowId, cardOrderWorkflowId } from '../../orders/workflow-id.js';
-import { cardIdKey, cardOrderStatusKey, issuerIdKey, productionStageKey } from '../search-attributes.js';
+import {
+  cardIdKey,
+  cardOrderStatusKey,
+  issuerIdKey,
+  productionStageKey,
+} from '../../rules/contracts/search-attributes.js';
 import { activityApplicationFailure } from '../activity-failure.js';
-import { FIRST_ORDER_BEHAVIOUR, behaves } from './behaviour.js';
+import { FIRST_ORDER_BEHAVIOUR, behaves } from '../../rules/card-order/behaviour.js';
 import {
   onOutboxDelivered,
   onOutboxFailed,
@@ -69,7 +74,7 @@ import {
   outboxFinalAttempt,
   outboxWakeAt,
   takeUndelivered,
-} from './issuer-outbox.js';
+} from '../../rules/card-order/issuer-outbox.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
 import { workflowClock } from '../workflow-clock.js';
 
@@ -108,7 +113,7 @@ import {
   shouldRearm,
   type Step,
   type StepFailure,
-} from './order-machine.js';
+} from '../../rules/card-order/order-machine.js';
 
 /** The earlier of two wake-up times, either of which may be absent. */
 function earliest(a: number | undefined, b: number | undefined): number | undefined {

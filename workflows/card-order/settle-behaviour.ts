@@ -4,7 +4,7 @@
  * @module
  */
 import { patched } from '@temporalio/workflow';
-import { FIRST_ORDER_BEHAVIOUR, orderBehaviourMarkers } from './behaviour.js';
+import { FIRST_ORDER_BEHAVIOUR, orderBehaviourMarkers } from '../../rules/card-order/behaviour.js';
 
 /**
  * The newest version whose marker this run has. A first execution records every marker and gets the latest; a

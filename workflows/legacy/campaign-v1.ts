@@ -22,7 +22,7 @@ import {
   resumeCampaignUpdate,
   type CampaignInput,
   type CampaignView,
-} from '../definitions.js';
+} from '../../rules/contracts/definitions.js';
 import {
   campaignView,
   controlRefusal,
@@ -37,7 +37,7 @@ import {
   onResume,
   type CampaignMachineState,
   type CampaignStep,
-} from './campaign-machine-v1.js';
+} from '../../rules/legacy/campaign-machine-v1.js';
 
 /** Pages one run submits before it continues as new, keeping its history small. */
 const PAGES_PER_RUN = 200;

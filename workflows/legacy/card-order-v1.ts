@@ -29,30 +29,30 @@ import {
 } from '@temporalio/workflow';
 import type { CardOrderActivities, IssuerEventType } from '../../activities/index.js';
 import type { Operation } from '../../d1/schemas.js';
-import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../definitions.js';
-import type { CancelResult } from '../definitions.js';
+import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../../rules/contracts/definitions.js';
+import type { CancelResult } from '../../rules/contracts/definitions.js';
 import type {
   CardOrderInputV1 as CardOrderInput,
   CardOrderResultV1 as CardOrderResult,
   CardOrderStatusV1 as CardOrderStatus,
   CarriedStateV1 as CarriedState,
   OrderStateV1 as OrderState,
-} from './definitions-v1.js';
-import { orderStateQueryV1 as orderStateQuery } from './definitions-v1.js';
+} from '../../rules/legacy/definitions-v1.js';
+import { orderStateQueryV1 as orderStateQuery } from '../../rules/legacy/definitions-v1.js';
 import {
   applyOperation,
   initialTrackingState,
   trackOperation,
   type TimelineEntry,
   type TrackingOutcome,
-} from './order-tracking-v1.js';
+} from '../../rules/legacy/order-tracking-v1.js';
 import {
   cardIdKey,
   cardOrderStatusKey,
   issuerIdKey,
   issuerRequestIdKey,
   productionStageKey,
-} from '../search-attributes.js';
+} from '../../rules/contracts/search-attributes.js';
 
 /** D1 error codes that no retry can fix: the order fails at once. */
 const permanentErrorTypes = [

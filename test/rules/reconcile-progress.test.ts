@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ReconcileDisagreement } from '../../workflows/definitions.js';
+import type { ReconcileDisagreement } from '../../rules/contracts/definitions.js';
 import {
   addPage,
   detailsMarkdown,
   emptyCounts,
   MAX_KEPT_DISAGREEMENTS,
   newProgress,
-} from '../../workflows/reconcile-progress.js';
+} from '../../rules/reconcile/reconcile-progress.js';
 
 function disagreement(n: number): ReconcileDisagreement {
   return {

@@ -1,12 +1,12 @@
 /**
  * The reconciliation's comparison of an order with D1's status of its card: which of D1's operations concern the
  * order, and whether D1 is ahead of it, by the same production lattice the order applies D1's reports along
- * (`workflows/card-order/production-tracking.ts`). Pure: the reconciliation activity uses it, tests drive it alone.
+ * (`rules/card-order/production-tracking.ts`). Pure: the reconciliation activity uses it, tests drive it alone.
  *
  * @module
  */
-import type { Operation } from '../d1/schemas.js';
-import { stageRank } from '../workflows/card-order/production-tracking.js';
+import type { Operation } from '../../d1/schemas.js';
+import { stageRank } from '../card-order/production-tracking.js';
 
 const SHIPPED_RANK = stageRank.CARD_SHIPPED ?? 6;
 const FAILED_RANK = stageRank.DATA_EXCEPTION ?? 100;

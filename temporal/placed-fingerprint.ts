@@ -1,7 +1,7 @@
 /**
  * What an order was placed with, read from its current run's first event (the workflow input carries it;
  * continue-as-new passes it on): never through visibility, so no listing ever has to decode it, and never through a
- * query, so no worker is involved (see `common/query-through-failover.ts` for why that matters). The fingerprint is
+ * query, so no worker is involved (see `temporal/query-through-failover.ts` for why that matters). The fingerprint is
  * shared by the client (a single order placed again) and the campaign (a card whose issuerRequestId already has an
  * order); the client reads the order's program from it before a redirect.
  *
@@ -9,8 +9,8 @@
  */
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
-import type { CardOrderInput } from '../workflows/definitions.js';
-import { isCardOrderError } from './errors.js';
+import type { CardOrderInput } from '../rules/contracts/definitions.js';
+import { isCardOrderError } from '../common/errors.js';
 
 /** The fingerprint; undefined when it cannot be read: an order from before fingerprints, a codec key since retired. */
 export async function placedFingerprint(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
 import { QueryUnansweredError } from '../../common/errors.js';
-import { queryAnswer, queryThroughFailover } from '../../common/query-through-failover.js';
+import { queryAnswer, queryThroughFailover } from '../../temporal/query-through-failover.js';
 
 /** What the client gets when a worker failed a legacy query while replaying (the failover race). */
 const replayFailure = () =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { productionLifecycle, type Operation } from '../../d1/schemas.js';
-import { applyOperation, initialTrackingState, trackOperation } from '../../workflows/legacy/order-tracking-v1.js';
+import { applyOperation, initialTrackingState, trackOperation } from '../../rules/legacy/order-tracking-v1.js';
 
 function op(stage: string, overrides: Partial<Operation> = {}): Operation {
   const status = stage === 'CARD_SHIPPED' ? 'SUCCESSFUL' : /EXCEPTION|CANCELED/.test(stage) ? 'FAILED' : 'PENDING';

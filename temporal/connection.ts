@@ -8,8 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { Connection, type Client, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { Config } from './config.js';
-import { KeyMaterialError, TemporalUnavailableError } from './errors.js';
+import type { Config } from '../common/config.js';
+import { KeyMaterialError, TemporalUnavailableError } from '../common/errors.js';
 
 /**
  * Connection options for the configured Temporal: address, and TLS and an API key when set (Temporal Cloud, a

@@ -26,9 +26,9 @@ import {
   reshipRefusal,
   reshipResult,
   type OrderMachineState,
-} from '../../workflows/card-order/order-machine.js';
-import { nextPollAt } from '../../workflows/card-order/poll-schedule.js';
-import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../workflows/card-order/behaviour.js';
+} from '../../rules/card-order/order-machine.js';
+import { nextPollAt } from '../../rules/card-order/poll-schedule.js';
+import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../rules/card-order/behaviour.js';
 import {
   DAY,
   HOUR,

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { CARD_ORDER_WORKFLOW, CARD_ORDER_WORKFLOW_TYPES } from '../workflows/definitions.js';
-import { campaignIdKey, cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
+import { CARD_ORDER_WORKFLOW, CARD_ORDER_WORKFLOW_TYPES } from '../rules/contracts/definitions.js';
+import { campaignIdKey, cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { visibilityLiteral } from './visibility-query.js';
 
 /** The campaign's card orders on this task queue (a campaign id is the issuer's own: another may use the same). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../workflows/card-order/behaviour.js';
+import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../rules/card-order/behaviour.js';
 import {
   decide,
   newOrderMachine,
@@ -14,7 +14,7 @@ import {
   orderView,
   searchAttributeValues,
   type OrderMachineState,
-} from '../../workflows/card-order/order-machine.js';
+} from '../../rules/card-order/order-machine.js';
 import {
   DAY,
   HOUR,

@@ -6,11 +6,11 @@
  * @module
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Address, Operation, ShipmentTracking } from '../d1/schemas.js';
-import type { OrderFingerprint } from '../orders/fingerprint.js';
-import type { ReturnPolicy } from '../orders/program-catalog.js';
-import type { CardOrder } from '../orders/schema.js';
-import type { OrderMachineState } from './card-order/order-machine.js';
+import type { Address, Operation, ShipmentTracking } from '../../d1/schemas.js';
+import type { OrderFingerprint } from '../../orders/fingerprint.js';
+import type { ReturnPolicy } from '../../orders/program-catalog.js';
+import type { CardOrder } from '../../orders/schema.js';
+import type { OrderMachineState } from '../card-order/order-machine.js';
 
 /** The workflow type new orders run as. */
 export const CARD_ORDER_WORKFLOW = 'cardOrderV2';

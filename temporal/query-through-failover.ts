@@ -19,7 +19,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { QueryUnansweredError } from './errors.js';
+import { QueryUnansweredError } from '../common/errors.js';
 
 /** A query the worker failed while replaying the workflow to answer it. */
 function failedInReplay(err: unknown): boolean {

@@ -30,7 +30,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json.js';
-import { visibilityLiteral } from '../common/visibility-query.js';
+import { visibilityLiteral } from './visibility-query.js';
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
@@ -40,9 +40,9 @@ import {
   CARD_ORDER_WORKFLOW_TYPES,
   d1NotificationSignal,
   type UnmatchedNotificationsInput,
-} from '../workflows/definitions.js';
-import { cardIdKey, issuerIdKey } from '../workflows/search-attributes.js';
-import type { WebhookMetrics } from './metrics.js';
+} from '../rules/contracts/definitions.js';
+import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
+import type { WebhookMetrics } from '../webhook/metrics.js';
 
 /** Where an operation went: see the module description. */
 export type Delivery = 'order' | 'order_by_card' | 'late' | 'unmatched';

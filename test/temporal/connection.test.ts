@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../common/config.js';
 import { ConfigError, KeyMaterialError } from '../../common/errors.js';
-import { temporalConnectionOptions } from '../../common/temporal.js';
+import { temporalConnectionOptions } from '../../temporal/connection.js';
 
 describe('Temporal connection options', () => {
   it('connects in plain text to the local dev server by default', () => {

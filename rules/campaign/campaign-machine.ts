@@ -19,7 +19,7 @@ import type {
   CampaignTimings,
   CampaignView,
   CardOrderStatus,
-} from '../definitions.js';
+} from '../contracts/definitions.js';
 
 /** The version of the state: campaigns before it ran `legacy/campaign-v1.ts`. */
 export const CAMPAIGN_RECORDS_BEHAVIOUR = 2;

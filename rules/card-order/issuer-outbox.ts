@@ -11,7 +11,7 @@ import {
   DEFAULT_ISSUER_EVENT_MAX_INTERVAL_MS,
   DEFAULT_ISSUER_EVENT_RETRY_MS,
   type OrderTimings,
-} from '../definitions.js';
+} from '../contracts/definitions.js';
 
 /** The delivery state of the pending events; absent until a delivery first failed. */
 export interface OutboxState {

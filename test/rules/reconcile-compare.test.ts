@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Operation } from '../../d1/schemas.js';
-import { d1ReportFor, isD1Ahead } from '../../orders/reconcile-compare.js';
-import { applyReport, newProductionState, trackOperation } from '../../workflows/card-order/production-tracking.js';
+import { d1ReportFor, isD1Ahead } from '../../rules/reconcile/reconcile-compare.js';
+import { applyReport, newProductionState, trackOperation } from '../../rules/card-order/production-tracking.js';
 
 const inProduction = [
   'CARD_PROD_REQUESTED',

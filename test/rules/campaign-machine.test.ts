@@ -19,7 +19,7 @@ import {
   onResume,
   type CampaignMachineState,
   type PageOutcome,
-} from '../../workflows/campaign/campaign-machine.js';
+} from '../../rules/campaign/campaign-machine.js';
 
 const T0 = Date.UTC(2026, 11, 1, 9, 0);
 const MINUTE = 60_000;

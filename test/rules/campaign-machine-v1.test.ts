@@ -11,7 +11,7 @@ import {
   onPulled,
   onResume,
   type CampaignMachineState,
-} from '../../workflows/legacy/campaign-machine-v1.js';
+} from '../../rules/legacy/campaign-machine-v1.js';
 
 const T0 = Date.UTC(2026, 11, 1, 9, 0);
 const MINUTE = 60_000;

@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { cardOrderWorkflowId } from '../orders/schema.js';
-import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../workflows/definitions.js';
+import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../rules/contracts/definitions.js';
 import {
   campaignIdKey,
   cardIdKey,
@@ -15,7 +15,7 @@ import {
   issuerIdKey,
   issuerRequestIdKey,
   replacesCardIdKey,
-} from '../workflows/search-attributes.js';
+} from '../rules/contracts/search-attributes.js';
 
 /**
  * Starts the order's workflow. @throws {WorkflowExecutionAlreadyStartedError} when any execution of its id exists,

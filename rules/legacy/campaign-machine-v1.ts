@@ -14,7 +14,7 @@ import type {
   CampaignStateName,
   CampaignTimings,
   CampaignView,
-} from '../definitions.js';
+} from '../contracts/definitions.js';
 
 export interface CampaignMachineState {
   issuerId: string;

@@ -7,7 +7,7 @@ import {
   outboxFinalAttempt,
   outboxWakeAt,
   takeUndelivered,
-} from '../../workflows/card-order/issuer-outbox.js';
+} from '../../rules/card-order/issuer-outbox.js';
 import { HOUR, MINUTE, T0 } from '../helpers/machine-driver.js';
 
 const timings = { issuerEventRetryMs: MINUTE, issuerEventMaxIntervalMs: 6 * HOUR };
