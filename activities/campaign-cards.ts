@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
 import { campaignCardsQuery, openCampaignCardsQuery } from '../temporal/campaign-query.js';
 import { visibilityLiteral } from '../temporal/visibility-query.js';
-import { cancelOrderUpdate } from '../rules/contracts/definitions.js';
+import { cancelOrderUpdate } from '../rules/contracts/card-order.js';
 import { cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { cardOrderWorkflowId } from '../orders/workflow-id.js';
 import { CAMPAIGN_UNAVAILABLE, notStartedCodes, type CampaignTargets } from './submit-campaign-page.js';

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { visibilityLiteral } from '../temporal/visibility-query.js';
-import { CARD_ORDER_WORKFLOW } from '../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW } from '../rules/contracts/card-order.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 
 /** Where the reconciliation finds open orders: the worker's Temporal client, its task queue and the page size. */

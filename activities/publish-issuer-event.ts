@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { IssuerEventDeliveryError } from '../common/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import type { IssuerEventType } from '../rules/card-order/order-machine.js';
-import type { CardOrderStatus, OrderState } from '../rules/contracts/definitions.js';
+import type { CardOrderStatus, OrderState } from '../rules/contracts/card-order.js';
 import type { OrderStateV1 } from '../rules/legacy/definitions-v1.js';
 import { withTypedFailures } from './failures.js';
 

@@ -1,4 +1,5 @@
-import type { CardOrderStatus, ReconcileDisagreement } from '../rules/contracts/definitions.js';
+import type { CardOrderStatus } from '../rules/contracts/card-order.js';
+import type { ReconcileDisagreement } from '../rules/contracts/reconcile.js';
 import { createPublishIssuerEvents, type IssuerEventsTarget } from './publish-issuer-event.js';
 
 /**

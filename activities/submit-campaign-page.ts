@@ -11,10 +11,10 @@ import type { ProgramCatalog } from '../orders/program-catalog.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import {
   campaignSubmissionSignal,
-  type CampaignInput,
   type CampaignSubmission,
   type CardOrderInput,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/card-order.js';
+import { type CampaignInput } from '../rules/contracts/campaign.js';
 import { startCardOrder } from '../temporal/card-order-start.js';
 import { campaignIdKey, cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { withHeartbeat } from './heartbeat.js';

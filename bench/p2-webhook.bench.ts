@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { d1NotificationSignal } from '../rules/contracts/definitions.js';
+import { d1NotificationSignal } from '../rules/contracts/card-order.js';
 import { parkOrders, reportOf, WebhookPoster, type ParkedOrder } from './lib/parking.js';
 import { startStack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';

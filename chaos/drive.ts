@@ -20,7 +20,7 @@ import {
 } from '../common/errors.js';
 import { correctedAddress, type OrderMix, type PlannedOrder } from './mix.js';
 import type { SimulatorControl } from './simulator-control.js';
-import type { ChangeRequest } from '../rules/contracts/definitions.js';
+import type { ChangeRequest } from '../rules/contracts/card-order.js';
 
 /** A call that got no answer within its deadline, through every retry. */
 export interface Unanswered {

@@ -8,7 +8,7 @@
 import { testPan } from '../campaigns/sample-file.js';
 import type { CardOrderRequest } from '../orders/schema.js';
 import type { FaultsPatch, OutcomeRule } from '../simulator/faults.js';
-import type { CardOrderStatus } from '../rules/contracts/definitions.js';
+import type { CardOrderStatus } from '../rules/contracts/card-order.js';
 import type { SeededRandom } from './random.js';
 
 export const scenarios = [

@@ -30,14 +30,13 @@ import {
   CAMPAIGN_WORKFLOW,
   campaignStateQuery,
   cancelCampaignUpdate,
-  cardOrderStatuses,
   pauseCampaignUpdate,
   resumeCampaignUpdate,
   type CampaignInput,
   type CampaignStateName,
   type CampaignView,
-  type CardOrderStatus,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/campaign.js';
+import { cardOrderStatuses, type CardOrderStatus } from '../rules/contracts/card-order.js';
 import {
   campaignIdKey,
   cardIdKey,

@@ -48,8 +48,6 @@ import {
   changeTypes,
   finalCardOrderStatuses,
   orderStateQuery,
-  RECONCILE_ORDERS_WORKFLOW,
-  reconcileScheduleId,
   reshipOrderUpdate,
   type CancelResult,
   type ChangeRequest,
@@ -59,10 +57,14 @@ import {
   type CardOrderResult,
   type CardOrderStatus,
   type OrderState,
+  type ReshipResult,
+} from '../rules/contracts/card-order.js';
+import {
+  RECONCILE_ORDERS_WORKFLOW,
+  reconcileScheduleId,
   type ReconcileOrdersInput,
   type ReconcileSummary,
-  type ReshipResult,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/reconcile.js';
 import {
   cardIdKey,
   cardOrderStatusKey,

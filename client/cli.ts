@@ -26,9 +26,8 @@ import {
   finalCardOrderStatuses,
   type CardOrderStatus,
   type ChangeType,
-  type ReconcileOrdersInput,
-  type ReconcileSummary,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/card-order.js';
+import { type ReconcileOrdersInput, type ReconcileSummary } from '../rules/contracts/reconcile.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 import type { CampaignControlResult, CampaignStatus } from './campaigns.js';
 

@@ -24,7 +24,7 @@ import {
   redeliverIssuerEventsUpdate,
   type IssuerEventsDeadLetterView,
   type RedeliverIssuerEventsResult,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/issuer-events-dead-letter.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';

@@ -14,7 +14,7 @@ import {
   releaseUnmatchedUpdate,
   unmatchedNotificationsQuery,
   type UnmatchedNotification,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/unmatched-notifications.js';
 import { issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';

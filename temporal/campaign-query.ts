@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CARD_ORDER_WORKFLOW, CARD_ORDER_WORKFLOW_TYPES } from '../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW, CARD_ORDER_WORKFLOW_TYPES } from '../rules/contracts/card-order.js';
 import { campaignIdKey, cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { visibilityLiteral } from './visibility-query.js';
 

@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { cardOrderWorkflowId } from '../orders/schema.js';
-import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../rules/contracts/card-order.js';
 import {
   campaignIdKey,
   cardIdKey,

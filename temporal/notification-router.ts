@@ -36,11 +36,8 @@ import type { Payload } from '@temporalio/common';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
-import {
-  CARD_ORDER_WORKFLOW_TYPES,
-  d1NotificationSignal,
-  type UnmatchedNotificationsInput,
-} from '../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW_TYPES, d1NotificationSignal } from '../rules/contracts/card-order.js';
+import { type UnmatchedNotificationsInput } from '../rules/contracts/unmatched-notifications.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import type { WebhookMetrics } from '../webhook/metrics.js';
 

@@ -9,7 +9,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
-import type { CardOrderInput } from '../rules/contracts/definitions.js';
+import type { CardOrderInput } from '../rules/contracts/card-order.js';
 import { isCardOrderError } from '../common/errors.js';
 
 /** The fingerprint; undefined when it cannot be read: an order from before fingerprints, a codec key since retired. */

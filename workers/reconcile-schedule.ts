@@ -18,7 +18,7 @@ import {
   reconcileScheduleId,
   type ReconcileOrdersInput,
   type ReconcileSummary,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/reconcile.js';
 
 /** What syncing did: made the Schedule, brought it to the configuration, deleted it, or found nothing to delete. */
 export type ReconcileScheduleSync = 'created' | 'updated' | 'deleted' | 'off';

@@ -40,7 +40,7 @@ import {
   type IssuerEventsDeadLetterStatus,
   type IssuerEventsDeadLetterView,
   type RedeliverIssuerEventsResult,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/issuer-events-dead-letter.js';
 
 /** The failure type a malformed start ends with. */
 const INPUT_INVALID = 'DEAD_LETTER_INPUT_INVALID';

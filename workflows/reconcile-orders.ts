@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../activities/index.js';
-import type { ReconcileOrdersInput, ReconcileSummary } from '../rules/contracts/definitions.js';
+import type { ReconcileOrdersInput, ReconcileSummary } from '../rules/contracts/reconcile.js';
 import {
   addPage,
   detailsMarkdown,

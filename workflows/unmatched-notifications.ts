@@ -7,13 +7,13 @@
  * @module
  */
 import { condition, continueAsNew, patched, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { d1NotificationSignal } from '../rules/contracts/card-order.js';
 import {
-  d1NotificationSignal,
   releaseUnmatchedUpdate,
   unmatchedNotificationsQuery,
   type UnmatchedNotification,
   type UnmatchedNotificationsInput,
-} from '../rules/contracts/definitions.js';
+} from '../rules/contracts/unmatched-notifications.js';
 import { dedupeKey } from '../rules/card-order/production-tracking.js';
 
 /** The patch behind waiting out the retention on one timer per period instead of a timer per notification. */

@@ -11,15 +11,14 @@
  *
  * @module
  */
+import type { CampaignCardReport, CardOrderStatus } from '../contracts/card-order.js';
 import type {
-  CampaignCardReport,
   CampaignCounters,
   CampaignIngestion,
   CampaignStateName,
   CampaignTimings,
   CampaignView,
-  CardOrderStatus,
-} from '../contracts/definitions.js';
+} from '../contracts/campaign.js';
 
 /** The version of the state: campaigns before it ran `legacy/campaign-v1.ts`. */
 export const CAMPAIGN_RECORDS_BEHAVIOUR = 2;

@@ -11,7 +11,7 @@ import {
   DEFAULT_ISSUER_EVENT_MAX_INTERVAL_MS,
   DEFAULT_ISSUER_EVENT_RETRY_MS,
   type OrderTimings,
-} from '../contracts/definitions.js';
+} from '../contracts/card-order.js';
 
 /** The delivery state of the pending events; absent until a delivery first failed. */
 export interface OutboxState {

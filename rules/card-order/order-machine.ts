@@ -31,7 +31,7 @@ import {
   type ReshipResult,
   type OrderTimings,
   type TimelineEntry,
-} from '../contracts/definitions.js';
+} from '../contracts/card-order.js';
 import { behaves } from './behaviour.js';
 import type { OutboxState } from './issuer-outbox.js';
 import { dueDateMs, nextPollAt } from './poll-schedule.js';

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { OrderTimings } from '../contracts/definitions.js';
+import type { OrderTimings } from '../contracts/card-order.js';
 
 export interface PollClock {
   /** When something last changed (submit, a report that changed the order, a Pull & change request). */

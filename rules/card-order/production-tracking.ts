@@ -6,7 +6,7 @@
  * @module
  */
 import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
-import type { ProductionFailure, TimelineEntry } from '../contracts/definitions.js';
+import type { ProductionFailure, TimelineEntry } from '../contracts/card-order.js';
 
 /** Where the tracked D1 order stands. RETURNED: shipped, and D1 reported the card back (CARD_RETURNED). */
 export type ProductionOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'RETURNED' | 'FAILED' | 'CANCELLED';

@@ -14,7 +14,7 @@ import type {
   CampaignStateName,
   CampaignTimings,
   CampaignView,
-} from '../contracts/definitions.js';
+} from '../contracts/campaign.js';
 
 export interface CampaignMachineState {
   issuerId: string;

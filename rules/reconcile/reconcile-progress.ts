@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ReconcileCounts, ReconcileDisagreement, ReconcileProgress } from '../contracts/definitions.js';
+import type { ReconcileCounts, ReconcileDisagreement, ReconcileProgress } from '../contracts/reconcile.js';
 
 /** The latest disagreements kept in the workflow's state, result and details; every one is counted. */
 export const MAX_KEPT_DISAGREEMENTS = 100;

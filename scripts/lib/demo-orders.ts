@@ -13,7 +13,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { projectRoot, type Config } from '../../common/config.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import type { CardOrderStatus, OrderState } from '../../rules/contracts/definitions.js';
+import type { CardOrderStatus, OrderState } from '../../rules/contracts/card-order.js';
 
 export interface DemoOrder {
   label: string;

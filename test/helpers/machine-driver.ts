@@ -8,7 +8,7 @@
  */
 import type { Operation } from '../../d1/schemas.js';
 import { loadConfig } from '../../common/config.js';
-import type { OrderTimings } from '../../rules/contracts/definitions.js';
+import type { OrderTimings } from '../../rules/contracts/card-order.js';
 import {
   decide,
   newOrderMachine,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ReconcileDisagreement } from '../../rules/contracts/definitions.js';
+import type { ReconcileDisagreement } from '../../rules/contracts/reconcile.js';
 import {
   addPage,
   detailsMarkdown,

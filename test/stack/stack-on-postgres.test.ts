@@ -28,7 +28,7 @@ import { loadConfig, projectRoot, type Config } from '../../common/config.js';
 import { OrderFailedError } from '../../common/errors.js';
 import { visibilityLiteral } from '../../temporal/visibility-query.js';
 import { findOpenCardOrders } from '../../client/campaigns.js';
-import { CARD_ORDER_WORKFLOW } from '../../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW } from '../../rules/contracts/card-order.js';
 import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { ensureDemoKeys } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';

@@ -8,7 +8,7 @@ import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { cardOrdersQuery, NotificationRouter, unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import type { PartialBatchAnswer } from '../../webhook/server.js';
-import type { CARD_ORDER_WORKFLOW_TYPES } from '../../rules/contracts/definitions.js';
+import type { CARD_ORDER_WORKFLOW_TYPES } from '../../rules/contracts/card-order.js';
 import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { recordedNotificationsQuery } from '../fixtures/workflows/notification-recorder.js';
 import {

@@ -15,7 +15,7 @@ import { WebhookMetrics } from '../../webhook/metrics.js';
 import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
-import { unmatchedNotificationsQuery } from '../../rules/contracts/definitions.js';
+import { unmatchedNotificationsQuery } from '../../rules/contracts/unmatched-notifications.js';
 import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';
 import { uniqueName } from '../helpers/temporal.js';
 

@@ -4,7 +4,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { OrderFailedError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { cancelOrderUpdate, type CardOrderInput, type CardOrderResult } from '../../rules/contracts/definitions.js';
+import { cancelOrderUpdate, type CardOrderInput, type CardOrderResult } from '../../rules/contracts/card-order.js';
 import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 

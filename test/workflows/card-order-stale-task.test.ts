@@ -6,7 +6,7 @@ import { Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporali
 import type { Operation } from '../../d1/schemas.js';
 import { loadConfig } from '../../common/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../../rules/contracts/definitions.js';
+import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../../rules/contracts/card-order.js';
 import {
   describeEvents,
   runStaleWorkflowTask,

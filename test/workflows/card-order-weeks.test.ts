@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import { issuerEventsDeadLetterId } from '../../rules/contracts/definitions.js';
+import { issuerEventsDeadLetterId } from '../../rules/contracts/issuer-events-dead-letter.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually } from '../helpers/temporal.js';
 

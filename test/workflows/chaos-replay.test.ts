@@ -14,7 +14,7 @@ import { projectRoot } from '../../common/config.js';
 import { OrderFailedError } from '../../common/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { buildWorkflowBundle, workflowSourceHash } from '../../workers/workflow-bundle.js';
-import { cancelOrderUpdate, type CancelResult } from '../../rules/contracts/definitions.js';
+import { cancelOrderUpdate, type CancelResult } from '../../rules/contracts/card-order.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 
 /** Orders per run; CHAOS_ORDERS raises it (a few hundred, as the chaos runs). */

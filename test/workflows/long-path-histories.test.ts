@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
-import type { ReconcileOrdersInput, ReconcileSummary } from '../../rules/contracts/definitions.js';
+import type { ReconcileOrdersInput, ReconcileSummary } from '../../rules/contracts/reconcile.js';
 import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';
 import { productionLifecycle } from '../../d1/schemas.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';

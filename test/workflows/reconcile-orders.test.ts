@@ -13,7 +13,7 @@ import {
   reconcileScheduleId,
   type ReconcileOrdersInput,
   type ReconcileSummary,
-} from '../../rules/contracts/definitions.js';
+} from '../../rules/contracts/reconcile.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, testWorkflowBundle } from '../helpers/temporal.js';
 

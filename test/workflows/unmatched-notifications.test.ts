@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Operation } from '../../d1/schemas.js';
 import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
+import { d1NotificationSignal } from '../../rules/contracts/card-order.js';
 import {
-  d1NotificationSignal,
   unmatchedNotificationsQuery,
   type UnmatchedNotificationsInput,
-} from '../../rules/contracts/definitions.js';
+} from '../../rules/contracts/unmatched-notifications.js';
 import { produceOp } from '../helpers/machine-driver.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';

@@ -22,15 +22,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../../activities/index.js';
+import { campaignCardSettledSignal } from '../../rules/contracts/card-order.js';
 import {
-  campaignCardSettledSignal,
   campaignStateQuery,
   cancelCampaignUpdate,
   pauseCampaignUpdate,
   resumeCampaignUpdate,
   type CampaignInput,
   type CampaignView,
-} from '../../rules/contracts/definitions.js';
+} from '../../rules/contracts/campaign.js';
 import { activityApplicationFailure } from '../activity-failure.js';
 import { workflowClock } from '../workflow-clock.js';
 import { campaignV1 } from '../legacy/campaign-v1.js';

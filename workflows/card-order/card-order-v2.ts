@@ -41,10 +41,8 @@ import type { CardOrderActivities } from '../../activities/index.js';
 import {
   cancelOrderUpdate,
   DEFAULT_DELIVERY_WINDOW_MS,
-  ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
   campaignCardSettledSignal,
   campaignSubmissionSignal,
-  issuerEventsDeadLetterId,
   cardOrderFailureTypes,
   changeOrderUpdate,
   d1NotificationSignal,
@@ -57,7 +55,11 @@ import {
   type CardOrderInput,
   type CardOrderResult,
   type ReshipResult,
-} from '../../rules/contracts/definitions.js';
+} from '../../rules/contracts/card-order.js';
+import {
+  ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
+  issuerEventsDeadLetterId,
+} from '../../rules/contracts/issuer-events-dead-letter.js';
 import { campaignWorkflowId, cardOrderWorkflowId } from '../../orders/workflow-id.js';
 import {
   cardIdKey,
@@ -111,6 +113,7 @@ import {
   reshipResult,
   searchAttributeValues,
   shouldRearm,
+  type OrderMachineState,
   type Step,
   type StepFailure,
 } from '../../rules/card-order/order-machine.js';
@@ -183,7 +186,7 @@ function countD1Outage(step: string): void {
     .add(1, { step });
 }
 
-export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResult> {
+export async function cardOrderV2(input: CardOrderInput<OrderMachineState>): Promise<CardOrderResult> {
   const { order } = input;
   if (!order?.issuerId || !order.cardId || !order.issuerRequestId || !input.timings) {
     throw ApplicationFailure.nonRetryable('The order input is incomplete', cardOrderFailureTypes.invalid);

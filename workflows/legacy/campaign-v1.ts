@@ -22,7 +22,7 @@ import {
   resumeCampaignUpdate,
   type CampaignInput,
   type CampaignView,
-} from '../../rules/contracts/definitions.js';
+} from '../../rules/contracts/campaign.js';
 import {
   campaignView,
   controlRefusal,

@@ -29,8 +29,8 @@ import {
 } from '@temporalio/workflow';
 import type { CardOrderActivities, IssuerEventType } from '../../activities/index.js';
 import type { Operation } from '../../d1/schemas.js';
-import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../../rules/contracts/definitions.js';
-import type { CancelResult } from '../../rules/contracts/definitions.js';
+import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../../rules/contracts/card-order.js';
+import type { CancelResult } from '../../rules/contracts/card-order.js';
 import type {
   CardOrderInputV1 as CardOrderInput,
   CardOrderResultV1 as CardOrderResult,

@@ -1,16 +1,15 @@
 /**
- * What the card-order workflows share with their callers (client library, webhook, tests): inputs, results, the
- * order's one status field, and the signal, query and update they answer. Callers import this file, never a
- * workflow body.
+ * What the card-order workflows share with their callers (client library, webhook, campaign, tests): inputs,
+ * results, the order's one status field, and the signals, queries and updates it answers. Callers import this file,
+ * never a workflow body.
  *
  * @module
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Address, Operation, ShipmentTracking } from '../../d1/schemas.js';
 import type { OrderFingerprint } from '../../orders/fingerprint.js';
 import type { ReturnPolicy } from '../../orders/program-catalog.js';
 import type { CardOrder } from '../../orders/schema.js';
-import type { OrderMachineState } from '../card-order/order-machine.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** The workflow type new orders run as. */
 export const CARD_ORDER_WORKFLOW = 'cardOrderV2';
@@ -107,13 +106,17 @@ export const DEFAULT_D1_OUTAGE_MAX_INTERVAL_MS = 6 * 3_600_000;
 export const DEFAULT_ISSUER_EVENT_RETRY_MS = 60_000;
 export const DEFAULT_ISSUER_EVENT_MAX_INTERVAL_MS = 6 * 3_600_000;
 
-export interface CardOrderInput {
+/**
+ * A card order's input. `Carried` is the state a run hands to the next (continue-as-new): the order machine's, set by
+ * the workflow alone, so callers' inputs carry none (`never`) and this contract needs nothing of the machine.
+ */
+export interface CardOrderInput<Carried = never> {
   order: CardOrder;
   timings: OrderTimings;
   /** Whether lifecycle events go to the issuer (ISSUER_EVENTS_URL is set). */
   publishEvents: boolean;
   /** The whole state of the previous run, when this run continues it (continue-as-new). */
-  carried?: OrderMachineState;
+  carried?: Carried;
   /**
    * The order's keyed fingerprint, for the client to tell the same order placed again from a different one under the
    * same issuerRequestId (ORDER_CONFLICT). The workflow only carries it along.
@@ -326,320 +329,3 @@ export const cardOrderFailureTypes = {
   deadlineExceeded: 'PRODUCTION_DEADLINE_EXCEEDED',
   compensationFailed: 'COMPENSATION_FAILED',
 } as const;
-
-/** Notifications D1 sent for a card with no running order, kept for a retention period. */
-export interface UnmatchedNotificationsInput {
-  issuerId: string;
-  cardId: string;
-  /** How long the record lives after the last notification, in ms. */
-  retentionMs: number;
-  /** What a previous run kept (continue-as-new). */
-  kept?: UnmatchedNotification[];
-}
-
-export interface UnmatchedNotification {
-  /** Workflow time it arrived (ISO 8601). */
-  receivedAt: string;
-  operation: Operation;
-}
-
-export const unmatchedNotificationsQuery = defineQuery<UnmatchedNotification[]>('unmatchedNotifications');
-
-/** What an operator's redelivery handed on: the dedupe keys of the operations its card's order now has. */
-export interface ReleaseUnmatchedRequest {
-  keys: string[];
-}
-
-/** How many notifications the record still keeps after a release; at 0 the record ends. */
-export interface ReleaseUnmatchedResult {
-  remaining: number;
-}
-
-/** Drops the notifications an operator redelivered to the card's order; the record ends once none remain. */
-export const releaseUnmatchedUpdate = defineUpdate<ReleaseUnmatchedResult, [ReleaseUnmatchedRequest]>(
-  'releaseUnmatched',
-);
-
-/** The reconciliation with D1: its Schedule (RECONCILE_SCHEDULE) or `reconcileNow` starts it on the task queue. */
-export const RECONCILE_ORDERS_WORKFLOW = 'reconcileOrders';
-
-/** The id of the task queue's reconciliation Schedule; the runs it starts have ids beginning with it. */
-export function reconcileScheduleId(taskQueue: string): string {
-  return `reconcile-orders:${taskQueue}`;
-}
-
-/**
- * What one reconciliation found, summed over its pages of open orders. Each order listed counts once in `checked`,
- * `failed` or `skipped`; `updated` and `unknownAtD1` are the two kinds of `disagreements`, all among `checked`.
- */
-export interface ReconcileCounts {
-  /** Orders compared with D1's status of their card. */
-  checked: number;
-  /** Orders D1 was ahead of, sent D1's status (`d1StatusReport`). */
-  updated: number;
-  /** Orders whose D1 state disagreed: D1 ahead of them (updated), or D1 not knowing them (unknownAtD1). */
-  disagreements: number;
-  /** Orders at D1 by their own account that D1 does not know (404, or no operation under the order's id). */
-  unknownAtD1: number;
-  /** Orders that could not be checked (D1 failing, the order closed or not answering); the next run tries again. */
-  failed: number;
-  /** Orders not at D1 yet (no D1 operation): nothing to compare. */
-  skipped: number;
-}
-
-/** An order whose D1 state disagreed with its own: identifiers and stages only, no personal or card data. */
-export interface ReconcileDisagreement {
-  workflowId: string;
-  issuerRequestId: string;
-  cardId: string;
-  /** The order's tracked D1 PRODUCE operation. */
-  operationId: string;
-  orderStatus: CardOrderStatus;
-  orderStage: string | undefined;
-  /** D1's stage of that operation, or `UNKNOWN_AT_D1`. */
-  d1Stage: string;
-  /** D1's status of that operation (PENDING, SUCCESSFUL, FAILED); undefined when D1 does not know it. */
-  d1Status: string | undefined;
-  /** Whether D1's status was passed on to the order (`d1StatusReport`). */
-  updated: boolean;
-  /** When the reconciliation saw it (ISO 8601). */
-  detectedAt: string;
-}
-
-/** Where a reconciliation stands; carried across continue-as-new. */
-export interface ReconcileProgress {
-  startedAt: string;
-  /** Pages of open orders done so far. */
-  pages: number;
-  /** Visibility's token for the next page (base64); undefined before the first page and after the last. */
-  pageToken: string | undefined;
-  counts: ReconcileCounts;
-  /** The latest disagreements, oldest first, at most 100 (all of them are counted in `counts`). */
-  latestDisagreements: ReconcileDisagreement[];
-  /** Disagreement events the issuer endpoint did not take within their retries. */
-  undeliveredEvents: number;
-}
-
-export interface ReconcileOrdersInput {
-  /** Where the previous run of this reconciliation stopped (continue-as-new). */
-  carried?: ReconcileProgress | undefined;
-}
-
-/** A reconciliation's result: its counts and the latest disagreements. */
-export interface ReconcileSummary extends Omit<ReconcileProgress, 'pageToken'> {
-  finishedAt: string;
-}
-
-/** The campaign workflow type; its id is `campaign:{issuerId}:{campaignId}`. */
-export const CAMPAIGN_WORKFLOW = 'campaign';
-
-/**
- * Where a campaign stands. VALIDATING: its file is being checked and stored (the workflow starts after); the rest as
- * named.
- */
-export const campaignStates = ['VALIDATING', 'RUNNING', 'PAUSED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
-export type CampaignStateName = (typeof campaignStates)[number];
-
-export interface CampaignTimings {
-  /** Cards per page (and per D1 batch call). */
-  pageSize: number;
-  /** The most cards of the campaign in flight (submitted, not yet shipped or ended) before the next page waits. */
-  maxInFlight: number;
-  /** The first wait between two readings of the campaign's cards; it doubles while nothing moves. */
-  checkIntervalMs: number;
-  /** The longest wait between two readings. */
-  checkMaxIntervalMs: number;
-  /** How long a card waits for the campaign's batch before it submits on its own. */
-  cardSubmitTimeoutMs: number;
-  /** How soon a worker lost mid-page is noticed (the page activity's heartbeat timeout). */
-  pageHeartbeatTimeoutMs: number;
-  /**
-   * The most card-order workflow tasks waiting for a worker before the next page waits: pages go no faster than the
-   * workers take their cards. Absent in campaigns started before pages were paced.
-   */
-  maxCardBacklog?: number | undefined;
-}
-
-/** What ingestion stored (the campaign starts once every page is). */
-export interface CampaignIngestion {
-  pages: number;
-  total: number;
-  valid: number;
-  invalid: number;
-}
-
-export interface CampaignInput {
-  issuerId: string;
-  campaignId: string;
-  /** SHA-256 of the campaign file: the same id with another file is refused (CAMPAIGN_CONFLICT). */
-  fileDigest: string;
-  ingestion: CampaignIngestion;
-  timings: CampaignTimings;
-  /** Submission: D1's batch API, or single-order calls for issuers without it (each card submits itself). */
-  submission: 'BATCH' | 'SINGLE';
-  /** The card orders' own input, shared by every card of the campaign. */
-  cardDefaults: { timings: OrderTimings; publishEvents: boolean };
-  /** The previous run's state (continue-as-new). */
-  carried?: unknown;
-}
-
-export interface CampaignCounters {
-  /** Cards D1 took (or, in single-order mode, card orders started). */
-  accepted: number;
-  /** Cards D1 refused in a batch, each with its reason among the campaign's failures. */
-  refused: number;
-  /** Cards whose issuerRequestId was already used for a different order (ORDER_CONFLICT): not ordered. */
-  conflicts: number;
-  /**
-   * Cards whose order a single order or another campaign had already placed (ALREADY_ORDERED): not ordered again,
-   * done for this campaign. Absent from campaigns started before it was counted.
-   */
-  alreadyOrdered?: number | undefined;
-}
-
-/** The campaign as its query and result show it: ids and counts only. */
-export interface CampaignView extends CampaignCounters {
-  issuerId: string;
-  campaignId: string;
-  fileDigest: string;
-  state: CampaignStateName;
-  total: number;
-  valid: number;
-  invalid: number;
-  pages: number;
-  pagesSubmitted: number;
-  /** Card orders not yet shipped or ended (from the campaign's records, else its last visibility reading). */
-  inFlight: number | undefined;
-  /** Open card orders at the last visibility reading (campaigns started before the campaign kept records). */
-  open: number | undefined;
-  /** Card orders the submitted pages started for this campaign (campaigns that keep records). */
-  started?: number | undefined;
-  /** The cards that settled, by the status they reported, each counted once (campaigns that keep records). */
-  settled?: Partial<Record<CardOrderStatus, number>> | undefined;
-  /** The page whose last attempts failed (transient), and when it goes again; pause and cancel act meanwhile. */
-  pageFailure?: { page: number; failures: number; code: string | undefined; retryAt: string } | undefined;
-  /** Card-order tasks waiting for a worker, when that holds the next page back (the workers are behind). */
-  heldByBacklog?: number | undefined;
-  startedAt: string;
-  endedAt: string | undefined;
-}
-
-export const campaignStateQuery = defineQuery<CampaignView>('campaignState');
-/** Stops new submissions (the page under way is interrupted and sent again on resume). */
-export const pauseCampaignUpdate = defineUpdate<CampaignView>('pauseCampaign');
-export const resumeCampaignUpdate = defineUpdate<CampaignView>('resumeCampaign');
-/** Stops submitting; with `pull`, asks D1 to cancel the campaign's cards not yet shipped. */
-export const cancelCampaignUpdate = defineUpdate<CampaignView, [{ pull: boolean }]>('cancelCampaign');
-
-/**
- * The dead-letter record of one order's issuer events: what the order's outbox had not delivered when the order
- * closed. The order starts it (a child it abandons) under {@link issuerEventsDeadLetterId}; it keeps the events until an
- * operator redelivers them (`card-orders events redeliver`) or its retention ends.
- */
-export const ISSUER_EVENTS_DEAD_LETTER_WORKFLOW = 'issuerEventsDeadLetter';
-
-/** The dead-letter record's workflow id: one per order, a form no card-order id takes. */
-export function issuerEventsDeadLetterId(orderWorkflowId: string): string {
-  return `issuer-events-failed:${orderWorkflowId}`;
-}
-
-/** One undelivered issuer event, exactly as the outbox would have posted it (ids and statuses, no PII). */
-export interface DeadLetterIssuerEvent {
-  eventId: string;
-  type: string;
-  occurredAt: string;
-  status?: string | undefined;
-  order: Omit<OrderState, 'timeline'>;
-}
-
-export interface IssuerEventsDeadLetterInput {
-  orderWorkflowId: string;
-  issuerId: string;
-  cardId: string;
-  /** Oldest first: redelivery keeps the order's order. */
-  events: DeadLetterIssuerEvent[];
-  /** Why the outbox gave up on them (the last delivery failure's code), for the operator. */
-  lastFailure?: string | undefined;
-}
-
-/** How long a dead-letter record keeps undelivered issuer events when its start does not say (90 days). */
-export const DEFAULT_ISSUER_EVENTS_DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
-
-/**
- * The dead-letter record's optional second argument. The order starts the record with its input alone (the
- * defaults); tests and operators starting one by hand may shorten its times. It also carries the record across
- * continue-as-new. A second argument rather than new fields of {@link IssuerEventsDeadLetterInput}, which is the
- * order's contract.
- */
-export interface IssuerEventsDeadLetterOptions {
-  /** How long the record keeps events nobody redelivered before it ends EXPIRED, from its first start. */
-  retentionMs?: number | undefined;
-  /** Each event's tries per redelivery (default 4 tries, 5 s apart and doubling: about 35 s). */
-  redeliveryRetry?: { maximumAttempts: number; initialIntervalMs: number } | undefined;
-  /** What the previous run of this record knew (continue-as-new). */
-  carried?: IssuerEventsDeadLetterCarried | undefined;
-}
-
-export interface IssuerEventsDeadLetterCarried {
-  /** When the record was first started (ISO 8601). */
-  createdAt: string;
-  /** When the retention ends (epoch ms): each run sleeps what is left of it. */
-  retentionEndsAt: number;
-  /** Events redelivered in earlier runs. */
-  delivered: number;
-  redeliveries: number;
-  lastRedeliveryAt: string | undefined;
-}
-
-/**
- * Where the record stands: PENDING (events kept), REDELIVERING (a redelivery posts them now), DELIVERED (all
- * redelivered: the record ends), EXPIRED (the retention ended with events undelivered: the record ends, the events
- * are in its result).
- */
-export type IssuerEventsDeadLetterStatus = 'PENDING' | 'REDELIVERING' | 'DELIVERED' | 'EXPIRED';
-
-/** The record as its query and its result show it: ids, types, dates, statuses; the order snapshots hold no PII. */
-export interface IssuerEventsDeadLetterView {
-  orderWorkflowId: string;
-  issuerId: string;
-  cardId: string;
-  status: IssuerEventsDeadLetterStatus;
-  /** The events still undelivered, oldest first, as the order would have posted them. */
-  events: DeadLetterIssuerEvent[];
-  /** Events redelivered so far (every run). */
-  delivered: number;
-  redeliveries: number;
-  /** The code of the last delivery failure: the outbox's, then the last redelivery's that failed. */
-  lastFailure: string | undefined;
-  lastRedeliveryAt: string | undefined;
-  createdAt: string;
-  retentionEndsAt: string;
-}
-
-/** The record's result: its last view, with status DELIVERED or EXPIRED. */
-export type IssuerEventsDeadLetterResult = IssuerEventsDeadLetterView;
-
-export const issuerEventsDeadLetterQuery = defineQuery<IssuerEventsDeadLetterView>('issuerEventsDeadLetter');
-
-/** What one redelivery did: events posted now, events still kept, and why it stopped when some are. */
-export interface RedeliverIssuerEventsResult {
-  delivered: number;
-  remaining: number;
-  /** The failure's code (e.g. ERR_ISSUER_EVENT_DELIVERY) when `remaining` > 0. */
-  lastFailure?: string | undefined;
-}
-
-/** Why the update's validator refuses a redelivery (the failure's `type`); nothing is written to history. */
-export const redeliverIssuerEventsRefusals = {
-  /** Every event was redelivered: the record is ending. */
-  nothingLeft: 'NOTHING_TO_REDELIVER',
-  /** The retention ended: the record is ending with its events in its result. */
-  expired: 'DEAD_LETTER_EXPIRED',
-} as const;
-
-/**
- * Posts the kept events to the issuer, oldest first, each one once the one before it was taken, stopping at the
- * first the endpoint does not take; answers what it delivered and what is left. Redeliveries run one at a time. Once
- * nothing is left the record completes DELIVERED.
- */
-export const redeliverIssuerEventsUpdate = defineUpdate<RedeliverIssuerEventsResult>('redeliverIssuerEvents');
