@@ -7,7 +7,7 @@ import type { Operation } from '../d1/schemas.js';
 import { d1ReportFor, isD1Ahead } from '../rules/reconcile/reconcile-compare.js';
 import { reorderRequestId } from '../orders/reorder-id.js';
 import { d1StatusReportSignal, orderStateQuery, type OrderState } from '../rules/contracts/card-order.js';
-import { type ReconcileCounts, type ReconcileDisagreement } from '../rules/contracts/reconcile.js';
+import type { ReconcileCounts, ReconcileDisagreement } from '../rules/contracts/reconcile.js';
 import { emptyCounts } from '../rules/reconcile/reconcile-progress.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';
 import { withHeartbeat } from './heartbeat.js';

@@ -14,7 +14,7 @@ import {
   type CampaignSubmission,
   type CardOrderInput,
 } from '../rules/contracts/card-order.js';
-import { type CampaignInput } from '../rules/contracts/campaign.js';
+import type { CampaignInput } from '../rules/contracts/campaign.js';
 import { startCardOrder } from '../temporal/card-order-start.js';
 import { campaignIdKey, cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { withHeartbeat } from './heartbeat.js';

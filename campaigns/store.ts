@@ -9,7 +9,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from '../common/config.js';
 import { ConfigError } from '../common/errors.js';
-import { campaignWorkflowId } from '../client/campaigns.js';
+import { campaignWorkflowId } from '../orders/workflow-id.js';
 import { FileCampaignPageStore, type CampaignPageStore } from './page-store.js';
 import { PostgresCampaignPageStore, type PostgresStoreSettings } from './pg-page-store.js';
 

@@ -27,7 +27,7 @@ import {
   type CardOrderStatus,
   type ChangeType,
 } from '../rules/contracts/card-order.js';
-import { type ReconcileOrdersInput, type ReconcileSummary } from '../rules/contracts/reconcile.js';
+import type { ReconcileOrdersInput, ReconcileSummary } from '../rules/contracts/reconcile.js';
 import { CardOrdersClient, type OrderReading } from './card-orders-client.js';
 import type { CampaignControlResult, CampaignStatus } from './campaigns.js';
 

@@ -29,17 +29,16 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../common/canonical-json.js';
-import { visibilityLiteral } from './visibility-query.js';
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { canonicalJson } from '../common/canonical-json.js';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { CARD_ORDER_WORKFLOW_TYPES, d1NotificationSignal } from '../rules/contracts/card-order.js';
-import { type UnmatchedNotificationsInput } from '../rules/contracts/unmatched-notifications.js';
+import type { UnmatchedNotificationsInput } from '../rules/contracts/unmatched-notifications.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
-import type { WebhookMetrics } from '../webhook/metrics.js';
+import { visibilityLiteral } from './visibility-query.js';
 
 /** Where an operation went: see the module description. */
 export type Delivery = 'order' | 'order_by_card' | 'late' | 'unmatched';
@@ -140,7 +139,14 @@ export interface NotificationRouterOptions {
   unmatchedRetentionMs: number;
   /** Workflows signalled (or cards looked up) at once. @default {@link DEFAULT_SIGNAL_CONCURRENCY} */
   concurrency?: number;
-  metrics?: WebhookMetrics | undefined;
+  metrics?: RouterMetrics | undefined;
+}
+
+/** The counters the router moves (the webhook's Prometheus metrics fit it; other callers pass none). */
+export interface RouterMetrics {
+  operations: { inc(labels: { outcome: string }, value?: number): void };
+  signals: { inc(): void };
+  orderLookups: { inc(): void };
 }
 
 export class NotificationRouter {

@@ -17,7 +17,7 @@ import {
   type IssuerEventsDeadLetterInput,
   type IssuerEventsDeadLetterOptions,
 } from '../../rules/contracts/issuer-events-dead-letter.js';
-import { type OrderState } from '../../rules/contracts/card-order.js';
+import type { OrderState } from '../../rules/contracts/card-order.js';
 import type { issuerEventsDeadLetter } from '../../workflows/issuer-events-dead-letter.js';
 import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
