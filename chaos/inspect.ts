@@ -16,7 +16,7 @@ import { request } from 'undici';
 import type { CardOrdersClient } from '../client/card-orders-client.js';
 import { projectRoot } from '../common/config.js';
 import { ENCRYPTED_ENCODING } from '../codec/payload-codec.js';
-import type { OrderSummary } from '../simulator/orders.js';
+import type { OrderSummary } from '../simulator/order-records.js';
 import { expectedD1Orders, type PlannedOrder, type Scenario } from './mix.js';
 
 const { EventType, WorkflowTaskFailedCause } = proto.temporal.api.enums.v1;

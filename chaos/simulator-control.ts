@@ -9,7 +9,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Faults, FaultsPatch } from '../simulator/faults.js';
-import type { OrderSummary } from '../simulator/orders.js';
+import type { OrderSummary } from '../simulator/order-records.js';
 
 type StormKnobs = Pick<
   Faults,

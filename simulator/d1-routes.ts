@@ -33,7 +33,8 @@ import {
   HttpError,
   type FieldIssue,
 } from '../common/http-errors.js';
-import type { OrderStats, OrderStore } from './orders.js';
+import type { OrderStats } from './order-records.js';
+import type { OrderStore } from './orders.js';
 
 const cardPath = '/banking/v1/issuers/:issuerId/physicalCards/:cardId';
 

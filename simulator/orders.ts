@@ -7,9 +7,20 @@
  * @module
  */
 import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json.js';
 import { productionLifecycle, type Operation, type UpdateOrderRequest, type UpdateOrderType } from '../d1/schemas.js';
 import type { Clock, Timer } from './clock.js';
-import type { FaultState, OutcomeRule } from './faults.js';
+import type { FaultState } from './faults.js';
+import {
+  noStats,
+  type CardRecord,
+  type NewOrder,
+  type OrderRecord,
+  type OrderStats,
+  type OrderSummary,
+  type SubmitResult,
+  type UpdateResult,
+} from './order-records.js';
 
 /** `errorCode` of a PRODUCE operation ended by a successful CANCEL (D1 does not document one). */
 export const CANCELED_BY_ISSUER = 'CANCELED_BY_ISSUER';
@@ -21,95 +32,9 @@ const RETURNED = { status: 'RETURNED_TO_SENDER', message: 'Returned to sender: a
 /** A carrier status as a human text: IN_TRANSIT is "In transit". */
 const carrierMessage = (status: string) => status.charAt(0) + status.slice(1).toLowerCase().replaceAll('_', ' ');
 
-/** What the order endpoint hands over once the request is valid: ids and product, no card data. */
-export interface NewOrder {
-  issuerId: string;
-  cardId: string;
-  issuerRequestId: string;
-  cardProductId: string;
-  /** The fields the issuer's onboarding added to the order body (D1_SIM_EXTRA_ORDER_FIELDS) it carried; absent: none. */
-  extraFields?: Record<string, string>;
-}
-
-/** The store's verdict on a submission. */
-export type SubmitResult =
-  { kind: 'created' | 'resubmitted'; operationId: string } | { kind: 'in-progress'; issuerRequestId: string };
-
-/** The store's verdict on a Pull & change request. */
-export type UpdateResult =
-  /** A new UPDATE_ORDER operation, or (`replayed`) the one an earlier request under the same request id started. */
-  | { kind: 'created' | 'replayed'; operationId: string }
-  | { kind: 'unknown-card' }
-  /** The request id already names a different change of this card: nothing done. */
-  | { kind: 'request-id-reused' };
-
-/**
- * What `GET /__sim/stats` answers: the order calls D1 received since the start or the last reset, faulted ones
- * included, so a benchmark can tell D1 calls per card.
- */
-export interface OrderStats {
-  /** Calls to the single-card order endpoint. */
-  orderRequests: number;
-  /** Calls to the batch "Order cards" endpoint. */
-  batchRequests: number;
-  /** Cards in the batch calls whose envelope (`{cards: [...]}`) was valid. */
-  batchCards: number;
-}
-
-const noStats: Readonly<OrderStats> = Object.freeze({ orderRequests: 0, batchRequests: 0, batchCards: 0 });
-
-/** One line of `GET /__sim/orders`. */
-export interface OrderSummary extends NewOrder {
-  operationId: string;
-  submissions: number;
-  status: Operation['status'];
-  detailsStatus: string;
-  /** Pull & change requests accepted (CANCEL, ACCELERATE...). */
-  updates: UpdateOrderType[];
-  createdAt: string;
-  /** When the PRODUCE operation ended (shipped, failed or cancelled). */
-  endTime: string | undefined;
-}
-
-interface OrderRecord extends NewOrder {
-  operation: Operation;
-  submissions: number;
-  createdAt: number;
-  outcome: OutcomeRule | undefined;
-  /** The Pull & change requests accepted for this order. */
-  updates: UpdateOrderType[];
-  timer: Timer | undefined;
-  /** A CANCEL was accepted: production stopped, the cancellation lands one step later. */
-  canceling: boolean;
-  /** Carrier statuses still to report once shipped, one step apart (the `shipmentUpdates` knob when it shipped). */
-  carrierReports: string[];
-  /** The card is reported returned one step after its last carrier report (decided when it ships). */
-  returns: boolean;
-}
-
-interface CardRecord {
-  orders: OrderRecord[];
-  /** PRODUCE and UPDATE_ORDER operations, oldest first, as the status endpoint lists them. */
-  operations: Operation[];
-  /** Pull & change requests by request id: the operation each started, and a hash of its body. */
-  updateRequests: Map<string, { operationId: string; bodyHash: string }>;
-}
-
 /** A hash of a Pull & change body that does not depend on its key order; no address is kept in the clear. */
 function updateBodyHash(update: UpdateOrderRequest): string {
-  const canonical = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(canonical)
-      : value && typeof value === 'object'
-        ? Object.fromEntries(
-            Object.entries(value)
-              .sort(([a], [b]) => a.localeCompare(b))
-              .map(([key, child]) => [key, canonical(child)]),
-          )
-        : value;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(update)))
-    .digest('base64url');
+  return createHash('sha256').update(canonicalJson(update)).digest('base64url');
 }
 
 export interface OrderStoreOptions {

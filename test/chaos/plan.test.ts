@@ -9,7 +9,7 @@ import { findDuplicates, nondeterminismKind } from '../../chaos/inspect.js';
 import proto from '@temporalio/proto';
 import { CliUsageError } from '../../common/errors.js';
 import { cardOrderRequestSchema } from '../../orders/schema.js';
-import type { OrderSummary } from '../../simulator/orders.js';
+import type { OrderSummary } from '../../simulator/order-records.js';
 
 const plan = (seed: number, total = 200) =>
   planMix(new SeededRandom(seed).fork('mix'), { total, runId: 'r1', issuerId: 'ISSUER0001', placeWindowS: 60 });

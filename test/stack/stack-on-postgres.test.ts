@@ -32,7 +32,7 @@ import { CARD_ORDER_WORKFLOW } from '../../rules/contracts/card-order.js';
 import { cardIdKey, issuerIdKey } from '../../rules/contracts/search-attributes.js';
 import { ensureDemoKeys } from '../../d1/keys.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
-import type { OrderSummary } from '../../simulator/orders.js';
+import type { OrderSummary } from '../../simulator/order-records.js';
 import { freePort, freePortRun } from '../../scripts/lib/ports.js';
 import { waitForPoller } from '../../scripts/lib/pollers.js';
 import { resolveStackBinaries, type StackBinaries } from '../../scripts/stack/binaries.js';
