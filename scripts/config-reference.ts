@@ -29,7 +29,9 @@ const units = [
 
 /** Milliseconds as the configuration writes them: `30d`, `4h`, `15m`, `500ms`. */
 function formatDuration(ms: number): string {
-  for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  // Days from two on: `24h` reads as the hours it is written in.
+  for (const [unit, size] of units)
+    if (ms >= size && ms % size === 0 && (unit !== 'd' || ms >= 2 * size)) return `${ms / size}${unit}`;
   return `${ms}ms`;
 }
 
