@@ -107,6 +107,13 @@ function defaultValue(schema: z.core.$ZodType, duration = isDuration(schema)): s
 /** One cell of a Markdown table: no line breaks, pipes escaped. */
 const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|');
 
+/** The variables of the schema without a `.describe()`: each needs one for the reference. */
+export function undescribedVariables(): string[] {
+  return Object.entries(envSchema.shape)
+    .filter(([, schema]) => !(schema as z.ZodType).description)
+    .map(([name]) => name);
+}
+
 /** The reference table, one row per variable, in the schema's order. */
 export function renderReference(): string {
   const rows = Object.entries(envSchema.shape).map(([name, schema]) => {
