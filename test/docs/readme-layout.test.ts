@@ -16,7 +16,7 @@ function trackedTopLevelFolders(): string[] {
 /** The folders the README's "Layout" section names, one table row each: `| \`folder/\` | its job |`. */
 async function layoutFolders(): Promise<string[]> {
   const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
-  const section = /^## Layout\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1];
+  const section = /^## Layout\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readme)?.[1];
   assert.ok(section, 'README.md has no "## Layout" section');
   return [...section.matchAll(/^\|\s*`([^`/]+)\/`\s*\|/gm)].map((match) => match[1] ?? '').sort();
 }
