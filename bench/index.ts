@@ -4,7 +4,7 @@
  * the same server, since the machines are shared and noisy; `ratio` = ours / baseline. Speed targets live here,
  * never in tests. `--json FILE` writes the entries; `--quick` runs everything small (a smoke test). Progress goes to
  * stderr, the table to stdout. `--campaign [N]` runs C1, the bulk campaign (only it, unless others are named). See
- * README, "Performance".
+ * docs/performance.md.
  *
  * @module
  */

@@ -67,63 +67,150 @@ export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
 export const envSchema = z
   .object({
     /** Temporal frontend, host:port. @default 127.0.0.1:7233 */
-    TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+    TEMPORAL_ADDRESS: hostPort
+      .default('127.0.0.1:7233')
+      .describe('Temporal frontend, `host:port`; the embedded dev server listens here.'),
     /** API key for Temporal Cloud (or a server with API-key auth); implies TLS. */
-    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    TEMPORAL_API_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('API key for Temporal Cloud (or a server with API-key auth); implies TLS.'),
     /** TLS to the Temporal frontend: on with any TEMPORAL_TLS_* file or an API key; `true` forces it on. */
-    TEMPORAL_TLS: z.stringbool().optional(),
+    TEMPORAL_TLS: z
+      .stringbool()
+      .optional()
+      .describe(
+        'TLS to the Temporal frontend. Unset: on with an API key or any `TEMPORAL_TLS_*` file; `true` forces TLS with the system CAs, `false` turns it off.',
+      ),
     /** mTLS client certificate and key (PEM files), and the CA of the frontend's certificate. */
-    TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
-    TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
-    TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+    TEMPORAL_TLS_CERT_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Mutual TLS to Temporal: our client certificate (PEM file); needs `TEMPORAL_TLS_KEY_FILE`.'),
+    TEMPORAL_TLS_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Mutual TLS to Temporal: our client key (PEM file); needs `TEMPORAL_TLS_CERT_FILE`.'),
+    TEMPORAL_TLS_CA_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The CA of the Temporal frontend's certificate (PEM file), for a private CA."),
     /** @default default */
-    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_NAMESPACE: z
+      .string()
+      .min(1)
+      .default('default')
+      .describe('Temporal namespace (the dev server creates it).'),
     /** Task queue of the card-order workflows and activities. @default card-orders */
-    TEMPORAL_TASK_QUEUE: z.string().min(1).default('card-orders'),
+    TEMPORAL_TASK_QUEUE: z
+      .string()
+      .min(1)
+      .default('card-orders')
+      .describe(
+        'Task queue of the card-order workflows and activities; campaigns run on `{TEMPORAL_TASK_QUEUE}-campaigns`.',
+      ),
     /** Port of the embedded dev server's Web UI. @default 8233 */
-    TEMPORAL_UI_PORT: port.default(8233),
+    TEMPORAL_UI_PORT: port.default(8233).describe('Web UI port of the embedded dev server.'),
     /** The Web UI `npm start` links to; unset: the dev server's when it started one, else no links. */
-    TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
+    TEMPORAL_UI_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("The Web UI `npm start` links to; unset: the dev server's when it started one, else no links."),
     /** SQLite file of the embedded dev server; relative paths are resolved against the repository. */
-    TEMPORAL_DB_FILE: z.string().min(1).default('.data/temporal.sqlite'),
+    TEMPORAL_DB_FILE: z
+      .string()
+      .min(1)
+      .default('.data/temporal.sqlite')
+      .describe('SQLite file of the embedded dev server; a relative path is resolved against the repository.'),
     /** A `temporal` CLI binary to use instead of searching PATH, the cache, or building one. */
-    TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+    TEMPORAL_CLI_PATH: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A `temporal` binary to use, before `PATH` and the cache (an error if it is not an executable file).'),
     /** Where built tools are cached, shared by every clone. @default $XDG_CACHE_HOME or ~/.cache */
-    XDG_CACHE_HOME: z.string().min(1).optional(),
-    HOME: z.string().min(1).optional(),
+    XDG_CACHE_HOME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Where built tools (the Temporal CLI, server, SQL tool and UI server) are cached, shared by every clone: `d1-card-orders/` under it; unset: `~/.cache`.',
+      ),
+    HOME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The user's home, for `~/.cache` when `XDG_CACHE_HOME` is unset (`/tmp` without either)."),
     /** Searched for `temporal` and `go`. */
-    PATH: z.string().default(''),
+    PATH: z.string().default('').describe('Searched for `temporal` and `go`.'),
     /** Grace period for in-flight activities when the worker shuts down. @default 30s */
-    WORKER_SHUTDOWN_GRACE: durationMs.default(30_000),
+    WORKER_SHUTDOWN_GRACE: durationMs
+      .default(30_000)
+      .describe('How long in-flight activities may finish when the worker stops.'),
     /** A prebuilt workflow bundle (`npm run build`); used when it matches the workflow sources. */
-    WORKFLOW_BUNDLE_PATH: z.string().min(1).default('dist/workflow-bundle.js'),
+    WORKFLOW_BUNDLE_PATH: z
+      .string()
+      .min(1)
+      .default('dist/workflow-bundle.js')
+      .describe('Prebuilt workflow bundle (`npm run build`), used when it matches the workflow sources.'),
     /** @default info */
-    LOG_LEVEL: logLevel.default('info'),
+    LOG_LEVEL: logLevel.default('info').describe('Log level; logs are JSON lines on stderr.'),
     /** Where supervised children (`npm start`) write their output, one `<name>.log` each. @default .data/logs */
-    LOGS_DIR: z.string().min(1).default('.data/logs'),
+    LOGS_DIR: z
+      .string()
+      .min(1)
+      .default('.data/logs')
+      .describe("Where `npm start` writes each supervised child's output, as `<name>.log`."),
     /** Also show the children's raw output on the terminal, prefixed with their name. @default false */
-    LOG_TO_TERMINAL: z.stringbool().default(false),
+    LOG_TO_TERMINAL: z
+      .stringbool()
+      .default(false)
+      .describe("`npm start` also shows the children's raw output on the terminal, prefixed with their name."),
     /**
      * The local demo (`npm start`, tests). Its relaxations, all of them, each only where the production setting is
      * unset: the webhook takes the simulator's public D1 credentials (WEBHOOK_CLIENTS), and the codec server answers
      * callers without a token (CODEC_SERVER_OIDC_ISSUER, CODEC_SERVER_AUTH_TOKEN; the browser origin check stays).
      * Never set it in production: unset settings then fail closed. @default false
      */
-    DEMO_MODE: z.stringbool().default(false),
+    DEMO_MODE: z
+      .stringbool()
+      .default(false)
+      .describe(
+        "The local demo (`npm start`, tests): where the production setting is unset, the webhook takes the simulator's public credentials and the codec server answers callers without a token (see above). Never in production.",
+      ),
 
     /** Where `npm run keys` writes the demo key set, and where the key defaults below point. @default .data/keys */
-    KEYS_DIR: z.string().min(1).default('.data/keys'),
+    KEYS_DIR: z
+      .string()
+      .min(1)
+      .default('.data/keys')
+      .describe('Where `npm run keys` writes the demo key set, and where the key file defaults point.'),
     /**
      * Where campaigns keep their cards between ingestion and submission (pages encrypted with the payload codec's
      * keys). The CLI writes it and every worker reads it: one machine, or a volume all of them mount.
      * @default .data/campaigns
      */
-    CAMPAIGN_STORE_DIR: z.string().min(1).default('.data/campaigns'),
+    CAMPAIGN_STORE_DIR: z
+      .string()
+      .min(1)
+      .default('.data/campaigns')
+      .describe(
+        "The `file` store's folder: where campaign cards wait between ingestion and submission, each page encrypted with the payload codec's keys. The CLI writes it and every worker reads it.",
+      ),
     /**
      * Where campaign pages live: `file` (CAMPAIGN_STORE_DIR, one machine or a shared volume) or `postgres`
      * (CAMPAIGN_STORE_URL, shared by every machine). @default file
      */
-    CAMPAIGN_STORE: z.enum(['file', 'postgres']).default('file'),
+    CAMPAIGN_STORE: z
+      .enum(['file', 'postgres'])
+      .default('file')
+      .describe(
+        'Where campaign pages live: `file` (`CAMPAIGN_STORE_DIR`, one machine or a shared volume) or `postgres` (`CAMPAIGN_STORE_URL`, shared by every machine).',
+      ),
     /**
      * The PostgreSQL store, as `postgres://user@host:port/database` (`?sslmode=require` for TLS). A password may be
      * in it, or better in CAMPAIGN_STORE_PASSWORD_FILE; it is never logged.
@@ -133,15 +220,36 @@ export const envSchema = z
       .refine((url) => postgresUrlIssue(url) === undefined, {
         message: 'must be postgres://user@host[:port]/database',
       })
-      .optional(),
+      .optional()
+      .describe(
+        'The `postgres` store, `postgres://user@host:port/database` (`?sslmode=require`: TLS); required with `CAMPAIGN_STORE=postgres`. A password may be in it, or better in `CAMPAIGN_STORE_PASSWORD_FILE`; never logged.',
+      ),
     /** A file holding the PostgreSQL store's password (wins over one in CAMPAIGN_STORE_URL). */
-    CAMPAIGN_STORE_PASSWORD_FILE: z.string().min(1).optional(),
+    CAMPAIGN_STORE_PASSWORD_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A file holding the `postgres` store's password (wins over one in the URL)."),
     /** Connections to the PostgreSQL store per process. @default 4 */
-    CAMPAIGN_STORE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
+    CAMPAIGN_STORE_MAX_CONNECTIONS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe('Connections to the `postgres` store per process.'),
     /** How long a completed campaign's pages (card data) are kept before the workers delete them. @default 30d */
-    CAMPAIGN_STORE_RETENTION: durationMs.default(30 * 86_400_000),
+    CAMPAIGN_STORE_RETENTION: durationMs
+      .default(30 * 86_400_000)
+      .describe('How long after a campaign ended the workers delete its pages (card data).'),
     /** Cards per D1 batch "Order cards" call, and per stored page of a campaign (D1 takes 1 to 1000). @default 1000 */
-    D1_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(1000),
+    D1_BATCH_SIZE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(1000)
+      .describe('Cards per D1 batch "Order cards" call, and per stored page of a campaign (D1 takes 1 to 1000).'),
     /**
      * Issuers without D1's batch API (comma list): their campaigns order each card with a single-order call.
      * @default none
@@ -154,46 +262,99 @@ export const envSchema = z
           .split(',')
           .map((id) => id.trim())
           .filter(Boolean),
+      )
+      .describe(
+        "Issuers without D1's batch API (comma list): their campaigns order each card with a single-order call.",
       ),
     /** The most cards of one campaign in flight (submitted, not yet shipped) before its next page waits. @default 10000 */
-    CAMPAIGN_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    CAMPAIGN_MAX_IN_FLIGHT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe(
+        "The most cards of one campaign submitted and not yet shipped before its next page waits; in load tests, keep it under the workers' cache (see Pace in docs/campaigns.md).",
+      ),
     /**
      * The most card-order workflow tasks waiting for a worker (the server's backlog of the cards' task queue) before a
      * campaign's next page waits: pages go no faster than the workers take their cards, and single orders are not
      * stuck behind a campaign. @default 1000
      */
-    CAMPAIGN_MAX_CARD_BACKLOG: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    CAMPAIGN_MAX_CARD_BACKLOG: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1000)
+      .describe(
+        "Card-order workflow tasks waiting for a worker (the backlog of the cards' task queue) above which a campaign's next page waits: pages go no faster than the workers take their cards, and single orders are not stuck behind a campaign.",
+      ),
     /**
      * How soon a campaign first looks again at its cards (to submit the next page, or to end); the wait doubles while
      * nothing moves, up to CAMPAIGN_CHECK_MAX_INTERVAL. @default 1m
      */
-    CAMPAIGN_CHECK_INTERVAL: durationMs.default(60_000),
+    CAMPAIGN_CHECK_INTERVAL: durationMs
+      .default(60_000)
+      .describe(
+        'How soon a campaign first looks at its cards again (to submit the next page, or to end); the wait doubles while nothing moves, up to `CAMPAIGN_CHECK_MAX_INTERVAL`.',
+      ),
     /** The longest wait between two looks: cards take days to ship, so looks are rare then. @default 6h */
-    CAMPAIGN_CHECK_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
+    CAMPAIGN_CHECK_MAX_INTERVAL: durationMs
+      .default(6 * 3_600_000)
+      .describe(
+        'The longest wait between two looks of a campaign at its cards: cards take days to ship, so looks are rare then.',
+      ),
     /** How long a campaign card waits for its batch before it orders itself (D1 dedupes by request id). @default 1h */
-    CAMPAIGN_CARD_SUBMIT_TIMEOUT: durationMs.default(3_600_000),
+    CAMPAIGN_CARD_SUBMIT_TIMEOUT: durationMs
+      .default(3_600_000)
+      .describe('How long a campaign card waits for its batch before it orders itself (D1 dedupes by request id).'),
     /** How soon a worker lost in the middle of a campaign page is noticed, and the page given to another. @default 1m */
-    CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: durationMs.default(60_000),
+    CAMPAIGN_PAGE_HEARTBEAT_TIMEOUT: durationMs
+      .default(60_000)
+      .describe('How soon a worker lost mid-page is noticed and the page handed to another.'),
     /** Timeout of one D1 batch call (up to D1_BATCH_SIZE cards). @default 60s */
-    D1_BATCH_REQUEST_TIMEOUT: durationMs.default(60_000),
+    D1_BATCH_REQUEST_TIMEOUT: durationMs
+      .default(60_000)
+      .describe('Timeout of one D1 batch call (up to `D1_BATCH_SIZE` cards).'),
 
     /** D1's origin. Real D1: https://api.d1.thalescloud.io (staging: https://api.d1-stg.thalescloud.io). */
-    D1_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8090'),
+    D1_BASE_URL: z
+      .url({ protocol: /^https?$/ })
+      .default('http://127.0.0.1:8090')
+      .describe(
+        "D1's origin; the default is the simulator. Real D1: `https://api.d1.thalescloud.io` (staging: `https://api.d1-stg.thalescloud.io`).",
+      ),
     /** Path of the OAuth 2.0 token endpoint under D1_BASE_URL. */
-    D1_TOKEN_PATH: z.string().startsWith('/').default('/authz/v1/oauth2/token'),
+    D1_TOKEN_PATH: z
+      .string()
+      .startsWith('/')
+      .default('/authz/v1/oauth2/token')
+      .describe('Path of the OAuth 2.0 token endpoint under `D1_BASE_URL`.'),
     /** Path of the banking API under D1_BASE_URL. */
-    D1_API_PATH: z.string().startsWith('/').default('/banking/v1'),
+    D1_API_PATH: z
+      .string()
+      .startsWith('/')
+      .default('/banking/v1')
+      .describe('Path of the banking API under `D1_BASE_URL`.'),
     /** Pull & change path under D1_API_PATH (not in D1's public docs); {issuerId} and {cardId} are filled in. */
     D1_UPDATE_ORDER_PATH: z
       .string()
       .startsWith('/')
-      .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder'),
+      .default('/issuers/{issuerId}/physicalCards/{cardId}/operations:updateOrder')
+      .describe(
+        "Pull & change path under `D1_API_PATH` (not in D1's public docs); `{issuerId}` and `{cardId}` are filled in.",
+      ),
     /**
      * The header that carries each Pull & change request's identity (cancel, accelerate, redirect), the same on every
      * retry of the request, so D1 acts on it once. D1 documents no such field: set the name an issuer's onboarding
      * agreed, or `none` to send none (a retried request may then reach D1 twice). @default Idempotency-Key
      */
-    D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: idempotencyHeaderNameSchema.default('Idempotency-Key'),
+    D1_UPDATE_ORDER_IDEMPOTENCY_HEADER: idempotencyHeaderNameSchema
+      .default('Idempotency-Key')
+      .describe(
+        "The header carrying a Pull & change request's identity (cancel, accelerate, redirect), the same on every retry, so D1 acts on it once. D1 documents no such field: set the name an issuer's onboarding agreed, or `none` to send none (a retried request may then reach D1 twice).",
+      ),
     /**
      * Batch "Order cards" path under D1_API_PATH. D1 does not publish it: this default is our choice (the simulator
      * serves it). {issuerId} is filled in.
@@ -201,120 +362,292 @@ export const envSchema = z
     D1_BATCH_ORDER_PATH: z
       .string()
       .startsWith('/')
-      .default('/issuers/{issuerId}/physicalCards/operations:batchProduction'),
+      .default('/issuers/{issuerId}/physicalCards/operations:batchProduction')
+      .describe(
+        'Batch "Order cards" path under `D1_API_PATH` (not in D1\'s public docs: the default is our choice, which the simulator serves); `{issuerId}` is filled in.',
+      ),
     /** The issuer id D1 assigned at onboarding (exactly 10 characters). */
-    D1_ISSUER_ID: z.string().length(10, 'must be exactly 10 characters').default('ISSUER0001'),
+    D1_ISSUER_ID: z
+      .string()
+      .length(10, 'must be exactly 10 characters')
+      .default('ISSUER0001')
+      .describe('The issuer id D1 assigned at onboarding (exactly 10 characters).'),
     /** The issuer's ES256 private key for token assertions: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
-    D1_SIGNING_KEY: z.string().min(1).optional(),
-    D1_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    D1_SIGNING_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The issuer's ES256 private key for token assertions, inline: a JWK or PKCS#8 PEM (wins over `D1_SIGNING_KEY_FILE`).",
+      ),
+    D1_SIGNING_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same key in a file; unset: `issuer-signing.private.jwk.json` in `KEYS_DIR`.'),
     /** The `kid` D1 knows the signing key by; taken from the JWK when unset. */
-    D1_SIGNING_KEY_ID: z.string().min(1).optional(),
+    D1_SIGNING_KEY_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The `kid` D1 knows the signing key by; unset: the JWK's `kid` (so required with a PEM)."),
     /** D1's P-256 public key for `encryptedData`: a JWK or SPKI PEM, inline (wins) or in a file. */
-    D1_ENCRYPTION_KEY: z.string().min(1).optional(),
-    D1_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+    D1_ENCRYPTION_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "D1's P-256 public key for `encryptedData`, inline: a JWK or SPKI PEM (wins over `D1_ENCRYPTION_KEY_FILE`).",
+      ),
+    D1_ENCRYPTION_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same key in a file; unset: `d1-encryption.public.jwk.json` in `KEYS_DIR`.'),
     /** The `kid` D1 gave its encryption key; taken from the JWK when unset. */
-    D1_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
+    D1_ENCRYPTION_KEY_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The `kid` D1 gave its encryption key; unset: the JWK's `kid`."),
     /** `aud` of the token assertion (optional for D1). @default the token URL's origin */
-    D1_ASSERTION_AUDIENCE: z.string().min(1).optional(),
+    D1_ASSERTION_AUDIENCE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("`aud` of the token assertion (optional for D1); unset: the token URL's origin."),
     /** Lifetime of a token assertion; D1 refuses more than 15 minutes. @default 5m */
-    D1_ASSERTION_TTL: durationMs.pipe(z.number().max(15 * 60_000, 'must be at most 15m')).default(5 * 60_000),
+    D1_ASSERTION_TTL: durationMs
+      .pipe(z.number().max(15 * 60_000, 'must be at most 15m'))
+      .default(5 * 60_000)
+      .describe('Lifetime of a token assertion; D1 refuses more than 15 minutes.'),
     /** Refresh a cached access token this long before it expires. @default 60s */
-    D1_TOKEN_REFRESH_MARGIN: durationMs.default(60_000),
+    D1_TOKEN_REFRESH_MARGIN: durationMs
+      .default(60_000)
+      .describe('Refresh a cached access token this long before it expires.'),
     /** Time limit of one D1 request, headers and body. @default 10s */
-    D1_REQUEST_TIMEOUT: durationMs.default(10_000),
+    D1_REQUEST_TIMEOUT: durationMs.default(10_000).describe('Time limit of one D1 request, headers and body.'),
     /** Time limit of a TCP/TLS connect to D1. @default 5s */
-    D1_CONNECT_TIMEOUT: durationMs.default(5_000),
+    D1_CONNECT_TIMEOUT: durationMs.default(5_000).describe('Time limit of one TCP/TLS connect to D1.'),
     /** Keep-alive connections per D1 origin. @default 10 */
-    D1_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(10),
+    D1_MAX_CONNECTIONS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(10)
+      .describe('Keep-alive connections per D1 origin.'),
     /**
      * The order-body field an issuer's D1 onboarding added for the card a RENEWAL or REPLACEMENT order replaces
      * (D1 documents none; e.g. `oldCardId`): the order's `replacesCardId` is sent under it. A JSON field name, not one
      * of the body's own. @default unset (`replacesCardId` is never sent to D1)
      */
-    D1_REPLACES_CARD_ID_FIELD: extraOrderFieldNameSchema.optional(),
+    D1_REPLACES_CARD_ID_FIELD: extraOrderFieldNameSchema
+      .optional()
+      .describe(
+        "The order-body field an issuer's D1 onboarding added for the card a RENEWAL or REPLACEMENT order replaces (D1 documents none; e.g. `oldCardId`): the order's `replacesCardId` is sent under it. A JSON field name, not one of the body's own. Unset: `replacesCardId` stays ours and is never sent to D1.",
+      ),
     /** Mutual TLS with D1: our client certificate and key (PEM files), and the CA D1's server certificate chains to. */
-    D1_TLS_CERT_FILE: z.string().min(1).optional(),
-    D1_TLS_KEY_FILE: z.string().min(1).optional(),
-    D1_TLS_CA_FILE: z.string().min(1).optional(),
+    D1_TLS_CERT_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Mutual TLS with D1: our client certificate (PEM file); needs `D1_TLS_KEY_FILE` (both or neither).'),
+    D1_TLS_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Mutual TLS with D1: our client key (PEM file); needs `D1_TLS_CERT_FILE`.'),
+    D1_TLS_CA_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The CA D1's server certificate chains to (PEM file); unset: the system CAs."),
     /** The issuer's programs (per card product: delivery, carriers, packaging, inserts, shipment, countries). */
-    PROGRAM_CATALOG_FILE: z.string().min(1).default('config/program-catalog.json'),
+    PROGRAM_CATALOG_FILE: z
+      .string()
+      .min(1)
+      .default('config/program-catalog.json')
+      .describe(
+        "The issuer's programs, per card product (delivery, carriers, packaging, inserts, shipment, countries, issuance types, returns).",
+      ),
     /** Where lifecycle events go (signed JSON, at least once); unset: no events. */
-    ISSUER_EVENTS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    ISSUER_EVENTS_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Where lifecycle events go (signed JSON, at least once); unset: no events.'),
     /** ES256 key that signs issuer events: a JWK or PKCS#8 PEM, inline (wins) or in a file. */
-    ISSUER_EVENTS_SIGNING_KEY: z.string().min(1).optional(),
-    ISSUER_EVENTS_SIGNING_KEY_FILE: z.string().min(1).optional(),
-    ISSUER_EVENTS_SIGNING_KEY_ID: z.string().min(1).optional(),
+    ISSUER_EVENTS_SIGNING_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('ES256 key that signs issuer events, inline: a JWK or PKCS#8 PEM (wins over the file).'),
+    ISSUER_EVENTS_SIGNING_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same key in a file; unset: `issuer-events-signing.private.jwk.json` in `KEYS_DIR`.'),
+    ISSUER_EVENTS_SIGNING_KEY_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The `kid` of the issuer events' signing key; unset: the JWK's `kid`."),
     /** The payload codec's AES-256 key ring, JSON `{activeKeyId, keys: {id: base64}}`, inline (wins) or in a file. */
-    PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
-    PAYLOAD_CODEC_KEYS_FILE: z.string().min(1).optional(),
+    PAYLOAD_CODEC_KEYS: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The payload codec's AES-256 key ring, inline: JSON `{activeKeyId, keys: {id: base64}}` (wins over the file). To rotate, add a key and move `activeKeyId`.",
+      ),
+    PAYLOAD_CODEC_KEYS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same key ring in a file; unset: `payload-codec-keys.json` in `KEYS_DIR`.'),
     /**
      * Seal new payloads to TEMPORAL_NAMESPACE (the codec server then holds namespace grants for ciphertext too).
      * Every release since decodes sealed and unsealed payloads; upgrading workers of a release from before, deploy
      * with `false` first, then `true` once no older worker runs. @default true
      */
-    PAYLOAD_CODEC_SEAL_NAMESPACE: z.stringbool().default(true),
+    PAYLOAD_CODEC_SEAL_NAMESPACE: z
+      .stringbool()
+      .default(true)
+      .describe(
+        "Seal new payloads to `TEMPORAL_NAMESPACE` (the codec server's namespace grants then hold for ciphertext too). Every release since decodes sealed and unsealed payloads; upgrading workers of a release from before, deploy with `false` first, then `true` once no older worker runs.",
+      ),
     /**
      * Base64 secret (32 bytes or more) that keys the order fingerprints: placing an issuerRequestId again with a
      * different order is refused as ORDER_CONFLICT, naming the fields that differ. Inline (wins) or in a file. The
      * same secret for every client of one Temporal namespace; a new one makes older orders uncomparable (EXISTING).
      */
-    ORDER_FINGERPRINT_KEY: z.string().min(1).optional(),
-    ORDER_FINGERPRINT_KEY_FILE: z.string().min(1).optional(),
+    ORDER_FINGERPRINT_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Base64 secret (32 bytes or more), inline (wins over the file), that keys the order fingerprints: an `issuerRequestId` placed again with a different order is refused as `ORDER_CONFLICT`. One secret for every client of a Temporal namespace; a new one makes older orders uncomparable (`EXISTING`).',
+      ),
+    ORDER_FINGERPRINT_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same secret in a file; unset: `order-fingerprint-key` in `KEYS_DIR`.'),
     /**
      * Quiet time after the last news from D1 (a notification, or a poll that found a change) before the order polls
      * D1's status endpoint. Real production takes days between stages: polls are the fallback. @default 4h
      */
-    ORDER_NOTIFICATION_TIMEOUT: durationMs.default(4 * 3_600_000),
+    ORDER_NOTIFICATION_TIMEOUT: durationMs
+      .default(4 * 3_600_000)
+      .describe(
+        "Quiet time after the last news from D1 (a notification, or a poll that found a change) before the order polls D1's status endpoint. Real production takes days between stages: polls are the fallback.",
+      ),
     /** Interval after the first poll; it doubles with each poll that finds nothing new. @default 4h */
-    ORDER_POLL_INTERVAL: durationMs.default(4 * 3_600_000),
+    ORDER_POLL_INTERVAL: durationMs
+      .default(4 * 3_600_000)
+      .describe('Poll interval after the first poll; it doubles with each poll that finds nothing new.'),
     /**
      * The most time between two polls (and before D1's estimated shipment date, the poll interval): how late, at
      * worst, an order learns what a lost notification said. @default 24h
      */
-    ORDER_POLL_MAX_INTERVAL: durationMs.default(24 * 3_600_000),
+    ORDER_POLL_MAX_INTERVAL: durationMs
+      .default(24 * 3_600_000)
+      .describe(
+        "The most time between two polls, and the interval before D1's `dueDate`: how late, at worst, an order learns what a lost notification said.",
+      ),
     /**
      * Quiet time after a Pull & change request (a cancel) before polling for D1's verdict, doubling from there to
      * ORDER_POLL_MAX_INTERVAL: a person waits on it. @default 15m
      */
-    ORDER_CHANGE_VERDICT_TIMEOUT: durationMs.default(15 * 60_000),
+    ORDER_CHANGE_VERDICT_TIMEOUT: durationMs
+      .default(15 * 60_000)
+      .describe(
+        "Quiet time after a Pull & change request (a cancel, a change) before polling for D1's verdict, doubling from there to `ORDER_POLL_MAX_INTERVAL`: a person waits on it.",
+      ),
     /** Default overall limit of an order; past it, it is compensated. @default 30d */
-    ORDER_PRODUCTION_DEADLINE: durationMs.default(30 * 86_400_000),
+    ORDER_PRODUCTION_DEADLINE: durationMs
+      .default(30 * 86_400_000)
+      .describe(
+        'Default overall limit of an order (per order: `timings.productionDeadline`); past it, the order is compensated.',
+      ),
     /** Wait before re-ordering a card D1 reported OUT_OF_STOCK. @default 1h */
-    ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs.default(3_600_000),
+    ORDER_OUT_OF_STOCK_REORDER_DELAY: durationMs
+      .default(3_600_000)
+      .describe('Wait before re-ordering a card D1 reported `OUT_OF_STOCK`.'),
     /**
      * How long the transient failures (5xx, 429, timeouts, refused credentials) of a D1 call that must succeed
      * (submit, cancel, compensation) are retried in one go. Past it the order waits as D1_UNREACHABLE and tries
      * again later; only a permanent answer from D1 fails it. @default 1h
      */
-    ORDER_D1_RETRY_TIMEOUT: durationMs.default(3_600_000),
+    ORDER_D1_RETRY_TIMEOUT: durationMs
+      .default(3_600_000)
+      .describe(
+        'How long the transient failures (5xx, 429, timeouts, refused credentials) of a D1 call that must succeed (submit, cancel, compensation) are retried in one go. Past it the order waits as `D1_UNREACHABLE` and tries again later; only a permanent answer from D1 fails it.',
+      ),
     /**
      * The most time between two tries of a D1 call while D1 is unreachable: the waits double from
      * ORDER_D1_RETRY_TIMEOUT up to this. @default 6h
      */
-    ORDER_D1_OUTAGE_MAX_INTERVAL: durationMs.default(6 * 3_600_000),
+    ORDER_D1_OUTAGE_MAX_INTERVAL: durationMs
+      .default(6 * 3_600_000)
+      .describe(
+        'The most time between two tries of a D1 call while D1 is unreachable: the waits double from `ORDER_D1_RETRY_TIMEOUT` up to this.',
+      ),
     /**
      * The first wait after a failed delivery of an order's issuer events (its activity retried a few times within a
      * minute first); the waits double from here, for as long as the order lives. @default 1m
      */
-    ISSUER_EVENTS_RETRY_INTERVAL: durationMs.default(60_000),
+    ISSUER_EVENTS_RETRY_INTERVAL: durationMs
+      .default(60_000)
+      .describe(
+        "The first wait after a failed delivery of an order's issuer events (its activity retried a few times within a minute first); the waits double from here, for as long as the order lives.",
+      ),
     /** The most time between two deliveries of an order's issuer events while the endpoint fails. @default 6h */
-    ISSUER_EVENTS_MAX_RETRY_INTERVAL: durationMs.default(6 * 3_600_000),
+    ISSUER_EVENTS_MAX_RETRY_INTERVAL: durationMs
+      .default(6 * 3_600_000)
+      .describe("The most time between two deliveries of an order's issuer events while the endpoint fails."),
     /**
      * How long a shipped order keeps listening for D1's shipment updates and a CARD_RETURNED report before it
      * completes. It waits on one timer: no polls. @default 30d
      */
-    ORDER_DELIVERY_WINDOW: durationMs.default(30 * 86_400_000),
+    ORDER_DELIVERY_WINDOW: durationMs
+      .default(30 * 86_400_000)
+      .describe(
+        'How long a shipped order listens for carrier updates and a `CARD_RETURNED` report before it completes, on one timer, no polls (per order: `timings.deliveryWindow`; `0ms`: it ends at shipment).',
+      ),
     /**
      * How long a returned card waits for the issuer's corrected address (the re-ship update) when its program
      * re-ships returned cards; then the order ends RETURNED. @default 30d
      */
-    ORDER_RESHIP_WAIT: durationMs.default(30 * 86_400_000),
+    ORDER_RESHIP_WAIT: durationMs
+      .default(30 * 86_400_000)
+      .describe(
+        "How long a returned card waits for the issuer's corrected address (the re-ship update) when its program re-ships returned cards; then the order ends `RETURNED`.",
+      ),
     /** Re-orders of an OUT_OF_STOCK card before it is compensated. @default 1 */
-    ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce.number().int().min(0).max(MAX_REORDERS).default(1),
+    ORDER_OUT_OF_STOCK_MAX_REORDERS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REORDERS)
+      .default(1)
+      .describe('Re-orders of an `OUT_OF_STOCK` card before it is compensated.'),
     /** Activities one worker runs at once. @default 50 */
-    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(2000).default(50),
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(2000)
+      .default(50)
+      .describe('Activities one worker runs at once.'),
     /** Workflow tasks one worker runs at once. @default 40 */
-    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2000).default(40),
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(2000)
+      .default(40)
+      .describe('Workflow tasks one worker runs at once.'),
     /**
      * Workflows one worker keeps in memory between their tasks (the sticky cache). An order waits hours to days
      * between tasks, so caching more of them buys little (one replay of a short history when its next task comes)
@@ -322,9 +655,23 @@ export const envSchema = z
      * campaign). Load tests, where each card is busy every few seconds, want more.
      * @default 500
      */
-    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(500),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(100_000)
+      .default(500)
+      .describe(
+        'Workflows one worker keeps in memory between their tasks (the sticky cache; the rest replay when woken); at least `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS`. An order waits hours to days between tasks, so caching more buys little and costs memory (the SDK plans about 600 per GB of heap; 1,000 took a worker past 1 GB under a 100,000-card campaign). Load tests, where each card is busy every few seconds, want more.',
+      ),
     /** Calls per second to D1 across every worker of the task queue (a server-side limit); unset: none. */
-    D1_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().optional(),
+    D1_RATE_LIMIT_PER_SECOND: z.coerce
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        'Calls per second to D1 across every worker of the task queue (a limit the Temporal server enforces); unset: none.',
+      ),
     /**
      * When the reconciliation runs: a five-field cron expression (`minute hour day-of-month month day-of-week`),
      * always in UTC (no `CRON_TZ=`), e.g. `0 2 * * *` for 02:00 UTC every night. The worker keeps the Temporal
@@ -338,69 +685,164 @@ export const envSchema = z
         const issue = cronExpressionIssue(value);
         if (issue) ctx.addIssue({ code: 'custom', message: `must be a cron expression in UTC: ${issue}` });
       })
-      .optional(),
+      .optional()
+      .describe(
+        'When the reconciliation runs: a five-field cron expression (`minute hour day-of-month month day-of-week`), always in UTC (no `CRON_TZ=`), e.g. `0 2 * * *` for 02:00 UTC every night. The worker keeps the Temporal Schedule `reconcile-orders:{TEMPORAL_TASK_QUEUE}` to it at start; unset (off), it deletes that Schedule.',
+      ),
     /** Open orders the reconciliation reads per visibility page (one activity per page). @default 200 */
-    RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+    RECONCILE_PAGE_SIZE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(200)
+      .describe('Open orders the reconciliation reads per visibility page (one activity per page).'),
     /** D1 status calls at once while the reconciliation checks one page. @default 4 */
-    RECONCILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    RECONCILE_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe('D1 status calls at once while the reconciliation checks one page.'),
 
     /** Where the notification webhook listens. @default 127.0.0.1:8091 */
-    WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
-    WEBHOOK_PORT: port.default(8091),
+    WEBHOOK_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the notification webhook listens on.'),
+    WEBHOOK_PORT: port.default(8091).describe('Port the notification webhook listens on.'),
     /**
      * Who may get a webhook token: JSON `[{clientId, clientSecret, issuerIds}]`. Required: unset, the webhook refuses
      * to start, except with DEMO_MODE=true, where it defaults to the simulator's public demo credentials
      * (`d1-simulator` / `d1-simulator-secret`) for D1_ISSUER_ID (those are refused outside the demo).
      */
-    WEBHOOK_CLIENTS: z.string().min(1).optional(),
+    WEBHOOK_CLIENTS: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Who may get a webhook token: JSON `[{clientId, clientSecret, issuerIds}]`. Required: unset, the webhook refuses to start, except with `DEMO_MODE=true`, where it defaults to the simulator's public credentials (`d1-simulator` / `d1-simulator-secret`) for `D1_ISSUER_ID` (refused outside the demo).",
+      ),
     /** Secret (base64, at least 32 bytes) that signs the webhook's access tokens, inline (wins) or in a file. */
-    WEBHOOK_TOKEN_SECRET: z.string().min(1).optional(),
-    WEBHOOK_TOKEN_SECRET_FILE: z.string().min(1).optional(),
+    WEBHOOK_TOKEN_SECRET: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Secret (base64, 32 bytes or more) that signs the webhook's access tokens, inline (wins over the file); the same on every replica.",
+      ),
+    WEBHOOK_TOKEN_SECRET_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The same secret in a file; unset: `webhook-token-secret` in `KEYS_DIR`.'),
     /** Lifetime of the access tokens the webhook issues to D1. @default 15m */
-    WEBHOOK_TOKEN_TTL: durationMs.default(15 * 60_000),
+    WEBHOOK_TOKEN_TTL: durationMs
+      .default(15 * 60_000)
+      .describe('Lifetime of the access tokens the webhook issues to D1.'),
     /** Larger notification bodies get 413. @default 1048576 */
     WEBHOOK_BODY_LIMIT_BYTES: z.coerce
       .number()
       .int()
       .min(1024)
       .max(64 * 1024 * 1024)
-      .default(1_048_576),
+      .default(1_048_576)
+      .describe('Larger notification bodies get 413.'),
     /** How long a batch may take to reach Temporal before the answer is 503 (D1 then retries). @default 5s */
-    WEBHOOK_SIGNAL_TIMEOUT: durationMs.default(5_000),
+    WEBHOOK_SIGNAL_TIMEOUT: durationMs
+      .default(5_000)
+      .describe(
+        "The one deadline for all of a batch's signals and lookups to reach Temporal before the answer is 503 (D1 then retries).",
+      ),
     /** How long notifications for no running order are kept (queryable) after the last one. @default 30d */
-    WEBHOOK_UNMATCHED_RETENTION: durationMs.default(30 * 86_400_000),
+    WEBHOOK_UNMATCHED_RETENTION: durationMs
+      .default(30 * 86_400_000)
+      .describe('How long notifications for cards with no order of ours are kept (queryable) after the last one.'),
     /** Mutual TLS for D1's calls: our server certificate and key, and the CA that D1's client certificate chains to. */
-    WEBHOOK_TLS_CERT_FILE: z.string().min(1).optional(),
-    WEBHOOK_TLS_KEY_FILE: z.string().min(1).optional(),
-    WEBHOOK_TLS_CA_FILE: z.string().min(1).optional(),
+    WEBHOOK_TLS_CERT_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Serve HTTPS: our server certificate (PEM file); needs `WEBHOOK_TLS_KEY_FILE`.'),
+    WEBHOOK_TLS_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Serve HTTPS: our server key (PEM file); needs `WEBHOOK_TLS_CERT_FILE`.'),
+    WEBHOOK_TLS_CA_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The CA that D1's client certificate chains to (PEM file), for mutual TLS."),
     /** Refuse TLS clients without a certificate from WEBHOOK_TLS_CA_FILE. @default false */
-    WEBHOOK_REQUIRE_CLIENT_CERT: z.stringbool().default(false),
+    WEBHOOK_REQUIRE_CLIENT_CERT: z
+      .stringbool()
+      .default(false)
+      .describe(
+        'Refuse TLS clients without a certificate from `WEBHOOK_TLS_CA_FILE`: mutual TLS, as D1 requires in production.',
+      ),
 
     /** Where the worker serves Prometheus metrics (the SDK's exporter); 0 turns them off. @default 9464 */
-    WORKER_METRICS_PORT: port.default(9464),
+    WORKER_METRICS_PORT: port
+      .default(9464)
+      .describe(
+        "Where the worker serves Prometheus metrics (the SDK's exporter and the workflows' counters), on `METRICS_HOST`; `0` turns them off.",
+      ),
     /** Where the webhook serves Prometheus metrics, apart from its public port; 0 turns them off. @default 9465 */
-    WEBHOOK_METRICS_PORT: port.default(9465),
+    WEBHOOK_METRICS_PORT: port
+      .default(9465)
+      .describe(
+        'Where the webhook serves Prometheus metrics, apart from its public port, on `METRICS_HOST`; `0` turns them off.',
+      ),
     /** Interface the metrics endpoints bind to. @default 127.0.0.1 */
-    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('Interface the metrics endpoints bind to.'),
 
     /** Where the codec server (Web UI and CLI decoding) listens. @default 127.0.0.1:8888 */
-    CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
-    CODEC_SERVER_PORT: port.default(8888),
+    CODEC_SERVER_HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Interface the codec server (Web UI and CLI decoding) listens on.'),
+    CODEC_SERVER_PORT: port.default(8888).describe('Port the codec server listens on.'),
     /**
      * A static token for machines (`temporal --codec-auth "Bearer <token>"`). The codec server needs it or
      * CODEC_SERVER_OIDC_ISSUER to start, except with DEMO_MODE=true, where it answers without a token.
      */
-    CODEC_SERVER_AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    CODEC_SERVER_AUTH_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .describe(
+        'The machines\' static Bearer token (`temporal --codec-auth "Bearer <token>"`), 16 characters or more. The codec server needs it or `CODEC_SERVER_OIDC_ISSUER` to start, except with `DEMO_MODE=true`, where it answers without a token.',
+      ),
     /** Browser origins allowed to call it, comma-separated. @default the Web UI at localhost and 127.0.0.1 */
-    CODEC_SERVER_ALLOWED_ORIGINS: z.string().min(1).optional(),
+    CODEC_SERVER_ALLOWED_ORIGINS: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Browser origins allowed to call the codec server, comma-separated; unset: the Web UI at `http://localhost:{TEMPORAL_UI_PORT}` and `http://127.0.0.1:{TEMPORAL_UI_PORT}`.',
+      ),
     /**
      * People: the OpenID provider whose access tokens (Web UI's signed-in user) the codec server takes, as its
      * issuer URL. Its keys come from CODEC_SERVER_OIDC_JWKS_URL, or else from its discovery document.
      */
-    CODEC_SERVER_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+    CODEC_SERVER_OIDC_ISSUER: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe(
+        "People: the OpenID provider whose access tokens (Web UI's signed-in user) the codec server takes, as its issuer URL. Its keys come from `CODEC_SERVER_OIDC_JWKS_URL`, or else from its discovery document.",
+      ),
     /** The `aud` an access token must name (the codec server's resource identifier at the provider). */
-    CODEC_SERVER_OIDC_AUDIENCE: z.string().min(1).optional(),
-    CODEC_SERVER_OIDC_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    CODEC_SERVER_OIDC_AUDIENCE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The `aud` an access token must name (the codec server's resource identifier at the provider); required with `CODEC_SERVER_OIDC_ISSUER`.",
+      ),
+    CODEC_SERVER_OIDC_JWKS_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("Where the provider publishes its keys; unset: from the provider's discovery document."),
     /** Signing algorithms taken, comma-separated; `none` and the shared-secret HS* never. @default RS256,PS256,ES256,EdDSA */
     CODEC_SERVER_OIDC_ALGORITHMS: z
       .string()
@@ -415,21 +857,49 @@ export const envSchema = z
         z
           .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
           .min(1),
+      )
+      .describe(
+        'Signing algorithms taken, comma-separated; `none` and the shared-secret `HS*` are refused as settings.',
       ),
     /** The token claim holding the caller's groups or roles (a string or a list). @default groups */
-    CODEC_SERVER_OIDC_ROLES_CLAIM: z.string().min(1).default('groups'),
+    CODEC_SERVER_OIDC_ROLES_CLAIM: z
+      .string()
+      .min(1)
+      .default('groups')
+      .describe("The token claim holding the caller's groups or roles (a string or a list)."),
     /**
      * Which namespaces each group or role may encode and decode, JSON `{"<group>": ["<namespace>", ...]}` (`"*"`:
      * every namespace). Required with CODEC_SERVER_OIDC_ISSUER; a token without a listed group decodes nothing.
      */
-    CODEC_SERVER_OIDC_NAMESPACES: z.string().min(1).optional(),
+    CODEC_SERVER_OIDC_NAMESPACES: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Which namespaces each group or role may encode and decode, JSON `{"<group>": ["<namespace>", ...]}` (`"*"`: every namespace). Required with `CODEC_SERVER_OIDC_ISSUER`; a token without a listed group decodes nothing.',
+      ),
     /** Leeway for `exp` and `nbf` against the provider's clock. @default 30s */
-    CODEC_SERVER_OIDC_CLOCK_TOLERANCE: durationMs.pipe(z.number().max(300_000, 'must be at most 5m')).default(30_000),
+    CODEC_SERVER_OIDC_CLOCK_TOLERANCE: durationMs
+      .pipe(z.number().max(300_000, 'must be at most 5m'))
+      .default(30_000)
+      .describe("Leeway for `exp` and `nbf` against the provider's clock."),
     /** HTTPS for the codec server (Web UI passes access tokens only to an https:// endpoint): certificate and key. */
-    CODEC_SERVER_TLS_CERT_FILE: z.string().min(1).optional(),
-    CODEC_SERVER_TLS_KEY_FILE: z.string().min(1).optional(),
+    CODEC_SERVER_TLS_CERT_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'HTTPS for the codec server (Web UI passes access tokens only to an `https://` endpoint): certificate (PEM file); needs `CODEC_SERVER_TLS_KEY_FILE`. Unset: plain HTTP.',
+      ),
+    CODEC_SERVER_TLS_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('HTTPS for the codec server: key (PEM file); needs `CODEC_SERVER_TLS_CERT_FILE`.'),
     /** Where the codec server serves Prometheus metrics (on METRICS_HOST); 0 turns them off. @default 9463 */
-    CODEC_SERVER_METRICS_PORT: port.default(9463),
+    CODEC_SERVER_METRICS_PORT: port
+      .default(9463)
+      .describe('Where the codec server serves Prometheus metrics, on `METRICS_HOST`; `0` turns them off.'),
   })
   .superRefine((env, ctx) => {
     // A certificate without its key (or the reverse) is a half-configured TLS setup: name the missing half.

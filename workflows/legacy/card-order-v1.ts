@@ -1,7 +1,7 @@
 /**
  * FROZEN: the first card-order workflow (type `cardOrder`). New orders run `cardOrderV2`; this code stays, unchanged,
  * so that orders started before it finish and their histories replay. Do not edit it: any change to the commands
- * it issues breaks running orders. Delete it once no `cardOrder` run is open (see README, "Upgrading").
+ * it issues breaks running orders. Delete it once no `cardOrder` run is open (see docs/production.md, "Upgrading").
  *
  * One physical card order, from validation to the cardholder's door: a saga. It validates the order, submits it
  * to D1 (the compensation is registered first: a timed-out submit may still have been accepted), tracks
