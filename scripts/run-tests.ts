@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../common/config.js';
@@ -21,8 +21,13 @@ async function findTestFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+// Files run as named; a folder runs the test files under it (node --test on Node 20 would run none of it).
 const requested = process.argv.slice(2);
-const files = requested.length > 0 ? requested : await findTestFiles(path.join(projectRoot, 'test'));
+const files: string[] = [];
+for (const named of requested.length > 0 ? requested : ['test']) {
+  const stats = await stat(path.resolve(projectRoot, named));
+  files.push(...(stats.isDirectory() ? await findTestFiles(path.resolve(projectRoot, named)) : [named]));
+}
 const workDir = await mkdtemp(path.join(tmpdir(), 'd1-card-orders-test-'));
 const started = Date.now();
 const env = await startLocalTestServer();
