@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
 import { campaignCardsQuery, openCampaignCardsQuery } from '../temporal/campaign-query.js';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldIn, fieldNotIn } from '../temporal/visibility-query.js';
 import { cancelOrderUpdate } from '../rules/contracts/card-order.js';
 import { cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { cardOrderWorkflowId } from '../orders/workflow-id.js';
@@ -29,11 +29,10 @@ export function createCountCampaignCards(targets: CampaignTargets | undefined) {
     return withTypedFailures(async () => {
       const t = required(targets);
       const open = openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId);
-      const shipped = notInFlight.map(visibilityLiteral).join(', ');
       const [total, running, inFlight] = await Promise.all([
         t.temporal.workflow.count(campaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)),
         t.temporal.workflow.count(open),
-        t.temporal.workflow.count(`${open} AND ${cardOrderStatusKey.name} NOT IN (${shipped})`),
+        t.temporal.workflow.count(allOf(open, fieldNotIn(cardOrderStatusKey, notInFlight))),
       ]);
       return { total: total.count, open: running.count, inFlight: inFlight.count };
     });
@@ -90,8 +89,10 @@ async function forEachBounded(
 }
 
 async function* openCardIds(t: CampaignTargets, input: { issuerId: string; campaignId: string }) {
-  const statuses = cancellable.map(visibilityLiteral).join(', ');
-  const query = `${openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId)} AND ${cardOrderStatusKey.name} IN (${statuses})`;
+  const query = allOf(
+    openCampaignCardsQuery(t.taskQueue, input.issuerId, input.campaignId),
+    fieldIn(cardOrderStatusKey, cancellable),
+  );
   for await (const order of t.temporal.workflow.list({ query })) yield order.workflowId;
 }
 

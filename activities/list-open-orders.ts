@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldEquals, fieldIn, running } from '../temporal/visibility-query.js';
 import { CARD_ORDER_WORKFLOW } from '../rules/contracts/card-order.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 
@@ -48,11 +48,7 @@ export function createListOpenOrders(source: OpenOrdersSource | undefined) {
       );
     }
     const { temporal, taskQueue, pageSize } = source;
-    const query = [
-      `WorkflowType IN (${visibilityLiteral(CARD_ORDER_WORKFLOW)})`,
-      `ExecutionStatus = 'Running'`,
-      `TaskQueue = ${visibilityLiteral(taskQueue)}`,
-    ].join(' AND ');
+    const query = allOf(fieldIn('WorkflowType', [CARD_ORDER_WORKFLOW]), running, fieldEquals('TaskQueue', taskQueue));
     const response = await temporal.workflowService.listWorkflowExecutions({
       namespace: temporal.options.namespace,
       query,

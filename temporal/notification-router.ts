@@ -38,7 +38,7 @@ import { cardOrderWorkflowId } from '../orders/schema.js';
 import { CARD_ORDER_WORKFLOW_TYPES, d1NotificationSignal } from '../rules/contracts/card-order.js';
 import type { UnmatchedNotificationsInput } from '../rules/contracts/unmatched-notifications.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
-import { visibilityLiteral } from './visibility-query.js';
+import { allOf, fieldDiffers, fieldEquals, fieldIn } from './visibility-query.js';
 
 /** Where an operation went: see the module description. */
 export type Delivery = 'order' | 'order_by_card' | 'late' | 'unmatched';
@@ -86,9 +86,12 @@ export function unmatchedWorkflowId(issuerId: string, cardId: string): string {
 export function cardOrdersQuery(issuerId: string, cardId: string, execution: 'running' | 'ended'): string {
   if (!issuerIdSchema.safeParse(issuerId).success) throw new RangeError('issuerId is not a D1 issuer id');
   if (!cardIdSchema.safeParse(cardId).success) throw new RangeError('cardId is not a D1 card id');
-  const types = CARD_ORDER_WORKFLOW_TYPES.map((type) => visibilityLiteral(type)).join(', ');
-  const status = execution === 'running' ? `ExecutionStatus = 'Running'` : `ExecutionStatus != 'Running'`;
-  return `WorkflowType IN (${types}) AND ${status} AND IssuerId = ${visibilityLiteral(issuerId)} AND CardId = ${visibilityLiteral(cardId)}`;
+  return allOf(
+    fieldIn('WorkflowType', CARD_ORDER_WORKFLOW_TYPES),
+    execution === 'running' ? fieldEquals('ExecutionStatus', 'Running') : fieldDiffers('ExecutionStatus', 'Running'),
+    fieldEquals(issuerIdKey, issuerId),
+    fieldEquals(cardIdKey, cardId),
+  );
 }
 
 /**
