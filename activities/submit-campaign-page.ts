@@ -1,12 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
 import type { CampaignCard, CampaignCardFailure, CampaignPageStore } from '../campaigns/page-store.js';
-import { placedFingerprint } from '../temporal/placed-fingerprint.js';
 import type { D1Client } from '../d1/client.js';
 import type { BatchCardItem } from '../d1/schemas.js';
-import { differingFields } from '../orders/fingerprint.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import {
@@ -15,7 +13,7 @@ import {
   type CardOrderInput,
 } from '../rules/contracts/card-order.js';
 import type { CampaignInput } from '../rules/contracts/campaign.js';
-import { startCardOrder } from '../temporal/card-order-start.js';
+import { placeCardOrder } from '../temporal/card-order-start.js';
 import { campaignIdKey, cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { withHeartbeat } from './heartbeat.js';
 import { toD1OrderRequest } from './submit-order.js';
@@ -226,17 +224,11 @@ async function startCampaignCard(
       ...(input.cardsReport && { page: input.page, slot }),
     },
   };
-  try {
-    const summary = `Card order ${order.issuerRequestId} (card ${order.cardId}) of campaign ${input.campaignId}`;
-    await startCardOrder(targets.temporal, targets.taskQueue, cardInput, summary);
-    return { kind: 'started' };
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  const placed = await placedFingerprint(targets.temporal, targets.namespace, targets.codecs, workflowId);
-  const differing = differingFields(placed, fingerprint);
-  if (differing && differing.length > 0) {
-    const reason = `the issuerRequestId is already used by a different order (differing: ${differing.join(', ')})`;
+  const summary = `Card order ${order.issuerRequestId} (card ${order.cardId}) of campaign ${input.campaignId}`;
+  const placed = await placeCardOrder(targets, cardInput, summary);
+  if (placed.placement === 'STARTED') return { kind: 'started' };
+  if (placed.placement === 'CONFLICT') {
+    const reason = `the issuerRequestId is already used by a different order (differing: ${placed.differing.join(', ')})`;
     return { kind: 'notStarted', failure: failureOf(card, 'ORDER_CONFLICT', reason) };
   }
   const { status, typedSearchAttributes } = await targets.temporal.workflow.getHandle(workflowId).describe();
