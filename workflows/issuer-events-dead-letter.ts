@@ -26,8 +26,8 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import { activityApplicationFailure } from './activity-failure.js';
 import type { CardOrderActivities } from '../activities/index.js';
+import { deadLetterStartProblem } from '../rules/issuer-events/dead-letter-start.js';
 import {
   DEFAULT_ISSUER_EVENTS_DEAD_LETTER_RETENTION_MS,
   issuerEventsDeadLetterQuery,
@@ -41,6 +41,7 @@ import {
   type IssuerEventsDeadLetterView,
   type RedeliverIssuerEventsResult,
 } from '../rules/contracts/issuer-events-dead-letter.js';
+import { activityApplicationFailure } from './activity-failure.js';
 
 /** The failure type a malformed start ends with. */
 const INPUT_INVALID = 'DEAD_LETTER_INPUT_INVALID';
@@ -52,28 +53,10 @@ function invalid(reason: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`Invalid dead-letter record start: ${reason}`, INPUT_INVALID);
 }
 
-function isPositive(value: number | undefined): boolean {
-  return value === undefined || (Number.isFinite(value) && value > 0);
-}
-
 /** Refuses a start the record could not serve, before it keeps anything. */
 function checkStart(input: IssuerEventsDeadLetterInput, options: IssuerEventsDeadLetterOptions): void {
-  if (!input?.orderWorkflowId || !input.issuerId || !input.cardId || !Array.isArray(input.events)) {
-    throw invalid('orderWorkflowId, issuerId, cardId and events are required');
-  }
-  const malformed = input.events.findIndex(
-    (event) =>
-      typeof event?.eventId !== 'string' || typeof event.type !== 'string' || typeof event.occurredAt !== 'string',
-  );
-  if (malformed >= 0) throw invalid(`events[${malformed}] needs eventId, type and occurredAt`);
-  if (!isPositive(options.retentionMs)) throw invalid('retentionMs must be a positive number');
-  const retry = options.redeliveryRetry;
-  if (
-    retry &&
-    !(Number.isInteger(retry.maximumAttempts) && retry.maximumAttempts > 0 && isPositive(retry.initialIntervalMs))
-  ) {
-    throw invalid('redeliveryRetry needs a positive whole maximumAttempts and a positive initialIntervalMs');
-  }
+  const problem = deadLetterStartProblem(input, options);
+  if (problem !== undefined) throw invalid(problem);
 }
 
 /** The code behind a failed post: our activity's typed failure, or the activity's time running out. */
