@@ -13,18 +13,10 @@ import { describeIssues } from '../d1/schemas.js';
 import { checkOrderAgainstCatalog } from '../orders/program-catalog.js';
 import { cardOrderRequestSchema, type CardOrderRequest } from '../orders/schema.js';
 import type { ClientContext } from './client-context.js';
-import { findOpenCardOrders, type CampaignContext } from './campaigns.js';
+import { findOpenCardOrders, type CampaignContext, type CampaignStartOptions } from './campaigns.js';
 import { idIssues } from './id-issues.js';
 import { getOrder, waitForOrder } from './orders.js';
 import { prepareOrder } from './prepare-order.js';
-
-export interface CampaignIngestOptions {
-  file: string;
-  campaignId: string;
-  skipInvalid?: boolean;
-  issuerId?: string;
-  onPage?: (manifest: CampaignManifest) => void;
-}
 
 /**
  * Checks a campaign file (CSV or JSONL, one card per line, see `campaigns/campaign-file.ts`) line by line against the
@@ -38,7 +30,7 @@ export interface CampaignIngestOptions {
 export function ingestCampaign(
   ctx: ClientContext,
   store: CampaignPageStore,
-  options: CampaignIngestOptions,
+  options: CampaignStartOptions,
 ): Promise<CampaignManifest> {
   const issuerId = options.issuerId ?? ctx.config.d1.issuerId;
   const issues = idIssues([

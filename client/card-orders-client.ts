@@ -31,7 +31,7 @@ import type {
   ReshipResult,
 } from '../workflows/definitions.js';
 import type { ClientContext } from './client-context.js';
-import { campaignContext, ingestCampaign, orderFailureReader, type CampaignIngestOptions } from './campaign-orders.js';
+import { campaignContext, ingestCampaign, orderFailureReader } from './campaign-orders.js';
 import { controlCampaign } from './campaign-control.js';
 import { startCampaign } from './campaign-start.js';
 import {
@@ -218,7 +218,7 @@ export class CardOrdersClient {
   // Campaigns: see `campaign-orders.ts`, `campaign-start.ts`, `campaign-control.ts` and `campaigns.ts`.
 
   /** Checks a campaign file and stores its valid cards in pages; see {@link ingestCampaign} in `campaign-orders.ts`. */
-  ingestCampaign(options: CampaignIngestOptions): Promise<CampaignManifest> {
+  ingestCampaign(options: CampaignStartOptions): Promise<CampaignManifest> {
     return ingestCampaign(this.ctx, this.campaignStore(), options);
   }
 
