@@ -108,6 +108,7 @@ const campaign: Command = async (ctx) => {
   }
 };
 
+/** `campaign start`: stores the file (a line on stderr per page stored), starts the campaign, prints its status. */
 async function start({ values, issuerId, io, connect, print }: CommandContext): Promise<number> {
   const call = 'start --file cards.csv --id <campaignId>';
   if (!values.file) throw new CliUsageError('--file', `is required: card-orders campaign ${call}`);
@@ -127,7 +128,12 @@ async function start({ values, issuerId, io, connect, print }: CommandContext): 
   return 0;
 }
 
-async function watch({ values, issuerId, io }: CommandContext, campaigns: CardOrdersClient, id: string) {
+/** `campaign watch`: one progress line per change (redrawn in place on a terminal) until the campaign ends. */
+async function watch(
+  { values, issuerId, io }: CommandContext,
+  campaigns: CardOrdersClient,
+  id: string,
+): Promise<number> {
   const everyMs = parseEvery(values.every) ?? io.watchIntervalMs ?? CAMPAIGN_WATCH_EVERY_MS;
   const tty = !values.json && (io.isTTY ?? process.stdout.isTTY === true);
   let last: string | undefined;
@@ -153,6 +159,7 @@ async function watch({ values, issuerId, io }: CommandContext, campaigns: CardOr
   }
 }
 
+/** `campaign pause|resume|cancel`: the campaign's verdict; `cancel --wait` waits for the state it ends in. */
 async function control(
   { values, issuerId, io, print }: CommandContext,
   campaigns: CardOrdersClient,
@@ -190,7 +197,12 @@ async function control(
   }
 }
 
-async function failures({ values, issuerId, io }: CommandContext, campaigns: CardOrdersClient, id: string) {
+/** `campaign failures`: one line per card that failed, with its reason. */
+async function failures(
+  { values, issuerId, io }: CommandContext,
+  campaigns: CardOrdersClient,
+  id: string,
+): Promise<number> {
   const failed = await campaigns.campaignFailures(id, issuerId);
   // None: a campaign whose cards all went well, or no campaign at all (CAMPAIGN_NOT_FOUND).
   if (failed.length === 0) await campaigns.getCampaign(id, issuerId);
