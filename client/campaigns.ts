@@ -1,49 +1,28 @@
 /**
- * Bulk campaigns from the client library (and the CLI): start one from a file, read where it stands, pause, resume
- * or cancel it, and list the cards that failed. Each card is its own card-order workflow, tagged `CampaignId`; the
- * campaign is a workflow of its own, `campaign:{issuerId}:{campaignId}`.
+ * Bulk campaigns from the client library (and the CLI): what they share, where one stands, and the cards that failed.
+ * Starting one is in `campaign-start.ts`; pausing, resuming and cancelling in `campaign-control.ts`. Each card is its
+ * own card-order workflow, tagged `CampaignId`; the campaign is a workflow of its own,
+ * `campaign:{issuerId}:{campaignId}`.
  *
  * @module
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import {
-  ServiceError,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
 import type { Config } from '../common/config.js';
-import {
-  CampaignAlreadyRanError,
-  CampaignConflictError,
-  CampaignNotFoundError,
-  OrderValidationError,
-} from '../common/errors.js';
-import { runOf, writeRun, type CampaignRun } from '../campaigns/campaign-run.js';
+import { CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
+import { runOf, writeRun } from '../campaigns/campaign-run.js';
 import { campaignCardsQuery, openCardOrdersQuery } from '../temporal/campaign-query.js';
 import type { OpenCardOrder } from '../campaigns/ingest.js';
 import { visibilityLiteral } from '../temporal/visibility-query.js';
 import {
-  CAMPAIGN_WORKFLOW,
   campaignStateQuery,
-  cancelCampaignUpdate,
-  pauseCampaignUpdate,
-  resumeCampaignUpdate,
   type CampaignInput,
   type CampaignStateName,
   type CampaignView,
 } from '../rules/contracts/campaign.js';
 import { cardOrderStatuses, type CardOrderStatus } from '../rules/contracts/card-order.js';
-import {
-  campaignIdKey,
-  cardIdKey,
-  cardOrderStatusKey,
-  issuerIdKey,
-  issuerRequestIdKey,
-} from '../rules/contracts/search-attributes.js';
+import { cardIdKey, cardOrderStatusKey, issuerRequestIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
@@ -131,7 +110,8 @@ export interface CampaignContext {
   cardDefaults: CampaignInput['cardDefaults'];
 }
 
-function checkIds(issuerId: string, campaignId: string): void {
+/** Refuses ids not in D1's formats before they reach a workflow id or a visibility query. */
+export function checkIds(issuerId: string, campaignId: string): void {
   const issues = idIssues([
     { field: 'issuerId', kind: 'issuer', value: issuerId },
     { field: 'campaignId', kind: 'campaign', value: campaignId },
@@ -139,113 +119,8 @@ function checkIds(issuerId: string, campaignId: string): void {
   if (issues.length > 0) throw new OrderValidationError(issues);
 }
 
-/**
- * Starts a campaign: stores the file's valid cards (see `ingestCampaign`), then starts the campaign workflow. The
- * same file under the same id again resumes a cut-off storing, or, once the campaign runs, changes nothing and
- * returns where it stands.
- *
- * @throws {CampaignFileError} for bad lines, unless `skipInvalid`.
- * @throws {CampaignConflictError} for another file under the same id.
- * @throws {CampaignAlreadyRanError} when the campaign already ran (see `refuseARunAgain`).
- */
-export async function startCampaign(ctx: CampaignContext, options: CampaignStartOptions): Promise<CampaignStatus> {
-  const issuerId = options.issuerId ?? ctx.config.d1.issuerId;
-  checkIds(issuerId, options.campaignId);
-  const manifest = await ctx.ingest({ ...options, issuerId });
-  const { campaigns } = ctx.config;
-  const input: CampaignInput = {
-    issuerId,
-    campaignId: options.campaignId,
-    fileDigest: manifest.fileDigest,
-    ingestion: { pages: manifest.pages, total: manifest.total, valid: manifest.valid, invalid: manifest.invalid },
-    timings: {
-      pageSize: manifest.pageSize,
-      maxInFlight: campaigns.maxInFlight,
-      maxCardBacklog: campaigns.maxCardBacklog,
-      checkIntervalMs: campaigns.checkIntervalMs,
-      checkMaxIntervalMs: campaigns.checkMaxIntervalMs,
-      cardSubmitTimeoutMs: campaigns.cardSubmitTimeoutMs,
-      pageHeartbeatTimeoutMs: campaigns.pageHeartbeatTimeoutMs,
-    },
-    submission: campaigns.singleOrderIssuers.includes(issuerId) ? 'SINGLE' : 'BATCH',
-    cardDefaults: ctx.cardDefaults,
-  };
-  const workflowId = campaignWorkflowId(issuerId, options.campaignId);
-  await refuseARunAgain(ctx, manifest, workflowId);
-  // Recorded before the workflow starts: a start cut off after it still counts as a run once Temporal forgets it.
-  const run = runOf(manifest);
-  if (!run || run.ended) await writeRun(ctx.store, manifest, { startedAt: run?.startedAt ?? new Date().toISOString() });
-  try {
-    await ctx.temporal.workflow.start(CAMPAIGN_WORKFLOW, {
-      taskQueue: ctx.config.temporal.campaignTaskQueue,
-      workflowId,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      // A campaign whose run failed (a page refused for good, an operator's terminate) may be started again.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      typedSearchAttributes: [
-        { key: issuerIdKey, value: issuerId },
-        { key: campaignIdKey, value: options.campaignId },
-      ],
-      staticSummary: `Campaign ${options.campaignId}: ${manifest.valid} cards in ${manifest.pages} pages`,
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    // The store already refused another file under this id; a run knows its own file too.
-    const existing = await campaignView(ctx, issuerId, options.campaignId);
-    if (existing?.fileDigest !== undefined && existing.fileDigest !== manifest.fileDigest) {
-      throw new CampaignConflictError(options.campaignId);
-    }
-  }
-  return getCampaign(ctx, options.campaignId, issuerId);
-}
-
-/**
- * Refuses to start a campaign that already ran (CAMPAIGN_ALREADY_RAN): one whose last run COMPLETED or was
- * CANCELLED, or one that was started and that Temporal no longer knows (its retention ended: its cards' ids are free
- * again, so a new run would order them all twice), unless its first start is more recent than the retention, when no
- * run of it can have been deleted (a start cut off before the workflow began). A FAILED run, still known, may be
- * started again; a running one is left to the start, which changes nothing.
- *
- * The client decides, not the campaign workflow (unchanged): Temporal's own status while it knows the run, and the
- * manifest's record once it does not.
- */
-async function refuseARunAgain(ctx: CampaignContext, manifest: CampaignManifest, workflowId: string): Promise<void> {
-  const { issuerId, campaignId } = manifest;
-  const run = runOf(manifest);
-  let status: string;
-  try {
-    ({
-      status: { name: status },
-    } = await ctx.temporal.workflow.getHandle(workflowId).describe());
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-    if (run && !(await noRunCanBeGone(ctx, run))) {
-      throw new CampaignAlreadyRanError(campaignId, run.ended ?? 'UNKNOWN', run.startedAt);
-    }
-    return;
-  }
-  if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') return;
-  const view = await campaignView(ctx, issuerId, campaignId);
-  if (view?.state === 'COMPLETED' || view?.state === 'CANCELLED') {
-    await recordEnd(ctx, manifest, view);
-    throw new CampaignAlreadyRanError(campaignId, view.state, run?.startedAt);
-  }
-}
-
-/** Whether the campaign's first start is younger than the namespace's retention: then no run of it was deleted yet. */
-async function noRunCanBeGone(ctx: CampaignContext, run: CampaignRun): Promise<boolean> {
-  if (run.ended) return false;
-  const { config } = await ctx.temporal.workflowService.describeNamespace({
-    namespace: ctx.temporal.options.namespace,
-  });
-  const retentionMs = Number(config?.workflowExecutionRetentionTtl?.seconds?.toString() ?? '0') * 1000;
-  // An unreadable start time (NaN) compares false: the campaign counts as run.
-  return Date.now() < Date.parse(run.startedAt) + retentionMs;
-}
-
 /** Records in the manifest how the campaign's run ended, once a client sees it closed (no write when known). */
-async function recordEnd(ctx: CampaignContext, manifest: CampaignManifest, view: CampaignView): Promise<void> {
+export async function recordEnd(ctx: CampaignContext, manifest: CampaignManifest, view: CampaignView): Promise<void> {
   const run = runOf(manifest);
   const ended = view.state;
   if (ended !== 'COMPLETED' && ended !== 'CANCELLED' && ended !== 'FAILED') return;
@@ -257,7 +132,8 @@ async function recordEnd(ctx: CampaignContext, manifest: CampaignManifest, view:
   });
 }
 
-async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: string) {
+/** The campaign workflow's view: its result once completed, its query while running; undefined when unknown. */
+export async function campaignView(ctx: CampaignContext, issuerId: string, campaignId: string) {
   const handle = ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
   try {
     const { status } = await handle.describe();
@@ -357,61 +233,6 @@ async function campaignFailureOf(ctx: CampaignContext, issuerId: string, campaig
       if (cause instanceof ApplicationFailure && cause.type) typed = { type: cause.type, message: cause.message };
     }
     return typed;
-  }
-}
-
-/** Tries of a pause, resume or cancel the server refused because the campaign's task failed just then. */
-const CONTROL_ATTEMPTS = 3;
-const CONTROL_RETRY_MS = 1_000;
-
-/**
- * The server refused the update because the campaign's workflow task failed as it arrived (its worker had just gone,
- * say): nothing was applied, and a new try reaches the worker that took over.
- */
-function taskFailedUnderUpdate(err: unknown): boolean {
-  const cause = err instanceof ServiceError ? err.cause : undefined;
-  const { code, message } = (cause ?? {}) as { code?: unknown; message?: unknown };
-  return code === GRPC_FAILED_PRECONDITION && typeof message === 'string' && /workflow task failure/.test(message);
-}
-const GRPC_FAILED_PRECONDITION = 9;
-
-/** Pauses, resumes or cancels the campaign (`pull`: and asks D1 to cancel its cards not yet shipped). */
-export async function controlCampaign(
-  ctx: CampaignContext,
-  campaignId: string,
-  action: { kind: 'pause' } | { kind: 'resume' } | { kind: 'cancel'; pull: boolean },
-  issuerId = ctx.config.d1.issuerId,
-): Promise<CampaignControlResult> {
-  checkIds(issuerId, campaignId);
-  const handle = ctx.temporal.workflow.getHandle(campaignWorkflowId(issuerId, campaignId));
-  const update = () =>
-    action.kind === 'pause'
-      ? handle.executeUpdate(pauseCampaignUpdate)
-      : action.kind === 'resume'
-        ? handle.executeUpdate(resumeCampaignUpdate)
-        : handle.executeUpdate(cancelCampaignUpdate, { args: [{ pull: action.pull }] });
-  try {
-    let view: CampaignView;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        view = await update();
-        break;
-      } catch (err) {
-        if (attempt >= CONTROL_ATTEMPTS || !taskFailedUnderUpdate(err)) throw err;
-        await delay(CONTROL_RETRY_MS);
-      }
-    }
-    return { outcome: 'DONE', campaign: view };
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
-      return { outcome: 'REFUSED', reason: err.cause.type };
-    }
-    if (err instanceof WorkflowNotFoundError) {
-      const closed = await campaignView(ctx, issuerId, campaignId);
-      if (!closed) throw new CampaignNotFoundError(issuerId, campaignId, { cause: err });
-      return { outcome: 'REFUSED', reason: `CAMPAIGN_ALREADY_${closed.state}`, campaign: closed };
-    }
-    throw err;
   }
 }
 
