@@ -14,7 +14,7 @@ import { CampaignNotFoundError, OrderValidationError } from '../common/errors.js
 import { runOf, writeRun } from '../campaigns/campaign-run.js';
 import { campaignCardsQuery, openCardOrdersQuery } from '../temporal/campaign-query.js';
 import type { OpenCardOrder } from '../campaigns/ingest.js';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldEquals, fieldIn } from '../temporal/visibility-query.js';
 import {
   campaignStateQuery,
   type CampaignInput,
@@ -152,9 +152,7 @@ async function countCards(ctx: CampaignContext, issuerId: string, campaignId: st
   const counts: Record<string, number> = {};
   await Promise.all(
     cardOrderStatuses.map(async (status: CardOrderStatus) => {
-      const { count } = await ctx.temporal.workflow.count(
-        `${base} AND ${cardOrderStatusKey.name} = ${visibilityLiteral(status)}`,
-      );
+      const { count } = await ctx.temporal.workflow.count(allOf(base, fieldEquals(cardOrderStatusKey, status)));
       if (count > 0) counts[status] = count;
     }),
   );
@@ -254,8 +252,10 @@ export async function campaignFailures(
     errorCode: f.errorCode,
     reason: f.fields?.length ? `${f.reason} (${f.fields.map((x) => x.field).join(', ')})` : f.reason,
   }));
-  const failedStatuses = ['FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'RETURNED'].map(visibilityLiteral);
-  const query = `${campaignCardsQuery(ctx.config.temporal.taskQueue, issuerId, campaignId)} AND ${cardOrderStatusKey.name} IN (${failedStatuses.join(', ')})`;
+  const query = allOf(
+    campaignCardsQuery(ctx.config.temporal.taskQueue, issuerId, campaignId),
+    fieldIn(cardOrderStatusKey, ['FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'RETURNED']),
+  );
   const neverStarted = new Set(refused.map((f) => f.issuerRequestId));
   const later: CampaignFailure[] = [];
   for await (const order of ctx.temporal.workflow.list({ query })) {

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { IssuerEventsNotFoundError, OrderValidationError } from '../common/errors.js';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldEquals, running } from '../temporal/visibility-query.js';
 import {
   ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,
   issuerEventsDeadLetterId,
@@ -78,14 +78,14 @@ export async function listFailedIssuerEvents(
   ]);
   if (!Number.isInteger(limit) || limit < 1) issues.push({ field: 'limit', reason: 'must be a positive whole number' });
   if (issues.length > 0) throw new OrderValidationError(issues);
-  const query = [
-    `WorkflowType = ${visibilityLiteral(ISSUER_EVENTS_DEAD_LETTER_WORKFLOW)}`,
-    `ExecutionStatus = 'Running'`,
+  const query = allOf(
+    fieldEquals('WorkflowType', ISSUER_EVENTS_DEAD_LETTER_WORKFLOW),
+    running,
     // This deployment's records: those its workers answer queries for.
-    `TaskQueue = ${visibilityLiteral(taskQueue)}`,
-    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
-    ...(cardId === undefined ? [] : [`${cardIdKey.name} = ${visibilityLiteral(cardId)}`]),
-  ].join(' AND ');
+    fieldEquals('TaskQueue', taskQueue),
+    fieldEquals(issuerIdKey, issuerId),
+    cardId !== undefined && fieldEquals(cardIdKey, cardId),
+  );
   const records: FailedIssuerEvents[] = [];
   for await (const execution of temporal.workflow.list({ query, pageSize: limit })) {
     let view: IssuerEventsDeadLetterView;

@@ -6,7 +6,7 @@
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { OrderValidationError } from '../common/errors.js';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldDiffers, fieldEquals, fieldIn } from '../temporal/visibility-query.js';
 import { CARD_ORDER_WORKFLOW_TYPES, cardOrderStatuses, type CardOrderStatus } from '../rules/contracts/card-order.js';
 import {
   cardIdKey,
@@ -63,22 +63,20 @@ export async function listOrders(ctx: ClientContext, filter: OrderListFilter): P
   if (!Number.isInteger(limit) || limit < 1) issues.push({ field: 'limit', reason: 'must be a positive whole number' });
   if (issues.length > 0) throw new OrderValidationError(issues);
 
-  const clauses = [
-    `WorkflowType IN (${CARD_ORDER_WORKFLOW_TYPES.map(visibilityLiteral).join(', ')})`,
-    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
+  const query = allOf(
+    fieldIn('WorkflowType', CARD_ORDER_WORKFLOW_TYPES),
+    fieldEquals(issuerIdKey, issuerId),
     // Each run is its own execution in visibility, and a run that continued as new keeps the search attributes
     // (status) it had then. Leaving those out keeps the current run only, on SQLite and PostgreSQL alike: one
     // more condition on a column of the same table, no second query.
-    `ExecutionStatus != ${visibilityLiteral('ContinuedAsNew')}`,
-  ];
-  if (filter.status) clauses.push(`${cardOrderStatusKey.name} = ${visibilityLiteral(filter.status)}`);
-  if (filter.replacesCardId) {
-    clauses.push(`${replacesCardIdKey.name} = ${visibilityLiteral(filter.replacesCardId)}`);
-  }
+    fieldDiffers('ExecutionStatus', 'ContinuedAsNew'),
+    filter.status !== undefined && fieldEquals(cardOrderStatusKey, filter.status),
+    filter.replacesCardId !== undefined && fieldEquals(replacesCardIdKey, filter.replacesCardId),
+  );
   const orders: OrderSummary[] = [];
   /** Where each workflow id is in `orders`. */
   const listed = new Map<string, number>();
-  for await (const execution of ctx.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
+  for await (const execution of ctx.temporal.workflow.list({ query, pageSize: limit })) {
     // Visibility records a run's close and its successor's start apart: for a moment both runs show as running.
     const seen = listed.get(execution.workflowId);
     if (seen !== undefined && (orders[seen] as OrderSummary).startTime >= execution.startTime) continue;

@@ -5,18 +5,15 @@
  * @module
  */
 import {
-  WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { startCardOrder } from '../temporal/card-order-start.js';
+import { placeCardOrder } from '../temporal/card-order-start.js';
 import { OrderConflictError, OrderFailedError } from '../common/errors.js';
-import { placedFingerprint } from '../temporal/placed-fingerprint.js';
 import { queryThroughFailover, queryWithin, quietForQuery } from '../temporal/query-through-failover.js';
-import { differingFields } from '../orders/fingerprint.js';
-import { cardOrderWorkflowId, type CardOrderRequest } from '../orders/schema.js';
+import type { CardOrderRequest } from '../orders/schema.js';
 import {
   orderStateQuery,
   type CardOrderFailureDetails,
@@ -91,7 +88,6 @@ function d1ErrorCodeOf(failure: ApplicationFailure): string | undefined {
  */
 export async function orderCard(ctx: ClientContext, request: CardOrderRequest): Promise<PlacedOrder> {
   const { order, timings, fingerprint } = await prepareOrder(ctx, request);
-  const workflowId = cardOrderWorkflowId(order.issuerId, order.issuerRequestId);
   const { orderDefaults } = ctx.config;
   const input: CardOrderInput = {
     order,
@@ -108,20 +104,13 @@ export async function orderCard(ctx: ClientContext, request: CardOrderRequest): 
     publishEvents: ctx.config.issuerEvents.url !== undefined,
     fingerprint,
   };
-  try {
-    // Any execution of this id, running or closed, is this order already: the start fails and we say so.
-    const summary = `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`;
-    await startCardOrder(ctx.temporal, ctx.config.temporal.taskQueue, input, summary);
-    return { workflowId, placement: 'STARTED' };
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  const differing = differingFields(
-    await placedFingerprint(ctx.temporal, ctx.config.temporal.namespace, ctx.codecs, workflowId),
-    fingerprint,
-  );
-  if (differing && differing.length > 0) throw new OrderConflictError(workflowId, differing);
-  return { workflowId, placement: 'EXISTING' };
+  // Any execution of this id, running or closed, is this order already: the start fails and we say so.
+  const summary = `Card order ${order.issuerRequestId} (card ${order.cardId}, product ${order.cardProductId})`;
+  const { temporal, codecs } = ctx;
+  const { namespace, taskQueue } = ctx.config.temporal;
+  const placed = await placeCardOrder({ temporal, namespace, taskQueue, codecs }, input, summary);
+  if (placed.placement === 'CONFLICT') throw new OrderConflictError(placed.workflowId, placed.differing);
+  return { workflowId: placed.workflowId, placement: placed.placement };
 }
 
 /**

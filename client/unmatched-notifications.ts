@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../common/config.js';
 import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
-import { visibilityLiteral } from '../temporal/visibility-query.js';
+import { allOf, fieldEquals, running } from '../temporal/visibility-query.js';
 import { NotificationRouter, unmatchedWorkflowId } from '../temporal/notification-router.js';
 import { dedupeKey } from '../rules/card-order/production-tracking.js';
 import {
@@ -16,6 +16,7 @@ import {
   type UnmatchedNotification,
 } from '../rules/contracts/unmatched-notifications.js';
 import { issuerIdKey } from '../rules/contracts/search-attributes.js';
+import { UNMATCHED_NOTIFICATIONS_WORKFLOW } from '../rules/contracts/unmatched-notifications.js';
 import { idIssues } from './id-issues.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';
 
@@ -70,13 +71,13 @@ export async function listUnmatched(
   limit = 100,
 ): Promise<UnmatchedRecord[]> {
   checkIds({ issuerId });
-  const query = [
-    `WorkflowType = 'unmatchedNotifications'`,
-    `ExecutionStatus = 'Running'`,
+  const query = allOf(
+    fieldEquals('WorkflowType', UNMATCHED_NOTIFICATIONS_WORKFLOW),
+    running,
     // This deployment's records: those its workers answer queries for.
-    `TaskQueue = ${visibilityLiteral(taskQueue)}`,
-    `${issuerIdKey.name} = ${visibilityLiteral(issuerId)}`,
-  ].join(' AND ');
+    fieldEquals('TaskQueue', taskQueue),
+    fieldEquals(issuerIdKey, issuerId),
+  );
   const records: UnmatchedRecord[] = [];
   for await (const execution of temporal.workflow.list({ query, pageSize: limit })) {
     let kept: UnmatchedNotification[];

@@ -36,7 +36,10 @@ import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { CARD_ORDER_WORKFLOW_TYPES, d1NotificationSignal } from '../rules/contracts/card-order.js';
-import type { UnmatchedNotificationsInput } from '../rules/contracts/unmatched-notifications.js';
+import {
+  UNMATCHED_NOTIFICATIONS_WORKFLOW,
+  type UnmatchedNotificationsInput,
+} from '../rules/contracts/unmatched-notifications.js';
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { allOf, fieldDiffers, fieldEquals, fieldIn } from './visibility-query.js';
 
@@ -268,7 +271,7 @@ export class NotificationRouter {
           cardId,
           retentionMs: this.options.unmatchedRetentionMs,
         };
-        await this.client.workflow.signalWithStart('unmatchedNotifications', {
+        await this.client.workflow.signalWithStart(UNMATCHED_NOTIFICATIONS_WORKFLOW, {
           workflowId: unmatchedWorkflowId(issuerId, cardId),
           taskQueue: this.taskQueue,
           args: [input],

@@ -7,6 +7,9 @@
 import type { Operation } from '../../d1/schemas.js';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
+/** The workflow type of a card's record of unmatched notifications (the webhook starts it). */
+export const UNMATCHED_NOTIFICATIONS_WORKFLOW = 'unmatchedNotifications';
+
 /** Notifications D1 sent for a card with no running order, kept for a retention period. */
 export interface UnmatchedNotificationsInput {
   issuerId: string;
