@@ -17,7 +17,7 @@ import { DEMO_CLI_ORDER_STEP_MS, runDemoOrders } from './lib/demo-orders.js';
 import { waitForPoller } from './lib/pollers.js';
 import { assertPortFree } from './lib/ports.js';
 import { displayPath, superviseMain, type Supervisor } from './lib/supervisor.js';
-import { startDevServer, webUiUrl } from './temporal-server.js';
+import { startDevServer, webUiUrl } from './temporal-dev-server.js';
 import { describeSetup, setUpTemporal } from './temporal-setup.js';
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
