@@ -35,7 +35,7 @@ export interface IssuerEventsTarget {
 
 /**
  * Posts a task's lifecycle events to the issuer, in order, each as {@link postIssuerEvent} does. Meant
- * to run as a local activity: a retry re-posts the batch, and the receiver deduplicates by event id.
+ * to run as a local activity: a retry re-posts them all, and the receiver deduplicates by event id.
  *
  * `requireEndpoint`: fail (retryably, ERR_ISSUER_EVENT_DELIVERY) on a worker without ISSUER_EVENTS_URL instead of
  * posting nothing. A redelivery of dead-lettered events asks it: it drops what it counts as delivered.
