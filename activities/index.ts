@@ -8,14 +8,12 @@ import type { D1Client } from '../d1/client.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
 import { createCountCampaignCards, createPullCampaignCards } from './campaign-cards.js';
 import { createCancelD1Order } from './cancel-d1-order.js';
-import { createFetchOrderStatus } from './fetch-order-status.js';
 import { createListOpenOrders, type OpenOrdersSource } from './list-open-orders.js';
 import { createPollOrderStatus } from './poll-order-status.js';
-import {
-  createPublishIssuerEvent,
-  createPublishIssuerEvents,
-  type IssuerEventsTarget,
-} from './publish-issuer-event.js';
+import { createFetchOrderStatus } from './legacy/fetch-order-status.js';
+import { createPublishIssuerEvent } from './legacy/publish-issuer-event.js';
+import { createValidateOrder } from './legacy/validate-order.js';
+import { createPublishIssuerEvents, type IssuerEventsTarget } from './publish-issuer-event.js';
 import { createPublishReconcileEvents } from './publish-reconcile-events.js';
 import { createReconcileOrderPage, type ReconcileTargets } from './reconcile-order-page.js';
 import { createRequestOrderCancel } from './request-order-cancel.js';
@@ -23,7 +21,6 @@ import { createRequestOrderChange } from './request-order-change.js';
 import { createReadCardBacklog } from './read-card-backlog.js';
 import { createSubmitCampaignPage, type CampaignTargets } from './submit-campaign-page.js';
 import { createSubmitOrder } from './submit-order.js';
-import { createValidateOrder } from './validate-order.js';
 
 export type { IssuerEvent, IssuerEventType } from './publish-issuer-event.js';
 export type { ReconciliationDisagreementEvent } from './publish-reconcile-events.js';
@@ -46,7 +43,7 @@ export interface ActivityDependencies {
 
 /**
  * Every activity, by the name workflows call it. `validateOrder`, `fetchOrderStatus` and `publishIssuerEvent` serve
- * first-generation (`cardOrder`) runs only, until they drain.
+ * first-generation (`cardOrder`) runs only, until they drain: their code is in `legacy/`, beside the workflows'.
  */
 export function createActivities({
   d1,

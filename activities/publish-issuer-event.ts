@@ -34,14 +34,13 @@ export interface IssuerEventsTarget {
 }
 
 /**
- * Posts a task's lifecycle events to the issuer, in order, each as {@link createPublishIssuerEvent} does. Meant
- * to run as a local activity: a retry re-posts the batch, and the receiver deduplicates by event id.
+ * Posts a task's lifecycle events to the issuer, in order, each as {@link postIssuerEvent} does. Meant
+ * to run as a local activity: a retry re-posts them all, and the receiver deduplicates by event id.
  *
  * `requireEndpoint`: fail (retryably, ERR_ISSUER_EVENT_DELIVERY) on a worker without ISSUER_EVENTS_URL instead of
  * posting nothing. A redelivery of dead-lettered events asks it: it drops what it counts as delivered.
  */
 export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined) {
-  const publishOne = createPublishIssuerEvent(target);
   return async function publishIssuerEvents(
     events: (IssuerEvent | IssuerEventEnvelope)[],
     options: { requireEndpoint?: boolean } = {},
@@ -51,37 +50,38 @@ export function createPublishIssuerEvents(target: IssuerEventsTarget | undefined
         Promise.reject(new IssuerEventDeliveryError('This worker has no issuer event endpoint (ISSUER_EVENTS_URL)')),
       );
     }
-    for (const event of events) await publishOne(event);
+    for (const event of events) await postIssuerEvent(target, event);
   };
 }
 
 /**
- * Posts one lifecycle event to the issuer as a flattened JWS (JSON, ES256, `kid`). Any non-2xx answer is retried
- * by Temporal until the issuer accepts it: delivery is at least once.
+ * Posts one event to the issuer as a flattened JWS (JSON, ES256, `kid`). Any non-2xx answer is retried
+ * by Temporal until the issuer accepts it: delivery is at least once. Nothing is posted without a target.
  */
-export function createPublishIssuerEvent(target: IssuerEventsTarget | undefined) {
-  return function publishIssuerEvent(event: IssuerEvent | IssuerEventEnvelope): Promise<void> {
-    return withTypedFailures(async () => {
-      if (!target) return;
-      const jws = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(event)))
-        .setProtectedHeader({ alg: 'ES256', kid: target.signingKey.kid, typ: 'card-order-event+jwt' })
-        .sign(target.signingKey.key);
-      let status: number;
-      try {
-        const response = await request(target.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-event-id': event.eventId },
-          body: JSON.stringify(jws),
-          signal: AbortSignal.timeout(target.timeoutMs),
-        });
-        status = response.statusCode;
-        await response.body.dump();
-      } catch (err) {
-        throw new IssuerEventDeliveryError(`The issuer event endpoint did not answer (${(err as Error).name})`);
-      }
-      if (status < 200 || status >= 300) {
-        throw new IssuerEventDeliveryError(`The issuer event endpoint answered ${status}`);
-      }
-    });
-  };
+export function postIssuerEvent(
+  target: IssuerEventsTarget | undefined,
+  event: IssuerEvent | IssuerEventEnvelope,
+): Promise<void> {
+  return withTypedFailures(async () => {
+    if (!target) return;
+    const jws = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(event)))
+      .setProtectedHeader({ alg: 'ES256', kid: target.signingKey.kid, typ: 'card-order-event+jwt' })
+      .sign(target.signingKey.key);
+    let status: number;
+    try {
+      const response = await request(target.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-event-id': event.eventId },
+        body: JSON.stringify(jws),
+        signal: AbortSignal.timeout(target.timeoutMs),
+      });
+      status = response.statusCode;
+      await response.body.dump();
+    } catch (err) {
+      throw new IssuerEventDeliveryError(`The issuer event endpoint did not answer (${(err as Error).name})`);
+    }
+    if (status < 200 || status >= 300) {
+      throw new IssuerEventDeliveryError(`The issuer event endpoint answered ${status}`);
+    }
+  });
 }

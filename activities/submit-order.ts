@@ -4,7 +4,7 @@ import type { ProgramCatalog } from '../orders/program-catalog.js';
 import type { CardOrder } from '../orders/schema.js';
 import { withHeartbeat } from './heartbeat.js';
 import { withTypedFailures } from './failures.js';
-import { checkAcceptedOrder, checkOrder } from './validate-order.js';
+import { checkAcceptedOrder, checkOrder } from './order-checks.js';
 
 /**
  * The D1 order body for `order`, under `issuerRequestId` (the order's own, or a re-order's). `replacesCardIdField`

@@ -17,7 +17,7 @@ import { D1Client } from '../d1/client.js';
 import { demoKeyFiles, ensureDemoKeys, loadEncryptionKey } from '../d1/keys.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import type { CardOrder } from '../orders/schema.js';
-import { testAddress, testCard } from './lib/stack.js';
+import { sampleAddress, sampleCard } from '../orders/sample-order.js';
 import { entry, type Benchmark } from './lib/types.js';
 import { delay, freePort, mapLimit, perSecond, progress } from './lib/util.js';
 
@@ -69,7 +69,7 @@ export const benchmark: Benchmark = {
       const encryptionKey = await loadEncryptionKey(config.d1.encryptionKey);
       const issuerId = config.d1.issuerId;
       let next = 0;
-      const newOrder = (): CardOrder & { sensitiveData: typeof testCard } => {
+      const newOrder = (): CardOrder & { sensitiveData: typeof sampleCard } => {
         const i = next++;
         return {
           issuerId,
@@ -78,9 +78,9 @@ export const benchmark: Benchmark = {
           issuerRequestId: `r-${context.runId}-p3-${i}`,
           cardProductId: 'PRD_VISA_DEBIT',
           services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
-          shipment: { type: 'INDIVIDUAL', deliveryAddress: testAddress, individualAddress: testAddress },
+          shipment: { type: 'INDIVIDUAL', deliveryAddress: sampleAddress, individualAddress: sampleAddress },
           encryptedData: '',
-          sensitiveData: testCard,
+          sensitiveData: sampleCard,
         };
       };
       const productionPath = (cardId: string) =>
@@ -161,7 +161,7 @@ export const benchmark: Benchmark = {
       }
       // What the JWE alone costs, one at a time on this process: the part of ours the raw arm did beforehand.
       const jweStarted = process.hrtime.bigint();
-      for (let i = 0; i < Math.min(d1Orders, 500); i += 1) await encryptSensitiveData(testCard, encryptionKey);
+      for (let i = 0; i < Math.min(d1Orders, 500); i += 1) await encryptSensitiveData(sampleCard, encryptionKey);
       const jweMs = Number(process.hrtime.bigint() - jweStarted) / 1e6 / Math.min(d1Orders, 500);
       return [
         entry(

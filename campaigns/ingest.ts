@@ -84,7 +84,7 @@ function idOf(record: unknown, field: 'issuerRequestId' | 'cardId'): string | un
 
 type Issue = { field: string; reason: string };
 
-/** A line judged but for its open-order lookup, which waits for a full batch of cardIds. */
+/** A line judged but for its open-order lookup, which waits for a full group of cardIds. */
 interface JudgedLine {
   line: number;
   issues: Issue[];
@@ -115,7 +115,7 @@ export async function ingestCampaignFile(options: IngestOptions): Promise<Campai
   const firstCard = new Map<string, number>();
   let total = 0;
   let judged: JudgedLine[] = [];
-  // Lines are settled in batches (one open-order lookup each) and in file order, so invalidLines stays sorted.
+  // Lines are settled in groups (one open-order lookup each) and in file order, so invalidLines stays sorted.
   const settle = async () => {
     await findOpenOrders(judged);
     for (const { line, issues } of judged) {

@@ -8,6 +8,11 @@
  * or a volume every worker mounts. Writes go to a temporary file renamed into place, so a page is whole or absent.
  * The shared store for several machines is PostgreSQL (`pg-page-store.ts`), chosen with `CAMPAIGN_STORE`.
  *
+ * Words: a *page* is the campaign's unit, stored here and sent to D1 in one call (`submitCampaignPage`); *batch* is
+ * D1's word for that call (its batch "Order cards" API, `BatchCardItem`, `batch-rules.ts`), kept in names that reach
+ * histories or the environment (`submission: 'BATCH'`, D1_BATCH_SIZE = cards per page, D1_BATCH_REQUEST_TIMEOUT);
+ * the webhook's notification batches are D1's other batches, unrelated to pages.
+ *
  * @module
  */
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';

@@ -6,6 +6,7 @@
  * @module
  */
 import { testPan } from '../campaigns/sample-file.js';
+import { sampleAddress, sampleCardOrder } from '../orders/sample-order.js';
 import type { CardOrderRequest } from '../orders/schema.js';
 import type { FaultsPatch, OutcomeRule } from '../simulator/faults.js';
 import type { CardOrderStatus } from '../rules/contracts/card-order.js';
@@ -79,17 +80,8 @@ export interface OrderMix {
   simulatorFaults: FaultsPatch;
 }
 
-const address = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-} as const;
-
 /** The corrected address of a redirect or a re-shipment. */
-export const correctedAddress = { ...address, line1: '221 Corrected Ave', zipCode: '10002' } as const;
+export const correctedAddress = { ...sampleAddress, line1: '221 Corrected Ave', zipCode: '10002' } as const;
 
 /** A name no other order has: CHAOS HOLDER and the index in letters. */
 function holderName(i: number): string {
@@ -125,12 +117,10 @@ export function planMix(
       secrets: [pan, name],
       resubmit: random.chance(0.25),
       placeAtS: random.int(0, placeWindowS),
-      request: {
+      request: sampleCardOrder(id, {
         issuerId,
         cardId: `card-${id}`,
         consumerId: `cons-${i}`,
-        issuerRequestId: id,
-        cardProductId: 'PRD_VISA_DEBIT',
         services: {
           issuance: 'CREATION',
           delivery: 'usps-imb',
@@ -138,13 +128,13 @@ export function planMix(
           packaging: 'standard-envelope',
           pinMailer: false,
         },
-        shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
+        // Every order its own card and holder, so a leak names which order it came from.
         sensitiveData: { pan, exp: '3012', name, cvv2: '123' },
         // Lost notifications are noticed after 3 s of silence, then polled every 2 to 4 s.
         ...(scenario === 'notifications-lost' && {
           timings: { notificationTimeout: '3s', pollInterval: '2s', pollMaxInterval: '4s' },
         }),
-      },
+      }),
     };
   });
   const prefix = `chaos-${runId}-campaign`;

@@ -18,7 +18,7 @@ import { loadStackConfig, TEMPORAL_INTERNAL_PORTS } from '../scripts/stack/confi
 import { startPostgres, waitForPostgres } from '../scripts/stack/postgres.js';
 import { setUpSchemas, startTemporalServer } from '../scripts/stack/temporal-server.js';
 import { resolveTemporalCli } from '../scripts/temporal-cli.js';
-import { devServerArgs } from '../scripts/temporal-server.js';
+import { devServerArgs } from '../scripts/temporal-dev-server.js';
 import { describeSetup, setUpTemporal } from '../scripts/temporal-setup.js';
 import type { ChaosProcesses } from './processes.js';
 

@@ -13,11 +13,11 @@ import { loadConfig, projectRoot, type Config } from '../common/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../temporal/connection.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
-import { runDemoOrders } from './lib/demo-orders.js';
+import { DEMO_CLI_ORDER_STEP_MS, runDemoOrders } from './lib/demo-orders.js';
 import { waitForPoller } from './lib/pollers.js';
 import { assertPortFree } from './lib/ports.js';
 import { displayPath, superviseMain, type Supervisor } from './lib/supervisor.js';
-import { startDevServer, webUiUrl } from './temporal-server.js';
+import { startDevServer, webUiUrl } from './temporal-dev-server.js';
 import { describeSetup, setUpTemporal } from './temporal-setup.js';
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
@@ -126,6 +126,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
       `Codec server:     http://${config.codecServer.host}:${config.codecServer.port} (Web UI decodes payloads through it)`,
       `D1 webhook:       http://${config.webhook.host}:${config.webhook.port}/notifications/d1/v2/issuers/${config.d1.issuerId}/cards`,
       'Place an order:   npx card-orders order --file examples/order-individual.json',
+      `                  (it stays in production ~${(4 * DEMO_CLI_ORDER_STEP_MS) / 1000}s: time to accelerate, redirect or cancel it)`,
       'Press Ctrl-C to stop.',
     ].join('\n'),
   );

@@ -10,16 +10,18 @@ import { cardIdSchema, cardProductIdSchema, issuerIdSchema, issuerRequestIdSchem
 
 const rate = z.number().min(0).max(1);
 
+/** Which orders a rule takes: every given field must equal the order's; an empty match takes every order. */
+const orderMatchSchema = z
+  .strictObject({
+    issuerId: issuerIdSchema.optional(),
+    cardId: cardIdSchema.optional(),
+    cardProductId: cardProductIdSchema.optional(),
+  })
+  .default({});
+
 /** Makes matching orders fail asynchronously, at data processing or at personalization. */
 export const outcomeRuleSchema = z.strictObject({
-  /** Every given field must equal the order's; an empty match takes every order. */
-  match: z
-    .strictObject({
-      issuerId: issuerIdSchema.optional(),
-      cardId: cardIdSchema.optional(),
-      cardProductId: cardProductIdSchema.optional(),
-    })
-    .default({}),
+  match: orderMatchSchema,
   /** DATA_EXCEPTION replaces DATA_PREPARED; CARD_PROD_EXCEPTION follows CARD_PROD_ONGOING. */
   at: z.enum(['DATA_EXCEPTION', 'CARD_PROD_EXCEPTION']),
   /** Any code: OUT_OF_STOCK, TEMPLATE_NOT_FOUND, INVALID_CARD_DATA, PERSONALIZATION_FAILED... */
@@ -30,6 +32,17 @@ export const outcomeRuleSchema = z.strictObject({
   times: z.number().int().min(1).optional(),
 });
 export type OutcomeRule = z.infer<typeof outcomeRuleSchema>;
+
+/**
+ * Sets the time between two production steps of matching orders (carrier reports and Pull & change answers keep
+ * D1_SIM_STEP_DELAY). Without `stepMs` the rule keeps D1_SIM_STEP_DELAY for its orders, so it can exempt them from a
+ * later, broader rule.
+ */
+export const productionDelayRuleSchema = z.strictObject({
+  match: orderMatchSchema,
+  stepMs: z.number().int().min(0).max(86_400_000).optional(),
+});
+export type ProductionDelayRule = z.infer<typeof productionDelayRuleSchema>;
 
 /** Every fault knob, all of them off by default. */
 export const faultsSchema = z.strictObject({
@@ -72,6 +85,8 @@ export const faultsSchema = z.strictObject({
   tokenTtlSeconds: z.number().int().min(1).max(86_400).optional(),
   /** Failure rules, first match wins; a patch replaces the whole list. */
   outcomes: z.array(outcomeRuleSchema).max(10_000),
+  /** Production step timings by order, first match wins (read at each step); none matching: D1_SIM_STEP_DELAY. */
+  productionDelays: z.array(productionDelayRuleSchema).max(10_000),
   /**
    * Cards whose production stops at CARD_PROD_ONGOING while they are listed (a stopped line), then goes on: a cancel
    * or a change sent meanwhile always finds the card in production.
@@ -126,6 +141,7 @@ export const defaultFaults: Readonly<Faults> = Object.freeze({
   batchSize: 1,
   batchWindowMs: 0,
   outcomes: [],
+  productionDelays: [],
   holdCardIds: [],
   shipmentUpdates: [],
   returnCardIds: [],
@@ -145,12 +161,17 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-/** The orders an outcome rule is matched against. */
+/** The orders an outcome or production delay rule is matched against. */
 export interface OrderKey {
   issuerId: string;
   cardId: string;
   cardProductId: string;
 }
+
+const matches = (match: OutcomeRule['match'], order: OrderKey) =>
+  (match.issuerId === undefined || match.issuerId === order.issuerId) &&
+  (match.cardId === undefined || match.cardId === order.cardId) &&
+  (match.cardProductId === undefined || match.cardProductId === order.cardProductId);
 
 /** The faults in force and their run-time state (random sequence, how often each outcome rule fired). */
 export class FaultState {
@@ -186,16 +207,16 @@ export class FaultState {
 
   /** The first outcome rule matching the order that has uses left; using it counts against its `times`. */
   takeOutcome(order: OrderKey): OutcomeRule | undefined {
-    const index = this.#faults.outcomes.findIndex((rule, i) => {
-      const { match } = rule;
-      const matches =
-        (match.issuerId === undefined || match.issuerId === order.issuerId) &&
-        (match.cardId === undefined || match.cardId === order.cardId) &&
-        (match.cardProductId === undefined || match.cardProductId === order.cardProductId);
-      return matches && (rule.times === undefined || (this.#ruleUses[i] ?? 0) < rule.times);
-    });
+    const index = this.#faults.outcomes.findIndex(
+      (rule, i) => matches(rule.match, order) && (rule.times === undefined || (this.#ruleUses[i] ?? 0) < rule.times),
+    );
     if (index < 0) return undefined;
     this.#ruleUses[index] = (this.#ruleUses[index] ?? 0) + 1;
     return this.#faults.outcomes[index];
+  }
+
+  /** The production step time the first matching `productionDelays` rule sets; undefined: the configured one. */
+  productionStepMs(order: OrderKey): number | undefined {
+    return this.#faults.productionDelays.find((rule) => matches(rule.match, order))?.stepMs;
   }
 }

@@ -239,9 +239,9 @@ export class OrderStore {
     return undefined;
   }
 
-  /** Runs `step` once after one step delay, unless the store is reset first. */
-  #after(step: () => void): Timer {
-    const timer = this.#options.clock.schedule(this.#options.stepDelayMs, () => {
+  /** Runs `step` once after one step delay (`delayMs`, else the configured one), unless the store is reset first. */
+  #after(step: () => void, delayMs = this.#options.stepDelayMs): Timer {
+    const timer = this.#options.clock.schedule(delayMs, () => {
       this.#timers.delete(timer);
       step();
     });
@@ -257,7 +257,8 @@ export class OrderStore {
   }
 
   #scheduleStep(order: OrderRecord): void {
-    order.timer = this.#after(() => this.#advance(order));
+    const delayMs = this.#options.faults.productionStepMs(order) ?? this.#options.stepDelayMs;
+    order.timer = this.#after(() => this.#advance(order), delayMs);
   }
 
   #advance(order: OrderRecord): void {

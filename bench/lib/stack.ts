@@ -16,6 +16,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { createDataConverter } from '../../codec/data-converter.js';
 import { loadConfig, type Config } from '../../common/config.js';
 import { demoKeyFiles, ensureDemoKeys } from '../../d1/keys.js';
+import { sampleCardOrder } from '../../orders/sample-order.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { loadSimulatorConfig } from '../../simulator/config.js';
 import type { FaultsPatch } from '../../simulator/faults.js';
@@ -108,16 +109,6 @@ function passedThrough(): Record<string, string> {
   );
 }
 
-const testCard = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '987' };
-const address = {
-  firstName: 'Jane',
-  lastName: 'Doe',
-  line1: '10 Main St',
-  zipCode: '10001',
-  city: 'New York',
-  countryCode: 'US',
-};
-
 export async function startStack(
   context: BenchContext,
   name: string,
@@ -194,16 +185,12 @@ export async function startStack(
     client,
     plain,
     taskQueue,
-    newOrder: (index) => ({
-      issuerId: config.d1.issuerId,
-      cardId: `c${context.runId}${name}${index}`.slice(0, 40),
-      consumerId: 'cons_42',
-      issuerRequestId: `r-${context.runId}-${name}-${index}`,
-      cardProductId: 'PRD_VISA_DEBIT',
-      services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
-      shipment: { type: 'INDIVIDUAL', deliveryAddress: address, individualAddress: address },
-      sensitiveData: testCard,
-    }),
+    newOrder: (index) =>
+      sampleCardOrder(`r-${context.runId}-${name}-${index}`, {
+        issuerId: config.d1.issuerId,
+        cardId: `c${context.runId}${name}${index}`.slice(0, 40),
+        services: { issuance: 'CREATION', delivery: 'usps-imb', cardCarrier: 'carrier-standard' },
+      }),
     async simulatorFaults(patch) {
       const response = await fetch(`${simulator.url}/__sim/faults`, {
         method: 'POST',
@@ -219,5 +206,3 @@ export async function startStack(
     },
   };
 }
-
-export { testCard, address as testAddress };

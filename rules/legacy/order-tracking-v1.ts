@@ -10,7 +10,7 @@
 import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
 
 /** Where production stands, as far as the workflow can tell. */
-export type TrackingOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'FAILED' | 'CANCELED';
+export type TrackingOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'FAILED' | 'CANCELLED';
 
 export interface TimelineEntry {
   /** Workflow time the report was applied (ISO 8601). */
@@ -112,7 +112,7 @@ function record(state: TrackingState, entry: TimelineEntry): void {
 }
 
 function outcomeOf(op: Operation): TrackingOutcome {
-  if (op.details.status === 'CARD_PROD_CANCELED') return 'CANCELED';
+  if (op.details.status === 'CARD_PROD_CANCELED') return 'CANCELLED';
   if (op.status === 'FAILED') return 'FAILED';
   // A completed operation is shipped even under a stage name D1 adds later.
   if (op.status === 'SUCCESSFUL') return 'SHIPPED';

@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { projectRoot, type Config } from '../../common/config.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
+import type { FaultsPatch } from '../../simulator/faults.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import type { CardOrderStatus, OrderState } from '../../rules/contracts/card-order.js';
 
@@ -45,6 +46,26 @@ export const demoOrders: readonly DemoOrder[] = [
   },
 ];
 
+/**
+ * A production step of an order placed from the CLI during the demo: it stays in production (redirectable until
+ * CARD_PROD_DONE, 4 steps; shipped after 5) long enough to try `accelerate`, `redirect` and `cancel` on it.
+ */
+export const DEMO_CLI_ORDER_STEP_MS = 20_000;
+
+/**
+ * The simulator knobs the demo sets (POST /__sim/faults): one card fails, one loses its notifications, one is
+ * returned; the demo orders keep the simulator's step delay (D1_SIM_STEP_DELAY) and every other order is slow.
+ */
+export const demoFaults = {
+  outcomes: [{ match: { cardId: 'demo-card-fails' }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' }],
+  dropNotificationCardIds: ['demo-card-polls'],
+  returnCardIds: ['demo-card-returned'],
+  productionDelays: [
+    ...demoOrders.map((demo) => ({ match: { cardId: demo.cardId } })),
+    { match: {}, stepMs: DEMO_CLI_ORDER_STEP_MS },
+  ],
+} as const satisfies FaultsPatch;
+
 const finalStatuses: readonly CardOrderStatus[] = ['SHIPPED', 'RETURNED', 'CANCELLED', 'COMPENSATED', 'FAILED'];
 
 /** Makes the simulator fail one card, mute another and return a third, then places the demo orders (once per data set). */
@@ -52,13 +73,7 @@ export async function placeDemoOrders(config: Config, orders: CardOrdersClient):
   const faults = await request(`${config.d1.baseUrl}/__sim/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      outcomes: [
-        { match: { cardId: 'demo-card-fails' }, at: 'CARD_PROD_EXCEPTION', errorCode: 'PERSONALIZATION_FAILED' },
-      ],
-      dropNotificationCardIds: ['demo-card-polls'],
-      returnCardIds: ['demo-card-returned'],
-    }),
+    body: JSON.stringify(demoFaults),
   });
   await faults.body.dump();
   if (faults.statusCode !== 200) throw new Error(`the D1 simulator refused the demo faults (${faults.statusCode})`);

@@ -110,12 +110,12 @@ describe('order tracking', () => {
     assert.equal(state.outcome, 'IN_PROGRESS');
   });
 
-  it('records the outcome of a Pull & change request, and a cancel ends the order CANCELED', () => {
+  it('records the outcome of a Pull & change request, and a cancel ends the order CANCELLED', () => {
     const state = tracked();
     const update = op('CARD_PROD_CANCELED', { operationId: 'upd-1', operation: 'UPDATE_ORDER', status: 'SUCCESSFUL' });
     assert.equal(applyOperation(state, update, 'notification', now), true);
     assert.equal(state.updates['upd-1']?.status, 'SUCCESSFUL');
     assert.equal(applyOperation(state, op('CARD_PROD_CANCELED'), 'notification', now), true);
-    assert.equal(state.outcome, 'CANCELED');
+    assert.equal(state.outcome, 'CANCELLED');
   });
 });

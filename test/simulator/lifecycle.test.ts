@@ -57,6 +57,27 @@ describe('simulator production lifecycle', () => {
     assert.deepEqual(await latestProduce(id), shipped, 'a shipped order stays shipped');
   });
 
+  it('times production steps by the first matching productionDelays rule; a rule without stepMs keeps the configured one', async () => {
+    const [fast, slow] = [cardId(), cardId()];
+    await sim.call('POST', '/__sim/faults', {
+      json: { productionDelays: [{ match: { cardId: fast } }, { match: {}, stepMs: 10 * STEP_MS }] },
+    });
+    await sim.order(fast);
+    await sim.order(slow);
+    steps(5);
+    assert.equal((await latestProduce(fast))?.details.status, 'CARD_SHIPPED');
+    assert.equal((await latestProduce(slow))?.details.status, 'CARD_PROD_REQUESTED', 'half a slow step');
+    steps(5);
+    assert.equal((await latestProduce(slow))?.details.status, 'DATA_PREPARED');
+    const changed = await update(slow, { type: 'ACCELERATE' });
+    assert.equal(changed.status, 202);
+    steps(1);
+    const verdict = (await updatesOf(slow)).at(-1);
+    assert.equal(verdict?.status, 'SUCCESSFUL', 'a Pull & change answer keeps the configured step');
+    clock.advance(40 * STEP_MS);
+    assert.equal((await latestProduce(slow))?.details.status, 'CARD_SHIPPED');
+  });
+
   it('lets a new issuerRequestId order the card again once the first order ended', async () => {
     const id = cardId();
     await sim.order(id);

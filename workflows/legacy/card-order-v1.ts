@@ -103,7 +103,7 @@ function endedReason(outcome: Exclude<TrackingOutcome, 'IN_PROGRESS'>): string {
   const status: Record<typeof outcome, CardOrderStatus> = {
     SHIPPED: 'SHIPPED',
     FAILED: 'FAILED',
-    CANCELED: 'CANCELLED',
+    CANCELLED: 'CANCELLED',
   };
   return `ORDER_ALREADY_${status[outcome]}`;
 }
@@ -227,7 +227,7 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
     const update = state.tracking.updates[operationId];
     // Read afresh: the wait above let signals change it.
     const outcome = state.tracking.outcome as TrackingOutcome;
-    if (update?.status === 'SUCCESSFUL' || outcome === 'CANCELED') return { outcome: 'CANCELLED' };
+    if (update?.status === 'SUCCESSFUL' || outcome === 'CANCELLED') return { outcome: 'CANCELLED' };
     if (outcome === 'IN_PROGRESS') setStatus(before);
     // Production may end (e.g. ship) before D1's verdict on the cancel arrives: that end is the answer.
     const ended = outcome === 'IN_PROGRESS' ? undefined : endedReason(outcome);
@@ -299,7 +299,7 @@ export async function cardOrder(input: CardOrderInput): Promise<CardOrderResult>
         );
       }
       const { outcome, failure, operationId } = state.tracking;
-      if (outcome === 'SHIPPED' || outcome === 'CANCELED') {
+      if (outcome === 'SHIPPED' || outcome === 'CANCELLED') {
         const shipped = outcome === 'SHIPPED';
         setStatus(shipped ? 'SHIPPED' : 'CANCELLED');
         publish(shipped ? 'shipped' : 'cancelled');

@@ -1,9 +1,12 @@
-import type { D1Client } from '../d1/client.js';
-import type { ProductionStatusResponse } from '../d1/schemas.js';
-import { withHeartbeat } from './heartbeat.js';
-import { withTypedFailures } from './failures.js';
+import type { D1Client } from '../../d1/client.js';
+import type { ProductionStatusResponse } from '../../d1/schemas.js';
+import { withHeartbeat } from '../heartbeat.js';
+import { withTypedFailures } from '../failures.js';
 
-/** Polls D1 for every operation of the card; a card D1 does not know yet has none. */
+/**
+ * Polls D1 for every operation of the card; a card D1 does not know yet has none. First-generation (`cardOrder`)
+ * runs only (`cardOrderV2` polls through `pollOrderStatus`), until they drain.
+ */
 export function createFetchOrderStatus(d1: D1Client) {
   return function fetchOrderStatus(card: { issuerId: string; cardId: string }): Promise<ProductionStatusResponse> {
     return withTypedFailures(() =>

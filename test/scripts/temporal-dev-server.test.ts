@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { loadConfig, type Config } from '../../common/config.js';
 import { Supervisor } from '../../scripts/lib/supervisor.js';
-import { devServerArgs, startDevServer } from '../../scripts/temporal-server.js';
+import { devServerArgs, startDevServer } from '../../scripts/temporal-dev-server.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { freePort } from '../helpers/ports.js';
 

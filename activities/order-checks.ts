@@ -1,8 +1,13 @@
+/**
+ * The checks an order passes before it goes to D1: at placement (`checkOrder`) and when an accepted order is sent
+ * again (`checkAcceptedOrder`).
+ *
+ * @module
+ */
 import { OrderValidationError, ReorderIdError } from '../common/errors.js';
 import { describeIssues, issuerRequestIdSchema } from '../d1/schemas.js';
 import { checkOrderAgainstCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import { acceptedCardOrderSchema, cardOrderSchema, type CardOrder } from '../orders/schema.js';
-import { withTypedFailures } from './failures.js';
 
 /**
  * The order, checked against its schema and its program: the checks of placement.
@@ -34,14 +39,4 @@ export function checkAcceptedOrder(order: unknown, reorderRequestId: string): Ca
     throw new ReorderIdError(parsed.data.issuerRequestId, reorderRequestId, reasons.join('; '));
   }
   return parsed.data;
-}
-
-/** First-generation orders' validation step (new orders are checked by the client and by `submitOrder`). */
-export function createValidateOrder(catalog: ProgramCatalog) {
-  return function validateOrder(order: CardOrder): Promise<void> {
-    return withTypedFailures(() => {
-      checkOrder(order, catalog);
-      return Promise.resolve();
-    });
-  };
 }
