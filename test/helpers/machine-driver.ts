@@ -9,25 +9,16 @@
 import type { Operation } from '../../d1/schemas.js';
 import { loadConfig } from '../../common/config.js';
 import type { OrderTimings } from '../../rules/contracts/definitions.js';
-import {
-  decide,
-  newOrderMachine,
-  onCancelFailed,
-  onCancelRequested,
-  onCancelSent,
-  onCompensated,
-  onCompensationFailed,
-  onEventsPublished,
-  onNotification,
-  onPolled,
-  onPollFailed,
-  onSubmitFailed,
-  onSubmitted,
-  searchAttributeValues,
-  shouldRearm,
-  type OrderMachineState,
-  type StepFailure,
-} from '../../rules/card-order/order-machine.js';
+import { onCancelFailed, onCancelRequested, onCancelSent } from '../../rules/card-order/cancel.js';
+import { onCompensated, onCompensationFailed } from '../../rules/card-order/compensation.js';
+import { decide } from '../../rules/card-order/decide.js';
+import { onEventsPublished } from '../../rules/card-order/issuer-events.js';
+import { newOrderMachine, type OrderMachineState, type StepFailure } from '../../rules/card-order/order-machine.js';
+import { onPollFailed } from '../../rules/card-order/polling.js';
+import { onNotification, onPolled, onSubmitted } from '../../rules/card-order/reports.js';
+import { shouldRearm } from '../../rules/card-order/shell-rules.js';
+import { onSubmitFailed } from '../../rules/card-order/submit.js';
+import { searchAttributeValues } from '../../rules/card-order/views.js';
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;

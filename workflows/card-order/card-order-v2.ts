@@ -80,40 +80,24 @@ import { workflowClock } from '../workflow-clock.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';
+import { onReshipRequested, reshipRefusal, reshipResult } from '../../rules/card-order/after-shipment.js';
+import { cancelRefusal, onCancelFailed, onCancelRequested, onCancelSent } from '../../rules/card-order/cancel.js';
+import { changeRefusal, onChangeFailed, onChangeRequested, onChangeSent } from '../../rules/card-order/change.js';
+import { onCompensated, onCompensationFailed } from '../../rules/card-order/compensation.js';
+import { decide } from '../../rules/card-order/decide.js';
+import { onEventsPublished } from '../../rules/card-order/issuer-events.js';
+import { newOrderMachine, type Step, type StepFailure } from '../../rules/card-order/order-machine.js';
+import { onPollFailed } from '../../rules/card-order/polling.js';
+import { onNotification, onPolled, onStatusReport, onSubmitted } from '../../rules/card-order/reports.js';
+import { shouldRearm } from '../../rules/card-order/shell-rules.js';
 import {
-  cancelRefusal,
-  changeRefusal,
-  currentDeliveryAddress,
   campaignReportDue,
-  decide,
-  describeOrder,
-  newOrderMachine,
+  currentDeliveryAddress,
   onCampaignReported,
   onCampaignSubmission,
-  onCancelFailed,
-  onCancelRequested,
-  onCancelSent,
-  onChangeFailed,
-  onChangeRequested,
-  onChangeSent,
-  onCompensated,
-  onCompensationFailed,
-  onEventsPublished,
-  onNotification,
-  onPolled,
-  onPollFailed,
-  onReshipRequested,
-  onStatusReport,
   onSubmitFailed,
-  onSubmitted,
-  orderView,
-  reshipRefusal,
-  reshipResult,
-  searchAttributeValues,
-  shouldRearm,
-  type Step,
-  type StepFailure,
-} from '../../rules/card-order/order-machine.js';
+} from '../../rules/card-order/submit.js';
+import { describeOrder, orderView, searchAttributeValues } from '../../rules/card-order/views.js';
 
 /** The earlier of two wake-up times, either of which may be absent. */
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
