@@ -2,8 +2,9 @@
  * One physical card order, from submit to the cardholder's door: the thin Temporal shell around the order's state
  * machine (`rules/card-order/`). It feeds the machine D1's notifications (signal), cancel and Pull & change requests
  * (updates, workflow cancel: `order-messages.ts`) and the outcomes of its activities (`perform-step.ts`), and carries
- * out the one step the machine decides. What the shell itself decides (the timer, continue-as-new, what to write,
- * a step's effects, the run's result) is pure, in `rules/card-order/shell-rules.ts`, shared with the test driver.
+ * out the one step the machine decides, on one timer (`wake-timer.ts`). What the shell itself decides (the timer,
+ * continue-as-new, what to write, a step's effects, the run's result) is pure, in `rules/card-order/shell-rules.ts`,
+ * shared with the test driver.
  *
  * Why it is shaped this way:
  * - Handlers only change the machine's state and wake the loop; every command (activity, timer, upsert) comes from
@@ -23,16 +24,13 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   log,
   metricMeter,
   patched,
   setCurrentDetails,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { campaignWorkflowId } from '../../orders/workflow-id.js';
 import { decide } from '../../rules/card-order/decide.js';
 import {
   mayContinueAsNew,
@@ -41,21 +39,17 @@ import {
   takeSearchAttributeChanges,
   timerToArm,
 } from '../../rules/card-order/shell-rules.js';
-import { campaignReportDue, onCampaignReported } from '../../rules/card-order/submit.js';
 import { describeOrder } from '../../rules/card-order/views.js';
-import {
-  campaignCardSettledSignal,
-  cardOrderFailureTypes,
-  type CardOrderInput,
-  type CardOrderResult,
-} from '../../rules/contracts/definitions.js';
+import { cardOrderFailureTypes, type CardOrderInput, type CardOrderResult } from '../../rules/contracts/definitions.js';
 import { cardOrderStatusKey, productionStageKey } from '../../rules/contracts/search-attributes.js';
 import { workflowClock } from '../workflow-clock.js';
+import { campaignReport } from './campaign-report.js';
 import { issuerEventDelivery } from './issuer-event-delivery.js';
 import { mustSucceedActivities } from './order-activities.js';
 import { handleOrderMessages } from './order-messages.js';
 import { performStep } from './perform-step.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
+import { wakeTimer } from './wake-timer.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';
@@ -91,39 +85,8 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   };
   const messages = handleOrderMessages(s, clock, wakeUp);
   const issuerEvents = issuerEventDelivery(s, clock, wakeUp);
-
-  let timer: { at: number; armedAt: number; scope: CancellationScope } | undefined;
-  function armTimer(at: number): void {
-    timer?.scope.cancel();
-    const scope = new CancellationScope();
-    timer = { at, armedAt: clock.now(), scope };
-    scope
-      .run(() => sleep(Math.max(at - clock.now(), 1)))
-      .then(
-        () => {
-          clock.reached(at);
-          if (timer?.scope === scope) timer = undefined;
-          wakeUp();
-        },
-        () => undefined, // replaced by an earlier one
-      );
-  }
-
-  /** The settled card's word to its campaign, sent once; the order waits for it before it closes. */
-  let reporting: Promise<void> | undefined;
-  function reportToCampaign(): void {
-    const report = campaignReportDue(s);
-    if (!report || !s.campaign) return;
-    onCampaignReported(s);
-    reporting = getExternalWorkflowHandle(campaignWorkflowId(s.issuerId, s.campaign.campaignId))
-      .signal(campaignCardSettledSignal, report)
-      // A campaign that ended (cancelled) or is gone has nothing left to count.
-      .catch(() => undefined)
-      .finally(() => {
-        reporting = undefined;
-        wakeUp();
-      });
-  }
+  const timer = wakeTimer(clock, wakeUp);
+  const campaign = campaignReport(s, wakeUp);
 
   /** Writes what changed since the last task: search attributes, current details, issuer events. */
   function reflect(): void {
@@ -141,7 +104,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
   }
 
   async function finish(): Promise<CardOrderResult> {
-    await reporting;
+    await campaign.underWay();
     await issuerEvents.close();
     await condition(allHandlersFinished);
     const outcome = runOutcome(s);
@@ -158,7 +121,7 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       wake = false;
       const step = decide(s, clock.now());
       reflect();
-      reportToCampaign();
+      campaign.send();
       if (step.kind === 'finish') return finish();
       if (step.kind !== 'wait') {
         const outageBefore = s.d1Outage;
@@ -172,13 +135,13 @@ export async function cardOrderV2(input: CardOrderInput): Promise<CardOrderResul
       const quiet = mayContinueAsNew(s, {
         handlersFinished: allHandlersFinished(),
         eventsInFlight: issuerEvents.inFlight(),
-        reportingToCampaign: reporting !== undefined,
+        reportingToCampaign: campaign.underWay() !== undefined,
       });
       if (workflowInfo().continueAsNewSuggested && quiet) {
         return continueAsNew<typeof cardOrderV2>({ ...input, carried: s });
       }
-      const at = timerToArm(s, step.until, timer, clock.now());
-      if (at !== undefined) armTimer(at);
+      const at = timerToArm(s, step.until, timer.current(), clock.now());
+      if (at !== undefined) timer.arm(at);
       await condition(() => wake);
     }
   });
