@@ -2,32 +2,27 @@
  * Drives the card order's state machine through a simulated D1 on its own clock, with no Temporal: the workflow's
  * loop in miniature, for days-long timelines and random interleavings. It counts D1 status calls and estimates
  * the history events the same decisions cost in the real workflow (an activity and its task: 6; a signal and its
- * task: 4; a timer that fires: 5; an upsert or a local activity marker: 1).
+ * task: 4; a timer that fires: 5; an upsert or a local activity marker: 1). What the workflow's shell decides around
+ * the machine (the timer, what a task writes, a step's effects) it decides with the workflow's own rules
+ * (`rules/card-order/shell-rules.ts`).
  *
  * @module
  */
 import type { Operation } from '../../d1/schemas.js';
 import { loadConfig } from '../../common/config.js';
 import type { OrderTimings } from '../../rules/contracts/card-order.js';
+import { onCancelRequested } from '../../rules/card-order/cancel.js';
+import { decide } from '../../rules/card-order/decide.js';
+import { newOrderMachine, type OrderMachineState, type StepFailure } from '../../rules/card-order/order-machine.js';
+import { onNotification } from '../../rules/card-order/reports.js';
 import {
-  decide,
-  newOrderMachine,
-  onCancelFailed,
-  onCancelRequested,
-  onCancelSent,
-  onCompensated,
-  onCompensationFailed,
-  onEventsPublished,
-  onNotification,
-  onPolled,
-  onPollFailed,
-  onSubmitFailed,
-  onSubmitted,
-  searchAttributeValues,
-  shouldRearm,
-  type OrderMachineState,
-  type StepFailure,
-} from '../../rules/card-order/order-machine.js';
+  issuerEventsToSend,
+  onIssuerEventsSent,
+  onStepDone,
+  onStepFailed,
+  takeSearchAttributeChanges,
+  timerToArm,
+} from '../../rules/card-order/shell-rules.js';
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
@@ -196,18 +191,15 @@ export function drive(
     }
     return ops;
   };
-  /** The end of a workflow task: upsert what changed, publish pending events. */
+  /** The end of a workflow task: upsert what changed, publish pending events (the issuer confirms them at once). */
   const endTask = () => {
-    const want = searchAttributeValues(s);
-    if (want.status !== s.indexed.status || want.stage !== s.indexed.stage) {
+    if (takeSearchAttributeChanges(s).length > 0) events += 1;
+    const batch = issuerEventsToSend(s, new Set(), now);
+    if (batch.length > 0) {
       events += 1;
-      s.indexed = want;
-    }
-    if (s.events.pending.length > 0) {
-      events += 1;
-      const ids = s.events.pending.map((e) => e.eventId);
+      const ids = batch.map((e) => e.eventId);
       publishedEventIds.push(...ids);
-      onEventsPublished(s, ids);
+      onIssuerEventsSent(s, ids, undefined, now);
     }
     if (statuses.at(-1) !== s.status) statuses.push(s.status);
   };
@@ -236,7 +228,7 @@ export function drive(
         const n = submissions.length;
         const failure = unanswered() ?? script.submitFails?.(n);
         if (failure) {
-          onSubmitFailed(s, failure, now);
+          onStepFailed(s, step, failure, now);
           break;
         }
         submissions.push(step.issuerRequestId);
@@ -248,7 +240,7 @@ export function drive(
           }
         }
         deliveries.sort((a, b) => a.at - b.at);
-        onSubmitted(s, `op-${n + 1}`, now);
+        onStepDone(s, { kind: 'submit', operationId: `op-${n + 1}` }, now);
         break;
       }
       case 'requestCancel': {
@@ -256,7 +248,7 @@ export function drive(
         events += 6;
         const failure = unanswered();
         if (failure) {
-          onCancelFailed(s, failure, now);
+          onStepFailed(s, step, failure, now);
           break;
         }
         const verdict = script.cancelVerdict?.(now) ?? { accepted: true, notify: true };
@@ -271,7 +263,7 @@ export function drive(
           });
           deliveries.sort((a, b) => a.at - b.at);
         }
-        onCancelSent(s, cancelOp.id, now);
+        onStepDone(s, { kind: 'requestCancel', operationId: cancelOp.id }, now);
         break;
       }
       case 'poll':
@@ -279,16 +271,16 @@ export function drive(
         events += 6;
         statusCalls += 1;
         pollTimes.push(now);
-        if (script.pollFails?.(now) || down(now)) onPollFailed(s, now);
-        else onPolled(s, opsAt(now), now);
+        if (script.pollFails?.(now) || down(now)) onStepFailed(s, step, { code: undefined, transient: true }, now);
+        else onStepDone(s, { kind: 'poll', operations: opsAt(now) }, now);
         break;
       case 'compensate': {
         endTask();
         events += 6;
         const failure = unanswered();
         const live = opsAt(now).find((op) => op.operation === 'PRODUCE' && op.status === 'PENDING');
-        if (failure) onCompensationFailed(s, failure, now);
-        else if (script.compensationFails) onCompensationFailed(s, { code: 'ERR_D1_BAD_REQUEST' }, now);
+        if (failure) onStepFailed(s, step, failure, now);
+        else if (script.compensationFails) onStepFailed(s, step, { code: 'ERR_D1_BAD_REQUEST' }, now);
         else if (script.compensationCancel && live) {
           const { accepted, notify } = script.compensationCancel;
           cancelOp = { id: `chg-${now}`, at: now + 10 * MINUTE, accepted };
@@ -296,15 +288,17 @@ export function drive(
             deliveries.push({ at: cancelOp.at, operations: opsAt(cancelOp.at) });
             deliveries.sort((a, b) => a.at - b.at);
           }
-          onCompensated(s, true, now, { operationId: cancelOp.id, produceOperationId: live.operationId });
-        } else onCompensated(s, false, now);
+          const done = { operationId: cancelOp.id, produceOperationId: live.operationId };
+          onStepDone(s, { kind: 'compensate', cancelled: true, ...done }, now);
+        } else onStepDone(s, { kind: 'compensate', cancelled: false }, now);
         break;
       }
       case 'wait': {
         endTask();
-        if (step.until !== undefined && (timer === undefined || shouldRearm(timer, step.until, now))) {
+        const at = timerToArm(s, step.until, timer, now);
+        if (at !== undefined) {
           events += timer === undefined ? 1 : 2;
-          timer = { at: step.until, armedAt: now };
+          timer = { at, armedAt: now };
         }
         const timerAt = timer?.at;
         const nextDelivery = deliveries[0]?.at ?? Infinity;

@@ -2,19 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../rules/card-order/behaviour.js';
-import {
-  decide,
-  newOrderMachine,
-  onCancelFailed,
-  onCancelRequested,
-  onNotification,
-  onStatusReport,
-  onSubmitFailed,
-  onSubmitted,
-  orderView,
-  searchAttributeValues,
-  type OrderMachineState,
-} from '../../rules/card-order/order-machine.js';
+import { onCancelFailed, onCancelRequested } from '../../rules/card-order/cancel.js';
+import { decide } from '../../rules/card-order/decide.js';
+import { newOrderMachine, type OrderMachineState } from '../../rules/card-order/order-machine.js';
+import { onNotification, onStatusReport, onSubmitted } from '../../rules/card-order/reports.js';
+import { onSubmitFailed } from '../../rules/card-order/submit.js';
+import { orderView, searchAttributeValues } from '../../rules/card-order/views.js';
 import {
   DAY,
   HOUR,

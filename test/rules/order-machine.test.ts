@@ -3,30 +3,20 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cardOrderSchema } from '../../orders/schema.js';
 import { originalRequestId, reorderRequestId } from '../../orders/reorder-id.js';
+import { onReshipRequested, reshipRefusal, reshipResult } from '../../rules/card-order/after-shipment.js';
+import { cancelRefusal, onCancelRequested, onCancelSent } from '../../rules/card-order/cancel.js';
+import { changeRefusal, onChangeFailed, onChangeRequested, onChangeSent } from '../../rules/card-order/change.js';
+import { decide } from '../../rules/card-order/decide.js';
+import { newOrderMachine, type OrderMachineState } from '../../rules/card-order/order-machine.js';
+import { onNotification, onPolled, onSubmitted } from '../../rules/card-order/reports.js';
 import {
-  cancelRefusal,
-  changeRefusal,
-  decide,
-  newOrderMachine,
-  onCampaignSubmission,
-  onCampaignReported,
   campaignReportDue,
-  onCancelRequested,
-  onCancelSent,
-  onChangeFailed,
-  onChangeRequested,
-  onChangeSent,
-  onPolled,
-  onNotification,
-  onReshipRequested,
-  onSubmitFailed,
-  onSubmitted,
   currentDeliveryAddress,
-  orderView,
-  reshipRefusal,
-  reshipResult,
-  type OrderMachineState,
-} from '../../rules/card-order/order-machine.js';
+  onCampaignReported,
+  onCampaignSubmission,
+  onSubmitFailed,
+} from '../../rules/card-order/submit.js';
+import { orderView } from '../../rules/card-order/views.js';
 import { nextPollAt } from '../../rules/card-order/poll-schedule.js';
 import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../rules/card-order/behaviour.js';
 import {
