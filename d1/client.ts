@@ -8,12 +8,12 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../common/config.js';
 import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { readInlineOrFile } from '../common/secrets.js';
 import { signAssertion } from './assertion.js';
 import { errorFromResponse, errorFromTransport } from './classify.js';
 import { loadSigningKey, type KeyWithId } from './keys.js';
@@ -152,14 +152,8 @@ export class D1Client {
   /** A client for the configured D1, with its keys and certificates read from the configured files. */
   static async fromConfig(config: Config['d1'], logger?: Logger): Promise<D1Client> {
     const signingKey = await loadSigningKey(config.signingKey);
-    const readPem = async (file: string | undefined, what: string) => {
-      if (!file) return undefined;
-      try {
-        return await readFile(file);
-      } catch (err) {
-        throw new KeyMaterialError(`Cannot read the ${what} at ${file}: ${(err as Error).message}`);
-      }
-    };
+    const readPem = async (file: string | undefined, what: string) =>
+      file ? await readInlineOrFile({ file }, { what }) : undefined;
     const [cert, key, ca] = await Promise.all([
       readPem(config.tls.certFile, 'D1 client certificate'),
       readPem(config.tls.keyFile, 'D1 client key'),
