@@ -1,5 +1,6 @@
 import { OrderValidationError, ReorderIdError } from '../common/errors.js';
-import { describeIssues, issuerRequestIdSchema } from '../d1/schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { issuerRequestIdSchema } from '../d1/schemas.js';
 import { checkOrderAgainstCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import { acceptedCardOrderSchema, cardOrderSchema, type CardOrder } from '../orders/schema.js';
 import { withTypedFailures } from './failures.js';

@@ -19,7 +19,8 @@ import {
   type AnyD1Error,
   type D1ErrorContext,
 } from '../common/errors.js';
-import { describeIssues, errorBodySchema, type ErrorBody } from './schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { errorBodySchema, type ErrorBody } from './schemas.js';
 
 /** When D1 sends no usable Retry-After with a 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;

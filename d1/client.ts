@@ -14,12 +14,12 @@ import type { Config } from '../common/config.js';
 import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { readInlineOrFile } from '../common/secrets.js';
+import { describeIssues } from '../common/zod-issues.js';
 import { signAssertion } from './assertion.js';
 import { errorFromResponse, errorFromTransport } from './classify.js';
 import { loadSigningKey, type KeyWithId } from './keys.js';
 import {
   batchOrderResponseSchema,
-  describeIssues,
   JWT_BEARER_GRANT,
   operationAcceptedSchema,
   productionStatusResponseSchema,

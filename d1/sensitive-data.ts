@@ -8,7 +8,8 @@
 import { CompactEncrypt } from 'jose';
 import { SensitiveDataError } from '../common/errors.js';
 import type { KeyWithId } from './keys.js';
-import { describeIssues, sensitiveCardDataSchema } from './schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { sensitiveCardDataSchema } from './schemas.js';
 
 /**
  * Validates `{pan, exp, name, cvv2?, ...}` and encrypts it to `encryptionKey`.
