@@ -12,7 +12,7 @@ import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool, request } from 'undici';
 import { toD1OrderRequest } from '../activities/submit-order.js';
-import { loadConfig, projectRoot } from '../common/config.js';
+import { loadConfig, projectRoot } from '../config/config.js';
 import { D1Client } from '../d1/client.js';
 import { demoKeyFiles, ensureDemoKeys, loadEncryptionKey } from '../d1/keys.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import {
   CampaignAlreadyRanError,
   CampaignConflictError,

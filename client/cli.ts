@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { durationMs, loadConfig } from '../common/config.js';
+import { durationMs, loadConfig } from '../config/config.js';
 import {
   CliUsageError,
   isCardOrderError,

@@ -5,7 +5,7 @@
  * @module
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import { NotificationRouter, unmatchedWorkflowId } from '../webhook/notification-router.js';

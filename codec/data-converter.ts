@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { CodecKeyError } from '../common/errors.js';
 import { readInlineOrFile } from '../common/secrets.js';
 import { AesGcmPayloadCodec, type CodecKeyRing } from './payload-codec.js';

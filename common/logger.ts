@@ -5,7 +5,7 @@
  */
 import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 
 /**
  * Keys whose values never reach a log line: card data (PAN, expiry, CSC, track data, names inside the encrypted

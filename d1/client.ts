@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { readInlineOrFile } from '../common/secrets.js';

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { durationMs, logLevel, projectRoot } from '../common/config.js';
+import { durationMs, logLevel, projectRoot } from '../config/config.js';
 import { ConfigError } from '../common/errors.js';
 
 const envSchema = z.object({

@@ -10,7 +10,7 @@
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../common/canonical-json.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { loadSecret } from '../common/secrets.js';
 
 export const orderFingerprintSchema = z.strictObject({

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from 'zod';
-import { durationMs } from '../common/config.js';
+import { durationMs } from '../config/config.js';
 import {
   cardCarrierConfigSchema,
   cardDesignSchema,

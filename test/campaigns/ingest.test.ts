@@ -8,7 +8,7 @@ import { ingestCampaignFile, OPEN_ORDER_LOOKUP_SIZE, type OpenCardOrder } from '
 import { testPan, writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError, CampaignFileError, OrderValidationError } from '../../common/errors.js';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 import { cardIdKey } from '../../workflows/search-attributes.js';

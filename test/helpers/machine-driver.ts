@@ -7,7 +7,7 @@
  * @module
  */
 import type { Operation } from '../../d1/schemas.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import type { OrderTimings } from '../../workflows/definitions.js';
 import {
   decide,

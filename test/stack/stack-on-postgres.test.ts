@@ -24,7 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 import { OrderFailedError } from '../../common/errors.js';
 import { visibilityLiteral } from '../../common/visibility-query.js';
 import { findOpenCardOrders } from '../../client/campaigns.js';

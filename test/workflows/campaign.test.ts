@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { campaignWorkflowId } from '../../client/campaigns.js';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot } from '../../config/config.js';
 import { workflowTaskBacklog } from '../../common/temporal.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
 import { CampaignConflictError } from '../../common/errors.js';

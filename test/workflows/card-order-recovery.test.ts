@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { OrderFailedError } from '../../common/errors.js';
 import { D1Client } from '../../d1/client.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';

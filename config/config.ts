@@ -8,8 +8,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { extraOrderFieldNameSchema, idempotencyHeaderNameSchema } from '../d1/schemas.js';
 import { MAX_REORDERS } from '../orders/reorder-id.js';
-import { cronExpressionIssue } from './cron.js';
-import { ConfigError, type ConfigIssue } from './errors.js';
+import { cronExpressionIssue } from '../common/cron.js';
+import { ConfigError, type ConfigIssue } from '../common/errors.js';
 
 /** The repository root, where `.data/` and the prebuilt bundle live by default. */
 export const projectRoot = path.resolve(import.meta.dirname, '..');
