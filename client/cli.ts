@@ -7,7 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { durationMs, loadConfig } from '../config/config.js';
+import { durationMs } from '../common/duration.js';
+import { loadConfig } from '../config/config.js';
 import {
   CliUsageError,
   isCardOrderError,

@@ -9,7 +9,10 @@ import { z } from 'zod';
 import { extraOrderFieldNameSchema, idempotencyHeaderNameSchema } from '../d1/schemas.js';
 import { MAX_REORDERS } from '../orders/reorder-id.js';
 import { cronExpressionIssue } from '../common/cron.js';
+import { durationMs } from '../common/duration.js';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
+
+export { durationMs };
 
 /** The repository root, where `.data/` and the prebuilt bundle live by default. */
 export const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -19,18 +22,6 @@ const hostPort = z
   .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
 
 const port = z.coerce.number().int().min(0).max(65535);
-
-const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-
-/** A duration such as `500ms`, `30s`, `5m`, `2h` or `7d`, turned into milliseconds. */
-export const durationMs = z
-  .string()
-  .regex(durationPattern, 'must be a duration such as 500ms, 30s, 5m, 2h or 7d')
-  .transform((value) => {
-    const [, amount, unit] = durationPattern.exec(value) as unknown as [string, string, keyof typeof unitMs];
-    return Math.round(Number(amount) * unitMs[unit]);
-  });
 
 /** Why `url` is not a PostgreSQL URL we take, never quoting it (it may hold a password). */
 function postgresUrlIssue(url: string): string | undefined {
