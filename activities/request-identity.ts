@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { OrderValidationError } from '../common/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { updateOrderRequestIdSchema } from '../d1/schemas.js';
 

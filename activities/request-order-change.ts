@@ -1,4 +1,4 @@
-import { OrderValidationError } from '../common/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import type { D1Client } from '../d1/client.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { updateOrderRequestSchema, type OperationAccepted } from '../d1/schemas.js';

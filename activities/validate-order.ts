@@ -1,4 +1,4 @@
-import { OrderValidationError, ReorderIdError } from '../common/errors.js';
+import { OrderValidationError, ReorderIdError } from '../orders/errors.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { issuerRequestIdSchema } from '../d1/schemas.js';
 import { checkOrderAgainstCatalog, type ProgramCatalog } from '../orders/program-catalog.js';

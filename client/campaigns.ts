@@ -16,12 +16,8 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
 import type { Config } from '../config/config.js';
-import {
-  CampaignAlreadyRanError,
-  CampaignConflictError,
-  CampaignNotFoundError,
-  OrderValidationError,
-} from '../common/errors.js';
+import { CampaignAlreadyRanError, CampaignConflictError, CampaignNotFoundError } from '../campaigns/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import { runOf, writeRun, type CampaignRun } from '../campaigns/campaign-run.js';
 import { campaignCardsQuery, openCardOrdersQuery } from '../common/campaign-query.js';
 import type { OpenCardOrder } from '../campaigns/ingest.js';

@@ -27,7 +27,7 @@ import { ApplicationFailure, type PayloadCodec } from '@temporalio/common';
 import type { z } from 'zod';
 import { createDataConverter } from '../codec/data-converter.js';
 import type { Config } from '../config/config.js';
-import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../common/errors.js';
+import { OrderConflictError, OrderFailedError, OrderNotFoundError, OrderValidationError } from '../orders/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import { loadEncryptionKey } from '../d1/keys.js';
 import { describeIssues } from '../common/zod-issues.js';

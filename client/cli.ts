@@ -9,17 +9,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { durationMs } from '../common/duration.js';
 import { loadConfig } from '../config/config.js';
+import { CliUsageError, isCardOrderError, QueryUnansweredError, type ReplayInputError } from '../common/errors.js';
+import { OrderValidationError, type OrderConflictError } from '../orders/errors.js';
 import {
-  CliUsageError,
-  isCardOrderError,
-  OrderValidationError,
-  QueryUnansweredError,
   type CampaignAlreadyRanError,
   type CampaignConflictError,
   type CampaignFileError,
-  type OrderConflictError,
-  type ReplayInputError,
-} from '../common/errors.js';
+} from '../campaigns/errors.js';
 import { idFormatReason } from './id-issues.js';
 import type { Address } from '../d1/schemas.js';
 import {

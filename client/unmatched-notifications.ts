@@ -6,7 +6,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config/config.js';
-import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
+import { OrderValidationError, UnmatchedNotFoundError } from '../orders/errors.js';
 import { visibilityLiteral } from '../common/visibility-query.js';
 import { NotificationRouter, unmatchedWorkflowId } from '../webhook/notification-router.js';
 import { dedupeKey } from '../workflows/card-order/production-tracking.js';

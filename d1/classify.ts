@@ -18,7 +18,7 @@ import {
   D1InvalidResponseError,
   type AnyD1Error,
   type D1ErrorContext,
-} from '../common/errors.js';
+} from './errors.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { errorBodySchema, type ErrorBody } from './schemas.js';
 

@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '../common/errors.js';
+import { D1InvalidResponseError, D1UnauthorizedError } from './errors.js';
+import { KeyMaterialError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { readInlineOrFile } from '../common/secrets.js';
 import { describeIssues } from '../common/zod-issues.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import { CompactEncrypt } from 'jose';
-import { SensitiveDataError } from '../common/errors.js';
+import { SensitiveDataError } from './errors.js';
 import type { KeyWithId } from './keys.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { sensitiveCardDataSchema } from './schemas.js';

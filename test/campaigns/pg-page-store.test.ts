@@ -35,7 +35,8 @@ import {
 import { openCampaignStore, sweepCampaignStore } from '../../campaigns/store.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { loadConfig } from '../../config/config.js';
-import { CampaignPageMissingError, CampaignStoreConflictError, ConfigError } from '../../common/errors.js';
+import { CampaignPageMissingError, CampaignStoreConflictError } from '../../campaigns/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import type { D1Client } from '../../d1/client.js';
 import { freePort } from '../../scripts/lib/ports.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';

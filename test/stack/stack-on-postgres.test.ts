@@ -25,7 +25,7 @@ import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadConfig, projectRoot, type Config } from '../../config/config.js';
-import { OrderFailedError } from '../../common/errors.js';
+import { OrderFailedError } from '../../orders/errors.js';
 import { visibilityLiteral } from '../../common/visibility-query.js';
 import { findOpenCardOrders } from '../../client/campaigns.js';
 import { CARD_ORDER_WORKFLOW } from '../../workflows/definitions.js';

@@ -11,7 +11,7 @@ import { campaignWorkflowId } from '../../client/campaigns.js';
 import { loadConfig, projectRoot } from '../../config/config.js';
 import { workflowTaskBacklog } from '../../common/temporal.js';
 import { writeSampleCampaignFile } from '../../campaigns/sample-file.js';
-import { CampaignConflictError } from '../../common/errors.js';
+import { CampaignConflictError } from '../../campaigns/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { campaignIdKey, cardIdKey, cardOrderStatusKey } from '../../workflows/search-attributes.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../config/config.js';
-import { OrderFailedError } from '../../common/errors.js';
+import { OrderFailedError } from '../../orders/errors.js';
 import { D1Client } from '../../d1/client.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { toD1OrderRequest } from '../../activities/submit-order.js';

@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { projectRoot } from '../../config/config.js';
-import { OrderFailedError } from '../../common/errors.js';
+import { OrderFailedError } from '../../orders/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { buildWorkflowBundle, workflowSourceHash } from '../../workers/workflow-bundle.js';
 import { cancelOrderUpdate, type CancelResult } from '../../workflows/definitions.js';
