@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, WorkflowNotFoundError } from '@temporalio/client';
+import { forEachBounded } from '../common/bounded-concurrency.js';
 import { campaignCardsQuery, openCampaignCardsQuery } from '../temporal/campaign-query.js';
 import { allOf, fieldIn, fieldNotIn } from '../temporal/visibility-query.js';
 import { cancelOrderUpdate } from '../rules/contracts/card-order.js';
@@ -72,20 +73,6 @@ export function createPullCampaignCards(targets: CampaignTargets | undefined) {
       return { sent };
     });
   };
-}
-
-async function forEachBounded(
-  items: AsyncIterable<string>,
-  limit: number,
-  body: (item: string) => Promise<void>,
-): Promise<void> {
-  const running = new Set<Promise<void>>();
-  for await (const item of items) {
-    const request = body(item).finally(() => running.delete(request));
-    running.add(request);
-    if (running.size >= limit) await Promise.race(running);
-  }
-  await Promise.all(running);
 }
 
 async function* openCardIds(t: CampaignTargets, input: { issuerId: string; campaignId: string }) {

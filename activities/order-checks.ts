@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { OrderValidationError, ReorderIdError } from '../common/errors.js';
-import { describeIssues, issuerRequestIdSchema } from '../d1/schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { issuerRequestIdSchema } from '../d1/schemas.js';
+import { OrderValidationError, ReorderIdError } from '../orders/errors.js';
 import { checkOrderAgainstCatalog, type ProgramCatalog } from '../orders/program-catalog.js';
 import { acceptedCardOrderSchema, cardOrderSchema, type CardOrder } from '../orders/schema.js';
 

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { forEachBounded } from '../common/bounded-concurrency.js';
 import { isCardOrderError } from '../common/errors.js';
 import type { D1Client } from '../d1/client.js';
 import type { Operation } from '../d1/schemas.js';
@@ -32,20 +33,6 @@ const D1_MAX_RETRY_DELAY_MS = 30_000;
 
 /** What happened to one order; each order lands in exactly one of checked, failed and skipped. */
 type Outcome = { kind: 'checked'; disagreement?: ReconcileDisagreement } | { kind: 'failed' } | { kind: 'skipped' };
-
-/** Runs `task` over `items`, at most `limit` at once, starting no new one once `signal` aborts. */
-async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (!signal.aborted && next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 /** D1's status of the card, tried again after a transient failure; refused credentials are not retried here. */
 async function productionStatus(
@@ -170,18 +157,24 @@ export function createReconcileOrderPage(d1: D1Client, targets: ReconcileTargets
       const counts = emptyCounts();
       const disagreements: ReconcileDisagreement[] = [];
       let done = 0;
-      await forEachBounded(input.orders, concurrency, signal, async (order) => {
-        const outcome = await reconcileOne(temporal, d1, order, signal);
-        counts[outcome.kind] += 1;
-        if (outcome.kind === 'checked' && outcome.disagreement) {
-          disagreements.push(outcome.disagreement);
-          counts.disagreements += 1;
-          if (outcome.disagreement.updated) counts.updated += 1;
-          else counts.unknownAtD1 += 1;
-        }
-        done += 1;
-        context.heartbeat({ done });
-      });
+      // At most `concurrency` at once, and no new one once the signal aborts.
+      await forEachBounded(
+        input.orders,
+        concurrency,
+        async (order) => {
+          const outcome = await reconcileOne(temporal, d1, order, signal);
+          counts[outcome.kind] += 1;
+          if (outcome.kind === 'checked' && outcome.disagreement) {
+            disagreements.push(outcome.disagreement);
+            counts.disagreements += 1;
+            if (outcome.disagreement.updated) counts.updated += 1;
+            else counts.unknownAtD1 += 1;
+          }
+          done += 1;
+          context.heartbeat({ done });
+        },
+        { signal },
+      );
       // Cancelled (the reconciliation was cancelled, or the worker stops): end as cancelled, not with a partial page.
       if (signal.aborted) throw signal.reason;
       return { counts, disagreements };

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { OrderValidationError } from '../common/errors.js';
-import { describeIssues, updateOrderRequestIdSchema } from '../d1/schemas.js';
+import { OrderValidationError } from '../orders/errors.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { updateOrderRequestIdSchema } from '../d1/schemas.js';
 
 /**
  * The request id of this activity's Pull & change call: `explicit` when the caller gives one (a workflow that names

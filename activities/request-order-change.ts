@@ -1,6 +1,7 @@
-import { OrderValidationError } from '../common/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import type { D1Client } from '../d1/client.js';
-import { describeIssues, updateOrderRequestSchema, type OperationAccepted } from '../d1/schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { updateOrderRequestSchema, type OperationAccepted } from '../d1/schemas.js';
 import type { ChangeRequest } from '../rules/contracts/card-order.js';
 import { withHeartbeat } from './heartbeat.js';
 import { withTypedFailures } from './failures.js';

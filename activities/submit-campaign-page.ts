@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { batchPaymentApplication, goesInBatch, missingPaymentApplicationReason } from '../campaigns/batch-rules.js';
 import type { CampaignCard, CampaignCardFailure, CampaignPageStore } from '../campaigns/page-store.js';
+import { forEachBounded } from '../common/bounded-concurrency.js';
 import type { D1Client } from '../d1/client.js';
 import type { BatchCardItem } from '../d1/schemas.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';
@@ -65,17 +66,15 @@ export const notStartedCodes: readonly string[] = ['ORDER_CONFLICT', 'ALREADY_OR
 /** Card orders started (or signalled) at once while a page is handled. */
 const CARDS_AT_ONCE = 16;
 
+/** Runs `body` for each card, CARDS_AT_ONCE at a time, heartbeating the count of cards started after each one. */
 async function eachCard<T>(items: readonly T[], body: (item: T, index: number) => Promise<void>): Promise<void> {
   const context = Context.current();
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await body(items[index] as T, index);
-      context.heartbeat(next);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CARDS_AT_ONCE, items.length) }, lane));
+  let started = 0;
+  await forEachBounded(items, CARDS_AT_ONCE, async (item, index) => {
+    started += 1;
+    await body(item, index);
+    context.heartbeat(started);
+  });
 }
 
 /** How a card's order stands once this page tried to start it. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
 import { campaignWorkflowId } from '../client/campaigns.js';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 import { campaignStateQuery, type CampaignView } from '../rules/contracts/campaign.js';
 import { runCampaignStart, simulatorStats } from './lib/campaign.js';
 import { startStack, type Stack } from './lib/stack.js';

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 import { buildWorkflowBundle } from '../workers/workflow-bundle.js';
 import { parseBenchOptions, type BenchOptions } from './lib/options.js';
 import { startBenchTemporal } from './lib/temporal.js';

@@ -17,7 +17,8 @@ import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
-import { delay, mapLimit, percentile, perSecond, progress, serialLane } from './lib/util.js';
+import { mapBounded } from '../common/bounded-concurrency.js';
+import { delay, percentile, perSecond, progress, serialLane } from './lib/util.js';
 import { bareNotificationSignal, type bareOrder } from './workflows/bare-order.js';
 
 /** The simulator's production stages after the order is received: one notification each, the last the shipment. */
@@ -48,7 +49,7 @@ export async function measureArm(
   let done = 0;
   const ticker = setInterval(() => progress(`  ${worker.kind}: ${done}/${count} shipped`), 5_000);
   try {
-    await mapLimit(
+    await mapBounded(
       Array.from({ length: count }, (_, i) => i),
       concurrency,
       async (index) => {

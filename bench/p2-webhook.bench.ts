@@ -13,7 +13,8 @@ import { startStack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type Benchmark } from './lib/types.js';
 import { spawnWorker } from './lib/worker-process.js';
-import { delay, mapLimit, percentile, perSecond, progress } from './lib/util.js';
+import { mapBounded } from '../common/bounded-concurrency.js';
+import { delay, percentile, perSecond, progress } from './lib/util.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -36,14 +37,14 @@ export const benchmark: Benchmark = {
 
       const viaWebhook = async () => {
         const started = Date.now();
-        await mapLimit(duplicates, webhookConcurrency, (order) =>
+        await mapBounded(duplicates, webhookConcurrency, (order) =>
           poster.post(order.issuerId, [reportOf(order, 'CARD_PROD_REQUESTED')]),
         );
         return Date.now() - started;
       };
       const viaClient = async () => {
         const started = Date.now();
-        await mapLimit(duplicates, webhookConcurrency, (order) =>
+        await mapBounded(duplicates, webhookConcurrency, (order) =>
           stack.client.temporal.workflow
             .getHandle(order.workflowId)
             .signal(d1NotificationSignal, { operations: [reportOf(order, 'CARD_PROD_REQUESTED')] }),

@@ -12,14 +12,15 @@ import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool, request } from 'undici';
 import { toD1OrderRequest } from '../activities/submit-order.js';
-import { loadConfig, projectRoot } from '../common/config.js';
+import { loadConfig, projectRoot } from '../config/config.js';
 import { D1Client } from '../d1/client.js';
 import { demoKeyFiles, ensureDemoKeys, loadEncryptionKey } from '../d1/keys.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import type { CardOrder } from '../orders/schema.js';
 import { sampleAddress, sampleCard } from '../orders/sample-order.js';
 import { entry, type Benchmark } from './lib/types.js';
-import { delay, freePort, mapLimit, perSecond, progress } from './lib/util.js';
+import { mapBounded } from '../common/bounded-concurrency.js';
+import { delay, freePort, perSecond, progress } from './lib/util.js';
 
 export const benchmark: Benchmark = {
   id: 'P3',
@@ -88,14 +89,18 @@ export const benchmark: Benchmark = {
 
       const ours = async (count: number) => {
         const started = Date.now();
-        await mapLimit(Array.from({ length: count }, newOrder), d1Concurrency, async ({ sensitiveData, ...order }) => {
-          const encryptedData = await encryptSensitiveData(sensitiveData, encryptionKey);
-          await d1.orderCard(
-            issuerId,
-            order.cardId,
-            toD1OrderRequest({ ...order, encryptedData }, order.issuerRequestId),
-          );
-        });
+        await mapBounded(
+          Array.from({ length: count }, newOrder),
+          d1Concurrency,
+          async ({ sensitiveData, ...order }) => {
+            const encryptedData = await encryptSensitiveData(sensitiveData, encryptionKey);
+            await d1.orderCard(
+              issuerId,
+              order.cardId,
+              toD1OrderRequest({ ...order, encryptedData }, order.issuerRequestId),
+            );
+          },
+        );
         return Date.now() - started;
       };
       // Ours with the JWE made beforehand, as the raw arm has it: what the client itself (token cache, zod on the
@@ -108,7 +113,7 @@ export const benchmark: Benchmark = {
           })),
         );
         const started = Date.now();
-        await mapLimit(prepared, d1Concurrency, async (order) => {
+        await mapBounded(prepared, d1Concurrency, async (order) => {
           await d1.orderCard(issuerId, order.cardId, toD1OrderRequest(order, order.issuerRequestId));
         });
         return Date.now() - started;
@@ -128,7 +133,7 @@ export const benchmark: Benchmark = {
           })),
         );
         const started = Date.now();
-        await mapLimit(prepared, d1Concurrency, async ({ path: requestPath, body }) => {
+        await mapBounded(prepared, d1Concurrency, async ({ path: requestPath, body }) => {
           const response = await pool.request({
             method: 'POST',
             path: requestPath,

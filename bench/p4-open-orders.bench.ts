@@ -19,7 +19,8 @@ import { countWorkflows, parkOrders, reportOf, WebhookPoster, type ParkedOrder }
 import { startStack } from './lib/stack.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { spawnWorker, type WorkerProcess } from './lib/worker-process.js';
-import { delay, mapLimit, progress, waitUntil } from './lib/util.js';
+import { mapBounded } from '../common/bounded-concurrency.js';
+import { delay, progress, waitUntil } from './lib/util.js';
 import { bareNotificationSignal } from './workflows/bare-order.js';
 
 const HOUR_MS = 3_600_000;
@@ -64,7 +65,7 @@ async function parkBare(context: BenchContext, plain: Client, taskQueue: string,
   let started = 0;
   const ticker = setInterval(() => progress(`  started ${started}/${count}`), 10_000);
   try {
-    await mapLimit(ids, context.options.startConcurrency, async (id) => {
+    await mapBounded(ids, context.options.startConcurrency, async (id) => {
       await plain.workflow.start('bareOrder', { taskQueue, workflowId: id, args: [id] });
       started += 1;
     });
@@ -76,7 +77,7 @@ async function parkBare(context: BenchContext, plain: Client, taskQueue: string,
   await waitUntil(
     async () => {
       const still: string[] = [];
-      await mapLimit(waiting, 32, async (id) => {
+      await mapBounded(waiting, 32, async (id) => {
         const { historyLength } = await plain.workflow.getHandle(id).describe();
         if (historyLength < 10) still.push(id);
       });
@@ -92,7 +93,7 @@ async function parkBare(context: BenchContext, plain: Client, taskQueue: string,
 /** History lengths of `ids`, by id. */
 async function historyLengths(client: Client, ids: readonly string[]): Promise<Map<string, number>> {
   const lengths = new Map<string, number>();
-  await mapLimit(ids, 32, async (id) => {
+  await mapBounded(ids, 32, async (id) => {
     lengths.set(id, (await client.workflow.getHandle(id).describe()).historyLength);
   });
   return lengths;
@@ -174,7 +175,7 @@ export const benchmark: Benchmark = {
       const batches = Array.from({ length: Math.ceil(parked.length / BATCH) }, (_, i) =>
         parked.slice(i * BATCH, (i + 1) * BATCH),
       );
-      const oursDelivered = mapLimit(batches, POSTS_IN_FLIGHT, (batch) =>
+      const oursDelivered = mapBounded(batches, POSTS_IN_FLIGHT, (batch) =>
         postUntilTaken(poster, batch, (order) => reportOf(order, 'CARD_SHIPPED')),
       ).then(() => Date.now() - restart);
       const oursDone = await waitCompleted(context, stack.taskQueue, count, restart);
@@ -196,7 +197,7 @@ export const benchmark: Benchmark = {
       bare = spawnWorker('bare', bareEnv);
       workers.push(bare);
       const barePoll = bare.firstPoll(context.client, bareQueue);
-      const bareDelivered = mapLimit(ids, POSTS_IN_FLIGHT * 32, (id) =>
+      const bareDelivered = mapBounded(ids, POSTS_IN_FLIGHT * 32, (id) =>
         stack.plain.workflow.getHandle(id).signal(bareNotificationSignal, { stage: 'CARD_SHIPPED', final: true }),
       ).then(() => Date.now() - bareRestart);
       const bareDone = await waitCompleted(context, bareQueue, count, bareRestart);
@@ -225,7 +226,7 @@ export const benchmark: Benchmark = {
       await poster.fetchToken();
       const windowStart = Date.now();
       for (const status of ['PICKED_UP', ...CARRIER_UPDATES]) {
-        await mapLimit(windowBatches, POSTS_IN_FLIGHT, (batch) =>
+        await mapBounded(windowBatches, POSTS_IN_FLIGHT, (batch) =>
           postUntilTaken(poster, batch, (order) => reportOf(order, 'CARD_SHIPPED', status)),
         );
       }
@@ -236,7 +237,7 @@ export const benchmark: Benchmark = {
 
       // The delivery window, bare.
       const bareIds = Array.from({ length: windowed }, (_, i) => `bare-p4-window-${context.runId}-${i}`);
-      await mapLimit(bareIds, context.options.startConcurrency, (id) =>
+      await mapBounded(bareIds, context.options.startConcurrency, (id) =>
         stack.plain.workflow.start('bareOrder', { taskQueue: bareQueue, workflowId: id, args: [id, windowS * 1000] }),
       );
       await waitUntil(
@@ -246,7 +247,7 @@ export const benchmark: Benchmark = {
       const bareParked = await historyLengths(stack.plain, bareIds);
       const bareWindowStart = Date.now();
       for (const [i] of ['PICKED_UP', ...CARRIER_UPDATES].entries()) {
-        await mapLimit(bareIds, POSTS_IN_FLIGHT * 32, (id) =>
+        await mapBounded(bareIds, POSTS_IN_FLIGHT * 32, (id) =>
           stack.plain.workflow.getHandle(id).signal(bareNotificationSignal, { stage: 'CARD_SHIPPED', final: i === 0 }),
         );
       }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { CampaignConflictError, CampaignFileError } from '../common/errors.js';
+import { CampaignConflictError, CampaignFileError } from './errors.js';
 import type { OrderFingerprint } from '../orders/fingerprint.js';
 import { cardOrderWorkflowId, type CardOrder } from '../orders/schema.js';
 import { readCampaignFile, type CampaignFileFormat } from './campaign-file.js';

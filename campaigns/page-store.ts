@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { CampaignPageMissingError, CampaignStoreConflictError } from '../common/errors.js';
+import { CampaignPageMissingError, CampaignStoreConflictError } from './errors.js';
 import type { OrderFingerprint } from '../orders/fingerprint.js';
 import type { CardOrder } from '../orders/schema.js';
 

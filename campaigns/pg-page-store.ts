@@ -9,7 +9,7 @@
  */
 import type { PayloadCodec } from '@temporalio/common';
 import pg from 'pg';
-import { CampaignPageMissingError, CampaignStoreConflictError } from '../common/errors.js';
+import { CampaignPageMissingError, CampaignStoreConflictError } from './errors.js';
 import {
   manifestData,
   seal,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { ConfigError } from '../common/errors.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
 import { FileCampaignPageStore, type CampaignPageStore } from './page-store.js';

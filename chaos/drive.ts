@@ -10,14 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import type { CardOrdersClient } from '../client/card-orders-client.js';
 import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
-import {
-  CampaignAlreadyRanError,
-  CampaignConflictError,
-  CampaignFileError,
-  OrderConflictError,
-  OrderNotFoundError,
-  OrderValidationError,
-} from '../common/errors.js';
+import { CampaignAlreadyRanError, CampaignConflictError, CampaignFileError } from '../campaigns/errors.js';
+import { OrderConflictError, OrderNotFoundError, OrderValidationError } from '../orders/errors.js';
 import { correctedAddress, type OrderMix, type PlannedOrder } from './mix.js';
 import type { SimulatorControl } from './simulator-control.js';
 import type { ChangeRequest } from '../rules/contracts/card-order.js';

@@ -14,7 +14,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
 import { request } from 'undici';
 import type { CardOrdersClient } from '../client/card-orders-client.js';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 import { ENCRYPTED_ENCODING } from '../codec/payload-codec.js';
 import type { OrderSummary } from '../simulator/order-records.js';
 import { expectedD1Orders, type PlannedOrder, type Scenario } from './mix.js';

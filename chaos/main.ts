@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CardOrdersClient } from '../client/card-orders-client.js';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 import { isCardOrderError } from '../common/errors.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { Driver } from './drive.js';

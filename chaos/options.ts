@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { durationMs } from '../common/config.js';
+import { durationMs } from '../common/duration.js';
 import { CliUsageError } from '../common/errors.js';
 
 const chaosArgsSchema = z.strictObject({

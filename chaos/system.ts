@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig, projectRoot, type Config } from '../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../config/config.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { waitForPoller } from '../scripts/lib/pollers.js';
 import { freePort } from '../scripts/lib/ports.js';

@@ -9,7 +9,7 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { waitForTemporal } from '../temporal/connection.js';
 import { freePort, freePortRun } from '../scripts/lib/ports.js';
 import { resolveStackBinaries } from '../scripts/stack/binaries.js';

@@ -7,7 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { CampaignNotFoundError } from '../common/errors.js';
+import { CampaignNotFoundError } from '../campaigns/errors.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
 import {
   cancelCampaignUpdate,

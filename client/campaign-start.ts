@@ -7,7 +7,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { CampaignManifest } from '../campaigns/page-store.js';
 import { runOf, writeRun, type CampaignRun } from '../campaigns/campaign-run.js';
-import { CampaignAlreadyRanError, CampaignConflictError } from '../common/errors.js';
+import { CampaignAlreadyRanError, CampaignConflictError } from '../campaigns/errors.js';
 import { campaignWorkflowId } from '../orders/workflow-id.js';
 import { CAMPAIGN_WORKFLOW, type CampaignInput } from '../rules/contracts/campaign.js';
 import { campaignIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';

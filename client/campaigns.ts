@@ -9,8 +9,9 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignCardFailure, CampaignManifest, CampaignPageStore } from '../campaigns/page-store.js';
-import type { Config } from '../common/config.js';
-import { CampaignNotFoundError, OrderValidationError } from '../common/errors.js';
+import type { Config } from '../config/config.js';
+import { CampaignNotFoundError } from '../campaigns/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import { runOf, writeRun } from '../campaigns/campaign-run.js';
 import { campaignCardsQuery, openCardOrdersQuery } from '../temporal/campaign-query.js';
 import type { OpenCardOrder } from '../campaigns/ingest.js';

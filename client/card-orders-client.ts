@@ -12,7 +12,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { createDataConverter } from '../codec/data-converter.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { PENDING_TASK_WAIT_MS, QUERY_WAIT_MS } from '../temporal/query-through-failover.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { loadEncryptionKey } from '../d1/keys.js';

@@ -7,7 +7,7 @@
  * @module
  */
 import { CliUsageError } from '../common/errors.js';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { idFormatReason } from './id-issues.js';
 import { CardOrdersClient } from './card-orders-client.js';
 import { parseCliArgs, type CliValues } from './cli/args.js';

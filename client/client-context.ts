@@ -6,8 +6,8 @@
  */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
-import type { Config } from '../common/config.js';
-import { OrderNotFoundError } from '../common/errors.js';
+import type { Config } from '../config/config.js';
+import { OrderNotFoundError } from '../orders/errors.js';
 import type { KeyWithId } from '../d1/keys.js';
 import type { OrderFingerprintKey } from '../orders/fingerprint.js';
 import type { ProgramCatalog } from '../orders/program-catalog.js';

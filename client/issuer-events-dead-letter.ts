@@ -14,7 +14,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { IssuerEventsNotFoundError, OrderValidationError } from '../common/errors.js';
+import { IssuerEventsNotFoundError, OrderValidationError } from '../orders/errors.js';
 import { allOf, fieldEquals, running } from '../temporal/visibility-query.js';
 import {
   ISSUER_EVENTS_DEAD_LETTER_WORKFLOW,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
-import { OrderValidationError } from '../common/errors.js';
+import { OrderValidationError } from '../orders/errors.js';
 import { allOf, fieldDiffers, fieldEquals, fieldIn } from '../temporal/visibility-query.js';
 import { CARD_ORDER_WORKFLOW_TYPES, cardOrderStatuses, type CardOrderStatus } from '../rules/contracts/card-order.js';
 import {

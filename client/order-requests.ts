@@ -16,9 +16,10 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { OrderNotFoundError, OrderValidationError } from '../common/errors.js';
+import { OrderNotFoundError, OrderValidationError } from '../orders/errors.js';
 import { placedInput } from '../temporal/placed-fingerprint.js';
-import { addressSchema, describeIssues, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
+import { addressSchema, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import {
   cancelOrderUpdate,

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { placeCardOrder } from '../temporal/card-order-start.js';
-import { OrderConflictError, OrderFailedError } from '../common/errors.js';
+import { OrderConflictError, OrderFailedError } from '../orders/errors.js';
 import { queryThroughFailover, queryWithin, quietForQuery } from '../temporal/query-through-failover.js';
 import type { CardOrderRequest } from '../orders/schema.js';
 import {

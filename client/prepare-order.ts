@@ -6,8 +6,8 @@
  * @module
  */
 import type { z } from 'zod';
-import { OrderValidationError } from '../common/errors.js';
-import { describeIssues } from '../d1/schemas.js';
+import { OrderValidationError } from '../orders/errors.js';
+import { describeIssues } from '../common/zod-issues.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
 import type { OrderFingerprint } from '../orders/fingerprint.js';
 import { checkOrderAgainstCatalog } from '../orders/program-catalog.js';

@@ -5,8 +5,8 @@
  * @module
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Config } from '../common/config.js';
-import { OrderValidationError, UnmatchedNotFoundError } from '../common/errors.js';
+import type { Config } from '../config/config.js';
+import { OrderValidationError, UnmatchedNotFoundError } from '../orders/errors.js';
 import { allOf, fieldEquals, running } from '../temporal/visibility-query.js';
 import { NotificationRouter, unmatchedWorkflowId } from '../temporal/notification-router.js';
 import { dedupeKey } from '../rules/card-order/production-tracking.js';

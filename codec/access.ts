@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
 import { fetch, request } from 'undici';
 import { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { ConfigError } from '../common/errors.js';
 import { HttpError } from '../common/http-errors.js';
 

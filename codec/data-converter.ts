@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { CodecKeyError } from '../common/errors.js';
+import { readInlineOrFile } from '../common/secrets.js';
 import { AesGcmPayloadCodec, type CodecKeyRing } from './payload-codec.js';
 
 /** The module the worker loads (and bundles into the sandbox) as its failure converter. */
@@ -25,16 +25,11 @@ const keyRingSchema = z.strictObject({
 
 /** Reads the key ring, inline JSON first, else the file. @throws {CodecKeyError} naming what is wrong. */
 export async function loadCodecKeyRing(source: Pick<Config['payloadCodec'], 'inline' | 'file'>): Promise<CodecKeyRing> {
-  let text = source.inline;
-  if (!text) {
-    try {
-      text = await readFile(source.file, 'utf8');
-    } catch (err) {
-      throw new CodecKeyError(
-        `Cannot read the payload codec keys at ${source.file} (run \`npm run keys\` for the demo set): ${(err as Error).message}`,
-      );
-    }
-  }
+  const text = await readInlineOrFile(source, {
+    what: 'payload codec keys',
+    hint: 'run `npm run keys` for the demo set',
+    error: (message, options) => new CodecKeyError(message, options),
+  });
   let parsed;
   try {
     parsed = keyRingSchema.safeParse(JSON.parse(text));

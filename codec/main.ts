@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger } from '../common/logger.js';
 import { CodecMetrics } from './audit.js';
 import { loadCodecKeyRing } from './data-converter.js';

@@ -9,7 +9,7 @@
 import type { Payload } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import {
   HttpError,
   installErrorHandling,

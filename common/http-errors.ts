@@ -8,8 +8,8 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { z } from 'zod';
-import { describeIssues } from '../d1/schemas.js';
 import { PortInUseError } from './errors.js';
+import { describeIssues } from './zod-issues.js';
 
 /** One thing wrong with a request: where (`shipment.deliveryAddress.countryCode`, `issuerId`) and why. */
 export interface FieldIssue {

@@ -5,7 +5,6 @@
  */
 import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
 
 /**
  * Keys whose values never reach a log line: card data (PAN, expiry, CSC, track data, names inside the encrypted
@@ -41,8 +40,11 @@ const redactPaths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}
 
 export type { Logger } from 'pino';
 
+/** The levels a process may log at (the `LOG_LEVEL` setting). */
+export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
 /** A JSON logger for one component of the service, writing to stderr. */
-export function createLogger(config: Pick<Config, 'logLevel'>, component: string): Logger {
+export function createLogger(config: { logLevel: LogLevelName }, component: string): Logger {
   return pino(
     {
       level: config.logLevel,
@@ -57,7 +59,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, component: string
 
 /** Adapts a pino logger to the Temporal SDK's `Logger` interface, for `Runtime.install`. */
 export function toTemporalLogger(logger: Logger): TemporalLogger {
-  const levels: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  const levels: Record<TemporalLogLevel, LogLevelName> = {
     TRACE: 'trace',
     DEBUG: 'debug',
     INFO: 'info',

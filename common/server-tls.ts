@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
-import { KeyMaterialError } from './errors.js';
+import { readInlineOrFile } from './secrets.js';
 
 export interface ServerTlsFiles {
   certFile: string;
@@ -18,13 +17,7 @@ export interface ServerTlsFiles {
 /** Reads the files into Node's HTTPS server options; undefined (plain HTTP) without files. */
 export async function readServerTls(tls: ServerTlsFiles | undefined, server: string) {
   if (!tls) return undefined;
-  const read = async (file: string, what: string) => {
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new KeyMaterialError(`Cannot read the ${server}'s ${what} at ${file}: ${(err as Error).message}`);
-    }
-  };
+  const read = (file: string, what: string) => readInlineOrFile({ file }, { what: `${server}'s ${what}` });
   const [cert, key, ca] = await Promise.all([
     read(tls.certFile, 'TLS certificate'),
     read(tls.keyFile, 'TLS key'),

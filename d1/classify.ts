@@ -18,8 +18,9 @@ import {
   D1InvalidResponseError,
   type AnyD1Error,
   type D1ErrorContext,
-} from '../common/errors.js';
-import { describeIssues, errorBodySchema, type ErrorBody } from './schemas.js';
+} from './errors.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { errorBodySchema, type ErrorBody } from './schemas.js';
 
 /** When D1 sends no usable Retry-After with a 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;

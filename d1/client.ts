@@ -8,18 +8,18 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import type { Config } from '../common/config.js';
-import { D1InvalidResponseError, D1UnauthorizedError, KeyMaterialError } from '../common/errors.js';
+import { D1InvalidResponseError, D1UnauthorizedError } from './errors.js';
+import { KeyMaterialError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { readInlineOrFile } from '../common/secrets.js';
+import { describeIssues } from '../common/zod-issues.js';
 import { signAssertion } from './assertion.js';
 import { errorFromResponse, errorFromTransport } from './classify.js';
-import { loadSigningKey, type KeyWithId } from './keys.js';
+import { loadSigningKey, type KeySource, type KeyWithId } from './keys.js';
 import {
   batchOrderResponseSchema,
-  describeIssues,
   JWT_BEARER_GRANT,
   operationAcceptedSchema,
   productionStatusResponseSchema,
@@ -88,6 +88,16 @@ export interface D1ClientOptions {
   now?: () => number;
 }
 
+/**
+ * The settings {@link D1Client.fromConfig} reads: the client's own, the issuer it acts for, where its signing key
+ * and its mutual-TLS files are. The configuration's `d1` section has them.
+ */
+export interface D1Settings extends Omit<D1ClientOptions, 'signingKeyFor' | 'tls' | 'dispatcher' | 'logger' | 'now'> {
+  issuerId: string;
+  signingKey: KeySource;
+  tls: { certFile?: string | undefined; keyFile?: string | undefined; caFile?: string | undefined };
+}
+
 type Method = 'GET' | 'POST';
 
 interface Call<T> {
@@ -150,16 +160,10 @@ export class D1Client {
   }
 
   /** A client for the configured D1, with its keys and certificates read from the configured files. */
-  static async fromConfig(config: Config['d1'], logger?: Logger): Promise<D1Client> {
+  static async fromConfig(config: D1Settings, logger?: Logger): Promise<D1Client> {
     const signingKey = await loadSigningKey(config.signingKey);
-    const readPem = async (file: string | undefined, what: string) => {
-      if (!file) return undefined;
-      try {
-        return await readFile(file);
-      } catch (err) {
-        throw new KeyMaterialError(`Cannot read the ${what} at ${file}: ${(err as Error).message}`);
-      }
-    };
+    const readPem = async (file: string | undefined, what: string) =>
+      file ? await readInlineOrFile({ file }, { what }) : undefined;
     const [cert, key, ca] = await Promise.all([
       readPem(config.tls.certFile, 'D1 client certificate'),
       readPem(config.tls.keyFile, 'D1 client key'),

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   exportJWK,
@@ -18,6 +18,7 @@ import {
   type KeyObject,
 } from 'jose';
 import { KeyMaterialError } from '../common/errors.js';
+import { readInlineOrFile } from '../common/secrets.js';
 
 /** A key jose can use, with the `kid` its counterpart knows it by. */
 export interface KeyWithId {
@@ -33,16 +34,8 @@ export interface KeySource {
 }
 
 async function readSource(source: KeySource, what: string): Promise<string> {
-  if (source.inline) return source.inline;
-  if (!source.file) throw new KeyMaterialError(`No ${what} configured`);
-  try {
-    return await readFile(source.file, 'utf8');
-  } catch (err) {
-    throw new KeyMaterialError(
-      `Cannot read the ${what} at ${source.file} (run \`npm run keys\` for the demo set): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  if (!source.inline && !source.file) throw new KeyMaterialError(`No ${what} configured`);
+  return (await readInlineOrFile(source, { what, hint: 'run `npm run keys` for the demo set' })) ?? '';
 }
 
 async function importKey(source: KeySource, what: string, alg: string, kind: 'private' | 'public'): Promise<KeyWithId> {

@@ -6,9 +6,10 @@
  * @module
  */
 import { CompactEncrypt } from 'jose';
-import { SensitiveDataError } from '../common/errors.js';
+import { SensitiveDataError } from './errors.js';
 import type { KeyWithId } from './keys.js';
-import { describeIssues, sensitiveCardDataSchema } from './schemas.js';
+import { describeIssues } from '../common/zod-issues.js';
+import { sensitiveCardDataSchema } from './schemas.js';
 
 /**
  * Validates `{pan, exp, name, cvv2?, ...}` and encrypts it to `encryptionKey`.

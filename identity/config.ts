@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { durationMs, logLevel, projectRoot } from '../common/config.js';
+import { durationMs } from '../common/duration.js';
+import { logLevel, projectRoot } from '../config/config.js';
 import { ConfigError } from '../common/errors.js';
 
 const envSchema = z.object({

@@ -10,8 +10,7 @@
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../common/canonical-json.js';
-import type { Config } from '../common/config.js';
-import { loadSecret } from '../common/secrets.js';
+import { loadSecret, type SecretSource } from '../common/secrets.js';
 
 export const orderFingerprintSchema = z.strictObject({
   v: z.literal(1),
@@ -29,7 +28,7 @@ export class OrderFingerprintKey {
   ) {}
 
   /** @throws {KeyMaterialError} when the secret is missing or shorter than 32 bytes. */
-  static async load(source: Config['orderFingerprintKey']): Promise<OrderFingerprintKey> {
+  static async load(source: SecretSource): Promise<OrderFingerprintKey> {
     const secret = await loadSecret(source, 'order fingerprint key');
     const keyId = createHash('sha256').update('order-fingerprint-key-id').update(secret).digest('base64url');
     return new OrderFingerprintKey(createSecretKey(secret), keyId.slice(0, 16));

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from 'zod';
-import { durationMs } from '../common/config.js';
+import { durationMs } from '../common/duration.js';
 import {
   cardCarrierConfigSchema,
   cardDesignSchema,

@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { writeWorkflowBundle } from '../workers/workflow-bundle.js';
 
 const { workflowBundlePath } = loadConfig().worker;

@@ -8,7 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { setUpCampaignStore } from '../campaigns/pg-page-store.js';
 import { postgresStoreSettings } from '../campaigns/store.js';
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 
 /** Sets the configured store up; resolves to a line saying what it found. */
 export async function setUpConfiguredCampaignStore(config: Config): Promise<string> {

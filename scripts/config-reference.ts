@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import * as prettier from 'prettier';
 import { z } from 'zod';
 // The one import of the configuration module: if it moves, change this line.
-import { durationMs, envSchema, projectRoot } from '../common/config.js';
+import { durationMs } from '../common/duration.js';
+import { envSchema, projectRoot } from '../config/config.js';
 
 /** The page the reference is written into. */
 export const configPagePath = path.join(projectRoot, 'docs', 'configuration.md');

@@ -4,7 +4,7 @@
  * @module
  */
 import path from 'node:path';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 
 const { keysDir } = loadConfig();

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 import { buildWorkflowBundle } from '../workers/workflow-bundle.js';
 import { startLocalTestServer, testWorkflowsPath } from '../test/helpers/temporal.js';
 

@@ -9,7 +9,7 @@
  * @module
  */
 import path from 'node:path';
-import { loadConfig, projectRoot, type Config } from '../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../config/config.js';
 import { parseHostPort } from '../temporal/connection.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';

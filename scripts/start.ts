@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { request } from 'undici';
-import { loadConfig, projectRoot, type Config } from '../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../config/config.js';
 import { parseHostPort, temporalConnectionOptions, waitForTemporal } from '../temporal/connection.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';

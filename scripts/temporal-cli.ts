@@ -13,7 +13,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { TemporalCliNotFoundError } from '../common/errors.js';
 import { findGo, findOnPath, goInstall, isExecutable, type Say } from './lib/go-tools.js';
 

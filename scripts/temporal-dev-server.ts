@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { parseHostPort, waitForTemporal } from '../temporal/connection.js';
 import { cardOrderSearchAttributes } from '../rules/contracts/search-attributes.js';
 import { displayPath, Supervisor } from './lib/supervisor.js';

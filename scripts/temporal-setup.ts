@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { isGrpcServiceError, type Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { temporalConnectionOptions, waitForTemporal } from '../temporal/connection.js';
 import { cardOrderSearchAttributes } from '../rules/contracts/search-attributes.js';
 

@@ -5,7 +5,6 @@
  * @module
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import {
   createLocalJWKSet,
   decodeProtectedHeader,
@@ -17,6 +16,7 @@ import {
 } from 'jose';
 import { z } from 'zod';
 import { KeyMaterialError } from '../common/errors.js';
+import { readInlineOrFile } from '../common/secrets.js';
 import { issuerIdSchema, JWT_BEARER_GRANT, tokenRequestSchema } from '../d1/schemas.js';
 import type { Clock } from './clock.js';
 import { fieldIssues, HttpError } from '../common/http-errors.js';
@@ -39,14 +39,7 @@ const jwksSchema = z.looseObject({
  * @throws {KeyMaterialError} when the file is missing or is not such a JWKS.
  */
 export async function loadIssuerKeys(file: string): Promise<JSONWebKeySet> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new KeyMaterialError(
-      `Cannot read the issuer JWKS at ${file} (run \`npm run keys\` for the demo set): ${(err as Error).message}`,
-    );
-  }
+  const text = await readInlineOrFile({ file }, { what: 'issuer JWKS', hint: 'run `npm run keys` for the demo set' });
   try {
     return jwksSchema.parse(JSON.parse(text));
   } catch {

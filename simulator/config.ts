@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { durationMs, projectRoot } from '../common/config.js';
+import { durationMs } from '../common/duration.js';
+import { projectRoot } from '../config/config.js';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
 import { extraOrderFieldNameSchema, idempotencyHeaderNameSchema, issuerIdSchema } from '../d1/schemas.js';
 import { faultsPatchSchema } from './faults.js';

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import { compactDecrypt, decodeProtectedHeader, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { z } from 'zod';
 import { KeyMaterialError } from '../common/errors.js';
+import { readInlineOrFile } from '../common/secrets.js';
 import { sensitiveCardDataSchema } from '../d1/schemas.js';
 import { fieldIssues, type FieldIssue } from '../common/http-errors.js';
 
@@ -36,14 +36,10 @@ const privateJwkSchema = z.looseObject({
  *   contains key material).
  */
 export async function loadEncryptionKeyPair(file: string): Promise<EncryptionKeyPair> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new KeyMaterialError(
-      `Cannot read the simulator's encryption key at ${file} (run \`npm run keys\` for the demo set): ${(err as Error).message}`,
-    );
-  }
+  const text = await readInlineOrFile(
+    { file },
+    { what: "simulator's encryption key", hint: 'run `npm run keys` for the demo set' },
+  );
   let parsed: z.infer<typeof privateJwkSchema>;
   try {
     parsed = privateJwkSchema.parse(JSON.parse(text));

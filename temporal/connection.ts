@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { Connection, type Client, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { KeyMaterialError, TemporalUnavailableError } from '../common/errors.js';
 
 /**

@@ -31,6 +31,7 @@
 import { createHash } from 'node:crypto';
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { forEachBounded } from '../common/bounded-concurrency.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
@@ -98,26 +99,12 @@ export function cardOrdersQuery(issuerId: string, cardId: string, execution: 'ru
 }
 
 /**
- * Runs `task` for each item, at most `limit` at once, then rethrows the first failure. A failure does not stop the
- * others: every order of the step gets its signal in this delivery, and the delivery after a 503 finds them signalled
- * (they share the caller's deadline, so a Temporal that is down fails them all quickly once it has passed).
+ * How each step runs its items, at most `concurrency` at once: a failure does not stop the others, and the first is
+ * rethrown once all are done. Every order of the step gets its signal in this delivery, and the delivery after a 503
+ * finds them signalled (they share the caller's deadline, so a Temporal that is down fails them all quickly once it
+ * has passed).
  */
-async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await task(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
-}
+const everyItem = { afterFailure: 'continue' } as const;
 
 interface Item {
   /** Its position in the batch: operations reach a workflow in batch order. */
@@ -194,6 +181,7 @@ export class NotificationRouter {
         [...new Set(cardIds)].filter((cardId) => !runningOrders.has(cardId)),
         this.concurrency,
         async (cardId) => void runningOrders.set(cardId, await this.orderOf(issuerId, cardId, 'running')),
+        everyItem,
       );
     await lookUp(items.filter((item) => !item.operation.issuerRequestId).map((item) => item.operation.cardId));
 
@@ -217,23 +205,33 @@ export class NotificationRouter {
       if (new Set(group.map(target).filter((order) => order !== undefined)).size < 2) continue;
       for (const name of group.map(namedOrder)) if (name) doubtful.add(name);
     }
-    await forEachBounded([...doubtful], this.concurrency, async (workflowId) => {
-      if (await this.isAbsent(workflowId)) absentOrders.add(workflowId);
-    });
+    await forEachBounded(
+      [...doubtful],
+      this.concurrency,
+      async (workflowId) => {
+        if (await this.isAbsent(workflowId)) absentOrders.add(workflowId);
+      },
+      everyItem,
+    );
     await lookUp(items.filter((item) => absentOrders.has(namedOrder(item) ?? '')).map((item) => item.operation.cardId));
 
     /** Operations whose order is not there at all (never started, or long deleted). */
     const orderless: Item[] = [];
     const signalOrders = (groups: Map<string, Item[]>) =>
-      forEachBounded([...groups], this.concurrency, async ([workflowId, group]) => {
-        const outcome = await this.signalOrder(workflowId, group);
-        result.signals += outcome === 'signalled' ? 1 : 0;
-        if (outcome === 'ended') return late(workflowId, group.length);
-        if (outcome === 'absent') return void orderless.push(...group);
-        const byId = group.filter((item) => item.operation.issuerRequestId).length;
-        count('order', byId);
-        count('order_by_card', group.length - byId);
-      });
+      forEachBounded(
+        [...groups],
+        this.concurrency,
+        async ([workflowId, group]) => {
+          const outcome = await this.signalOrder(workflowId, group);
+          result.signals += outcome === 'signalled' ? 1 : 0;
+          if (outcome === 'ended') return late(workflowId, group.length);
+          if (outcome === 'absent') return void orderless.push(...group);
+          const byId = group.filter((item) => item.operation.issuerRequestId).length;
+          count('order', byId);
+          count('order_by_card', group.length - byId);
+        },
+        everyItem,
+      );
     await signalOrders(groupBy(items, target));
 
     // An issuerRequestId no workflow has (an order placed elsewhere, a re-order of one): its card's running order.

@@ -7,7 +7,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { createDataConverter } from '../codec/data-converter.js';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger } from '../common/logger.js';
 import { WebhookMetrics } from './metrics.js';
 import { createWebhookServer } from './server.js';

@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { basicCredentialCandidates } from '../common/basic-auth.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import {
   fieldIssues,
   HttpError,

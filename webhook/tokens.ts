@@ -8,7 +8,7 @@
 import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { ConfigError } from '../common/errors.js';
 import { loadSecret } from '../common/secrets.js';
 import { issuerIdSchema } from '../d1/schemas.js';

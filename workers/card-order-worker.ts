@@ -11,7 +11,7 @@ type WorkflowBundleOption = NonNullable<WorkerOptions['workflowBundle']>;
 import { createActivities } from '../activities/index.js';
 import { failureConverterPath, loadCodecKeyRing } from '../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../codec/payload-codec.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../common/logger.js';
 import { D1Client } from '../d1/client.js';
 import { loadSigningKey } from '../d1/keys.js';

@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger, toTemporalLogger } from '../common/logger.js';
 import { createCardOrderWorker } from './card-order-worker.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';

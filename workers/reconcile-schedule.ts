@@ -12,7 +12,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type ScheduleSpec,
 } from '@temporalio/client';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import {
   RECONCILE_ORDERS_WORKFLOW,
   reconcileScheduleId,

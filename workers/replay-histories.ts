@@ -18,7 +18,7 @@ import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { failureConverterPath, loadCodecKeyRing } from '../codec/data-converter.js';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../codec/payload-codec.js';
-import type { Config } from '../common/config.js';
+import type { Config } from '../config/config.js';
 import { CliUsageError, isCardOrderError, ReplayInputError } from '../common/errors.js';
 
 const { EventType } = proto.temporal.api.enums.v1;

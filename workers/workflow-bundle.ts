@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import { failureConverterPath } from '../codec/data-converter.js';
-import { projectRoot } from '../common/config.js';
+import { projectRoot } from '../config/config.js';
 
 /** The entry point every worker bundles: `workflows/index.ts` and what it imports. */
 export const workflowsPath = path.join(projectRoot, 'workflows', 'index.ts');

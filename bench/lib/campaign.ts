@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { request } from 'undici';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import type { CampaignStartReport } from '../workers/campaign-start.js';
 import type { Stack } from './stack.js';
 

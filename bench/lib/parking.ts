@@ -9,7 +9,8 @@ import type { Operation } from '../../d1/schemas.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import type { Stack } from './stack.js';
 import type { BenchContext } from './types.js';
-import { mapLimit, progress, waitUntil } from './util.js';
+import { mapBounded } from '../../common/bounded-concurrency.js';
+import { progress, waitUntil } from './util.js';
 
 /** A line of the simulator's `GET /__sim/orders`. */
 interface SimulatorOrder {
@@ -58,7 +59,7 @@ export async function parkOrders(
   let placed = 0;
   const ticker = setInterval(() => progress(`  placed ${placed}/${count}`), 10_000);
   try {
-    await mapLimit(
+    await mapBounded(
       Array.from({ length: count }, (_, i) => firstIndex + i),
       context.options.startConcurrency,
       async (index) => {

@@ -14,7 +14,7 @@ import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { createDataConverter } from '../../codec/data-converter.js';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, type Config } from '../../config/config.js';
 import { demoKeyFiles, ensureDemoKeys } from '../../d1/keys.js';
 import { sampleCardOrder } from '../../orders/sample-order.js';
 import type { CardOrderRequest } from '../../orders/schema.js';

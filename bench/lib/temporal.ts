@@ -12,7 +12,7 @@ import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { waitForTemporal } from '../../temporal/connection.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';

@@ -1,5 +1,6 @@
 /**
- * Small helpers every benchmark shares: progress lines, percentiles, bounded concurrency, free ports.
+ * Small helpers every benchmark shares: progress lines, percentiles, free ports (bounded concurrency is
+ * `mapBounded` of common/bounded-concurrency.ts).
  *
  * @module
  */
@@ -29,30 +30,6 @@ export function median(values: readonly number[]): number {
 /** Rounds to `digits` significant decimals, for tables and JSON. */
 export function round(value: number, digits = 3): number {
   return Number.isFinite(value) ? Number(value.toFixed(digits)) : value;
-}
-
-/** Runs `task` over `items`, at most `limit` at once; rejects with the first failure once all settled. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (!failure && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await task(items[index] as T, index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-  if (failure) throw failure.error;
-  return results;
 }
 
 /** Re-evaluates `probe` until it is truthy; fails after `timeoutMs` naming `what`. */

@@ -8,7 +8,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { temporalConnectionOptions } from '../../temporal/connection.js';
 import { bareActivities } from './bare-activities.js';
 

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 
 /** What the process reports on stdout. */
 export interface CampaignStartReport {

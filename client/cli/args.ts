@@ -6,8 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { durationMs } from '../../common/config.js';
-import { CliUsageError, OrderValidationError } from '../../common/errors.js';
+import { durationMs } from '../../common/duration.js';
+import { CliUsageError } from '../../common/errors.js';
+import { OrderValidationError } from '../../orders/errors.js';
 
 /**
  * Every option of every command, parsed at once: a command refuses the options it does not take itself, so that a

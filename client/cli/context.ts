@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import type { CardOrdersClient } from '../card-orders-client.js';
 import type { CliValues } from './args.js';
 

@@ -4,15 +4,9 @@
  *
  * @module
  */
-import {
-  isCardOrderError,
-  type CampaignAlreadyRanError,
-  type CampaignConflictError,
-  type CampaignFileError,
-  type CliUsageError,
-  type OrderConflictError,
-  type ReplayInputError,
-} from '../../common/errors.js';
+import { isCardOrderError, type CliUsageError, type ReplayInputError } from '../../common/errors.js';
+import type { CampaignAlreadyRanError, CampaignConflictError, CampaignFileError } from '../../campaigns/errors.js';
+import type { OrderConflictError } from '../../orders/errors.js';
 import type { CliIo } from './context.js';
 import { usage } from './usage.js';
 

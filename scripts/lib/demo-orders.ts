@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { projectRoot, type Config } from '../../common/config.js';
+import { projectRoot, type Config } from '../../config/config.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import type { FaultsPatch } from '../../simulator/faults.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';

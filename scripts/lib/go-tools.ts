@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 
 export type Say = (message: string) => void;
 

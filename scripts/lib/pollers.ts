@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import { temporalConnectionOptions } from '../../temporal/connection.js';
 
 /** Resolves once a worker polls the configured task queue for workflow tasks; rejects after `timeoutMs`. */

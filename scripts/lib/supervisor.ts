@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 
 interface Supervised {
   name: string;

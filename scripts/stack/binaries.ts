@@ -6,7 +6,7 @@
  */
 import { cp, chmod, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import { TemporalCliNotFoundError } from '../../common/errors.js';
 import { findGo, goInstall, goModuleDir, isExecutable, type Say } from '../lib/go-tools.js';
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import { setUpCampaignStore } from '../../campaigns/pg-page-store.js';
 import type { StackConfig } from './config.js';
 import type { RunningPostgres } from './postgres.js';

@@ -1,5 +1,5 @@
 /**
- * Settings of `npm run stack` beyond the service's own (`common/config.ts`): where the stack keeps its data and
+ * Settings of `npm run stack` beyond the service's own (`config/config.ts`): where the stack keeps its data and
  * which private ports PostgreSQL and the Temporal server's internal services take. Read once, validated by zod.
  *
  * @module
@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../common/errors.js';
-import { projectRoot, type Config } from '../../common/config.js';
+import { projectRoot, type Config } from '../../config/config.js';
 import { parseHostPort } from '../../temporal/connection.js';
 
 const port = z.coerce.number().int().min(1).max(65535);

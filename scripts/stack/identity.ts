@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import { ensureDevAccounts, OPERATOR_GROUP, readOrCreate } from '../../identity/dev-accounts.js';
 import type { Spawner, StackConfig } from './config.js';
 

@@ -11,7 +11,7 @@ import { access, chmod, chown, constants, mkdir, readFile, readdir, rm, stat, wr
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import type { Say } from '../lib/go-tools.js';
 import type { Spawner, StackConfig } from './config.js';
 

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import { waitForTemporal } from '../../temporal/connection.js';
 import type { Say } from '../lib/go-tools.js';
 import type { StackBinaries } from './binaries.js';

@@ -11,7 +11,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
-import type { Config } from '../../common/config.js';
+import type { Config } from '../../config/config.js';
 import type { StackBinaries } from './binaries.js';
 import type { Spawner, StackConfig } from './config.js';
 import { webUiCallbackUrl, type StackIdentity } from './identity.js';

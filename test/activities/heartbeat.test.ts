@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { heartbeatIntervalMs, withHeartbeat } from '../../activities/heartbeat.js';
 import { createActivities, type CardOrderActivities } from '../../activities/index.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import type { D1Client } from '../../d1/client.js';
 import { loadProgramCatalog } from '../../orders/program-catalog.js';
 import { sampleOrder } from '../helpers/fixtures.js';

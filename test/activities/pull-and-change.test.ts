@@ -7,7 +7,7 @@ import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporal
 import { DefaultLogger, Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
 import { Pool, type Dispatcher } from 'undici';
 import { createActivities, type CardOrderActivities } from '../../activities/index.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import type { D1Client } from '../../d1/client.js';
 import type { Operation } from '../../d1/schemas.js';
 import { loadProgramCatalog, type ProgramCatalog } from '../../orders/program-catalog.js';

@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { toD1OrderRequest } from '../../activities/submit-order.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import type { D1Client } from '../../d1/client.js';
 import { orderRequestSchema } from '../../d1/schemas.js';
 import { loadProgramCatalog, type ProgramCatalog } from '../../orders/program-catalog.js';

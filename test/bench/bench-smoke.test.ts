@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 
 const run = promisify(execFile);
 

@@ -17,7 +17,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 import type { DevIdentityServer } from '../../identity/server.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { resolveStackBinaries } from '../../scripts/stack/binaries.js';

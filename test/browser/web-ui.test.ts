@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium } from 'playwright-core';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';

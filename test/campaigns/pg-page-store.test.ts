@@ -34,8 +34,9 @@ import {
 } from '../../campaigns/pg-page-store.js';
 import { openCampaignStore, sweepCampaignStore } from '../../campaigns/store.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
-import { loadConfig } from '../../common/config.js';
-import { CampaignPageMissingError, CampaignStoreConflictError, ConfigError } from '../../common/errors.js';
+import { loadConfig } from '../../config/config.js';
+import { CampaignPageMissingError, CampaignStoreConflictError } from '../../campaigns/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import type { D1Client } from '../../d1/client.js';
 import { freePort } from '../../scripts/lib/ports.js';
 import { loadStackConfig } from '../../scripts/stack/config.js';

@@ -5,7 +5,7 @@ import { Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { toD1OrderRequest } from '../../activities/submit-order.js';
-import { OrderFailedError, OrderValidationError } from '../../common/errors.js';
+import { OrderFailedError, OrderValidationError } from '../../orders/errors.js';
 import { D1Client } from '../../d1/client.js';
 import { loadEncryptionKey } from '../../d1/keys.js';
 import { encryptSensitiveData } from '../../d1/sensitive-data.js';

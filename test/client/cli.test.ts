@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli } from '../../client/cli.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';

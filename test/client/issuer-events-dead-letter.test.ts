@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { runCli } from '../../client/cli.js';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { visibilityLiteral } from '../../temporal/visibility-query.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import {

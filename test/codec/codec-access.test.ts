@@ -8,7 +8,7 @@ import { CodecMetrics } from '../../codec/audit.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 import { ConfigError } from '../../common/errors.js';
 import { HttpError } from '../../common/http-errors.js';
 import { LogCapture } from '../helpers/d1-stack.js';

@@ -8,7 +8,7 @@ import { CardOrdersClient } from '../../client/card-orders-client.js';
 import { loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
 import { createCodecServer, type CodecServer } from '../../codec/server.js';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { LogCapture, makeKeysDir } from '../helpers/d1-stack.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { CodecKeyError, CodecNamespaceError } from '../../common/errors.js';
 import { AesGcmPayloadCodec, NAMESPACE_METADATA } from '../../codec/payload-codec.js';
 

@@ -4,7 +4,6 @@ import type { z } from 'zod';
 import {
   batchOrderResponseSchema,
   d1StringBounds,
-  describeIssues,
   errorBodySchema,
   MAX_REPORTED_OPERATIONS,
   notificationBatchSchema,
@@ -13,6 +12,7 @@ import {
   tokenResponseSchema,
   type Operation,
 } from '../../d1/schemas.js';
+import { describeIssues } from '../../common/zod-issues.js';
 
 const shipped: Operation = {
   operationId: 'op-1',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compactDecrypt, decodeProtectedHeader, generateKeyPair } from 'jose';
-import { SensitiveDataError } from '../../common/errors.js';
+import { SensitiveDataError } from '../../d1/errors.js';
 import { encryptSensitiveData } from '../../d1/sensitive-data.js';
 
 const card = { pan: '4111111111111111', exp: '2906', name: 'JANE DOE', cvv2: '123' };

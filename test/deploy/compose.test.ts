@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 
 interface ComposeService {
   image?: string;

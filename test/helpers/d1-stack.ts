@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, type Config } from '../../config/config.js';
 import { demoKeyFiles, ensureDemoKeys } from '../../d1/keys.js';
 import { loadSimulatorConfig } from '../../simulator/config.js';
 import type { FaultsPatch } from '../../simulator/faults.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { ConfigError } from '../../common/errors.js';
 
 /** The ConfigError `resolve` throws; fails the test when it throws none (or another error). */

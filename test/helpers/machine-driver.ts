@@ -9,7 +9,7 @@
  * @module
  */
 import type { Operation } from '../../d1/schemas.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import type { OrderTimings } from '../../rules/contracts/card-order.js';
 import { onCancelRequested } from '../../rules/card-order/cancel.js';
 import { decide } from '../../rules/card-order/decide.js';

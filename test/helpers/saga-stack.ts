@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CardOrdersClient } from '../../client/card-orders-client.js';
-import { loadConfig, projectRoot, type Config } from '../../common/config.js';
+import { loadConfig, projectRoot, type Config } from '../../config/config.js';
 import { demoKeyFiles } from '../../d1/keys.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot } from '../../config/config.js';
 import { buildWorkflowBundle } from '../../workers/workflow-bundle.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';

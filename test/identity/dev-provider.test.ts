@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { request } from 'undici';
 import { codecServerAccess } from '../../codec/access.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import type { DevIdentityServer } from '../../identity/server.js';
 import { signInThrough } from '../helpers/oidc-sign-in.js';
 import { startTestIdentity } from '../helpers/test-identity.js';

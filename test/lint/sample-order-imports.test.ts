@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 
 /** The folders of the service itself; tests, benchmarks, chaos runs and scripts may use the sample order. */
 const productionFolders = [

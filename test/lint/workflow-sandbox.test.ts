@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 
 const eslint = new ESLint({ cwd: projectRoot });
 

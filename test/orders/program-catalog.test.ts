@@ -3,7 +3,7 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { ConfigError } from '../../common/errors.js';
 import { checkOrderAgainstCatalog, loadProgramCatalog } from '../../orders/program-catalog.js';
 

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { Connection, Client } from '@temporalio/client';
 import { request } from 'undici';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { demoOrders } from '../../scripts/lib/demo-orders.js';
 import { startInputAsCodecJson } from '../helpers/fixtures.js';

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { TemporalCliNotFoundError } from '../../common/errors.js';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../../scripts/temporal-cli.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, type Config } from '../../config/config.js';
 import { Supervisor } from '../../scripts/lib/supervisor.js';
 import { devServerArgs, startDevServer } from '../../scripts/temporal-dev-server.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';

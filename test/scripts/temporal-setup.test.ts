@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { msToTs } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { setUpTemporal } from '../../scripts/temporal-setup.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { eventually, testEnvironment, uniqueName } from '../helpers/temporal.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { ConfigError } from '../../common/errors.js';
 import { loadSimulatorConfig } from '../../simulator/config.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { ConfigError, KeyMaterialError } from '../../common/errors.js';
 import { temporalConnectionOptions } from '../../temporal/connection.js';
 

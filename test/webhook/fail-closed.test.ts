@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { webhookClients } from '../../webhook/tokens.js';
 import { configRefusal, runToExit } from '../helpers/fail-closed.js';
 import { codecKeysFile } from './support.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createDataConverter } from '../../codec/data-converter.js';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, type Config } from '../../config/config.js';
 import type { Operation } from '../../d1/schemas.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
 import { unmatchedWorkflowId } from '../../temporal/notification-router.js';

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { Agent, request } from 'undici';
 import { createDataConverter } from '../../codec/data-converter.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import type { PartialBatchAnswer } from '../../webhook/server.js';
 import { loadTokenSecret } from '../../webhook/tokens.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { describeReplayError, redactReason } from '../../workers/replay-histories.js';
 import { writeWorkflowBundle } from '../../workers/workflow-bundle.js';
 import { historiesDir } from '../helpers/saga-stack.js';

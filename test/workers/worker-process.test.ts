@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { request } from 'undici';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot } from '../../config/config.js';
 import { resolveTemporalCli } from '../../scripts/temporal-cli.js';
 import { cardOrderSearchAttributes } from '../../rules/contracts/search-attributes.js';
 import { makeKeysDir } from '../helpers/d1-stack.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { OrderFailedError } from '../../common/errors.js';
+import { OrderFailedError } from '../../orders/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { cancelOrderUpdate, type CardOrderInput, type CardOrderResult } from '../../rules/contracts/card-order.js';
 import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../client/cli.js';
-import { projectRoot } from '../../common/config.js';
-import type { OrderValidationError } from '../../common/errors.js';
+import { projectRoot } from '../../config/config.js';
+import type { OrderValidationError } from '../../orders/errors.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';
 import { startSagaStack, testAddress, type SagaStack } from '../helpers/saga-stack.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../client/cli.js';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
 import { eventually } from '../helpers/temporal.js';

@@ -4,7 +4,7 @@ import { CompleteAsyncError, activityInfo } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
 import type { Operation } from '../../d1/schemas.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../../rules/contracts/card-order.js';
 import {

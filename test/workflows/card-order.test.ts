@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { OrderFailedError, type OrderConflictError, type OrderValidationError } from '../../common/errors.js';
+import { OrderFailedError, type OrderConflictError, type OrderValidationError } from '../../orders/errors.js';
 import { productionLifecycle } from '../../d1/schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';

@@ -10,8 +10,8 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { Worker } from '@temporalio/worker';
 import { failureConverterPath, loadCodecKeyRing } from '../../codec/data-converter.js';
 import { AesGcmPayloadCodec } from '../../codec/payload-codec.js';
-import { projectRoot } from '../../common/config.js';
-import { OrderFailedError } from '../../common/errors.js';
+import { projectRoot } from '../../config/config.js';
+import { OrderFailedError } from '../../orders/errors.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { buildWorkflowBundle, workflowSourceHash } from '../../workers/workflow-bundle.js';
 import { cancelOrderUpdate, type CancelResult } from '../../rules/contracts/card-order.js';

@@ -5,7 +5,7 @@ import { workflowMetadataQuery } from '@temporalio/workflow';
 import { request } from 'undici';
 import type { ReconciliationDisagreementEvent } from '../../activities/index.js';
 import { runCli } from '../../client/cli.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { createCardOrderWorker } from '../../workers/card-order-worker.js';
 import { syncReconcileSchedule } from '../../workers/reconcile-schedule.js';

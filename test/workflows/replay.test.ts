@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { projectRoot } from '../../common/config.js';
+import { projectRoot } from '../../config/config.js';
 import { formatFailure, replayDirectory } from '../../workers/replay-histories.js';
 import { historiesDir } from '../helpers/saga-stack.js';
 import { testWorkflowBundle } from '../helpers/temporal.js';

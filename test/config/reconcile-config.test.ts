@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../config/config.js';
 import { cronExpressionIssue } from '../../common/cron.js';
 import { ConfigError } from '../../common/errors.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, projectRoot } from '../../common/config.js';
+import { loadConfig, projectRoot } from '../../config/config.js';
 import { ConfigError, isCardOrderError } from '../../common/errors.js';
 
 describe('loadConfig', () => {
