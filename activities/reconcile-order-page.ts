@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { forEachBounded } from '../common/bounded-concurrency.js';
 import { isCardOrderError } from '../common/errors.js';
 import type { D1Client } from '../d1/client.js';
-import type { Operation } from '../d1/schemas.js';
+import type { Operation } from '../d1/report-schemas.js';
 import { d1ReportFor, isD1Ahead } from '../rules/reconcile/reconcile-compare.js';
 import { reorderRequestId } from '../orders/reorder-id.js';
 import { d1StatusReportSignal, orderStateQuery, type OrderState } from '../rules/contracts/card-order.js';

@@ -11,7 +11,7 @@
  * @module
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { productionLifecycle } from '../d1/schemas.js';
+import { productionLifecycle } from '../d1/report-schemas.js';
 import { countHistories, describeByType } from './lib/histories.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';

@@ -20,7 +20,7 @@ import {
   type D1ErrorContext,
 } from './errors.js';
 import { describeIssues } from '../common/zod-issues.js';
-import { errorBodySchema, type ErrorBody } from './schemas.js';
+import { errorBodySchema, type ErrorBody } from './report-schemas.js';
 
 /** When D1 sends no usable Retry-After with a 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;

@@ -22,15 +22,14 @@ import {
   batchOrderResponseSchema,
   JWT_BEARER_GRANT,
   operationAcceptedSchema,
-  productionStatusResponseSchema,
   tokenResponseSchema,
   type BatchCardItem,
   type BatchOrderResult,
   type OperationAccepted,
   type OrderRequest,
-  type ProductionStatusResponse,
   type UpdateOrderRequest,
 } from './schemas.js';
+import { productionStatusResponseSchema, type ProductionStatusResponse } from './report-schemas.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
 
 /** Per-call options. */

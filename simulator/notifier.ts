@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { basicAuthorization } from '../common/basic-auth.js';
 import type { Logger } from '../common/logger.js';
-import { tokenResponseSchema, type Operation } from '../d1/schemas.js';
+import { tokenResponseSchema } from '../d1/schemas.js';
+import type { Operation } from '../d1/report-schemas.js';
 import { sleep, type Clock, type Timer } from './clock.js';
 import type { FaultState } from './faults.js';
 

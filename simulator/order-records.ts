@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Operation, UpdateOrderType } from '../d1/schemas.js';
+import type { Operation } from '../d1/report-schemas.js';
+import type { UpdateOrderType } from '../d1/schemas.js';
 import type { Timer } from './clock.js';
 import type { OutcomeRule } from './faults.js';
 

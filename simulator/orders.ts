@@ -8,7 +8,8 @@
  */
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json.js';
-import { productionLifecycle, type Operation, type UpdateOrderRequest, type UpdateOrderType } from '../d1/schemas.js';
+import { productionLifecycle, type Operation } from '../d1/report-schemas.js';
+import type { UpdateOrderRequest, UpdateOrderType } from '../d1/schemas.js';
 import type { Clock, Timer } from './clock.js';
 import type { FaultState } from './faults.js';
 import {

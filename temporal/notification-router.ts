@@ -33,7 +33,8 @@ import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@tempora
 import type { Payload } from '@temporalio/common';
 import { forEachBounded } from '../common/bounded-concurrency.js';
 import { canonicalJson } from '../common/canonical-json.js';
-import { cardIdSchema, issuerIdSchema, type Operation } from '../d1/schemas.js';
+import { cardIdSchema, issuerIdSchema } from '../d1/schemas.js';
+import type { Operation } from '../d1/report-schemas.js';
 import { originalRequestId } from '../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { CARD_ORDER_WORKFLOW_TYPES, d1NotificationSignal } from '../rules/contracts/card-order.js';

@@ -26,14 +26,8 @@ import {
 } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import { readServerTls } from '../common/server-tls.js';
-import {
-  correlationIdSchema,
-  d1StringBounds,
-  issuerIdSchema,
-  MAX_REPORTED_OPERATIONS,
-  operationSchema,
-  type Operation,
-} from '../d1/schemas.js';
+import { correlationIdSchema, d1StringBounds, issuerIdSchema } from '../d1/schemas.js';
+import { MAX_REPORTED_OPERATIONS, operationSchema, type Operation } from '../d1/report-schemas.js';
 import type { WebhookMetrics } from './metrics.js';
 import { NotificationRouter, type BatchDelivery } from '../temporal/notification-router.js';
 import type { WebhookTokens } from './tokens.js';

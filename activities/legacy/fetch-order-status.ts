@@ -1,5 +1,5 @@
 import type { D1Client } from '../../d1/client.js';
-import type { ProductionStatusResponse } from '../../d1/schemas.js';
+import type { ProductionStatusResponse } from '../../d1/report-schemas.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { withTypedFailures } from '../failures.js';
 

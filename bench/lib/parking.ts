@@ -5,7 +5,7 @@
  * @module
  */
 import { Agent, request } from 'undici';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { cardOrderWorkflowId, type CardOrderRequest } from '../../orders/schema.js';
 import type { Stack } from './stack.js';
 import type { BenchContext } from './types.js';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
+import type { Operation, ShipmentTracking } from '../../d1/report-schemas.js';
 import type { ProductionFailure, TimelineEntry } from '../contracts/card-order.js';
 
 /** Where the tracked D1 order stands. RETURNED: shipped, and D1 reported the card back (CARD_RETURNED). */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import type { TimelineEntry } from '../contracts/card-order.js';
 import { afterShipment, listens } from './after-shipment.js';
 import { behaves } from './behaviour.js';

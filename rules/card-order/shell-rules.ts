@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import type { CardOrder } from '../../orders/schema.js';
 import {
   DEFAULT_DELIVERY_WINDOW_MS,

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Address, Operation, ShipmentTracking } from '../../d1/schemas.js';
+import type { Address } from '../../d1/schemas.js';
+import type { Operation, ShipmentTracking } from '../../d1/report-schemas.js';
 import type { OrderFingerprint } from '../../orders/fingerprint.js';
 import type { ReturnPolicy } from '../../orders/program-catalog.js';
 import type { CardOrder } from '../../orders/schema.js';

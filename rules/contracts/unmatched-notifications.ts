@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 /** The workflow type of a card's record of unmatched notifications (the webhook starts it). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { defineQuery } from '@temporalio/workflow';
-import type { ShipmentTracking } from '../../d1/schemas.js';
+import type { ShipmentTracking } from '../../d1/report-schemas.js';
 import type { CardOrder } from '../../orders/schema.js';
 import type { TimelineEntry, TrackingState } from './order-tracking-v1.js';
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Operation, ShipmentTracking } from '../../d1/schemas.js';
+import type { Operation, ShipmentTracking } from '../../d1/report-schemas.js';
 
 /** Where production stands, as far as the workflow can tell. */
 export type TrackingOutcome = 'IN_PROGRESS' | 'SHIPPED' | 'FAILED' | 'CANCELLED';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { stageRank } from '../card-order/production-tracking.js';
 
 const SHIPPED_RANK = stageRank.CARD_SHIPPED ?? 6;

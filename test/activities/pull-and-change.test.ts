@@ -9,7 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { createActivities, type CardOrderActivities } from '../../activities/index.js';
 import { projectRoot } from '../../config/config.js';
 import type { D1Client } from '../../d1/client.js';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { loadProgramCatalog, type ProgramCatalog } from '../../orders/program-catalog.js';
 import { activityRunnerWorkflow, type ActivityRunnerInput } from '../fixtures/workflows/activity-runner.js';
 import { clientFor, orderBody } from '../helpers/d1-client.js';

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
+import { batchOrderResponseSchema, d1StringBounds, tokenResponseSchema } from '../../d1/schemas.js';
 import {
-  batchOrderResponseSchema,
-  d1StringBounds,
   errorBodySchema,
   MAX_REPORTED_OPERATIONS,
   notificationBatchSchema,
   operationSchema,
   productionStatusResponseSchema,
-  tokenResponseSchema,
   type Operation,
-} from '../../d1/schemas.js';
+} from '../../d1/report-schemas.js';
 import { describeIssues } from '../../common/zod-issues.js';
 
 const shipped: Operation = {

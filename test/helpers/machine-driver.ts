@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { loadConfig } from '../../config/config.js';
 import type { OrderTimings } from '../../rules/contracts/card-order.js';
 import { onCancelRequested } from '../../rules/card-order/cancel.js';

@@ -62,7 +62,7 @@ describe('lint rules for the pure rules', () => {
     ],
     [
       'a value of the D1 schemas',
-      "import { operationSchema } from '../../d1/schemas.js';\nexport const o = operationSchema;\n",
+      "import { operationSchema } from '../../d1/report-schemas.js';\nexport const o = operationSchema;\n",
     ],
   ] as const) {
     it(`forbids ${what}`, async () => {
@@ -73,7 +73,7 @@ describe('lint rules for the pure rules', () => {
   it('allows the message definitions, the schemas as types and the pure id rules', async () => {
     const code = [
       "import { defineSignal } from '@temporalio/workflow';",
-      "import type { Operation } from '../../d1/schemas.js';",
+      "import type { Operation } from '../../d1/report-schemas.js';",
       "import { reorderRequestId } from '../../orders/reorder-id.js';",
       'export const s = defineSignal<[Operation]>("s");',
       'export const r = reorderRequestId;',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { productionLifecycle, type Operation } from '../../d1/schemas.js';
+import { productionLifecycle, type Operation } from '../../d1/report-schemas.js';
 import { applyOperation, initialTrackingState, trackOperation } from '../../rules/legacy/order-tracking-v1.js';
 
 function op(stage: string, overrides: Partial<Operation> = {}): Operation {

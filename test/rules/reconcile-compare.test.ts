@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { d1ReportFor, isD1Ahead } from '../../rules/reconcile/reconcile-compare.js';
 import { applyReport, newProductionState, trackOperation } from '../../rules/card-order/production-tracking.js';
 

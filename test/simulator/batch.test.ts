@@ -5,12 +5,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { errors as undiciErrors } from 'undici';
-import {
-  batchOrderResponseSchema,
-  notificationBatchSchema,
-  type BatchOrderResult,
-  type Operation,
-} from '../../d1/schemas.js';
+import { batchOrderResponseSchema, type BatchOrderResult } from '../../d1/schemas.js';
+import { notificationBatchSchema, type Operation } from '../../d1/report-schemas.js';
 import {
   CARD_DATA,
   encryptCardData,

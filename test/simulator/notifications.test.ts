@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { notificationBatchSchema, type Operation } from '../../d1/schemas.js';
+import { notificationBatchSchema, type Operation } from '../../d1/report-schemas.js';
 import { ISSUER_ID, startSimulator, waitFor, type TestSimulator } from './support.js';
-import { productionLifecycle } from '../../d1/schemas.js';
+import { productionLifecycle } from '../../d1/report-schemas.js';
 
 const CLIENT_ID = 'd1-simulator';
 const CLIENT_SECRET = 'd1-simulator-secret';

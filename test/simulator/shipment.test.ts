@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { operationSchema, type Operation } from '../../d1/schemas.js';
+import { operationSchema, type Operation } from '../../d1/report-schemas.js';
 import { FaultState, type FaultsPatch } from '../../simulator/faults.js';
 import { OrderStore } from '../../simulator/orders.js';
 import { ISSUER_ID, ManualClock, startSimulator, type TestSimulator } from './support.js';

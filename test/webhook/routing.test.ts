@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createDataConverter } from '../../codec/data-converter.js';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { cardOrdersQuery, NotificationRouter, unmatchedWorkflowId } from '../../temporal/notification-router.js';

@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { createDataConverter } from '../../codec/data-converter.js';
 import { loadConfig, type Config } from '../../config/config.js';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
 import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { CompleteAsyncError, activityInfo } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { loadConfig } from '../../config/config.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { CARD_ORDER_WORKFLOW, type CardOrderInput } from '../../rules/contracts/card-order.js';

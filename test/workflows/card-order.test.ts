@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OrderFailedError, type OrderConflictError, type OrderValidationError } from '../../orders/errors.js';
-import { productionLifecycle } from '../../d1/schemas.js';
+import { productionLifecycle } from '../../d1/report-schemas.js';
 import { reorderRequestId } from '../../orders/reorder-id.js';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import { eventually, uniqueName } from '../helpers/temporal.js';

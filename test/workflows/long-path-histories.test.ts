@@ -14,7 +14,7 @@ import type { temporal } from '@temporalio/proto';
 import { cardOrderWorkflowId } from '../../orders/schema.js';
 import type { ReconcileOrdersInput, ReconcileSummary } from '../../rules/contracts/reconcile.js';
 import { eventually, startContinueAsNewServer } from '../helpers/temporal.js';
-import { productionLifecycle } from '../../d1/schemas.js';
+import { productionLifecycle } from '../../d1/report-schemas.js';
 import { startSagaStack, type SagaStack } from '../helpers/saga-stack.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

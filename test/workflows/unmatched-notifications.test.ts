@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { unmatchedWorkflowId } from '../../temporal/notification-router.js';
 import { d1NotificationSignal } from '../../rules/contracts/card-order.js';
 import {

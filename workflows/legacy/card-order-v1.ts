@@ -28,7 +28,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities, IssuerEventType } from '../../activities/index.js';
-import type { Operation } from '../../d1/schemas.js';
+import type { Operation } from '../../d1/report-schemas.js';
 import { cancelOrderUpdate, cardOrderFailureTypes, d1NotificationSignal } from '../../rules/contracts/card-order.js';
 import type { CancelResult } from '../../rules/contracts/card-order.js';
 import type {
