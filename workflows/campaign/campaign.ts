@@ -11,14 +11,12 @@
 import {
   ApplicationFailure,
   allHandlersFinished,
-  CancellationScope,
   condition,
   continueAsNew,
   patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CardOrderActivities } from '../../activities/index.js';
@@ -32,6 +30,7 @@ import {
   type CampaignView,
 } from '../../rules/contracts/campaign.js';
 import { activityApplicationFailure } from '../activity-failure.js';
+import { wakeTimer } from '../wake-timer.js';
 import { workflowClock } from '../workflow-clock.js';
 import { campaignV1 } from '../legacy/campaign-v1.js';
 import {
@@ -193,23 +192,9 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
   }
 
   // One timer, re-armed only when the planned time changes: a card's report wakes the loop without one.
-  let timer: { at: number; scope: CancellationScope } | undefined;
-  function armTimer(at: number): void {
-    if (timer?.at === at) return;
-    timer?.scope.cancel();
-    const scope = new CancellationScope();
-    timer = { at, scope };
-    scope
-      .run(() => sleep(Math.max(at - clock.now(), 1)))
-      .then(
-        () => {
-          clock.reached(at);
-          if (timer?.scope === scope) timer = undefined;
-          wake = true;
-        },
-        () => undefined, // replaced by another
-      );
-  }
+  const timer = wakeTimer(clock, () => {
+    wake = true;
+  });
 
   let pagesThisRun = 0;
   for (;;) {
@@ -226,7 +211,7 @@ async function campaignWithRecords(input: CampaignInput): Promise<CampaignView> 
       return continueAsNew<typeof campaign>({ ...input, carried: m });
     }
     // Wakes at the planned time, at a card's report, or at once on an update (pause, resume, cancel).
-    if (step.until !== undefined) armTimer(step.until);
+    if (step.until !== undefined && timer.current()?.at !== step.until) timer.arm(step.until);
     await condition(() => wake);
   }
 }

@@ -2,7 +2,7 @@
  * One physical card order, from submit to the cardholder's door: the thin Temporal shell around the order's state
  * machine (`rules/card-order/`). It feeds the machine D1's notifications (signal), cancel and Pull & change requests
  * (updates, workflow cancel: `order-messages.ts`) and the outcomes of its activities (`perform-step.ts`), and carries
- * out the one step the machine decides, on one timer (`wake-timer.ts`). What the shell itself decides (the timer,
+ * out the one step the machine decides, on one timer (`../wake-timer.ts`). What the shell itself decides (the timer,
  * continue-as-new, what to write, a step's effects, the run's result) is pure, in `rules/card-order/shell-rules.ts`,
  * shared with the test driver.
  *
@@ -50,7 +50,7 @@ import { mustSucceedActivities } from './order-activities.js';
 import { handleOrderMessages } from './order-messages.js';
 import { performStep } from './perform-step.js';
 import { settleOrderBehaviour } from './settle-behaviour.js';
-import { wakeTimer } from './wake-timer.js';
+import { wakeTimer } from '../wake-timer.js';
 
 /** The patch behind listening after shipment (delivery window, returns, re-ships). */
 const DELIVERY_WINDOW = 'delivery-window';

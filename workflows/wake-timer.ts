@@ -1,11 +1,11 @@
 /**
- * The order's one timer: armed for the time the shell's rules say (`timerToArm`), replacing the one before; when it
- * fires, the order's clock reads at least its time, and the loop wakes.
+ * A workflow's one wake-up timer (the card order's and the campaign's): armed for the time its rules say, replacing
+ * the one before; when it fires, the workflow's clock reads at least its time, and the loop wakes.
  *
  * @module
  */
 import { CancellationScope, sleep } from '@temporalio/workflow';
-import type { WorkflowClock } from '../workflow-clock.js';
+import type { WorkflowClock } from './workflow-clock.js';
 
 export interface WakeTimer {
   /** The timer armed and not yet fired, if any. */
