@@ -5,14 +5,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import {
-  ServiceError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { IssuerEventsNotFoundError, OrderValidationError } from '../orders/errors.js';
 import { allOf, fieldEquals, running } from '../temporal/visibility-query.js';
@@ -28,10 +21,7 @@ import {
 import { cardIdKey, issuerIdKey } from '../rules/contracts/search-attributes.js';
 import { idIssues } from './id-issues.js';
 import { queryAnswer } from '../temporal/query-through-failover.js';
-
-/** An update the server dropped in flight is sent again, under the same id, this many times in all. */
-const UPDATE_ATTEMPTS = 4;
-const UPDATE_RETRY_DELAY_MS = 500;
+import { executeUpdateResent } from '../temporal/update-resent.js';
 
 /** One order's undelivered events, as `listFailedIssuerEvents` sums them up: ids, counts, dates, codes. */
 export interface FailedIssuerEvents {
@@ -142,17 +132,9 @@ export async function redeliverIssuerEvents(
   const refusals: readonly string[] = Object.values(redeliverIssuerEventsRefusals);
   let result: RedeliverIssuerEventsResult;
   try {
-    // The server may drop an update in flight: ask again under the same id, which it deduplicates.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        result = await handle.executeUpdate(redeliverIssuerEventsUpdate, { updateId });
-        break;
-      } catch (err) {
-        const transient = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
-        if (!transient || attempt >= UPDATE_ATTEMPTS) throw err;
-        await delay(UPDATE_RETRY_DELAY_MS * attempt);
-      }
-    }
+    result = await executeUpdateResent(updateId, (id) =>
+      handle.executeUpdate(redeliverIssuerEventsUpdate, { updateId: id }),
+    );
   } catch (err) {
     // The validator refused (all delivered, or the retention ended), or the record closed meanwhile.
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

@@ -5,19 +5,17 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import {
   isGrpcServiceError,
-  ServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { OrderNotFoundError, OrderValidationError } from '../orders/errors.js';
 import { placedInput } from '../temporal/placed-fingerprint.js';
+import { executeUpdateResent } from '../temporal/update-resent.js';
 import { addressSchema, updateOrderRequestSchema, type Address } from '../d1/schemas.js';
 import { describeIssues } from '../common/zod-issues.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
@@ -34,10 +32,6 @@ import {
 } from '../rules/contracts/card-order.js';
 import { cardOrderStatusKey } from '../rules/contracts/search-attributes.js';
 import { orderHandle, orderNotFound, type ClientContext } from './client-context.js';
-
-/** An update (cancel, change) the server dropped in flight is sent again, under the same id, this many times in all. */
-const UPDATE_ATTEMPTS = 4;
-const UPDATE_RETRY_DELAY_MS = 500;
 
 /** The options of a request to a running order: `cancelOrder`, `changeOrder` and its shorthands. */
 export interface OrderRequestOptions {
@@ -197,17 +191,7 @@ async function sendOrderUpdate<R>(
   const handle = orderHandle(ctx, issuerId, issuerRequestId);
   const updateId = requestId ?? randomUUID();
   try {
-    // The server may drop an update in flight (under load, on a shard move): ask again under the same id, which
-    // it deduplicates, so the request is made once and every attempt gets the one answer.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return { result: await send(handle, updateId) };
-      } catch (err) {
-        const transient = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
-        if (!transient || attempt >= UPDATE_ATTEMPTS) throw err;
-        await delay(UPDATE_RETRY_DELAY_MS * attempt);
-      }
-    }
+    return { result: await executeUpdateResent(updateId, (id) => send(handle, id)) };
   } catch (err) {
     // The validator refused: the failure's type is the reason (ORDER_ALREADY_SHIPPED...).
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
