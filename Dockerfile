@@ -13,11 +13,15 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY common ./common
+COPY config ./config
 COPY codec ./codec
+COPY rules ./rules
 COPY workflows ./workflows
 COPY workers ./workers
 COPY scripts ./scripts
 COPY activities ./activities
+COPY campaigns ./campaigns
+COPY temporal ./temporal
 COPY d1 ./d1
 COPY orders ./orders
 # The workflow bundle is built once here; workers use it (and would rebuild only if the sources differed).
@@ -36,8 +40,11 @@ COPY codec ./codec
 COPY config ./config
 COPY d1 ./d1
 COPY orders ./orders
+COPY rules ./rules
 COPY workflows ./workflows
 COPY activities ./activities
+COPY campaigns ./campaigns
+COPY temporal ./temporal
 COPY workers ./workers
 COPY client ./client
 COPY webhook ./webhook
