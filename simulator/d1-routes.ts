@@ -153,6 +153,8 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     orders.count(counter);
     done();
   };
+  /** Every banking call, whatever its endpoint (`apiCalls`). */
+  const anyCall = counted('apiCalls');
 
   app.post(d1Paths.token, (request, reply) => {
     // RFC 6749 §5.1: token answers must not be cached, by HTTP/1.1 caches or older ones.
@@ -160,7 +162,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     return tokens.exchange(request.body, faults.current.tokenTtlSeconds ?? deps.tokenTtlSeconds);
   });
 
-  app.post(d1Paths.production, { onRequest: [counted('orderRequests'), gate] }, async (request, reply) => {
+  app.post(d1Paths.production, { onRequest: [anyCall, counted('orderRequests'), gate] }, async (request, reply) => {
     const { issuerId, cardId } = card(request);
     const { order, extraFields } = parseOrderBody(request.body, deps.extraOrderFields ?? []);
     if (order.distributionChannel !== 'THALES') {
@@ -200,8 +202,8 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     if (!operations) throw new HttpError(404, 'CARD_NOT_FOUND', `no order is known for card ${cardId}`);
     return { operations };
   };
-  app.get(d1Paths.productionStatus, { onRequest: gate }, productionStatus);
-  app.get(d1Paths.productionStatusLowercase, { onRequest: gate }, productionStatus);
+  app.get(d1Paths.productionStatus, { onRequest: [anyCall, gate] }, productionStatus);
+  app.get(d1Paths.productionStatusLowercase, { onRequest: [anyCall, gate] }, productionStatus);
 
   /** The Pull & change request's identity, when the header is configured and sent; 400 naming it when malformed. */
   const updateRequestId = (request: FastifyRequest): string | undefined => {
@@ -210,7 +212,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
     return value === undefined ? undefined : parseOrRefuse(updateOrderRequestIdSchema, value, header);
   };
 
-  app.post(d1Paths.updateOrder, { onRequest: gate }, (request, reply) => {
+  app.post(d1Paths.updateOrder, { onRequest: [anyCall, gate] }, (request, reply) => {
     const requestId = updateRequestId(request);
     const { issuerId, cardId } = card(request);
     const update = parseOrRefuse(updateOrderRequestSchema, request.body);
@@ -275,7 +277,7 @@ export function registerD1Routes(app: FastifyInstance, deps: D1RouteDependencies
   app.post(
     d1Paths.batchProduction,
     {
-      onRequest: [counted('batchRequests'), gate],
+      onRequest: [anyCall, counted('batchRequests'), gate],
       bodyLimit: batchBodyLimit,
       // The server-wide 413 would name the server's limit, not this route's.
       errorHandler: (error: FastifyError) => {

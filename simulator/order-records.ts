@@ -43,9 +43,19 @@ export interface OrderStats {
   batchRequests: number;
   /** Cards in the batch calls whose envelope (`{cards: [...]}`) was valid. */
   batchCards: number;
+  /**
+   * Every call to D1's banking API (orders, batches, status, Pull & change), faulted ones included; token calls
+   * are not counted. What an issuer pays D1 for.
+   */
+  apiCalls: number;
 }
 
-export const noStats: Readonly<OrderStats> = Object.freeze({ orderRequests: 0, batchRequests: 0, batchCards: 0 });
+export const noStats: Readonly<OrderStats> = Object.freeze({
+  orderRequests: 0,
+  batchRequests: 0,
+  batchCards: 0,
+  apiCalls: 0,
+});
 
 /** One line of `GET /__sim/orders`. */
 export interface OrderSummary extends NewOrder {

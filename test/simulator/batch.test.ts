@@ -80,8 +80,13 @@ describe('simulator batch order endpoint', () => {
   const listOrders = async () => (await sim.call('GET', '/__sim/orders')).json as unknown as OrderLine[];
   /** The call counters of `GET /__sim/stats` (this suite's simulator sends no notifications). */
   const stats = async () => {
-    const { notificationsPending, ...calls } = (await sim.call('GET', '/__sim/stats')).json as Record<string, number>;
+    const { notificationsPending, apiCalls, ...calls } = (await sim.call('GET', '/__sim/stats')).json as Record<
+      string,
+      number
+    >;
     assert.equal(notificationsPending, 0);
+    // Every banking call, these among them.
+    assert.ok(apiCalls! >= calls.orderRequests! + calls.batchRequests!);
     return calls;
   };
 
