@@ -19,6 +19,7 @@ import { Client } from '@temporalio/client';
 import { projectRoot } from '../config/config.js';
 import { buildWorkflowBundle } from '../workers/workflow-bundle.js';
 import { parseBenchOptions, type BenchOptions } from './lib/options.js';
+import { startProductionTemporal } from './lib/production-temporal.js';
 import { startBenchTemporal } from './lib/temporal.js';
 import { missed, type BenchContext, type BenchEntry, type Benchmark } from './lib/types.js';
 import { progress, round } from './lib/util.js';
@@ -32,10 +33,16 @@ export const entryNames = [
   'P1 p99 s',
   'P2 notifications/s',
   'P3 D1 orders/s',
+  'P3 JWE ms/card',
   'P4 worker RSS MB',
   'P4 resume s',
   'P4 delivery window events/order',
   'P5 worker start s',
+  'P6 events/order',
+  'P6 actions/order',
+  'P6 D1 calls/order',
+  'P6 D1 calls/order, notifications lost',
+  'P6 D1 calls/order, D1 outage',
 ] as const;
 
 /** The entries `--campaign [N]` adds (C1 runs only when asked: see `bench/c1-campaign.bench.ts`). */
@@ -99,9 +106,12 @@ async function main(): Promise<number> {
   const runId = randomBytes(3).toString('hex');
   progress(
     `bench ${runId}${options.quick ? ' (quick)' : ''}: ${benchmarks.map((b) => b.id).join(', ')} on ` +
-      `${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB; work dir ${workDir}`,
+      `${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB; work dir ${workDir}` +
+      (options.stack ? '; on the production engine (Temporal on PostgreSQL)' : ''),
   );
-  const temporal = await startBenchTemporal(options.temporalAddress, workDir);
+  const temporal = options.stack
+    ? await startProductionTemporal(workDir)
+    : await startBenchTemporal(options.temporalAddress, workDir, options.temporalMetrics);
   const entries: BenchEntry[] = [];
   let failed = false;
   try {
@@ -130,6 +140,7 @@ async function main(): Promise<number> {
       oursBundlePath,
       bareBundlePath,
       serverPid: temporal.server?.pid,
+      metricsUrl: temporal.metricsUrl,
     };
     for (const benchmark of benchmarks) {
       progress(`== ${benchmark.id}: ${benchmark.title}`);

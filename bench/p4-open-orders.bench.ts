@@ -255,6 +255,9 @@ export const benchmark: Benchmark = {
       const bareWindowEvents = meanGrowth(bareParked, await historyLengths(stack.plain, bareIds));
       const bareCommands = await afterShipmentCommands(stack.plain, bareIds, 0);
 
+      const engine = context.options.stack
+        ? 'on the production engine (Temporal server on PostgreSQL, --stack)'
+        : "on the run's server";
       const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       const resumeNote = (r: Resume) =>
         `first poll ${s(r.firstPollMs)}, all notifications taken ${s(r.deliveredMs)}, first done ${s(r.firstDoneMs)}, all done ${s(r.allMs)}`;
@@ -266,7 +269,7 @@ export const benchmark: Benchmark = {
           bareMemory.rssMb,
           'lower',
           { on: 'ours', op: '<', value: 1024 },
-          `${count} open orders, VmRSS of the worker process once all were parked; peak (VmHWM) ours ${oursMemory.peakMb.toFixed(0)} MB, bare ${bareMemory.peakMb.toFixed(0)} MB`,
+          `${engine}: ${count} open orders, VmRSS of the worker process once all were parked; peak (VmHWM) ours ${oursMemory.peakMb.toFixed(0)} MB, bare ${bareMemory.peakMb.toFixed(0)} MB`,
         ),
         entry(
           'P4 resume s',
@@ -275,7 +278,7 @@ export const benchmark: Benchmark = {
           baseline.allMs / 1000,
           'lower',
           { on: 'ours', op: '<', value: 60 },
-          `${count} open orders, from the restart after SIGKILL until every one applied its shipment and completed (the shipments sent from the restart on: ours through the webhook, ${BATCH} per POST, ${POSTS_IN_FLIGHT} POSTs in flight; bare as ${POSTS_IN_FLIGHT * 32} signals in flight); webhook answers outside 2xx (retried): ${JSON.stringify(Object.fromEntries(poster.failures))}; ours: ${resumeNote(ours)}; bare: ${resumeNote(baseline)}`,
+          `${engine}: ${count} open orders, from the restart after SIGKILL until every one applied its shipment and completed (the shipments sent from the restart on: ours through the webhook, ${BATCH} per POST, ${POSTS_IN_FLIGHT} POSTs in flight; bare as ${POSTS_IN_FLIGHT * 32} signals in flight); webhook answers outside 2xx (retried): ${JSON.stringify(Object.fromEntries(poster.failures))}; ours: ${resumeNote(ours)}; bare: ${resumeNote(baseline)}`,
         ),
         entry(
           'P4 delivery window events/order',

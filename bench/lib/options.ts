@@ -12,6 +12,10 @@ export interface BenchOptions {
   json: string | undefined;
   /** A Temporal frontend to use instead of a dev server started for the run. */
   temporalAddress: string | undefined;
+  /** Run on the production engine (`npm run stack`'s Temporal server on PostgreSQL), started for the run. */
+  stack: boolean;
+  /** The Prometheus endpoint of the server given with --temporal-address (P6 reads its `action` counter). */
+  temporalMetrics: string | undefined;
   namespace: string;
   /** Benchmark ids (P1...) or file name parts to run; empty: all. */
   only: string[];
@@ -55,6 +59,9 @@ const usage = `npm run bench -- [options] [P1 P2 ...]
   --quick                   small sizes, whole suite in a few minutes; asserts nothing about speed
   --json FILE               write the entries as a JSON array
   --temporal-address H:P    use this Temporal frontend (default: a dev server started for the run)
+  --stack                   run on the production engine: npm run stack's Temporal server on PostgreSQL, started
+                            for the run in its work folder (e.g. P4 --stack; P6 then counts no actions)
+  --temporal-metrics URL    that server's Prometheus endpoint, for P6's actions (the dev server's is known)
   --namespace NS            (default: default)
   --orders N                P1 orders per arm (default 500; quick 30)
   --step-ms MS              P1 simulator step delay (default 20)
@@ -92,6 +99,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
       'temporal-address': { type: 'string' },
+      'temporal-metrics': { type: 'string' },
+      stack: { type: 'boolean', default: false },
       namespace: { type: 'string', default: 'default' },
       orders: { type: 'string' },
       'step-ms': { type: 'string' },
@@ -140,6 +149,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     quick,
     json: values.json,
     temporalAddress: values['temporal-address'],
+    temporalMetrics: values['temporal-metrics'],
+    stack: values.stack,
     namespace: values.namespace,
     // `--campaign` alone runs the campaign only (a full suite takes half an hour); with names, C1 runs besides them.
     // `--campaign` and `--campaign-scale` alone run only their campaign; with names, besides them.

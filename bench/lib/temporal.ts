@@ -23,18 +23,25 @@ export interface BenchTemporal {
   connection: Connection;
   /** The dev server's process, when the run started one. */
   server: ChildProcess | undefined;
+  /** The server's Prometheus endpoint (its `action` counter: billable actions), when known. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
 /** Starts a dev server in `workDir` (or connects to `address`) and returns a connection to it. */
-export async function startBenchTemporal(address: string | undefined, workDir: string): Promise<BenchTemporal> {
+export async function startBenchTemporal(
+  address: string | undefined,
+  workDir: string,
+  metricsUrl?: string,
+): Promise<BenchTemporal> {
   if (address) {
     const connection = await waitForTemporal(address, 30_000);
     await checkSearchAttributes(connection);
-    return { address, connection, server: undefined, close: () => connection.close() };
+    return { address, connection, server: undefined, metricsUrl, close: () => connection.close() };
   }
   const cli = await resolveTemporalCli(loadConfig(), progress);
   const port = await freePort();
+  const metricsPort = await freePort();
   const own = `127.0.0.1:${port}`;
   const dbFile = path.join(workDir, 'temporal.sqlite');
   // The server's own complaints under load go to a file, not between the progress lines.
@@ -57,6 +64,9 @@ export async function startBenchTemporal(address: string | undefined, workDir: s
       'journal_mode=WAL',
       '--log-level',
       'error',
+      // The server's own count of billable actions (`action`), as Temporal's guide to estimating Cloud actions reads it.
+      '--metrics-port',
+      String(metricsPort),
       ...cardOrderSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ],
     { stdio: ['ignore', 'ignore', log.fd] },
@@ -68,6 +78,7 @@ export async function startBenchTemporal(address: string | undefined, workDir: s
     address: own,
     connection,
     server,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     async close() {
       await connection.close();
       if (server.exitCode === null && server.signalCode === null) {
@@ -114,4 +125,22 @@ export async function workflowPollers(client: Client, taskQueue: string): Promis
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   return (response.pollers ?? []).map((poller) => poller.identity ?? '');
+}
+
+/**
+ * The server's `action` counter (Temporal Cloud's billable actions, exported by the server since 1.17), summed over
+ * its labels for one namespace; undefined without a metrics endpoint. Read before and after a run: the difference is
+ * what the run cost.
+ */
+export async function actionCount(metricsUrl: string | undefined, namespace: string): Promise<number | undefined> {
+  if (!metricsUrl) return undefined;
+  const text = await (await fetch(metricsUrl)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^action(?:\{([^}]*)\})?\s+([0-9.eE+-]+)/.exec(line);
+    if (!match) continue;
+    if (!(match[1] ?? '').includes(`namespace="${namespace}"`)) continue;
+    sum += Number(match[2]);
+  }
+  return sum;
 }

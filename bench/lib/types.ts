@@ -44,6 +44,8 @@ export interface BenchContext {
   bareBundlePath: string;
   /** The dev server's pid when the run started one (its CPU time is read from /proc). */
   serverPid: number | undefined;
+  /** The server's Prometheus endpoint, for its `action` counter (P6); undefined: actions are not counted. */
+  metricsUrl: string | undefined;
 }
 
 export interface Benchmark {

@@ -21,14 +21,20 @@ const names = [
   'P1 p99 s',
   'P2 notifications/s',
   'P3 D1 orders/s',
+  'P3 JWE ms/card',
   'P4 worker RSS MB',
   'P4 resume s',
   'P4 delivery window events/order',
   'P5 worker start s',
+  'P6 events/order',
+  'P6 actions/order',
+  'P6 D1 calls/order',
+  'P6 D1 calls/order, notifications lost',
+  'P6 D1 calls/order, D1 outage',
 ];
 
 describe('npm run bench', () => {
-  it('produces every named entry with numeric fields at tiny sizes', { timeout: 240_000 }, async () => {
+  it('produces every named entry with numeric fields at tiny sizes', { timeout: 420_000 }, async () => {
     const dir = await mkdtemp(path.join(process.env.TEST_TMPDIR ?? tmpdir(), 'bench-smoke-'));
     const json = path.join(dir, 'bench.json');
     const address = process.env.TEMPORAL_TEST_ADDRESS;
@@ -52,6 +58,8 @@ describe('npm run bench', () => {
       names,
     );
     for (const e of entries) {
+      // P6 counts actions on the server's metrics endpoint, which a server given by address may not name.
+      if (address && e.name === 'P6 actions/order' && /actions not counted/.test(String(e.detail))) continue;
       for (const field of ['ours', 'baseline', 'ratio']) {
         assert.equal(typeof e[field], 'number', `${String(e.name)}.${field}`);
         assert.ok(Number.isFinite(e[field]), `${String(e.name)}.${field} is ${String(e[field])}`);
