@@ -1,7 +1,7 @@
 /**
  * `--stack`: the run's Temporal is the production engine `npm run stack` runs (the Temporal server on PostgreSQL,
  * schemas set up by `temporal-sql-tool`, namespace and search attributes by `temporal:setup`), started for the run
- * with its data in the run's work folder and ports of its own, so it neither meets nor touches a stack already
+ * with its data in a folder of the run's own and ports of its own, so it neither meets nor touches a stack already
  * running on the machine. The stack's own workers, webhooks and simulator are not started: each benchmark brings
  * its own, as on the dev server.
  *
@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../../config/config.js';
 import { resolveStackBinaries } from '../../scripts/stack/binaries.js';
@@ -26,11 +27,15 @@ const INTERNAL_PORT_BASE = 21_234;
 
 export async function startProductionTemporal(workDir: string): Promise<BenchTemporal> {
   const address = `127.0.0.1:${await freePort()}`;
+  // PostgreSQL runs as its own user when we are root: its data goes where that user can reach (the run's work
+  // folder is ours alone), removed when the run ends.
+  const dataDir = await mkdtemp('/var/tmp/d1-card-orders-bench-stack-');
+  await chmod(dataDir, 0o711);
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     TEMPORAL_ADDRESS: address,
-    STACK_DATA_DIR: path.join(workDir, 'stack'),
+    STACK_DATA_DIR: dataDir,
     STACK_POSTGRES_PORT: String(await freePort()),
     STACK_TEMPORAL_INTERNAL_PORT: String(INTERNAL_PORT_BASE),
   };
@@ -54,6 +59,7 @@ export async function startProductionTemporal(workDir: string): Promise<BenchTem
       await Promise.race([once(child, 'exit'), new Promise((resolve) => setTimeout(resolve, 15_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    await rm(dataDir, { recursive: true, force: true });
   };
   try {
     const binaries = await resolveStackBinaries(config, progress);
