@@ -177,9 +177,13 @@ describe('the image (Dockerfile) holds what its compiled processes read', () => 
     const worker = start(image, stage.cmd, env);
     children.push(worker.child);
     const config = loadConfig(env);
-    await waitForPoller(config, 90_000).catch((err: Error) => {
+    const exited = once(worker.child, 'exit').then(() => {
+      throw new Error('the worker exited');
+    });
+    await Promise.race([waitForPoller(config, 90_000), exited]).catch((err: Error) => {
       throw new Error(`${err.message}\nthe worker's output:\n${worker.output()}`);
     });
+    exited.catch(() => {}); // a later exit is the teardown's
     assert.doesNotMatch(worker.output(), /bundling from source/);
 
     const compose = parse(await readFile(path.join(projectRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
