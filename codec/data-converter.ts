@@ -12,8 +12,14 @@ import { CodecKeyError } from '../common/errors.js';
 import { readInlineOrFile } from '../common/secrets.js';
 import { AesGcmPayloadCodec, type CodecKeyRing } from './payload-codec.js';
 
-/** The module the worker loads (and bundles into the sandbox) as its failure converter. */
-export const failureConverterPath = path.join(import.meta.dirname, 'failure-converter.ts');
+/**
+ * The module the worker loads (and bundles into the sandbox) as its failure converter: beside this one, `.ts` from
+ * source (tsx), `.js` in the production build (`dist/codec/`).
+ */
+export const failureConverterPath = path.join(
+  import.meta.dirname,
+  `failure-converter${path.extname(import.meta.filename)}`,
+);
 
 const keyRingSchema = z.strictObject({
   activeKeyId: z.string().min(1),

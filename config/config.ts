@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { durationMs } from '../common/duration.js';
@@ -14,8 +15,19 @@ import { logLevel, postgresStoreOf } from './env-fields.js';
 
 export { durationMs, envSchema, logLevel };
 
-/** The repository root, where `.data/` and the prebuilt bundle live by default. */
-export const projectRoot = path.resolve(import.meta.dirname, '..');
+/**
+ * The package root (the folder holding package.json), where `.data/`, `config/program-catalog.json` and the
+ * prebuilt bundle live by default: this file's parent folder when it runs from source (tsx), and one more up when it
+ * runs compiled from `dist/config/`.
+ */
+export const projectRoot = packageRootAbove(path.resolve(import.meta.dirname, '..'));
+
+function packageRootAbove(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
 
 function toConfig(env: z.output<typeof envSchema>) {
   const fromRoot = (file: string) => path.resolve(projectRoot, file);

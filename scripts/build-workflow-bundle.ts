@@ -1,6 +1,7 @@
 /**
- * `npm run build`: bundles the workflows once into `dist/workflow-bundle.js` (or `WORKFLOW_BUNDLE_PATH`), with a
- * manifest the worker checks against the sources before using it.
+ * The workflow bundle alone, as `npm run build` (`scripts/build.ts`) writes it beside the compiled processes: the
+ * workflows bundled once into `dist/workflow-bundle.js` (or `WORKFLOW_BUNDLE_PATH`), with a manifest the worker
+ * checks against the sources before using it. The benchmarks build theirs with it.
  *
  * @module
  */

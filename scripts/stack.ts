@@ -4,7 +4,9 @@
  * (`temporal:setup`), the development identity provider, Temporal Web UI with its login and our codec server (HTTPS,
  * decoding for signed-in operators only), two card-order workers, two webhook replicas that the D1 simulator posts
  * to in turn, and the simulator. Places the example orders and shows them as `npm start`
- * does; Ctrl-C stops everything in order, and the next start resumes on the same data.
+ * does; Ctrl-C stops everything in order, and the next start resumes on the same data. The workers, webhooks, codec
+ * server, simulator and identity provider run the production build's JavaScript (`dist/`, which `npm run stack`
+ * builds first), as the image does; this script itself, like the other developer scripts, runs through tsx.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { parseHostPort } from '../temporal/connection.js';
 import { ensureDemoKeys } from '../d1/keys.js';
 import { loadSimulatorConfig } from '../simulator/config.js';
 import { runDemoOrders } from './lib/demo-orders.js';
+import { assertBuilt, compiledEntry } from './lib/entries.js';
 import { assertPortFree } from './lib/ports.js';
 import { waitForPoller } from './lib/pollers.js';
 import { superviseMain, type Supervisor } from './lib/supervisor.js';
@@ -71,8 +74,18 @@ function metricsPorts(config: Config, stack: StackConfig) {
   ].filter(({ port }) => port > 0);
 }
 
+/** The processes the stack runs, from the production build (`npm run stack` builds it first). */
+const entries = {
+  worker: 'workers/main.ts',
+  webhook: 'webhook/main.ts',
+  codecServer: 'codec/main.ts',
+  simulator: 'simulator/main.ts',
+  identity: 'identity/main.ts',
+} as const;
+
 async function main(config: Config, supervisor: Supervisor): Promise<void> {
   const stack = loadStackConfig(config);
+  await assertBuilt(Object.values(entries));
   for (const { port, variable } of portsToCheck(config, stack)) await assertPortFree('127.0.0.1', port, variable);
   if (await ensureDemoKeys(config.keysDir)) {
     say(`Created the demo key set in ${path.relative(projectRoot, config.keysDir)}`);
@@ -100,7 +113,7 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   // Every process on the one campaign store: a worker finds the pages the CLI stored, whichever takes the page.
   const demoEnv = { ...process.env, DEMO_MODE: process.env.DEMO_MODE || 'true', ...campaignStoreEnv };
   const run = (name: string, entry: string, env: NodeJS.ProcessEnv = {}) =>
-    supervisor.spawn(name, process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
+    supervisor.spawn(name, process.execPath, [compiledEntry(entry)], {
       ...demoEnv,
       ...env,
     });
@@ -111,21 +124,21 @@ async function main(config: Config, supervisor: Supervisor): Promise<void> {
   // Web UI's login: the development identity provider, and the codec server for its signed-in operators only.
   const { identity, created } = await prepareStackIdentity(stack);
   const tls = await ensureStackTls(stack.dataDir);
-  await startStackIdentity(stack, identity, supervisor, path.join(projectRoot, 'identity/main.ts'));
-  run('codec-server', 'codec/main.ts', stackCodecServerEnv(config, identity, tls.files));
+  await startStackIdentity(stack, identity, supervisor, compiledEntry(entries.identity));
+  run('codec-server', entries.codecServer, stackCodecServerEnv(config, identity, tls.files));
   const codecEndpoint = `https://localhost:${config.codecServer.port}`;
   const webUi = await startWebUi(config, stack, binaries, supervisor, { identity, codecEndpoint });
   stack.webhookPorts.forEach((port, i) =>
-    run(`webhook-${i + 1}`, 'webhook/main.ts', {
+    run(`webhook-${i + 1}`, entries.webhook, {
       WEBHOOK_PORT: String(port),
       WEBHOOK_METRICS_PORT: metricsOf('webhook', i),
     }),
   );
-  run('d1-simulator', 'simulator/main.ts', {
+  run('d1-simulator', entries.simulator, {
     D1_SIM_WEBHOOK_URL: stack.webhookPorts.map((port) => `http://127.0.0.1:${port}`).join(','),
   });
   for (let i = 0; i < stack.workers; i += 1) {
-    run(`worker-${i + 1}`, 'workers/main.ts', { WORKER_METRICS_PORT: metricsOf('worker', i) });
+    run(`worker-${i + 1}`, entries.worker, { WORKER_METRICS_PORT: metricsOf('worker', i) });
   }
   await waitForPoller(config, 120_000);
 

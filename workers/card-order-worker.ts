@@ -88,21 +88,24 @@ export async function createCardOrderWorker(
     // The SDK default is 0: in-flight activities would be cancelled at once on shutdown.
     shutdownGraceTime: config.worker.shutdownGraceMs,
   };
-  const worker = await Worker.create({
-    ...common,
-    taskQueue: config.temporal.taskQueue,
-    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
-    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
-    maxCachedWorkflows: config.worker.maxCachedWorkflows,
-    ...(config.d1.rateLimitPerSecond && { maxTaskQueueActivitiesPerSecond: config.d1.rateLimitPerSecond }),
-  });
-  // Few campaigns run at once, each a page at a time: small limits. Their D1 batch calls are one per page.
-  const campaignWorker = await Worker.create({
-    ...common,
-    taskQueue: config.temporal.campaignTaskQueue,
-    maxConcurrentActivityTaskExecutions: CAMPAIGN_ACTIVITIES_AT_ONCE,
-    maxCachedWorkflows: CAMPAIGN_WORKFLOWS_CACHED,
-  });
+  // Both at once: each starts a workflow thread that loads the bundle, which is most of a worker's start.
+  const [worker, campaignWorker] = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: config.temporal.taskQueue,
+      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+      maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+      maxCachedWorkflows: config.worker.maxCachedWorkflows,
+      ...(config.d1.rateLimitPerSecond && { maxTaskQueueActivitiesPerSecond: config.d1.rateLimitPerSecond }),
+    }),
+    // Few campaigns run at once, each a page at a time: small limits. Their D1 batch calls are one per page.
+    Worker.create({
+      ...common,
+      taskQueue: config.temporal.campaignTaskQueue,
+      maxConcurrentActivityTaskExecutions: CAMPAIGN_ACTIVITIES_AT_ONCE,
+      maxCachedWorkflows: CAMPAIGN_WORKFLOWS_CACHED,
+    }),
+  ]);
   // Orders matter more than the nightly job: a Schedule Temporal refuses (permissions, say) is an operator's alert,
   // not a reason to stop the worker.
   try {

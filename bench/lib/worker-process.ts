@@ -31,14 +31,22 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns a worker process with `env` (the service's settings: TEMPORAL_*, KEYS_DIR, D1_*, WORKER_*...). */
-export function spawnWorker(kind: WorkerKind, env: Record<string, string | undefined>): WorkerProcess {
+/**
+ * Spawns a worker process with `env` (the service's settings: TEMPORAL_*, KEYS_DIR, D1_*, WORKER_*...); ours from
+ * its TypeScript source through tsx, or with `compiled` from the production build (`dist/workers/main.js`, which
+ * `npm run build` makes) on plain node, as the image runs it.
+ */
+export function spawnWorker(
+  kind: WorkerKind,
+  env: Record<string, string | undefined>,
+  { compiled = false }: { compiled?: boolean } = {},
+): WorkerProcess {
   const entry =
     kind === 'ours'
-      ? path.join(projectRoot, 'workers/main.ts')
+      ? path.join(projectRoot, compiled ? 'dist/workers/main.js' : 'workers/main.ts')
       : path.join(projectRoot, 'bench/workers/bare-worker.ts');
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, compiled ? [entry] : ['--import', 'tsx', entry], {
     cwd: projectRoot,
     env: { WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

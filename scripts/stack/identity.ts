@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Config } from '../../config/config.js';
 import { ensureDevAccounts, OPERATOR_GROUP, readOrCreate } from '../../identity/dev-accounts.js';
+import { nodeArgs } from '../lib/entries.js';
 import type { Spawner, StackConfig } from './config.js';
 
 /** The codec server's resource identifier: the audience of the access tokens. */
@@ -76,7 +77,7 @@ export async function startStackIdentity(
   supervisor: Spawner,
   entry: string,
 ): Promise<void> {
-  supervisor.spawn('identity', process.execPath, ['--import', 'tsx', entry], {
+  supervisor.spawn('identity', process.execPath, nodeArgs(entry), {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     IDENTITY_HOST: '127.0.0.1',

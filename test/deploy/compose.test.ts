@@ -71,10 +71,10 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.equal(services.worker?.profiles, undefined);
     assert.equal(services.temporal?.environment?.DB, 'postgres12');
     assert.equal(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT, 'https://localhost:8888');
-    assert.deepEqual(services.worker?.command, ['node', '--import', 'tsx', 'workers/main.ts']);
+    assert.deepEqual(services.worker?.command, ['node', 'dist/workers/main.js']);
     assert.equal(services.worker?.deploy?.replicas, 2);
     for (const name of ['webhook-1', 'webhook-2']) {
-      assert.deepEqual(services[name]?.command, ['node', '--import', 'tsx', 'webhook/main.ts'], name);
+      assert.deepEqual(services[name]?.command, ['node', 'dist/webhook/main.js'], name);
     }
     // As in `npm run stack`, the simulator posts to both replicas in turn.
     assert.equal(
@@ -124,9 +124,7 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     assert.equal(services.identity?.depends_on?.['identity-setup']?.condition, 'service_completed_successfully');
     assert.deepEqual(services['identity-setup']?.command, [
       'node',
-      '--import',
-      'tsx',
-      'scripts/dev-credentials.ts',
+      'dist/scripts/dev-credentials.js',
       '/app/.data/dev',
     ]);
     assert.equal(services.identity?.environment?.IDENTITY_CLIENT_SECRET, ui.TEMPORAL_AUTH_CLIENT_SECRET);
@@ -135,19 +133,14 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
   // What temporal:setup registers is tested against a real server (test/stack, test/scripts).
   it('sets Temporal up with temporal:setup before any worker starts', async () => {
     const { services } = await compose();
-    assert.deepEqual(services['temporal-setup']?.command, ['node', '--import', 'tsx', 'scripts/temporal-setup.ts']);
+    assert.deepEqual(services['temporal-setup']?.command, ['node', 'dist/scripts/temporal-setup.js']);
     assert.equal(services.worker?.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
   });
 
   // The stores themselves are tested against a real PostgreSQL (test/campaigns/pg-page-store.test.ts, test/stack).
   it('keeps campaign pages in PostgreSQL for every worker and the CLI, set up before any worker starts', async () => {
     const { services } = await compose();
-    assert.deepEqual(services['campaign-store-setup']?.command, [
-      'node',
-      '--import',
-      'tsx',
-      'scripts/campaign-store-setup.ts',
-    ]);
+    assert.deepEqual(services['campaign-store-setup']?.command, ['node', 'dist/scripts/campaign-store-setup.js']);
     assert.equal(services['campaign-store-setup']?.depends_on?.postgresql?.condition, 'service_healthy');
     assert.equal(services.worker?.depends_on?.['campaign-store-setup']?.condition, 'service_completed_successfully');
     for (const name of ['campaign-store-setup', 'worker', 'codec-server', 'webhook-1']) {
@@ -160,11 +153,24 @@ describe('production stack (docker-compose.yml, Dockerfile)', () => {
     }
   });
 
+  it('runs every service of the image from the production build, never through tsx', async () => {
+    const { services } = await compose();
+    const ours = Object.entries(services).filter(([, service]) => service.image === 'd1-card-orders:latest');
+    assert.ok(ours.length >= 8, ours.map(([name]) => name).join(', '));
+    for (const [name, service] of ours) {
+      assert.equal(service.command?.[0], 'node', name);
+      assert.match(service.command?.[1] ?? '', /^dist\/.+\.js$/, name);
+      assert.ok(!service.command?.includes('tsx'), name);
+    }
+  });
+
   it('builds a multi-stage, non-root image with the workflow bundle prebuilt', async () => {
     const dockerfile = await readFile(path.join(projectRoot, 'Dockerfile'), 'utf8');
     assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2);
     assert.match(dockerfile, /RUN npm run build/);
     assert.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/);
     assert.match(dockerfile, /^USER node$/m);
+    assert.match(dockerfile, /^CMD \["node", "dist\/workers\/main\.js"\]$/m);
+    assert.doesNotMatch(dockerfile, /^(CMD|ENTRYPOINT) .*tsx/m);
   });
 });
