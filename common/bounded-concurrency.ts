@@ -33,6 +33,8 @@ export async function forEachBounded<T>(
   options: BoundedOptions = {},
 ): Promise<void> {
   if (!(limit >= 1)) throw new RangeError(`limit must be at least 1, not ${limit}`);
+  // Nothing to run (a routing step with no work, say): no iterator and no waiting.
+  if (Array.isArray(items) && items.length === 0) return;
   const { signal, afterFailure = 'stop' } = options;
   const running = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;

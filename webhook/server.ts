@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { basicCredentialCandidates } from '../common/basic-auth.js';
 import type { Config } from '../config/config.js';
@@ -93,10 +93,14 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: true,
+    // Our own onResponse hook logs each request (the route pattern, never the URL): not fastify's lines.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: bodyLimitBytes,
     genReqId: (request) => {
-      const given = correlationIdSchema.safeParse(request.headers['x-correlation-id']);
+      const header = request.headers['x-correlation-id'];
+      // No header (D1 sends none): a fresh id, without a failed parse (a zod error) on every request.
+      if (header === undefined) return randomUUID();
+      const given = correlationIdSchema.safeParse(header);
       return given.success ? given.data : randomUUID();
     },
     ...(https && { https }),
@@ -111,13 +115,15 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
   });
   app.addHook('onResponse', (request, reply, done) => {
     const { issuerId } = (request.params ?? {}) as { issuerId?: string };
-    metrics?.requests.inc({ route: request.routeOptions.url ?? '(none)', status: String(reply.statusCode) });
+    // A getter that builds an object on each read: read once.
+    const route = request.routeOptions.url ?? '(none)';
+    metrics?.requests.inc({ route, status: String(reply.statusCode) });
     // The route pattern, never the URL or the body: nothing a caller sends is echoed into the log.
     request.log.info(
       {
         correlationId: request.id,
         method: request.method,
-        route: request.routeOptions.url ?? '(none)',
+        route,
         issuerId,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
@@ -158,7 +164,7 @@ export async function createWebhookServer(config: Config, deps: WebhookDependenc
           headers: { 'www-authenticate': 'Bearer' },
         });
       }
-      let allowed: string[];
+      let allowed: readonly string[];
       try {
         allowed = await tokens.verify(bearer);
       } catch {

@@ -85,6 +85,18 @@ export function loadTokenSecret(source: Config['webhook']['tokenSecret']): Promi
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** A verified token's `issuer_ids`: built once, not on every verification. */
+const issuerIdsClaimSchema = z.array(z.string());
+
+/** Verified tokens remembered by default: D1 reuses one token per client until it expires. */
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 1000;
+
+interface VerifiedToken {
+  issuerIds: readonly string[];
+  /** Its `exp` claim, in seconds: the token is valid while the current second is below it, as jose checks. */
+  expiresAt: number;
+}
+
 export interface IssuedWebhookToken {
   access_token: string;
   token_type: 'Bearer';
@@ -93,17 +105,36 @@ export interface IssuedWebhookToken {
   expires_at: string;
 }
 
+export interface WebhookTokensOptions {
+  /** Verified tokens remembered at most. @default {@link DEFAULT_VERIFIED_TOKEN_CACHE_SIZE} */
+  verifiedCacheSize?: number;
+}
+
 export class WebhookTokens {
   /** Imported once: given raw bytes, jose imports the HMAC key again on every sign and verify. */
   private readonly key: KeyObject;
+  /**
+   * Tokens already verified, by their exact text, each until its own `exp` (never longer): every notification
+   * carries the same token, and a full verification (signature, claims) costs more than the rest of the request's
+   * checks. Bounded: when full, the oldest entry goes. Only a token that passed every check is ever stored.
+   */
+  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly verifiedCacheSize: number;
 
   constructor(
     private readonly clients: readonly WebhookClient[],
     secret: Uint8Array,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    options: WebhookTokensOptions = {},
   ) {
     this.key = createSecretKey(secret);
+    this.verifiedCacheSize = options.verifiedCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
+  }
+
+  /** How many verified tokens are remembered (for tests). */
+  get cachedTokenCount(): number {
+    return this.verified.size;
   }
 
   /** The client whose credentials these are, compared in constant time; undefined when none matches. */
@@ -134,16 +165,44 @@ export class WebhookTokens {
     };
   }
 
-  /** The issuer ids a valid token allows; throws (any jose error) for a forged, expired or foreign token. */
-  async verify(token: string): Promise<string[]> {
+  /**
+   * The issuer ids a valid token allows; throws (any jose error) for a forged, expired or foreign token. A token
+   * verified before is taken from the cache while its `exp` has not passed; once it has, it is verified again (and
+   * refused, as jose refuses it).
+   */
+  async verify(token: string): Promise<readonly string[]> {
+    const nowMs = this.now();
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (Math.floor(nowMs / 1000) < cached.expiresAt) return cached.issuerIds;
+      this.verified.delete(token);
+    }
     const { payload } = await jwtVerify(token, this.key, {
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
       algorithms: ['HS256'],
-      currentDate: new Date(this.now()),
+      currentDate: new Date(nowMs),
     });
-    const issuerIds = z.array(z.string()).safeParse(payload.issuer_ids);
+    const issuerIds = issuerIdsClaimSchema.safeParse(payload.issuer_ids);
     if (!issuerIds.success) throw new Error('the token names no issuer');
-    return issuerIds.data;
+    const allowed = Object.freeze(issuerIds.data);
+    // Without an expiry there is nothing to bound the entry by: such a token is verified every time.
+    if (typeof payload.exp === 'number') this.remember(token, { issuerIds: allowed, expiresAt: payload.exp });
+    return allowed;
+  }
+
+  private remember(token: string, entry: VerifiedToken): void {
+    if (this.verifiedCacheSize <= 0) return;
+    if (this.verified.size >= this.verifiedCacheSize) {
+      // Expired entries go first; if none has, the oldest one.
+      const second = Math.floor(this.now() / 1000);
+      for (const [key, value] of this.verified) if (value.expiresAt <= second) this.verified.delete(key);
+      while (this.verified.size >= this.verifiedCacheSize) {
+        const oldest = this.verified.keys().next();
+        if (oldest.done) break;
+        this.verified.delete(oldest.value);
+      }
+    }
+    this.verified.set(token, entry);
   }
 }
