@@ -258,6 +258,7 @@ export class NotificationRouter {
         if (ended) late(ended, unnamed.length);
         unmatched.push(...(ended ? group.filter((item) => item.operation.issuerRequestId) : group));
       },
+      everyItem,
     );
 
     // A card with no order of ours: its unmatched record keeps them.
@@ -286,6 +287,7 @@ export class NotificationRouter {
         result.signals += 1;
         count('unmatched', group.length);
       },
+      everyItem,
     );
     return result;
   }

@@ -89,7 +89,7 @@ export async function createCardOrderWorker(
     shutdownGraceTime: config.worker.shutdownGraceMs,
   };
   // Both at once: each starts a workflow thread that loads the bundle, which is most of a worker's start.
-  const [worker, campaignWorker] = await Promise.all([
+  const [worker, campaignWorker] = await createBoth([
     Worker.create({
       ...common,
       taskQueue: config.temporal.taskQueue,
@@ -141,6 +141,19 @@ export async function createCardOrderWorker(
       await Promise.all([d1.close(), campaignStore.close()]);
     },
   };
+}
+
+/**
+ * Both workers, or none: when one cannot be created, the other (if it was) is run to an immediate end, so it lets go
+ * of the connection and its threads before the first failure is thrown (the process then exits to be restarted).
+ */
+async function createBoth(creating: [Promise<Worker>, Promise<Worker>]): Promise<[Worker, Worker]> {
+  const [first, second] = await Promise.allSettled(creating);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  for (const created of [first, second]) {
+    if (created.status === 'fulfilled') await created.value.runUntil(Promise.resolve());
+  }
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
 }
 
 /** Campaign activities (pages, counts, pulls) one worker runs at once, and campaign workflows it keeps cached. */

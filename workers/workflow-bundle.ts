@@ -24,6 +24,13 @@ const bundledSourceDirs = ['workflows', 'rules', 'orders'];
 /** A hash of the workflow sources and the workflow SDK version, stored beside a prebuilt bundle. */
 export async function workflowSourceHash(): Promise<string | undefined> {
   const hash = createHash('sha256');
+  const hashFile = async (file: string) => {
+    hash
+      .update(path.relative(projectRoot, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
+  };
   for (const dir of bundledSourceDirs) {
     let entries;
     try {
@@ -35,14 +42,10 @@ export async function workflowSourceHash(): Promise<string | undefined> {
       .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
       .map((entry) => path.join(entry.parentPath, entry.name))
       .sort();
-    for (const file of files) {
-      hash
-        .update(path.relative(projectRoot, file))
-        .update('\0')
-        .update(await readFile(file))
-        .update('\0');
-    }
+    for (const file of files) await hashFile(file);
   }
+  // The failure converter is bundled too (the workers' failure converter path), from codec/.
+  await hashFile(failureConverterPath);
   const sdk = JSON.parse(
     await readFile(path.join(projectRoot, 'node_modules/@temporalio/workflow/package.json'), 'utf8'),
   ) as { version: string };

@@ -361,4 +361,22 @@ describe('notification routing when an order refuses its signal', () => {
     }
     assert.deepEqual(await signalsIn(h, full.workflowId), []);
   });
+
+  it("keeps every other card's unmatched notifications when one card's record refuses its signal", async () => {
+    const router = new NotificationRouter(h.client, h.config.temporal.taskQueue, {
+      unmatchedRetentionMs: 60_000,
+      concurrency: 1,
+    });
+    // A record that has had its two signals (the one that started it, and a filler) refuses the next.
+    const fullCard = newCardId();
+    await router.deliverBatch(ISSUER, [operation(fullCard)]);
+    await h.client.workflow.getHandle(unmatchedWorkflowId(ISSUER, fullCard)).signal('filler');
+    const others = [newCardId(), newCardId()];
+    // The refusing card first: one card at a time, the others come after its failure.
+    const ops = [fullCard, ...others].map((cardId) => operation(cardId));
+    await assert.rejects(h.client.withDeadline(Date.now() + 5_000, () => router.deliverBatch(ISSUER, ops)));
+    for (const [i, cardId] of others.entries()) {
+      assert.deepEqual(await signalsIn(h, unmatchedWorkflowId(ISSUER, cardId)), [[ops[i + 1]?.operationId]], cardId);
+    }
+  });
 });
