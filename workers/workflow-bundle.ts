@@ -44,8 +44,9 @@ export async function workflowSourceHash(): Promise<string | undefined> {
       .sort();
     for (const file of files) await hashFile(file);
   }
-  // The failure converter is bundled too (the workers' failure converter path), from codec/.
-  await hashFile(failureConverterPath);
+  // The failure converter is bundled too: its source, whichever form (sources or build) this process runs from, so
+  // the compiled worker of a checkout finds the manifest `npm run build` wrote current.
+  await hashFile(path.join(projectRoot, 'codec', 'failure-converter.ts'));
   const sdk = JSON.parse(
     await readFile(path.join(projectRoot, 'node_modules/@temporalio/workflow/package.json'), 'utf8'),
   ) as { version: string };
