@@ -33,7 +33,19 @@ export const orderBehaviourMarkers = [
    * carried (found by `npm run chaos`, seed 3: an outage answered SERVICE_UNAVAILABLE, which reads as final).
    */
   'order-behaviour-4',
+  /**
+   * 5: one marker a run. A run records this marker alone: it implies every version before it and the delivery
+   * window. Each `patched()` marker also makes the SDK upsert `TemporalChangeVersion`, so a new run wrote four
+   * markers and four upserts before any work (8 history events, 8 billable actions); now one and one.
+   */
+  'order-behaviour-5',
 ] as const;
+
+/**
+ * From this version on, a marker implies every version before it: the workflow asks these markers newest first and
+ * stops at the first it finds. The markers before it are asked as runs recorded them: each one, oldest first.
+ */
+export const FIRST_IMPLYING_BEHAVIOUR = 5;
 
 /** The version a run settled before versioning existed: the behaviour of every run recorded before it. */
 export const FIRST_ORDER_BEHAVIOUR = 1;
@@ -48,10 +60,35 @@ export const orderBehaviours = {
   campaignRecords: 3,
   /** See the marker `order-behaviour-4`. */
   askAgain: 4,
+  /** See the marker `order-behaviour-5`. */
+  oneMarker: 5,
 } as const satisfies Record<string, number>;
 export type OrderBehaviour = keyof typeof orderBehaviours;
 
 /** Whether a run of `version` (absent: a state carried from before versioning) decides as `behaviour` says. */
 export function behaves(state: { behaviour?: number | undefined }, behaviour: OrderBehaviour): boolean {
   return (state.behaviour ?? FIRST_ORDER_BEHAVIOUR) >= orderBehaviours[behaviour];
+}
+
+/**
+ * The run's version, from `hasMarker` (the workflow's `patched()`). The implying markers are asked newest first and
+ * the first found settles it: a new run records one marker. Without one, the older markers are asked each, oldest
+ * first, exactly as the runs that recorded them asked (a replay must issue the same markers in the same order); the
+ * newest found settles it. A replayed run's `hasMarker` answers false for markers its history lacks, without a command.
+ */
+export function settleBehaviour(hasMarker: (marker: string) => boolean): number {
+  for (let version = LATEST_ORDER_BEHAVIOUR; version >= FIRST_IMPLYING_BEHAVIOUR; version--) {
+    if (hasMarker(markerOf(version))) return version;
+  }
+  let version = FIRST_ORDER_BEHAVIOUR;
+  for (let older = FIRST_ORDER_BEHAVIOUR + 1; older < FIRST_IMPLYING_BEHAVIOUR; older++) {
+    if (hasMarker(markerOf(older))) version = older;
+  }
+  return version;
+}
+
+function markerOf(version: number): string {
+  const marker = orderBehaviourMarkers[version - FIRST_ORDER_BEHAVIOUR - 1];
+  if (marker === undefined) throw new RangeError(`No marker for behaviour version ${version}`);
+  return marker;
 }

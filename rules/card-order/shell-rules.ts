@@ -36,7 +36,8 @@ import { orderView, searchAttributeValues } from './views.js';
 /**
  * The machine's state for a run: the one the last run carried, or a new order's. `settle` holds the run's
  * versioning decisions (the workflow's `patched()`), asked in this order: the behaviour version, before any command;
- * then, for states that have not decided it, whether the order listens after shipment.
+ * then, for states that have not decided it and runs before behaviour `oneMarker`, whether the order listens after
+ * shipment.
  */
 export function runState(
   input: CardOrderInput<OrderMachineState>,
@@ -63,8 +64,10 @@ export function runState(
     s.campaign = { campaignId, submitBy: s.startedAt + submitTimeoutMs, page, slot };
   }
   // Listening after shipment came later: runs from before (replayed without the marker) end at shipment as they did.
+  // Behaviour `oneMarker` implies it without its own marker.
   s.listensAfterShipment ??=
-    (s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS) > 0 && settle.listensAfterShipment();
+    (s.timings.deliveryWindowMs ?? DEFAULT_DELIVERY_WINDOW_MS) > 0 &&
+    (behaves(s, 'oneMarker') || settle.listensAfterShipment());
   return s;
 }
 

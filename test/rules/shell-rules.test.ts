@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LATEST_ORDER_BEHAVIOUR } from '../../rules/card-order/behaviour.js';
+import { LATEST_ORDER_BEHAVIOUR, orderBehaviours } from '../../rules/card-order/behaviour.js';
 import { onCancelRequested } from '../../rules/card-order/cancel.js';
 import { decide } from '../../rules/card-order/decide.js';
 import { newOrderMachine, type OrderMachineState } from '../../rules/card-order/order-machine.js';
@@ -36,7 +36,7 @@ describe("the card order's shell rules", () => {
   it('settles the behaviour before asking whether the order listens after shipment, and asks neither again', () => {
     const asked: string[] = [];
     const settle = {
-      behaviour: () => (asked.push('behaviour'), LATEST_ORDER_BEHAVIOUR),
+      behaviour: () => (asked.push('behaviour'), orderBehaviours.askAgain),
       listensAfterShipment: () => (asked.push('listens'), true),
     };
     const input = {
@@ -49,6 +49,24 @@ describe("the card order's shell rules", () => {
     assert.equal(s.listensAfterShipment, true);
     runState({ ...input, carried: s }, 'wf', T0 + HOUR, settle);
     assert.deepEqual(asked, ['behaviour', 'listens', 'behaviour']);
+  });
+
+  it('listens after shipment without asking its marker from behaviour oneMarker on', () => {
+    const asked: string[] = [];
+    const settle = {
+      behaviour: () => (asked.push('behaviour'), orderBehaviours.oneMarker),
+      listensAfterShipment: () => (asked.push('listens'), true),
+    };
+    const input = {
+      order: { issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
+      timings: productionTimings(),
+      publishEvents: true,
+    } as unknown as CardOrderInput<OrderMachineState>;
+    const s = runState(input, 'wf', T0, settle);
+    assert.deepEqual(asked, ['behaviour']);
+    assert.equal(s.listensAfterShipment, true);
+    const noWindow = runState({ ...input, timings: { ...productionTimings(), deliveryWindowMs: 0 } }, 'wf', T0, settle);
+    assert.equal(noWindow.listensAfterShipment, false);
   });
 
   it('keeps a timer armed in a burst when the wake-up moves later, and arms an earlier one at once', () => {
