@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import type { Operation } from '../d1/report-schemas.js';
 import { d1NotificationSignal } from '../rules/contracts/card-order.js';
 import { parkOrders, reportOf, WebhookPoster, type ParkedOrder } from './lib/parking.js';
-import { startStack } from './lib/stack.js';
+import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type Benchmark } from './lib/types.js';
 import { spawnWorker } from './lib/worker-process.js';
@@ -122,35 +122,30 @@ export const benchmark: Benchmark = {
       const webhookRate = perSecond(notifications * rounds, webhookMs);
       const clientRate = perSecond(notifications * rounds, clientMs);
 
-      // Latency at half saturation: each order moves to DATA_PREPARED once (SUBMITTED -> IN_PRODUCTION), which the
-      // issuer hears as a status-changed event.
+      // Latency: each order moves to DATA_PREPARED once (SUBMITTED -> IN_PRODUCTION), which the issuer hears as a
+      // status-changed event. Half the orders at a light pace (an eighth of saturation) show the path's own time;
+      // the other half at half the webhook's saturation show it under load, with the server's CPU per state change
+      // (a state change costs a signal's task, an upsert, an issuer-event activity and the task its end wakes).
       const pace = webhookRate / 2;
-      progress(`latency: ${parked.length} state changes at ${pace.toFixed(0)}/s (half the webhook's saturation)`);
+      const lightPace = webhookRate / 8;
       await drained(context.client, parked);
       const signalsInHistories = (await signalsTaken(context.client, parked)) - signals0;
-      const sentAt = new Map<string, number>();
-      const latencies: number[] = [];
-      const stop = stack.events.onEvent((event) => {
-        const t0 = sentAt.get(event.workflowId);
-        if (event.type === 'status-changed' && t0 !== undefined) {
-          latencies.push(event.at - t0);
-          sentAt.delete(event.workflowId);
-        }
-      });
-      const posts: Promise<number>[] = [];
-      const began = Date.now();
-      for (const [i, order] of parked.entries()) {
-        const wait = began + (i * 1000) / pace - Date.now();
-        if (wait > 0) await delay(wait);
-        sentAt.set(order.workflowId, Date.now());
-        posts.push(poster.post(order.issuerId, [reportOf(order, 'DATA_PREPARED')]));
-      }
-      await Promise.all(posts);
-      const deadline = Date.now() + 60_000;
-      while (latencies.length < parked.length && Date.now() < deadline) await delay(100);
-      stop();
+      const half = Math.floor(parked.length / 2);
+      progress(`latency: ${half} state changes at ${lightPace.toFixed(0)}/s (an eighth of the webhook's saturation)`);
+      const light = await stateChangeLatencies(stack, poster, parked.slice(0, half), lightPace);
+      await drained(context.client, parked);
+      progress(
+        `latency: ${parked.length - half} state changes at ${pace.toFixed(0)}/s (half the webhook's saturation)`,
+      );
+      const loadedServer0 = await cpuSeconds(context.serverPid);
+      const loaded = await stateChangeLatencies(stack, poster, parked.slice(half), pace);
+      await drained(context.client, parked);
+      const loadedServerCpu = ((await cpuSeconds(context.serverPid)) ?? Number.NaN) - (loadedServer0 ?? Number.NaN);
+      const seconds = (ms: number) => (ms / 1000).toFixed(3);
+      const latencyNote = (name: string, rate: number, r: { latencies: number[]; orders: number }) =>
+        `${name} (${rate.toFixed(0)}/s) POST to state change p50 ${seconds(percentile(r.latencies, 50))} s, p99 ${seconds(percentile(r.latencies, 99))} s (${r.latencies.length}/${r.orders} seen)`;
+      const stateChangeCpu = `server CPU per state change under load ${((loadedServerCpu * 1000) / Math.max(loaded.orders, 1)).toFixed(1)} ms (so the server alone sustains about ${(loaded.orders / Math.max(loadedServerCpu, 1e-9)).toFixed(0)} state changes per CPU-second)`;
       const nonSuccess = poster.nonSuccessCount();
-      const p99 = percentile(latencies, 99) / 1000;
       return [
         entry(
           'P2 notifications/s',
@@ -159,7 +154,7 @@ export const benchmark: Benchmark = {
           clientRate,
           'higher',
           { on: 'ratio', op: '>=', value: 0.8 },
-          `${notifications} notifications per arm and round, ${rounds} alternating round(s), ${webhookConcurrency} in flight, one operation per POST (ours) or signal (raw), to ${parked.length} parked orders (worker running); every notification distinct (each order's CARD_PROD_REQUESTED report with its own benchSequence number, so its own signal request id: none deduplicated by the server), the raw arm the same ${notifications} signals per round; the orders' histories took ${signalsInHistories} signals of the ${2 * notifications * rounds} sent; each arm and the latency phase start once no order has a workflow task pending; at half saturation (${pace.toFixed(0)}/s) POST to state change p50 ${(percentile(latencies, 50) / 1000).toFixed(3)} s, p99 ${p99.toFixed(3)} s (${latencies.length}/${parked.length} seen); ${cpuNote}; non-2xx answers: ${nonSuccess}${nonSuccess > 0 ? ` (${JSON.stringify(Object.fromEntries(poster.failures))}); target 0 non-2xx: MISS` : ''}`,
+          `${notifications} notifications per arm and round, ${rounds} alternating round(s), ${webhookConcurrency} in flight, one operation per POST (ours) or signal (raw), to ${parked.length} parked orders (worker running); every notification distinct (each order's CARD_PROD_REQUESTED report with its own benchSequence number, so its own signal request id: none deduplicated by the server), the raw arm the same ${notifications} signals per round; the orders' histories took ${signalsInHistories} signals of the ${2 * notifications * rounds} sent; each arm and the latency phase start once no order has a workflow task pending; ${latencyNote('at an eighth of saturation', lightPace, light)}; ${latencyNote('at half saturation', pace, loaded)}; ${stateChangeCpu}; ${cpuNote}; non-2xx answers: ${nonSuccess}${nonSuccess > 0 ? ` (${JSON.stringify(Object.fromEntries(poster.failures))}); target 0 non-2xx: MISS` : ''}`,
         ),
       ];
     } finally {
@@ -169,3 +164,37 @@ export const benchmark: Benchmark = {
     }
   },
 };
+
+/** Posts each order's DATA_PREPARED at `pace` per second; the time from each POST to the issuer event it causes. */
+async function stateChangeLatencies(
+  stack: Stack,
+  poster: WebhookPoster,
+  orders: ParkedOrder[],
+  pace: number,
+): Promise<{ latencies: number[]; orders: number }> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const stop = stack.events.onEvent((event) => {
+    const t0 = sentAt.get(event.workflowId);
+    if (event.type === 'status-changed' && t0 !== undefined) {
+      latencies.push(event.at - t0);
+      sentAt.delete(event.workflowId);
+    }
+  });
+  try {
+    const posts: Promise<number>[] = [];
+    const began = Date.now();
+    for (const [i, order] of orders.entries()) {
+      const wait = began + (i * 1000) / pace - Date.now();
+      if (wait > 0) await delay(wait);
+      sentAt.set(order.workflowId, Date.now());
+      posts.push(poster.post(order.issuerId, [reportOf(order, 'DATA_PREPARED')]));
+    }
+    await Promise.all(posts);
+    const deadline = Date.now() + 60_000;
+    while (latencies.length < orders.length && Date.now() < deadline) await delay(100);
+    return { latencies, orders: orders.length };
+  } finally {
+    stop();
+  }
+}
