@@ -207,6 +207,7 @@ export const benchmark: Benchmark = {
         serverCpu: (server1 ?? Number.NaN) - (server0 ?? Number.NaN),
         workerCpu: (worker1 ?? Number.NaN) - (worker0 ?? Number.NaN),
         benchCpu: (bench.user + bench.system) / 1e6,
+        simulatorCpu: Number.NaN,
       };
 
       // The campaign itself ends once its visibility check sees no card open.

@@ -32,6 +32,8 @@ export interface ArmResult {
   serverCpu: number;
   workerCpu: number;
   benchCpu: number;
+  /** The D1 simulator's process (D1's stand-in, remote in production); NaN when not measured. */
+  simulatorCpu: number;
 }
 
 /** Runs `placeAndFinish` over `count` orders and measures wall time, latencies and CPU of each party. */
@@ -41,8 +43,13 @@ export async function measureArm(
   count: number,
   concurrency: number,
   place: (index: number) => Promise<() => Promise<void>>,
+  simulatorPid?: number,
 ): Promise<ArmResult> {
-  const [server0, worker0] = await Promise.all([cpuSeconds(context.serverPid), cpuSeconds(worker.pid)]);
+  const [server0, worker0, simulator0] = await Promise.all([
+    cpuSeconds(context.serverPid),
+    cpuSeconds(worker.pid),
+    cpuSeconds(simulatorPid),
+  ]);
   const bench0 = process.cpuUsage();
   const started = Date.now();
   const latenciesMs: number[] = [];
@@ -70,7 +77,11 @@ export async function measureArm(
   }
   const ms = Date.now() - started;
   const bench = process.cpuUsage(bench0);
-  const [server1, worker1] = await Promise.all([cpuSeconds(context.serverPid), cpuSeconds(worker.pid)]);
+  const [server1, worker1, simulator1] = await Promise.all([
+    cpuSeconds(context.serverPid),
+    cpuSeconds(worker.pid),
+    cpuSeconds(simulatorPid),
+  ]);
   return {
     orders: count,
     ms,
@@ -78,6 +89,7 @@ export async function measureArm(
     serverCpu: (server1 ?? Number.NaN) - (server0 ?? Number.NaN),
     workerCpu: (worker1 ?? Number.NaN) - (worker0 ?? Number.NaN),
     benchCpu: (bench.user + bench.system) / 1e6,
+    simulatorCpu: (simulator1 ?? Number.NaN) - (simulator0 ?? Number.NaN),
   };
 }
 
@@ -89,6 +101,7 @@ function sum(results: ArmResult[]): ArmResult {
     serverCpu: a.serverCpu + b.serverCpu,
     workerCpu: a.workerCpu + b.workerCpu,
     benchCpu: a.benchCpu + b.benchCpu,
+    simulatorCpu: a.simulatorCpu + b.simulatorCpu,
   }));
 }
 
@@ -97,8 +110,23 @@ export function cpuNote(arm: ArmResult): string {
   const busy = (cpu: number) => (Number.isFinite(cpu) ? `${((cpu * 100_000) / arm.ms).toFixed(0)}%` : 'n/a');
   return (
     `CPU per order: server ${per(arm.serverCpu)}, worker ${per(arm.workerCpu)}, bench process ${per(arm.benchCpu)}` +
+    (Number.isFinite(arm.simulatorCpu) ? `, D1 simulator ${per(arm.simulatorCpu)}` : '') +
     ` (busy: server ${busy(arm.serverCpu)}, worker ${busy(arm.workerCpu)}, bench ${busy(arm.benchCpu)} of one core)`
   );
+}
+
+/**
+ * Two cores bound both arms, and only ours pays D1's stand-in on them: the CPU per order of what we run (server,
+ * worker, client and webhook) against bare's, as the ratio P1 would show were D1 remote.
+ */
+function withoutD1(ours: ArmResult, bare: ArmResult): string {
+  const ms = (arm: ArmResult) =>
+    ((arm.serverCpu + arm.workerCpu + arm.benchCpu - (Number.isFinite(arm.simulatorCpu) ? arm.simulatorCpu : 0)) *
+      1000) /
+    arm.orders;
+  if (!Number.isFinite(ours.simulatorCpu)) return 'D1 simulator CPU not measured';
+  const [o, b] = [ms(ours), ms(bare)];
+  return `without D1's stand-in, CPU per order ours ${o.toFixed(1)} ms, bare ${b.toFixed(1)} ms: the throughput ratio CPU alone allows is ${(b / o).toFixed(2)}`;
 }
 
 export const benchmark: Benchmark = {
@@ -153,14 +181,14 @@ export const benchmark: Benchmark = {
 
       const warmUp = Math.min(10, Math.max(2, Math.floor(total / 20)));
       progress(`warming up: ${warmUp} orders each`);
-      await measureArm(context, ours, warmUp, startConcurrency, placeOurs);
+      await measureArm(context, ours, warmUp, startConcurrency, placeOurs, stack.simulator.pid);
       await measureArm(context, bare, warmUp, startConcurrency, placeBare);
 
       const oursRuns: ArmResult[] = [];
       const bareRuns: ArmResult[] = [];
       for (let round = 1; round <= rounds; round += 1) {
         progress(`round ${round}/${rounds}: ${perRound} orders of ours`);
-        oursRuns.push(await measureArm(context, ours, perRound, startConcurrency, placeOurs));
+        oursRuns.push(await measureArm(context, ours, perRound, startConcurrency, placeOurs, stack.simulator.pid));
         progress(`round ${round}/${rounds}: ${perRound} bare workflows`);
         bareRuns.push(await measureArm(context, bare, perRound, startConcurrency, placeBare));
       }
@@ -183,7 +211,7 @@ export const benchmark: Benchmark = {
           rateB,
           'higher',
           { on: 'ratio', op: '>=', value: 0.9 },
-          `${setting}; ours: ${cpuNote(o)}; bare: ${cpuNote(b)}`,
+          `${setting}; ours: ${cpuNote(o)}; bare: ${cpuNote(b)}; ${withoutD1(o, b)}`,
         ),
         entry(
           'P1 events/order',

@@ -6,14 +6,12 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compactDecrypt, importJWK, type JWK } from 'jose';
-import { Pool, request } from 'undici';
+import { Pool } from 'undici';
 import { toD1OrderRequest } from '../activities/submit-order.js';
-import { loadConfig, projectRoot } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { D1Client } from '../d1/client.js';
 import { demoKeyFiles, ensureDemoKeys, loadEncryptionKey } from '../d1/keys.js';
 import { encryptSensitiveData } from '../d1/sensitive-data.js';
@@ -22,7 +20,8 @@ import { sampleAddress, sampleCard } from '../orders/sample-order.js';
 import { nodeCryptoJwe } from './lib/jwe-floor.js';
 import { entry, type Benchmark } from './lib/types.js';
 import { mapBounded } from '../common/bounded-concurrency.js';
-import { delay, freePort, perSecond, progress } from './lib/util.js';
+import { spawnSimulator } from './lib/simulator-process.js';
+import { perSecond, progress } from './lib/util.js';
 
 export const benchmark: Benchmark = {
   id: 'P3',
@@ -32,22 +31,13 @@ export const benchmark: Benchmark = {
     const rounds = quick ? 1 : 2;
     const keysDir = await mkdtemp(path.join(context.workDir, 'keys-p3-'));
     await ensureDemoKeys(keysDir);
-    const port = await freePort();
-    const simulatorUrl = `http://127.0.0.1:${port}`;
-    const simulator = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')], {
-      cwd: projectRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        D1_SIM_PORT: String(port),
-        D1_SIM_ISSUER_JWKS: path.join(keysDir, demoKeyFiles.signingPublicJwks),
-        D1_SIM_ENCRYPTION_KEY_FILE: path.join(keysDir, demoKeyFiles.encryptionPrivateJwk),
-        D1_SIM_WEBHOOK_URL: 'none',
-        D1_SIM_STEP_DELAY: '24h',
-        LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const simulator = await spawnSimulator({
+      D1_SIM_ISSUER_JWKS: path.join(keysDir, demoKeyFiles.signingPublicJwks),
+      D1_SIM_ENCRYPTION_KEY_FILE: path.join(keysDir, demoKeyFiles.encryptionPrivateJwk),
+      D1_SIM_WEBHOOK_URL: 'none',
+      D1_SIM_STEP_DELAY: '24h',
     });
+    const simulatorUrl = simulator.url;
     const config = loadConfig({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -59,16 +49,6 @@ export const benchmark: Benchmark = {
     const d1 = await D1Client.fromConfig(config.d1);
     const pool = new Pool(simulatorUrl, { connections: d1Concurrency, keepAliveTimeout: 30_000 });
     try {
-      for (let tries = 0; ; tries += 1) {
-        try {
-          const health = await request(`${simulatorUrl}/healthz`);
-          await health.body.dump();
-          if (health.statusCode === 200) break;
-        } catch {
-          if (tries > 200) throw new Error('the simulator did not start');
-        }
-        await delay(100);
-      }
       const encryptionKey = await loadEncryptionKey(config.d1.encryptionKey);
       const issuerId = config.d1.issuerId;
       let next = 0;
@@ -214,8 +194,7 @@ export const benchmark: Benchmark = {
     } finally {
       await d1.close();
       await pool.close();
-      simulator.kill('SIGTERM');
-      if (simulator.exitCode === null && simulator.signalCode === null) await once(simulator, 'exit');
+      await simulator.close();
     }
   },
 };

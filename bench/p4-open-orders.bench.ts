@@ -277,7 +277,8 @@ export const benchmark: Benchmark = {
           ours.allMs / 1000,
           baseline.allMs / 1000,
           'lower',
-          { on: 'ours', op: '<', value: 60 },
+          // Against bare, not a fixed time: the engine's own pace (25 to 30 completions/s on two cores) bounds both.
+          { on: 'ratio', op: '<=', value: 1.1 },
           `${engine}: ${count} open orders, from the restart after SIGKILL until every one applied its shipment and completed (the shipments sent from the restart on: ours through the webhook, ${BATCH} per POST, ${POSTS_IN_FLIGHT} POSTs in flight; bare as ${POSTS_IN_FLIGHT * 32} signals in flight); webhook answers outside 2xx (retried): ${JSON.stringify(Object.fromEntries(poster.failures))}; ours: ${resumeNote(ours)}; bare: ${resumeNote(baseline)}`,
         ),
         entry(

@@ -1,5 +1,5 @@
 /**
- * What "ours" runs on in a benchmark, all real: the D1 simulator over HTTP notifying the webhook, which signals the
+ * What "ours" runs on in a benchmark, all real: the D1 simulator (a process of its own) notifying the webhook, which signals the
  * workflows through Temporal; an issuer-events endpoint; the client library; and the settings a worker process of
  * ours needs to join them. Each stack has its own keys and task queue. The baseline shares its server and codec.
  *
@@ -18,11 +18,10 @@ import { loadConfig, type Config } from '../../config/config.js';
 import { demoKeyFiles, ensureDemoKeys } from '../../d1/keys.js';
 import { sampleCardOrder } from '../../orders/sample-order.js';
 import type { CardOrderRequest } from '../../orders/schema.js';
-import { loadSimulatorConfig } from '../../simulator/config.js';
 import type { FaultsPatch } from '../../simulator/faults.js';
-import { createSimulator, type Simulator } from '../../simulator/server.js';
 import { createWebhookServer, type WebhookServer } from '../../webhook/server.js';
 import { loadTokenSecret, webhookClients, WebhookTokens } from '../../webhook/tokens.js';
+import { spawnSimulator, type SimulatorProcess } from './simulator-process.js';
 import type { BenchContext } from './types.js';
 
 /** One issuer event as the endpoint received it. */
@@ -86,7 +85,8 @@ export interface Stack {
   config: Config;
   /** The settings of a worker process of ours on this stack (also what the bare worker gets). */
   workerEnv: Record<string, string | undefined>;
-  simulator: Simulator;
+  /** In a process of its own, as D1 is remote (its CPU apart from the bench process's). */
+  simulator: SimulatorProcess;
   webhook: WebhookServer;
   events: EventsSink;
   client: CardOrdersClient;
@@ -161,19 +161,14 @@ export async function startStack(
     ),
     logger: quiet,
   });
-  const simulator = await createSimulator(
-    loadSimulatorConfig({
-      D1_SIM_PORT: '0',
-      D1_SIM_ISSUER_JWKS: path.join(keysDir, demoKeyFiles.signingPublicJwks),
-      D1_SIM_ENCRYPTION_KEY_FILE: path.join(keysDir, demoKeyFiles.encryptionPrivateJwk),
-      D1_SIM_WEBHOOK_URL: webhook.url,
-      D1_SIM_NOTIFY_RETRY_BASE: '100ms',
-      D1_SIM_STEP_DELAY: `${stepDelayMs}ms`,
-      D1_SIM_FAULTS: JSON.stringify(faults),
-      LOG_LEVEL: 'error',
-    }),
-    { logger: quiet },
-  );
+  const simulator = await spawnSimulator({
+    D1_SIM_ISSUER_JWKS: path.join(keysDir, demoKeyFiles.signingPublicJwks),
+    D1_SIM_ENCRYPTION_KEY_FILE: path.join(keysDir, demoKeyFiles.encryptionPrivateJwk),
+    D1_SIM_WEBHOOK_URL: webhook.url,
+    D1_SIM_NOTIFY_RETRY_BASE: '100ms',
+    D1_SIM_STEP_DELAY: `${stepDelayMs}ms`,
+    D1_SIM_FAULTS: JSON.stringify(faults),
+  });
   const workerEnv = { ...env, D1_BASE_URL: simulator.url };
   const config = loadConfig(workerEnv);
   return {

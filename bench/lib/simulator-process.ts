@@ -1,0 +1,51 @@
+/**
+ * The D1 simulator in a process of its own, as D1 is remote: its CPU is not the bench process's, and a benchmark can
+ * read it apart (`pid`).
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { request } from 'undici';
+import { projectRoot } from '../../config/config.js';
+import { delay, freePort } from './util.js';
+
+export interface SimulatorProcess {
+  url: string;
+  pid: number | undefined;
+  close(): Promise<void>;
+}
+
+/** Starts `simulator/main.ts` with `env` (its `D1_SIM_*` settings; the port is chosen here) and waits until it answers. */
+export async function spawnSimulator(env: Record<string, string>): Promise<SimulatorProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'simulator/main.ts')], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'error', ...env, D1_SIM_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  for (let tries = 0; ; tries += 1) {
+    if (child.exitCode !== null) throw new Error(`the simulator exited with code ${child.exitCode}`);
+    try {
+      const health = await request(`${url}/healthz`);
+      await health.body.dump();
+      if (health.statusCode === 200) break;
+    } catch {
+      if (tries > 300) {
+        await close();
+        throw new Error('the simulator did not start');
+      }
+    }
+    await delay(100);
+  }
+  return { url, pid: child.pid, close };
+}
