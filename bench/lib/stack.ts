@@ -1,7 +1,8 @@
 /**
- * What "ours" runs on in a benchmark, all real: the D1 simulator (a process of its own) notifying the webhook, which signals the
- * workflows through Temporal; an issuer-events endpoint; the client library; and the settings a worker process of
- * ours needs to join them. Each stack has its own keys and task queue. The baseline shares its server and codec.
+ * What "ours" runs on in a benchmark, all real: the D1 simulator (a process of its own) notifying the webhook, which
+ * signals the workflows through Temporal; an issuer-events endpoint; the client library; and the settings a worker
+ * process of ours needs to join them. Each stack has its own keys and task queue. The baseline shares its server and
+ * codec.
  *
  * @module
  */
