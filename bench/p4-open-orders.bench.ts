@@ -288,7 +288,7 @@ export const benchmark: Benchmark = {
           bareWindowEvents,
           'lower',
           { on: 'ratio', op: '<=', value: 1.5 },
-          `${windowed} orders shipped into a ${windowS} s delivery window with ${CARRIER_UPDATES.length} carrier updates each: history events per order from parked to completed; after shipment, per order, ours ${oursCommands.activities} D1 calls and ${oursCommands.timers} timers, bare ${bareCommands.activities} activities and ${bareCommands.timers} timers`,
+          `${windowed} orders shipped into a ${windowS} s delivery window with ${CARRIER_UPDATES.length} carrier updates each: history events per order from parked to completed; after shipment, per order, ours ${oursCommands.activities} activities (issuer-event deliveries; D1 calls would be among them) and ${oursCommands.timers} timers, bare ${bareCommands.activities} activities and ${bareCommands.timers} timers`,
         ),
       ];
     } finally {
