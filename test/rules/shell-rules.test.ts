@@ -33,17 +33,23 @@ function newOrder(behaviour = LATEST_ORDER_BEHAVIOUR): OrderMachineState {
 const quietShell = { handlersFinished: true, eventsInFlight: 0, reportingToCampaign: false };
 
 describe("the card order's shell rules", () => {
-  it('settles the behaviour before asking whether the order listens after shipment, and asks neither again', () => {
+  /** A run's versioning answers, recording what the shell asked. */
+  function settling(behaviour: number) {
     const asked: string[] = [];
     const settle = {
-      behaviour: () => (asked.push('behaviour'), orderBehaviours.askAgain),
+      behaviour: () => (asked.push('behaviour'), behaviour),
       listensAfterShipment: () => (asked.push('listens'), true),
     };
-    const input = {
-      order: { issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
-      timings: productionTimings(),
-      publishEvents: true,
-    } as unknown as CardOrderInput<OrderMachineState>;
+    return { asked, settle };
+  }
+  const input = {
+    order: { issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
+    timings: productionTimings(),
+    publishEvents: true,
+  } as unknown as CardOrderInput<OrderMachineState>;
+
+  it('settles the behaviour before asking whether the order listens after shipment, and asks neither again', () => {
+    const { asked, settle } = settling(orderBehaviours.askAgain);
     const s = runState(input, 'wf', T0, settle);
     assert.deepEqual(asked, ['behaviour', 'listens']);
     assert.equal(s.listensAfterShipment, true);
@@ -52,16 +58,7 @@ describe("the card order's shell rules", () => {
   });
 
   it('listens after shipment without asking its marker from behaviour oneMarker on', () => {
-    const asked: string[] = [];
-    const settle = {
-      behaviour: () => (asked.push('behaviour'), orderBehaviours.oneMarker),
-      listensAfterShipment: () => (asked.push('listens'), true),
-    };
-    const input = {
-      order: { issuerId: 'ISSUER0001', cardId: 'card-1', issuerRequestId: 'req-1' },
-      timings: productionTimings(),
-      publishEvents: true,
-    } as unknown as CardOrderInput<OrderMachineState>;
+    const { asked, settle } = settling(orderBehaviours.oneMarker);
     const s = runState(input, 'wf', T0, settle);
     assert.deepEqual(asked, ['behaviour']);
     assert.equal(s.listensAfterShipment, true);
