@@ -3,7 +3,8 @@
  * operation per POST as D1 sends them, against the raw rate of the same signals sent by a Temporal client (the
  * same client and codec the webhook uses) to the same parked workflows, in alternating rounds at the same
  * concurrency. Every notification is distinct (numbered), so its signal's request id is its own and the server
- * deduplicates none: both arms cost the server one signal and one workflow task each. Each arm starts once the
+ * deduplicates none: both arms cost the server one signal each (signals to an order with a task pending share its
+ * next task, alike in both arms). Each arm starts once the
  * workers have taken every signal sent before it, and so do the latency phases: at an eighth and at half the
  * webhook's saturation rate, the time from a POST to the order's state change (the issuer event it causes), with the
  * server's CPU per state change; every answer outside 2xx counted.

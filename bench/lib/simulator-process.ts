@@ -26,24 +26,44 @@ export async function spawnSimulator(env: Record<string, string>): Promise<Simul
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'error', ...env, D1_SIM_PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const exited = once(child, 'exit');
+  const exited = once(child, 'exit').catch(() => undefined);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  // A bench that dies before its `finally` must not leave the simulator posting to a webhook that is gone.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+    process.off('exit', killOnExit);
+    if (!running()) return;
+    child.kill('SIGTERM');
+    const patience = new AbortController();
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      delay(10_000, undefined, { signal: patience.signal }).then(
+        () => false,
+        () => true,
+      ),
+    ]);
+    patience.abort();
+    if (!stopped) {
+      child.kill('SIGKILL');
       await exited;
     }
   };
   for (let tries = 0; ; tries += 1) {
-    if (child.exitCode !== null) throw new Error(`the simulator exited with code ${child.exitCode}`);
+    if (!running()) {
+      await close();
+      throw new Error(`the simulator exited (${child.exitCode ?? child.signalCode}) before it answered`);
+    }
+    if (tries > 300) {
+      await close();
+      throw new Error('the simulator did not answer /healthz within 30 s');
+    }
     try {
       const health = await request(`${url}/healthz`);
       await health.body.dump();
       if (health.statusCode === 200) break;
     } catch {
-      if (tries > 300) {
-        await close();
-        throw new Error('the simulator did not start');
-      }
+      // not listening yet
     }
     await delay(100);
   }

@@ -41,12 +41,6 @@ export const orderBehaviourMarkers = [
   'order-behaviour-5',
 ] as const;
 
-/**
- * From this version on, a marker implies every version before it: the workflow asks these markers newest first and
- * stops at the first it finds. The markers before it are asked as runs recorded them: each one, oldest first.
- */
-export const FIRST_IMPLYING_BEHAVIOUR = 5;
-
 /** The version a run settled before versioning existed: the behaviour of every run recorded before it. */
 export const FIRST_ORDER_BEHAVIOUR = 1;
 /** The version a new run settles under this code. */
@@ -64,6 +58,12 @@ export const orderBehaviours = {
   oneMarker: 5,
 } as const satisfies Record<string, number>;
 export type OrderBehaviour = keyof typeof orderBehaviours;
+
+/**
+ * From this version on, a marker implies every version before it: the workflow asks these markers newest first and
+ * stops at the first it finds. The markers before it are asked as runs recorded them: each one, oldest first.
+ */
+export const FIRST_IMPLYING_BEHAVIOUR: number = orderBehaviours.oneMarker;
 
 /** Whether a run of `version` (absent: a state carried from before versioning) decides as `behaviour` says. */
 export function behaves(state: { behaviour?: number | undefined }, behaviour: OrderBehaviour): boolean {
