@@ -17,7 +17,8 @@ import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
 import { campaignWorkflowId } from '../client/campaigns.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { cpuNote, measureArm, type ArmResult } from './p1-end-to-end.bench.js';
-import { runCampaignStart, simulatorStats, type SimulatorStats } from './lib/campaign.js';
+import { runCampaignStart } from './lib/campaign.js';
+import { simulatorStats, type SimulatorStats } from './lib/simulator-process.js';
 import { startStack, type ReceivedEvent, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
@@ -136,9 +137,9 @@ export const benchmark: Benchmark = {
       progress(`warming up: ${warmUp} single orders`);
       await measureArm(context, worker, warmUp, startConcurrency, placeOne);
       progress(`${singles} single orders (the baseline)`);
-      const singleStats0 = await simulatorStats(stack);
+      const singleStats0 = await simulatorStats(stack.simulator);
       const single: ArmResult = await measureArm(context, worker, singles, startConcurrency, placeOne);
-      const singleCalls = callsBetween(singleStats0, await simulatorStats(stack));
+      const singleCalls = callsBetween(singleStats0, await simulatorStats(stack.simulator));
       const workerAfterSingles = await worker.memory();
       const singleRate = perSecond(single.orders, single.ms);
 
@@ -158,7 +159,7 @@ export const benchmark: Benchmark = {
         }),
       );
       const campaignId = `bench-${context.runId}-c1`;
-      const stats0 = await simulatorStats(stack);
+      const stats0 = await simulatorStats(stack.simulator);
       const [server0, worker0] = await Promise.all([cpuSeconds(context.serverPid), cpuSeconds(worker.pid)]);
       const bench0 = process.cpuUsage();
       progress(`campaign ${campaignId}: ${cards} cards`);
@@ -215,7 +216,7 @@ export const benchmark: Benchmark = {
       const view = (await handle.result()) as { state: string; accepted: number; refused: number; conflicts: number };
       const completedAt = Date.now();
       if (view.state !== 'COMPLETED') throw new Error(`the campaign ended ${view.state}`);
-      const stats1 = await simulatorStats(stack);
+      const stats1 = await simulatorStats(stack.simulator);
       const campaignCalls = callsBetween(stats0, stats1);
       const workerPeak = await worker.memory();
       const workflowStartedAt = (await handle.describe()).startTime.getTime();

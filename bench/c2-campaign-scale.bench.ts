@@ -16,7 +16,8 @@ import { writeSampleCampaignFile } from '../campaigns/sample-file.js';
 import { campaignWorkflowId } from '../client/campaigns.js';
 import { projectRoot } from '../config/config.js';
 import { campaignStateQuery, type CampaignView } from '../rules/contracts/campaign.js';
-import { runCampaignStart, simulatorStats } from './lib/campaign.js';
+import { runCampaignStart } from './lib/campaign.js';
+import { simulatorStats } from './lib/simulator-process.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { workflowTaskBacklog } from '../temporal/connection.js';
 import { cpuSeconds } from './lib/temporal.js';
@@ -108,7 +109,7 @@ export const benchmark: Benchmark = {
       };
       const cardBacklog = async () =>
         (await workflowTaskBacklog(context.client, context.client.options.namespace, stack.taskQueue)) ?? 0;
-      const stats0 = await simulatorStats(stack);
+      const stats0 = await simulatorStats(stack.simulator);
       const server0 = await processCpu(context.serverPid);
       progress(`campaign ${campaignId}: ${cards} cards`);
       const cli = await runCampaignStart({
@@ -153,7 +154,7 @@ export const benchmark: Benchmark = {
       const submittedAt = Date.now();
       const submitMs = submittedAt - cli.calledAt;
       const server1 = await processCpu(context.serverPid);
-      const stats1 = await simulatorStats(stack);
+      const stats1 = await simulatorStats(stack.simulator);
       const calls = stats1.orderRequests - stats0.orderRequests + (stats1.batchRequests - stats0.batchRequests);
       const atD1 = await ordersAtD1(stack, prefix);
       if (atD1.orders !== cards || atD1.cards !== cards) {
@@ -165,7 +166,7 @@ export const benchmark: Benchmark = {
       // is the server idle enough to tell watch apart.
       for (let quiet = 0; quiet < 2;) {
         await delay(6_000); // past the server's cache of its statistics
-        const [backlog, { notificationsPending }] = await Promise.all([cardBacklog(), simulatorStats(stack)]);
+        const [backlog, { notificationsPending }] = await Promise.all([cardBacklog(), simulatorStats(stack.simulator)]);
         quiet = backlog === 0 && notificationsPending === 0 ? quiet + 1 : 0;
         if (quiet === 0) progress(`  ${notificationsPending} D1 notifications to send, ${backlog} card tasks queued`);
       }

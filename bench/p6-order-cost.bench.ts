@@ -25,6 +25,7 @@ import type { Client } from '@temporalio/client';
 import { mapBounded } from '../common/bounded-concurrency.js';
 import { cardOrderWorkflowId } from '../orders/schema.js';
 import { startStack, type Stack } from './lib/stack.js';
+import { simulatorStats } from './lib/simulator-process.js';
 import { actionCount } from './lib/temporal.js';
 import { entry, type BenchContext, type Benchmark } from './lib/types.js';
 import { delay, progress, round, waitUntil } from './lib/util.js';
@@ -68,12 +69,13 @@ function backOffStepsWithin(outageMs: number): number {
 }
 
 /**
- * The order's own back-off while D1 is unreachable (production's ORDER_D1_RETRY_TIMEOUT, 1 h, then waits doubling up
- * to ORDER_D1_OUTAGE_MAX_INTERVAL, 6 h), scaled with the outage: the tries after the first that come within it.
+ * The order's own back-off while D1 is unreachable (ORDER_D1_RETRY_TIMEOUT, then waits doubling up to
+ * ORDER_D1_OUTAGE_MAX_INTERVAL, as `productionTimings` sets them), scaled with the outage: the tries after the first
+ * that come within it.
  */
 function orderBackOffStepsWithin(outageMs: number): number {
-  const retryTimeoutMs = HOUR_MS;
-  const maxIntervalMs = 6 * HOUR_MS;
+  const retryTimeoutMs = productionTimings.ORDER_D1_RETRY_TIMEOUT as number;
+  const maxIntervalMs = productionTimings.ORDER_D1_OUTAGE_MAX_INTERVAL as number;
   let steps = 0;
   for (let at = retryTimeoutMs, wait = retryTimeoutMs; at + wait <= outageMs; steps += 1) {
     at += wait;
@@ -180,15 +182,8 @@ async function waitClosed(client: Client, ids: readonly string[], timeoutMs: num
   );
 }
 
-async function simulatorStats(stack: Stack): Promise<{ apiCalls: number; orderRequests: number }> {
-  return (await (await fetch(`${stack.simulator.url}/__sim/stats`)).json()) as {
-    apiCalls: number;
-    orderRequests: number;
-  };
-}
-
 async function simulatorApiCalls(stack: Stack): Promise<number> {
-  return (await simulatorStats(stack)).apiCalls;
+  return (await simulatorStats(stack.simulator)).apiCalls;
 }
 
 interface FactorRun {
@@ -259,7 +254,7 @@ async function runFactor(context: BenchContext, factor: number): Promise<FactorR
         let submits0 = 0;
         if (variant === 'outage') {
           await stack.simulatorFaults({ errorRate: 1, statusFault: 'UNAVAILABLE' });
-          submits0 = (await simulatorStats(stack)).orderRequests;
+          submits0 = (await simulatorStats(stack.simulator)).orderRequests;
         }
         const ids = await mapBounded(indexes, count, async (index) => {
           const order = stack.newOrder(index);
@@ -269,13 +264,13 @@ async function runFactor(context: BenchContext, factor: number): Promise<FactorR
         if (variant === 'outage') {
           // 2 h scaled is shorter than placing an order takes (83 ms at a day per second): the 2 h run from the
           // moment every order's submit has met the outage, so each order sees D1 down for 2 h of its timeline.
-          await waitUntil(async () => (await simulatorStats(stack)).orderRequests - submits0 >= count, {
+          await waitUntil(async () => (await simulatorStats(stack.simulator)).orderRequests - submits0 >= count, {
             timeoutMs: 60_000,
             intervalMs: 5,
             what: 'every submit to meet the outage',
           });
           await delay(scaled(OUTAGE_MS));
-          outageSubmits = ((await simulatorStats(stack)).orderRequests - submits0) / count;
+          outageSubmits = ((await simulatorStats(stack.simulator)).orderRequests - submits0) / count;
           await stack.simulatorFaults({ errorRate: 0, statusFault: 'NONE' });
         }
         return ids;

@@ -7,23 +7,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import { request } from 'undici';
 import { projectRoot } from '../../config/config.js';
 import type { CampaignStartReport } from '../workers/campaign-start.js';
-import type { Stack } from './stack.js';
-
-/** What the simulator's `GET /__sim/stats` counts: the D1 order calls it received, the notifications not yet sent. */
-export interface SimulatorStats {
-  orderRequests: number;
-  batchRequests: number;
-  batchCards: number;
-  notificationsPending: number;
-}
-
-export async function simulatorStats(stack: Stack): Promise<SimulatorStats> {
-  const response = await request(`${stack.simulator.url}/__sim/stats`);
-  return (await response.body.json()) as SimulatorStats;
-}
 
 /** Runs the CLI-like process to its end and returns its report. */
 export async function runCampaignStart(env: Record<string, string | undefined>): Promise<CampaignStartReport> {

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { request } from 'undici';
 import { projectRoot } from '../../config/config.js';
+import type { OrderStats } from '../../simulator/order-records.js';
 import { delay, freePort } from './util.js';
 
 export interface SimulatorProcess {
@@ -17,7 +18,7 @@ export interface SimulatorProcess {
   close(): Promise<void>;
 }
 
-/** Starts `simulator/main.ts` with `env` (its `D1_SIM_*` settings; the port is chosen here) and waits until it answers. */
+/** Starts `simulator/main.ts` with `env` (its `D1_SIM_*` settings; the port is chosen here); waits until it answers. */
 export async function spawnSimulator(env: Record<string, string>): Promise<SimulatorProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -68,4 +69,12 @@ export async function spawnSimulator(env: Record<string, string>): Promise<Simul
     await delay(100);
   }
   return { url, pid: child.pid, close };
+}
+
+/** What the simulator's `GET /__sim/stats` answers: its call counts and the notifications not yet sent. */
+export type SimulatorStats = OrderStats & { notificationsPending: number };
+
+export async function simulatorStats(simulator: Pick<SimulatorProcess, 'url'>): Promise<SimulatorStats> {
+  const response = await request(`${simulator.url}/__sim/stats`);
+  return (await response.body.json()) as SimulatorStats;
 }
